@@ -1,0 +1,2 @@
+//! reasoner-tasks: checkable problem generators, answer extraction, grading, rewards and
+//! evaluation metrics.
