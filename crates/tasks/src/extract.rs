@@ -1,0 +1,266 @@
+//! Answer extraction from a model response: thinking is dropped first, then the answer is the
+//! last `\boxed{…}` (or `\fbox`), else the last `<answer>…</answer>`, else the last
+//! "answer is …" / "Answer: …" line, else the last number.
+
+use serde::{Deserialize, Serialize};
+
+/// Where the extracted answer came from, most explicit first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerForm {
+    Boxed,
+    AnswerTag,
+    AnswerLine,
+    LastNumber,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extracted {
+    pub answer: String,
+    pub form: AnswerForm,
+}
+
+/// A response split at its thinking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThinkSplit<'a> {
+    /// Text inside `<think>…</think>` (or after an unclosed `<think>`), if any.
+    pub thinking: Option<&'a str>,
+    /// Text after the last `</think>`, or the whole response when there is no thinking;
+    /// `None` when `<think>` was opened and never closed.
+    pub content: Option<&'a str>,
+}
+
+impl ThinkSplit<'_> {
+    /// True when a `</think>` ends the thinking (templates that open `<think>` in the prompt
+    /// leave only the closing tag in the response).
+    pub fn closed(&self) -> bool {
+        self.thinking.is_some() && self.content.is_some()
+    }
+}
+
+pub const THINK_OPEN: &str = "<think>";
+pub const THINK_CLOSE: &str = "</think>";
+
+pub fn split_thinking(response: &str) -> ThinkSplit<'_> {
+    if let Some(pos) = response.rfind(THINK_CLOSE) {
+        let before = &response[..pos];
+        let thinking = match before.find(THINK_OPEN) {
+            Some(open) => &before[open + THINK_OPEN.len()..],
+            None => before,
+        };
+        return ThinkSplit { thinking: Some(thinking), content: Some(&response[pos + THINK_CLOSE.len()..]) };
+    }
+    if let Some(open) = response.find(THINK_OPEN) {
+        return ThinkSplit { thinking: Some(&response[open + THINK_OPEN.len()..]), content: None };
+    }
+    ThinkSplit { thinking: None, content: Some(response) }
+}
+
+/// The answer in `response`, after its thinking.
+pub fn extract(response: &str) -> Option<Extracted> {
+    split_thinking(response).content.and_then(extract_from_content)
+}
+
+/// Just the answer text.
+pub fn extract_answer(response: &str) -> Option<String> {
+    extract(response).map(|e| e.answer)
+}
+
+/// Extraction on text that has no thinking in it.
+pub fn extract_from_content(content: &str) -> Option<Extracted> {
+    let found = last_boxed(content)
+        .map(|a| (a, AnswerForm::Boxed))
+        .or_else(|| last_answer_tag(content).map(|a| (a, AnswerForm::AnswerTag)))
+        .or_else(|| answer_line(content).map(|a| (a, AnswerForm::AnswerLine)))
+        .or_else(|| last_number(content).map(|a| (a, AnswerForm::LastNumber)))?;
+    Some(Extracted { answer: found.0, form: found.1 })
+}
+
+/// The contents of the last complete, non-empty `\boxed{…}` / `\fbox{…}` / `\boxed 5`.
+pub fn last_boxed(text: &str) -> Option<String> {
+    let mut end = text.len();
+    loop {
+        let boxed = text[..end].rfind("\\boxed").map(|p| (p, "\\boxed".len()));
+        let fbox = text[..end].rfind("\\fbox").map(|p| (p, "\\fbox".len()));
+        let (pos, len) = match (boxed, fbox) {
+            (Some(a), Some(b)) => if a.0 > b.0 { a } else { b },
+            (Some(a), None) => a,
+            (None, Some(b)) => b,
+            (None, None) => return None,
+        };
+        if let Some(inner) = boxed_argument(&text[pos + len..]) {
+            let inner = inner.trim();
+            if !inner.is_empty() {
+                return Some(inner.to_string());
+            }
+        }
+        end = pos;
+    }
+}
+
+/// `{…}` with nested braces, or ` token` after whitespace; `None` when unclosed.
+fn boxed_argument(rest: &str) -> Option<&str> {
+    let trimmed = rest.trim_start();
+    if let Some(body) = trimmed.strip_prefix('{') {
+        return matching_brace(body).map(|close| &body[..close]);
+    }
+    if trimmed.len() == rest.len() {
+        return None; // `\boxedx`: not the command
+    }
+    let end = trimmed.find(|c: char| c.is_whitespace() || c == '$').unwrap_or(trimmed.len());
+    Some(&trimmed[..end])
+}
+
+/// Byte index of the `}` closing a group whose `{` came just before `body`.
+pub(crate) fn matching_brace(body: &str) -> Option<usize> {
+    let mut depth = 1usize;
+    let mut escaped = false;
+    for (i, c) in body.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' => escaped = body[i + 1..].starts_with(['{', '}']),
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn last_answer_tag(text: &str) -> Option<String> {
+    let mut end = text.len();
+    while let Some(open) = text[..end].rfind("<answer>") {
+        let body = &text[open + "<answer>".len()..];
+        if let Some(close) = body.find("</answer>") {
+            let inner = body[..close].trim();
+            if !inner.is_empty() {
+                return Some(inner.to_string());
+            }
+        }
+        end = open;
+    }
+    None
+}
+
+/// Text after the last "answer is" / "answer:" (any case), to the end of its line; when that
+/// is empty, the next non-empty line.
+fn answer_line(text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    let (pos, len) = ["answer is", "answer:"]
+        .iter()
+        .filter_map(|pat| lower.rfind(pat).map(|p| (p, pat.len())))
+        .max_by_key(|&(p, _)| p)?;
+    let rest = &text[pos + len..];
+    let cleaned = rest.lines().map(clean_answer_line).find(|l| !l.is_empty())?;
+    Some(cleaned)
+}
+
+fn clean_answer_line(line: &str) -> String {
+    let trim_set: &[char] = &[' ', '\t', ':', '*', '$', '`'];
+    let mut s = line.trim_matches(trim_set).to_string();
+    while s.ends_with('.') || s.ends_with(trim_set) {
+        s.pop();
+    }
+    let s = s.trim_matches(trim_set);
+    s.strip_prefix("\\(").and_then(|t| t.strip_suffix("\\)")).unwrap_or(s).trim().to_string()
+}
+
+/// The last number: optional sign, digits with optional `,ddd` groups, decimals, `/d` fractions.
+fn last_number(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let mut last = None;
+    let mut i = 0;
+    while i < b.len() {
+        let starts_number = b[i].is_ascii_digit()
+            || (b[i] == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit));
+        if !starts_number || (i > 0 && (b[i - 1].is_ascii_digit() || b[i - 1] == b'.')) {
+            i += 1;
+            continue;
+        }
+        let mut start = i;
+        if i > 0 && b[i - 1] == b'-' && (i < 2 || !(b[i - 2].is_ascii_alphanumeric() || b[i - 2] == b')')) {
+            start = i - 1;
+        }
+        let mut j = i;
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        // Thousands groups: ",ddd" not followed by another digit.
+        while j + 3 < b.len() && b[j] == b','
+            && b[j + 1..j + 4].iter().all(u8::is_ascii_digit)
+            && !b.get(j + 4).is_some_and(u8::is_ascii_digit)
+        {
+            j += 4;
+        }
+        if b.get(j) == Some(&b'.') && b.get(j + 1).is_some_and(u8::is_ascii_digit) {
+            j += 1;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+        }
+        if b.get(j) == Some(&b'/') && b.get(j + 1).is_some_and(u8::is_ascii_digit) {
+            j += 1;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+        }
+        last = Some(text[start..j].to_string());
+        i = j;
+    }
+    last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ans(s: &str) -> Option<String> {
+        extract_answer(s)
+    }
+
+    #[test]
+    fn boxed_wins_and_nests() {
+        assert_eq!(ans("so \\boxed{\\frac{1}{2}} done"), Some("\\frac{1}{2}".into()));
+        assert_eq!(ans("\\boxed{1} then \\boxed{2}"), Some("2".into()));
+        assert_eq!(ans("\\boxed{\\{1,2\\}}"), Some("\\{1,2\\}".into()));
+        assert_eq!(ans("$\\boxed 5$."), Some("5".into()));
+        assert_eq!(ans("\\fbox{7} Answer: 8"), Some("7".into()));
+        assert_eq!(ans("\\boxed{3} and a cut \\boxed{4"), Some("3".into()));
+        assert_eq!(ans("\\boxed{} The answer is 9."), Some("9".into()));
+        assert_eq!(extract("x \\boxed{2}").map(|e| e.form), Some(AnswerForm::Boxed));
+    }
+
+    #[test]
+    fn fallbacks_in_order() {
+        assert_eq!(ans("<answer> 19 + 36 </answer> then 5"), Some("19 + 36".into()));
+        assert_eq!(ans("So the final answer is $42$.\nThanks 7"), Some("42".into()));
+        assert_eq!(ans("**Answer:** 1,234."), Some("1,234".into()));
+        assert_eq!(ans("Final Answer:\n\n  17\n"), Some("17".into()));
+        assert_eq!(ans("we get 3, then -12.5 apples"), Some("-12.5".into()));
+        assert_eq!(ans("total 1,234,567 units"), Some("1,234,567".into()));
+        assert_eq!(ans("ratio 3/4."), Some("3/4".into()));
+        assert_eq!(ans("5-3 is 2"), Some("2".into()));
+        assert_eq!(ans("list 1,2"), Some("2".into()));
+        assert_eq!(ans("no digits"), None);
+    }
+
+    #[test]
+    fn thinking_never_counts() {
+        assert_eq!(ans("<think>\\boxed{1}</think> The answer is 2"), Some("2".into()));
+        assert_eq!(ans("reasoning 5 </think> \\boxed{6}"), Some("6".into()));
+        assert_eq!(ans("<think>still thinking \\boxed{1}"), None);
+        assert_eq!(ans("<think>a</think> b <think> c </think> 3"), Some("3".into()));
+        assert_eq!(ans("<think>x=4</think>"), None);
+        let s = split_thinking("<think>abc</think>def");
+        assert_eq!((s.thinking, s.content, s.closed()), (Some("abc"), Some("def"), true));
+        assert!(!split_thinking("plain").closed());
+    }
+}
