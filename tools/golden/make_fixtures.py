@@ -466,7 +466,8 @@ def golden_for(model, tk: Tokenizer, vocab: int, seed: int, chat_text: str) -> d
         lg = logits_of(model, ids)
         cases.append({"text": text, "add_special_tokens": True, "ids": ids, "logprobs": logprobs_from_logits(lg, ids)})
     lg = logits_of(model, cases[0]["ids"])
-    return {"cases": cases, "top_logits_last": {"case": 0, "position": len(cases[0]["ids"]) - 1, "logits": floats(lg[-1])}}
+    return {"vocab_size": vocab, "cases": cases,
+            "top_logits_last": {"case": 0, "position": len(cases[0]["ids"]) - 1, "logits": floats(lg[-1])}}
 
 
 def lp_spread(golden: dict) -> float:
