@@ -48,17 +48,28 @@ pub fn split_thinking(response: &str) -> ThinkSplit<'_> {
             Some(open) => &before[open + THINK_OPEN.len()..],
             None => before,
         };
-        return ThinkSplit { thinking: Some(thinking), content: Some(&response[pos + THINK_CLOSE.len()..]) };
+        return ThinkSplit {
+            thinking: Some(thinking),
+            content: Some(&response[pos + THINK_CLOSE.len()..]),
+        };
     }
     if let Some(open) = response.find(THINK_OPEN) {
-        return ThinkSplit { thinking: Some(&response[open + THINK_OPEN.len()..]), content: None };
+        return ThinkSplit {
+            thinking: Some(&response[open + THINK_OPEN.len()..]),
+            content: None,
+        };
     }
-    ThinkSplit { thinking: None, content: Some(response) }
+    ThinkSplit {
+        thinking: None,
+        content: Some(response),
+    }
 }
 
 /// The answer in `response`, after its thinking.
 pub fn extract(response: &str) -> Option<Extracted> {
-    split_thinking(response).content.and_then(extract_from_content)
+    split_thinking(response)
+        .content
+        .and_then(extract_from_content)
 }
 
 /// Just the answer text.
@@ -73,28 +84,40 @@ pub fn extract_from_content(content: &str) -> Option<Extracted> {
         .or_else(|| last_answer_tag(content).map(|a| (a, AnswerForm::AnswerTag)))
         .or_else(|| answer_line(content).map(|a| (a, AnswerForm::AnswerLine)))
         .or_else(|| last_number(content).map(|a| (a, AnswerForm::LastNumber)))?;
-    Some(Extracted { answer: found.0, form: found.1 })
+    Some(Extracted {
+        answer: found.0,
+        form: found.1,
+    })
 }
 
 /// The contents of the last complete, non-empty `\boxed{…}` / `\fbox{…}` / `\boxed 5`.
 pub fn last_boxed(text: &str) -> Option<String> {
-    let mut end = text.len();
+    const BOXED: &str = "\\boxed";
+    const FBOX: &str = "\\fbox";
+    // Each command's last occurrence before the current position, searched again only after
+    // it is used, and a group still open at an unclosed `\boxed{` can never close, so later
+    // scans stop there: degenerate outputs (thousands of unclosed boxes) stay linear.
+    let mut boxed = text.rfind(BOXED);
+    let mut fbox = text.rfind(FBOX);
+    let mut limit = text.len();
     loop {
-        let boxed = text[..end].rfind("\\boxed").map(|p| (p, "\\boxed".len()));
-        let fbox = text[..end].rfind("\\fbox").map(|p| (p, "\\fbox".len()));
         let (pos, len) = match (boxed, fbox) {
-            (Some(a), Some(b)) => if a.0 > b.0 { a } else { b },
-            (Some(a), None) => a,
-            (None, Some(b)) => b,
+            (Some(a), Some(b)) if a > b => (a, BOXED.len()),
+            (_, Some(b)) => (b, FBOX.len()),
+            (Some(a), None) => (a, BOXED.len()),
             (None, None) => return None,
         };
-        if let Some(inner) = boxed_argument(&text[pos + len..]) {
-            let inner = inner.trim();
-            if !inner.is_empty() {
-                return Some(inner.to_string());
-            }
+        if len == BOXED.len() {
+            boxed = text[..pos].rfind(BOXED);
+        } else {
+            fbox = text[..pos].rfind(FBOX);
         }
-        end = pos;
+        match boxed_argument(&text[pos + len..limit.max(pos + len)]) {
+            Some(inner) if !inner.trim().is_empty() => return Some(inner.trim().to_string()),
+            Some(_) => {}
+            None if text[pos + len..].trim_start().starts_with('{') => limit = pos,
+            None => {}
+        }
     }
 }
 
@@ -107,7 +130,9 @@ fn boxed_argument(rest: &str) -> Option<&str> {
     if trimmed.len() == rest.len() {
         return None; // `\boxedx`: not the command
     }
-    let end = trimmed.find(|c: char| c.is_whitespace() || c == '$').unwrap_or(trimmed.len());
+    let end = trimmed
+        .find(|c: char| c.is_whitespace() || c == '$')
+        .unwrap_or(trimmed.len());
     Some(&trimmed[..end])
 }
 
@@ -135,19 +160,18 @@ pub(crate) fn matching_brace(body: &str) -> Option<usize> {
     None
 }
 
+/// The last complete, non-empty `<answer>…</answer>` (found from the last closing tag back).
 fn last_answer_tag(text: &str) -> Option<String> {
     let mut end = text.len();
-    while let Some(open) = text[..end].rfind("<answer>") {
-        let body = &text[open + "<answer>".len()..];
-        if let Some(close) = body.find("</answer>") {
-            let inner = body[..close].trim();
-            if !inner.is_empty() {
-                return Some(inner.to_string());
-            }
+    loop {
+        let close = text[..end].rfind("</answer>")?;
+        let open = text[..close].rfind("<answer>")?;
+        let inner = text[open + "<answer>".len()..close].trim();
+        if !inner.is_empty() {
+            return Some(inner.to_string());
         }
         end = open;
     }
-    None
 }
 
 /// Text after the last "answer is" / "answer:" (any case), to the end of its line; when that
@@ -159,7 +183,10 @@ fn answer_line(text: &str) -> Option<String> {
         .filter_map(|pat| lower.rfind(pat).map(|p| (p, pat.len())))
         .max_by_key(|&(p, _)| p)?;
     let rest = &text[pos + len..];
-    let cleaned = rest.lines().map(clean_answer_line).find(|l| !l.is_empty())?;
+    let cleaned = rest
+        .lines()
+        .map(clean_answer_line)
+        .find(|l| !l.is_empty())?;
     Some(cleaned)
 }
 
@@ -170,7 +197,11 @@ fn clean_answer_line(line: &str) -> String {
         s.pop();
     }
     let s = s.trim_matches(trim_set);
-    s.strip_prefix("\\(").and_then(|t| t.strip_suffix("\\)")).unwrap_or(s).trim().to_string()
+    s.strip_prefix("\\(")
+        .and_then(|t| t.strip_suffix("\\)"))
+        .unwrap_or(s)
+        .trim()
+        .to_string()
 }
 
 /// The last number: optional sign, digits with optional `,ddd` groups, decimals, `/d` fractions.
@@ -179,14 +210,17 @@ fn last_number(text: &str) -> Option<String> {
     let mut last = None;
     let mut i = 0;
     while i < b.len() {
-        let starts_number = b[i].is_ascii_digit()
-            || (b[i] == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit));
+        let starts_number =
+            b[i].is_ascii_digit() || (b[i] == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit));
         if !starts_number || (i > 0 && (b[i - 1].is_ascii_digit() || b[i - 1] == b'.')) {
             i += 1;
             continue;
         }
         let mut start = i;
-        if i > 0 && b[i - 1] == b'-' && (i < 2 || !(b[i - 2].is_ascii_alphanumeric() || b[i - 2] == b')')) {
+        if i > 0
+            && b[i - 1] == b'-'
+            && (i < 2 || !(b[i - 2].is_ascii_alphanumeric() || b[i - 2] == b')'))
+        {
             start = i - 1;
         }
         let mut j = i;
@@ -194,7 +228,8 @@ fn last_number(text: &str) -> Option<String> {
             j += 1;
         }
         // Thousands groups: ",ddd" not followed by another digit.
-        while j + 3 < b.len() && b[j] == b','
+        while j + 3 < b.len()
+            && b[j] == b','
             && b[j + 1..j + 4].iter().all(u8::is_ascii_digit)
             && !b.get(j + 4).is_some_and(u8::is_ascii_digit)
         {
@@ -228,20 +263,42 @@ mod tests {
 
     #[test]
     fn boxed_wins_and_nests() {
-        assert_eq!(ans("so \\boxed{\\frac{1}{2}} done"), Some("\\frac{1}{2}".into()));
+        assert_eq!(
+            ans("so \\boxed{\\frac{1}{2}} done"),
+            Some("\\frac{1}{2}".into())
+        );
         assert_eq!(ans("\\boxed{1} then \\boxed{2}"), Some("2".into()));
         assert_eq!(ans("\\boxed{\\{1,2\\}}"), Some("\\{1,2\\}".into()));
         assert_eq!(ans("$\\boxed 5$."), Some("5".into()));
         assert_eq!(ans("\\fbox{7} Answer: 8"), Some("7".into()));
         assert_eq!(ans("\\boxed{3} and a cut \\boxed{4"), Some("3".into()));
         assert_eq!(ans("\\boxed{} The answer is 9."), Some("9".into()));
-        assert_eq!(extract("x \\boxed{2}").map(|e| e.form), Some(AnswerForm::Boxed));
+        assert_eq!(ans("\\boxed{1} \\boxed{\\boxed{2"), Some("1".into()));
+        assert_eq!(
+            ans("\\boxed{\\frac{1}{2}} \\boxed{"),
+            Some("\\frac{1}{2}".into())
+        );
+        assert_eq!(ans("<answer>1</answer> <answer>2"), Some("1".into()));
+        assert_eq!(
+            ans("<answer>1</answer> <answer> </answer>"),
+            Some("1".into())
+        );
+        assert_eq!(
+            extract("x \\boxed{2}").map(|e| e.form),
+            Some(AnswerForm::Boxed)
+        );
     }
 
     #[test]
     fn fallbacks_in_order() {
-        assert_eq!(ans("<answer> 19 + 36 </answer> then 5"), Some("19 + 36".into()));
-        assert_eq!(ans("So the final answer is $42$.\nThanks 7"), Some("42".into()));
+        assert_eq!(
+            ans("<answer> 19 + 36 </answer> then 5"),
+            Some("19 + 36".into())
+        );
+        assert_eq!(
+            ans("So the final answer is $42$.\nThanks 7"),
+            Some("42".into())
+        );
         assert_eq!(ans("**Answer:** 1,234."), Some("1,234".into()));
         assert_eq!(ans("Final Answer:\n\n  17\n"), Some("17".into()));
         assert_eq!(ans("we get 3, then -12.5 apples"), Some("-12.5".into()));
@@ -254,13 +311,22 @@ mod tests {
 
     #[test]
     fn thinking_never_counts() {
-        assert_eq!(ans("<think>\\boxed{1}</think> The answer is 2"), Some("2".into()));
+        assert_eq!(
+            ans("<think>\\boxed{1}</think> The answer is 2"),
+            Some("2".into())
+        );
         assert_eq!(ans("reasoning 5 </think> \\boxed{6}"), Some("6".into()));
         assert_eq!(ans("<think>still thinking \\boxed{1}"), None);
-        assert_eq!(ans("<think>a</think> b <think> c </think> 3"), Some("3".into()));
+        assert_eq!(
+            ans("<think>a</think> b <think> c </think> 3"),
+            Some("3".into())
+        );
         assert_eq!(ans("<think>x=4</think>"), None);
         let s = split_thinking("<think>abc</think>def");
-        assert_eq!((s.thinking, s.content, s.closed()), (Some("abc"), Some("def"), true));
+        assert_eq!(
+            (s.thinking, s.content, s.closed()),
+            (Some("abc"), Some("def"), true)
+        );
         assert!(!split_thinking("plain").closed());
     }
 }

@@ -29,14 +29,20 @@ pub struct GenOptions {
 
 impl Default for GenOptions {
     fn default() -> Self {
-        Self { seed: 0, difficulty: 2, digits: None }
+        Self {
+            seed: 0,
+            difficulty: 2,
+            digits: None,
+        }
     }
 }
 
 impl GenOptions {
     fn validate(&self) -> Result<(), TaskError> {
         if !(1..=MAX_DIFFICULTY).contains(&self.difficulty) {
-            return Err(TaskError::BadDifficulty { level: self.difficulty });
+            return Err(TaskError::BadDifficulty {
+                level: self.difficulty,
+            });
         }
         if let Some(d) = self.digits
             && !(1..=18).contains(&d)
@@ -134,7 +140,10 @@ fn with_digits(rng: &mut SplitMix64, digits: u32) -> i64 {
 fn addition(rng: &mut SplitMix64, digits: u32) -> Problem {
     let a = with_digits(rng, digits);
     let b = with_digits(rng, digits);
-    Problem::new(format!("What is {a} + {b}?"), (a as i128 + b as i128).to_string())
+    Problem::new(
+        format!("What is {a} + {b}?"),
+        (a as i128 + b as i128).to_string(),
+    )
 }
 
 fn subtraction(rng: &mut SplitMix64, digits: u32, allow_negative: bool) -> Problem {
@@ -143,7 +152,10 @@ fn subtraction(rng: &mut SplitMix64, digits: u32, allow_negative: bool) -> Probl
     if !allow_negative && a < b {
         std::mem::swap(&mut a, &mut b);
     }
-    Problem::new(format!("What is {a} - {b}?"), (a as i128 - b as i128).to_string())
+    Problem::new(
+        format!("What is {a} - {b}?"),
+        (a as i128 - b as i128).to_string(),
+    )
 }
 
 fn multiplication(rng: &mut SplitMix64, a_digits: u32, b_digits: u32) -> Problem {
@@ -186,7 +198,11 @@ mod tests {
     use super::*;
 
     fn opts(seed: u64, difficulty: u8) -> GenOptions {
-        GenOptions { seed, difficulty, digits: None }
+        GenOptions {
+            seed,
+            difficulty,
+            digits: None,
+        }
     }
 
     #[test]
@@ -206,13 +222,19 @@ mod tests {
     fn arithmetic_answers_are_right() {
         for level in 1..=5 {
             for p in generate(TaskKind::Add, 50, &opts(1, level)).unwrap() {
-                let rest = p.prompt.trim_start_matches("What is ").trim_end_matches('?');
+                let rest = p
+                    .prompt
+                    .trim_start_matches("What is ")
+                    .trim_end_matches('?');
                 let (a, b) = rest.split_once(" + ").unwrap();
                 let sum = a.parse::<i128>().unwrap() + b.parse::<i128>().unwrap();
                 assert_eq!(p.answer, sum.to_string());
             }
             for p in generate(TaskKind::Mul, 50, &opts(1, level)).unwrap() {
-                let rest = p.prompt.trim_start_matches("What is ").trim_end_matches('?');
+                let rest = p
+                    .prompt
+                    .trim_start_matches("What is ")
+                    .trim_end_matches('?');
                 let (a, b) = rest.split_once(" * ").unwrap();
                 assert!(a.len() <= 3 && b.len() <= 3);
                 let prod = a.parse::<i64>().unwrap() * b.parse::<i64>().unwrap();
@@ -227,7 +249,10 @@ mod tests {
     fn linear_solution_checks() {
         for level in 1..=5 {
             for p in generate(TaskKind::Linear, 50, &opts(9, level)).unwrap() {
-                let eq = p.prompt.trim_start_matches("Solve for x: ").trim_end_matches('.');
+                let eq = p
+                    .prompt
+                    .trim_start_matches("Solve for x: ")
+                    .trim_end_matches('.');
                 let (lhs, rhs) = eq.split_once(" = ").unwrap();
                 let x: i64 = p.answer.parse().unwrap();
                 let (a_text, rest) = lhs.split_once('x').unwrap();
@@ -244,13 +269,27 @@ mod tests {
 
     #[test]
     fn digits_override_and_validation() {
-        let o = GenOptions { seed: 5, difficulty: 1, digits: Some(12) };
+        let o = GenOptions {
+            seed: 5,
+            difficulty: 1,
+            digits: Some(12),
+        };
         let p = generate_one(TaskKind::Add, 0, &o).unwrap();
         assert!(p.prompt.contains(char::is_numeric));
         let a = p.prompt.split_whitespace().nth(2).unwrap();
         assert_eq!(a.len(), 12);
         assert!(generate(TaskKind::Add, 1, &opts(0, 0)).is_err());
-        assert!(generate(TaskKind::Add, 1, &GenOptions { digits: Some(19), ..o }).is_err());
+        assert!(
+            generate(
+                TaskKind::Add,
+                1,
+                &GenOptions {
+                    digits: Some(19),
+                    ..o
+                }
+            )
+            .is_err()
+        );
     }
 
     #[test]

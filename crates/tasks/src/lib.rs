@@ -12,12 +12,17 @@ pub mod report;
 pub mod rewards;
 pub mod rng;
 
-pub use countdown::{countdown_check, countdown_verify, CountdownError};
-pub use dataset::{load_jsonl, read_jsonl, write_jsonl, DatasetError, LoadOptions, Loaded};
-pub use extract::{extract, extract_answer, split_thinking, AnswerForm, Extracted};
-pub use generators::{generate, generate_one, GenOptions};
-pub use grade::{grade, grade_problem, grade_response, grade_text, GradeOutcome};
-pub use metrics::{evaluate_item, summarize, summarize_groups, EvalSummary, GroupSummary, ItemResult, SampleResult, SampledResponse};
-pub use problem::{build_prompt, task_by_name, Problem, PromptConfig, TaskError, TaskKind, DEFAULT_INSTRUCTION};
-pub use report::{format_summary_table, plot_accuracy, ReportError};
-pub use rewards::{reward, reward_with_tokens, LengthPenalty, RewardBreakdown, RewardConfig};
+pub use countdown::{CountdownError, countdown_check, countdown_verify};
+pub use dataset::{DatasetError, LoadOptions, Loaded, load_jsonl, read_jsonl, write_jsonl};
+pub use extract::{AnswerForm, Extracted, extract, extract_answer, split_thinking};
+pub use generators::{GenOptions, generate, generate_one};
+pub use grade::{GradeOutcome, grade, grade_problem, grade_response, grade_text};
+pub use metrics::{
+    EvalSummary, GroupSummary, ItemResult, SampleResult, SampledResponse, evaluate_item, summarize,
+    summarize_groups,
+};
+pub use problem::{
+    DEFAULT_INSTRUCTION, Problem, PromptConfig, TaskError, TaskKind, build_prompt, task_by_name,
+};
+pub use report::{ReportError, format_summary_table, plot_accuracy};
+pub use rewards::{LengthPenalty, RewardBreakdown, RewardConfig, reward, reward_with_tokens};

@@ -25,7 +25,11 @@ impl SampledResponse {
     pub fn from_text(text: impl Into<String>) -> Self {
         let text = text.into();
         let think_tokens = split_thinking(&text).thinking.map_or(0, estimate_tokens);
-        Self { tokens: estimate_tokens(&text), think_tokens, text }
+        Self {
+            tokens: estimate_tokens(&text),
+            think_tokens,
+            text,
+        }
     }
 }
 
@@ -80,8 +84,13 @@ pub struct GroupSummary {
 
 /// Grades one sample of `problem`.
 pub fn grade_sample(problem: &Problem, response: &SampledResponse) -> SampleResult {
-    let extracted = split_thinking(&response.text).content.and_then(extract_from_content).map(|e| e.answer);
-    let correct = extracted.as_deref().is_some_and(|a| grade_problem(problem, a));
+    let extracted = split_thinking(&response.text)
+        .content
+        .and_then(extract_from_content)
+        .map(|e| e.answer);
+    let correct = extracted
+        .as_deref()
+        .is_some_and(|a| grade_problem(problem, a));
     SampleResult {
         response: response.text.clone(),
         extracted,
@@ -95,7 +104,11 @@ pub fn grade_sample(problem: &Problem, response: &SampledResponse) -> SampleResu
 pub fn evaluate_item(index: usize, problem: &Problem, responses: &[SampledResponse]) -> ItemResult {
     let samples: Vec<SampleResult> = responses.iter().map(|r| grade_sample(problem, r)).collect();
     let n_correct = samples.iter().filter(|s| s.correct).count();
-    let pass_at_1 = if samples.is_empty() { 0.0 } else { n_correct as f64 / samples.len() as f64 };
+    let pass_at_1 = if samples.is_empty() {
+        0.0
+    } else {
+        n_correct as f64 / samples.len() as f64
+    };
     let vote = majority_vote(problem, &samples);
     ItemResult {
         index,
@@ -115,7 +128,9 @@ pub fn evaluate_item(index: usize, problem: &Problem, responses: &[SampledRespon
 /// A voting class key for countdown: every valid expression is the same (correct) answer;
 /// invalid ones group by their exact value, else by their text.
 fn countdown_key(problem: &Problem, answer: &str) -> String {
-    let Some((numbers, target)) = problem.countdown_spec() else { return answer.to_string() };
+    let Some((numbers, target)) = problem.countdown_spec() else {
+        return answer.to_string();
+    };
     if countdown_verify(answer, numbers, target).is_ok() {
         return "valid".into();
     }
@@ -137,11 +152,26 @@ fn majority_vote(problem: &Problem, samples: &[SampleResult]) -> Option<(String,
     let countdown = problem.countdown_spec().is_some();
     for s in samples {
         let Some(answer) = &s.extracted else { continue };
-        let key = if countdown { countdown_key(problem, answer) } else { String::new() };
-        let same = classes.iter_mut().find(|c| if countdown { c.key == key } else { grade(&c.answer, answer) });
+        let key = if countdown {
+            countdown_key(problem, answer)
+        } else {
+            String::new()
+        };
+        let same = classes.iter_mut().find(|c| {
+            if countdown {
+                c.key == key
+            } else {
+                grade(&c.answer, answer)
+            }
+        });
         match same {
             Some(c) => c.votes += 1,
-            None => classes.push(Class { answer: answer.clone(), key, votes: 1, correct: s.correct }),
+            None => classes.push(Class {
+                answer: answer.clone(),
+                key,
+                votes: 1,
+                correct: s.correct,
+            }),
         }
     }
     // max_by_key keeps the last maximum; reverse so the first-seen class wins ties.
@@ -172,11 +202,18 @@ pub fn summarize(task: &str, items: &[ItemResult]) -> EvalSummary {
 pub fn summarize_groups(items: &[ItemResult]) -> Vec<GroupSummary> {
     let mut groups: BTreeMap<(String, Option<u8>), Vec<ItemResult>> = BTreeMap::new();
     for item in items {
-        groups.entry((item.task.clone(), item.difficulty)).or_default().push(item.clone());
+        groups
+            .entry((item.task.clone(), item.difficulty))
+            .or_default()
+            .push(item.clone());
     }
     groups
         .into_iter()
-        .map(|((task, difficulty), members)| GroupSummary { summary: summarize(&task, &members), task, difficulty })
+        .map(|((task, difficulty), members)| GroupSummary {
+            summary: summarize(&task, &members),
+            task,
+            difficulty,
+        })
         .collect()
 }
 
@@ -196,26 +233,37 @@ mod tests {
     use super::*;
 
     fn responses(texts: &[&str]) -> Vec<SampledResponse> {
-        texts.iter().map(|t| SampledResponse::from_text(*t)).collect()
+        texts
+            .iter()
+            .map(|t| SampledResponse::from_text(*t))
+            .collect()
     }
 
     #[test]
     fn pass_and_consensus() {
         let p = Problem::new("q", "\\frac{1}{2}");
-        let item = evaluate_item(0, &p, &responses(&[
-            "</think>\\boxed{0.5}",
-            "</think>\\boxed{3}",
-            "</think>\\boxed{1/2}",
-            "</think>\\boxed{3}",
-            "</think>\\boxed{\\dfrac12}",
-            "<think>never closed \\boxed{1/2}",
-        ]));
+        let item = evaluate_item(
+            0,
+            &p,
+            &responses(&[
+                "</think>\\boxed{0.5}",
+                "</think>\\boxed{3}",
+                "</think>\\boxed{1/2}",
+                "</think>\\boxed{3}",
+                "</think>\\boxed{\\dfrac12}",
+                "<think>never closed \\boxed{1/2}",
+            ]),
+        );
         assert_eq!(item.n_correct, 3);
         assert!((item.pass_at_1 - 0.5).abs() < 1e-12);
         // 0.5, 1/2 and \dfrac12 vote together (3) against 3 (2).
         assert!(item.cons_correct);
         assert_eq!(item.majority_answer.as_deref(), Some("0.5"));
-        let item = evaluate_item(1, &p, &responses(&["</think>\\boxed{3}", "</think>\\boxed{0.5}"]));
+        let item = evaluate_item(
+            1,
+            &p,
+            &responses(&["</think>\\boxed{3}", "</think>\\boxed{0.5}"]),
+        );
         assert!(!item.cons_correct, "tie goes to the first seen");
         let none = evaluate_item(2, &p, &responses(&["<think>..."]));
         assert_eq!((none.majority_answer, none.cons_correct), (None, false));
@@ -226,11 +274,15 @@ mod tests {
         let mut p = Problem::new("q", "1 + 3");
         p.numbers = Some(vec![1, 3, 4]);
         p.target = Some(4);
-        let item = evaluate_item(0, &p, &responses(&[
-            "</think><answer>1 + 1 + 1 + 1</answer>",
-            "</think><answer>1 + 3</answer>",
-            "</think><answer>4</answer>",
-        ]));
+        let item = evaluate_item(
+            0,
+            &p,
+            &responses(&[
+                "</think><answer>1 + 1 + 1 + 1</answer>",
+                "</think><answer>1 + 3</answer>",
+                "</think><answer>4</answer>",
+            ]),
+        );
         assert_eq!(item.n_correct, 2);
         assert!(item.cons_correct);
     }
@@ -243,15 +295,49 @@ mod tests {
         let mut b = a.clone();
         b.difficulty = Some(2);
         let items = vec![
-            evaluate_item(0, &a, &[SampledResponse { text: "<think>ab</think>\\boxed{1}".into(), tokens: 10, think_tokens: 4 }]),
-            evaluate_item(1, &b, &[SampledResponse { text: "\\boxed{2}".into(), tokens: 20, think_tokens: 0 }]),
+            evaluate_item(
+                0,
+                &a,
+                &[SampledResponse {
+                    text: "<think>ab</think>\\boxed{1}".into(),
+                    tokens: 10,
+                    think_tokens: 4,
+                }],
+            ),
+            evaluate_item(
+                1,
+                &b,
+                &[SampledResponse {
+                    text: "\\boxed{2}".into(),
+                    tokens: 20,
+                    think_tokens: 0,
+                }],
+            ),
         ];
         let s = summarize("add", &items);
-        assert_eq!((s.n, s.samples, s.pass_at_1, s.cons_at_k, s.mean_tokens, s.mean_think_tokens), (2, 1, 0.5, 0.5, 15.0, 2.0));
+        assert_eq!(
+            (
+                s.n,
+                s.samples,
+                s.pass_at_1,
+                s.cons_at_k,
+                s.mean_tokens,
+                s.mean_think_tokens
+            ),
+            (2, 1, 0.5, 0.5, 15.0, 2.0)
+        );
         let json = serde_json::to_value(&s).unwrap();
         let keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys.len(), 7);
-        for k in ["task", "n", "samples", "pass_at_1", "cons_at_k", "mean_tokens", "mean_think_tokens"] {
+        for k in [
+            "task",
+            "n",
+            "samples",
+            "pass_at_1",
+            "cons_at_k",
+            "mean_tokens",
+            "mean_think_tokens",
+        ] {
             assert!(json.get(k).is_some(), "{k}");
         }
         let groups = summarize_groups(&items);

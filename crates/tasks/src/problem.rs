@@ -117,21 +117,31 @@ pub enum TaskError {
     BadDifficulty { level: u8 },
     #[error("digits {digits} is out of range; use 1 to 18")]
     BadDigits { digits: u32 },
-    #[error("countdown gold '{text}' is not understood; give {{\"numbers\":[..],\"target\":N}} or '19 36 55 7 -> 65'")]
+    #[error(
+        "countdown gold '{text}' is not understood; give {{\"numbers\":[..],\"target\":N}} or '19 36 55 7 -> 65'"
+    )]
     BadCountdownGold { text: String },
 }
 
 fn known_generated() -> String {
-    TaskKind::ALL.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
+    TaskKind::ALL
+        .iter()
+        .map(|t| t.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The generated task called `name` (case-insensitive), or an error listing the known names.
 pub fn task_by_name(name: &str) -> Result<TaskKind, TaskError> {
     let wanted = name.trim().to_ascii_lowercase();
-    TaskKind::ALL.iter().copied().find(|t| t.name() == wanted).ok_or(TaskError::UnknownTask {
-        name: name.to_string(),
-        known: known_generated(),
-    })
+    TaskKind::ALL
+        .iter()
+        .copied()
+        .find(|t| t.name() == wanted)
+        .ok_or(TaskError::UnknownTask {
+            name: name.to_string(),
+            known: known_generated(),
+        })
 }
 
 /// Accepts generated task names and data-set task names (for `grade --task`); errors list both.
@@ -156,7 +166,9 @@ pub struct PromptConfig {
 
 impl Default for PromptConfig {
     fn default() -> Self {
-        Self { instruction: DEFAULT_INSTRUCTION.to_string() }
+        Self {
+            instruction: DEFAULT_INSTRUCTION.to_string(),
+        }
     }
 }
 
@@ -180,10 +192,18 @@ mod tests {
         let err = task_by_name("divide").unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("'divide'"), "{msg}");
-        assert!(msg.contains("add, sub, mul, linear, countdown, mixed"), "{msg}");
+        assert!(
+            msg.contains("add, sub, mul, linear, countdown, mixed"),
+            "{msg}"
+        );
         assert_eq!(task_by_name("Countdown"), Ok(TaskKind::Countdown));
         assert_eq!(check_task_name("GSM8K"), Ok("gsm8k".to_string()));
-        assert!(check_task_name("nope").unwrap_err().to_string().contains("aime"));
+        assert!(
+            check_task_name("nope")
+                .unwrap_err()
+                .to_string()
+                .contains("aime")
+        );
     }
 
     #[test]
@@ -199,7 +219,12 @@ mod tests {
         let p = Problem::new("What is 1 + 1?", "2");
         let text = build_prompt(&p, &PromptConfig::default());
         assert!(text.ends_with("within \\boxed{}."));
-        let bare = build_prompt(&p, &PromptConfig { instruction: String::new() });
+        let bare = build_prompt(
+            &p,
+            &PromptConfig {
+                instruction: String::new(),
+            },
+        );
         assert_eq!(bare, "What is 1 + 1?");
     }
 }

@@ -24,7 +24,9 @@ fn level_name(level: Option<u8>) -> String {
 
 /// A fixed-width table: one row per (task, difficulty), then the overall row when given.
 pub fn format_summary_table(groups: &[GroupSummary], overall: Option<&EvalSummary>) -> String {
-    let header = ["task", "level", "n", "K", "pass@1", "cons@K", "tokens", "think"];
+    let header = [
+        "task", "level", "n", "K", "pass@1", "cons@K", "tokens", "think",
+    ];
     let row = |task: &str, level: &str, s: &EvalSummary| {
         vec![
             task.to_string(),
@@ -38,17 +40,29 @@ pub fn format_summary_table(groups: &[GroupSummary], overall: Option<&EvalSummar
         ]
     };
     let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
-    rows.extend(groups.iter().map(|g| row(&g.task, &level_name(g.difficulty), &g.summary)));
+    rows.extend(
+        groups
+            .iter()
+            .map(|g| row(&g.task, &level_name(g.difficulty), &g.summary)),
+    );
     if let Some(s) = overall {
         rows.push(row(&format!("all ({})", s.task), "", s));
     }
-    let widths: Vec<usize> = (0..header.len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
     let mut out = String::new();
     for (i, r) in rows.iter().enumerate() {
         let cells: Vec<String> = r
             .iter()
             .enumerate()
-            .map(|(c, cell)| if c < 2 { format!("{cell:<w$}", w = widths[c]) } else { format!("{cell:>w$}", w = widths[c]) })
+            .map(|(c, cell)| {
+                if c < 2 {
+                    format!("{cell:<w$}", w = widths[c])
+                } else {
+                    format!("{cell:>w$}", w = widths[c])
+                }
+            })
             .collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
@@ -63,8 +77,10 @@ pub fn format_summary_table(groups: &[GroupSummary], overall: Option<&EvalSummar
 fn register_fonts() -> Result<(), ReportError> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| {
-        plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular()).is_ok()
-            && plotters::style::register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold()).is_ok()
+        plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular())
+            .is_ok()
+            && plotters::style::register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold())
+                .is_ok()
     });
     if ok { Ok(()) } else { Err(ReportError::Font) }
 }
@@ -118,17 +134,29 @@ fn draw_bars(groups: &[GroupSummary], path: &Path, title: &str) -> Result<(), St
         let bars: Vec<(f64, f64)> = groups
             .iter()
             .filter(|g| g.difficulty == *level)
-            .filter_map(|g| tasks.iter().position(|t| *t == g.task).map(|ti| (ti as f64 + 0.1 + li as f64 * width, g.summary.pass_at_1)))
+            .filter_map(|g| {
+                tasks
+                    .iter()
+                    .position(|t| *t == g.task)
+                    .map(|ti| (ti as f64 + 0.1 + li as f64 * width, g.summary.pass_at_1))
+            })
             .collect();
         chart
-            .draw_series(bars.iter().map(|&(x0, y)| Rectangle::new([(x0, 0.0), (x0 + width * 0.92, y)], color.filled())))
+            .draw_series(bars.iter().map(|&(x0, y)| {
+                Rectangle::new([(x0, 0.0), (x0 + width * 0.92, y)], color.filled())
+            }))
             .map_err(|e| err(&e))?
             .label(format!("level {}", level_name(*level)))
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 12, y + 6)], color.filled()));
-        let value_style = TextStyle::from(("sans-serif", 13)).pos(Pos::new(HPos::Center, VPos::Bottom));
+        let value_style =
+            TextStyle::from(("sans-serif", 13)).pos(Pos::new(HPos::Center, VPos::Bottom));
         chart
             .draw_series(bars.iter().map(|&(x0, y)| {
-                Text::new(format!("{y:.2}"), (x0 + width * 0.46, y + 0.01), value_style.clone())
+                Text::new(
+                    format!("{y:.2}"),
+                    (x0 + width * 0.46, y + 0.01),
+                    value_style.clone(),
+                )
             }))
             .map_err(|e| err(&e))?;
     }
@@ -144,7 +172,12 @@ fn draw_bars(groups: &[GroupSummary], path: &Path, title: &str) -> Result<(), St
     let task_style = TextStyle::from(("sans-serif", 18)).pos(Pos::new(HPos::Center, VPos::Top));
     for (ti, task) in tasks.iter().enumerate() {
         let (px, py) = chart.backend_coord(&(ti as f64 + 0.5, 0.0));
-        root.draw(&Text::new(task.to_string(), (px, py + 8), task_style.clone())).map_err(|e| err(&e))?;
+        root.draw(&Text::new(
+            task.to_string(),
+            (px, py + 8),
+            task_style.clone(),
+        ))
+        .map_err(|e| err(&e))?;
     }
     root.present().map_err(|e| err(&e))
 }
@@ -172,7 +205,10 @@ mod tests {
     #[test]
     fn table_lines_up() {
         let groups = vec![group("add", 1, 0.9), group("countdown", 3, 0.25)];
-        let overall = crate::metrics::EvalSummary { task: "mixed".into(), ..groups[0].summary.clone() };
+        let overall = crate::metrics::EvalSummary {
+            task: "mixed".into(),
+            ..groups[0].summary.clone()
+        };
         let t = format_summary_table(&groups, Some(&overall));
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 5, "{t}");
@@ -185,7 +221,12 @@ mod tests {
     fn png_is_written() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("acc.png");
-        let groups = vec![group("add", 1, 0.9), group("add", 2, 0.7), group("mul", 1, 0.5), group("countdown", 2, 0.1)];
+        let groups = vec![
+            group("add", 1, 0.9),
+            group("add", 2, 0.7),
+            group("mul", 1, 0.5),
+            group("countdown", 2, 0.1),
+        ];
         plot_accuracy(&groups, &path, "accuracy by task and difficulty").unwrap();
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(&bytes[1..4], b"PNG");

@@ -24,10 +24,10 @@ pub fn normalize(answer: &str) -> String {
     ] {
         s = s.replace(from, to);
     }
-    if s.starts_with("\\boxed") || s.starts_with("\\fbox") {
-        if let Some(inner) = last_boxed(&s) {
-            s = inner;
-        }
+    if (s.starts_with("\\boxed") || s.starts_with("\\fbox"))
+        && let Some(inner) = last_boxed(&s)
+    {
+        s = inner;
     }
     s = s.replace("\\$", " ").replace('$', " ");
     for (open, close) in [("\\(", "\\)"), ("\\[", "\\]")] {
@@ -77,8 +77,16 @@ pub fn normalize(answer: &str) -> String {
 }
 
 const TEXT_COMMANDS: [&str; 10] = [
-    "\\textbf", "\\textit", "\\textnormal", "\\textrm", "\\text", "\\mathrm", "\\mathbf",
-    "\\mathit", "\\mbox", "\\operatorname",
+    "\\textbf",
+    "\\textit",
+    "\\textnormal",
+    "\\textrm",
+    "\\text",
+    "\\mathrm",
+    "\\mathbf",
+    "\\mathit",
+    "\\mbox",
+    "\\operatorname",
 ];
 
 /// `\text{ or }` → ` or `; keeps the contents of every text-style wrapper.
@@ -125,16 +133,19 @@ fn brace_short_arguments(s: &str, cmd: &str, args: usize) -> String {
         }
         out.push_str(&rest[..at + cmd.len()]);
         let mut tail = after;
-        if cmd == "\\sqrt" && tail.trim_start().starts_with('[') {
-            if let Some(close) = tail.find(']') {
-                out.push_str(&tail[..=close]);
-                tail = &tail[close + 1..];
-            }
+        if cmd == "\\sqrt"
+            && tail.trim_start().starts_with('[')
+            && let Some(close) = tail.find(']')
+        {
+            out.push_str(&tail[..=close]);
+            tail = &tail[close + 1..];
         }
         for _ in 0..args {
             let trimmed = tail.trim_start();
             if let Some(body) = trimmed.strip_prefix('{') {
-                let Some(close) = matching_brace(body) else { break };
+                let Some(close) = matching_brace(body) else {
+                    break;
+                };
                 out.push('{');
                 out.push_str(&body[..=close]);
                 tail = &body[close + 1..];
@@ -158,7 +169,9 @@ fn first_token(s: &str) -> Option<&str> {
     let mut chars = s.char_indices();
     let (_, c) = chars.next()?;
     if c == '\\' {
-        let end = s[1..].find(|c: char| !c.is_ascii_alphabetic()).map_or(s.len(), |p| p + 1);
+        let end = s[1..]
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .map_or(s.len(), |p| p + 1);
         return (end > 1).then(|| &s[..end]);
     }
     if c == '}' || c == '{' {
@@ -199,9 +212,9 @@ fn strip_units(s: &str) -> String {
         let mut t = s.trim_end();
         for power in ["^2", "^3", "^{2}", "^{3}"] {
             if let Some(rest) = t.strip_suffix(power)
-                && rest.ends_with(|c: char| c.is_ascii_alphabetic())
+                && rest.trim_end().ends_with(|c: char| c.is_ascii_alphabetic())
             {
-                t = rest;
+                t = rest.trim_end();
                 break;
             }
         }
@@ -228,11 +241,14 @@ fn strip_variable_prefix(s: &str) -> Option<&str> {
     let lhs = lhs.trim();
     let name = lhs.split_once('_').map_or(lhs, |(n, _)| n);
     let simple = name.len() == 1 && name.chars().all(|c| c.is_ascii_alphabetic());
-    let greek = name.starts_with('\\') && name.len() > 2 && name[1..].chars().all(|c| c.is_ascii_alphabetic());
+    let greek = name.starts_with('\\')
+        && name.len() > 2
+        && name[1..].chars().all(|c| c.is_ascii_alphabetic());
     let subscript_ok = lhs.split_once('_').is_none_or(|(_, sub)| {
-        sub.chars().all(|c| c.is_ascii_alphanumeric() || c == '{' || c == '}')
+        sub.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '{' || c == '}')
     });
-    (simple || greek) .then_some(())?;
+    (simple || greek).then_some(())?;
     subscript_ok.then(|| rhs.trim())
 }
 

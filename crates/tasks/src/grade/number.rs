@@ -46,7 +46,8 @@ fn parse_unsigned(s: &str) -> Option<BigRational> {
     if let Some(pos) = s.find("\\frac") {
         let whole = parse_decimal(&s[..pos])?;
         let frac = parse_frac_args(&s[pos + "\\frac".len()..])?;
-        let integral = whole.is_integer() && !frac.is_negative() && frac < BigRational::from_integer(1.into());
+        let integral =
+            whole.is_integer() && !frac.is_negative() && frac < BigRational::from_integer(1.into());
         return integral.then(|| whole + frac);
     }
     // a/b
@@ -105,7 +106,11 @@ pub fn parse_decimal(s: &str) -> Option<BigRational> {
         return None;
     }
     let digits = format!("{int_digits}{frac_part}");
-    let numer: BigInt = if digits.is_empty() { BigInt::zero() } else { digits.parse().ok()? };
+    let numer: BigInt = if digits.is_empty() {
+        BigInt::zero()
+    } else {
+        digits.parse().ok()?
+    };
     let mut value = BigRational::new(numer, BigInt::from(10).pow(frac_part.len() as u32));
     if let Some(e) = exponent {
         if e.unsigned_abs() > 400 {

@@ -8,7 +8,11 @@ use crate::grade::number::parse_decimal;
 pub enum Answer {
     Scalar(String),
     /// Tuples and intervals, with their bracket characters.
-    Tuple { open: char, close: char, items: Vec<Answer> },
+    Tuple {
+        open: char,
+        close: char,
+        items: Vec<Answer>,
+    },
     Set(Vec<Answer>),
     List(Vec<Answer>),
     Union(Vec<Answer>),
@@ -29,13 +33,20 @@ pub fn parse_answer(s: &str) -> Answer {
     {
         return Answer::Set(split_items(inner).iter().map(|p| parse_answer(p)).collect());
     }
-    let (first, last) = (s.chars().next().unwrap_or(' '), s.chars().last().unwrap_or(' '));
+    let (first, last) = (
+        s.chars().next().unwrap_or(' '),
+        s.chars().last().unwrap_or(' '),
+    );
     if "([".contains(first) && ")]".contains(last) && wraps_whole(s, 0) {
         let inner = &s[1..s.len() - 1];
         let items = split_items(inner);
         if items.len() > 1 {
             let items = items.iter().map(|p| parse_answer(p)).collect();
-            return Answer::Tuple { open: first, close: last, items };
+            return Answer::Tuple {
+                open: first,
+                close: last,
+                items,
+            };
         }
     }
     let items = split_list(s);
@@ -114,7 +125,10 @@ fn split_items(s: &str) -> Vec<&str> {
 /// A bare list: commas, semicolons, "or", "and".
 fn split_list(s: &str) -> Vec<&str> {
     let parts = split_top_level(s, &[",", ";", " or ", " and "]);
-    parts.into_iter().filter(|p| !p.is_empty() && *p != "or" && *p != "and").collect()
+    parts
+        .into_iter()
+        .filter(|p| !p.is_empty() && *p != "or" && *p != "and")
+        .collect()
 }
 
 /// Equality of shapes, with `scalar_equal` for the values inside.
@@ -122,38 +136,44 @@ pub fn answers_equal(a: &Answer, b: &Answer, scalar_equal: &dyn Fn(&str, &str) -
     use Answer::*;
     match (a, b) {
         (Scalar(x), Scalar(y)) => scalar_equal(x, y),
-        (Tuple { open: o1, close: c1, items: i1 }, Tuple { open: o2, close: c2, items: i2 }) => {
+        (
+            Tuple {
+                open: o1,
+                close: c1,
+                items: i1,
+            },
+            Tuple {
+                open: o2,
+                close: c2,
+                items: i2,
+            },
+        ) => {
             o1 == o2
                 && c1 == c2
                 && i1.len() == i2.len()
-                && i1.iter().zip(i2).all(|(x, y)| answers_equal(x, y, scalar_equal))
+                && i1
+                    .iter()
+                    .zip(i2)
+                    .all(|(x, y)| answers_equal(x, y, scalar_equal))
         }
-        (Set(x) | List(x), Set(y) | List(y)) | (Union(x), Union(y)) => unordered_equal(x, y, scalar_equal),
+        (Set(x) | List(x), Set(y) | List(y)) | (Union(x), Union(y)) => {
+            unordered_equal(x, y, scalar_equal)
+        }
         _ => false,
     }
 }
 
-/// Same items in any order (a matching found by backtracking; answer lists are short).
+/// Same items in any order, counting repeats. Answer equality is an equivalence, so matching
+/// each item to the first unused equal one is exact (no backtracking, no blow-up).
 fn unordered_equal(a: &[Answer], b: &[Answer], scalar_equal: &dyn Fn(&str, &str) -> bool) -> bool {
-    if a.len() != b.len() || a.len() > 12 {
-        return a.len() == b.len() && a.iter().zip(b).all(|(x, y)| answers_equal(x, y, scalar_equal));
+    if a.len() != b.len() || a.len() > 200 {
+        return false;
     }
-    fn assign(i: usize, a: &[Answer], b: &[Answer], used: &mut Vec<bool>, eq: &dyn Fn(&str, &str) -> bool) -> bool {
-        if i == a.len() {
-            return true;
-        }
-        for j in 0..b.len() {
-            if !used[j] && answers_equal(&a[i], &b[j], eq) {
-                used[j] = true;
-                if assign(i + 1, a, b, used, eq) {
-                    return true;
-                }
-                used[j] = false;
-            }
-        }
-        false
-    }
-    assign(0, a, b, &mut vec![false; b.len()], scalar_equal)
+    let mut used = vec![false; b.len()];
+    a.iter().all(|x| {
+        let hit = (0..b.len()).find(|&j| !used[j] && answers_equal(x, &b[j], scalar_equal));
+        hit.map(|j| used[j] = true).is_some()
+    })
 }
 
 #[cfg(test)]
@@ -167,13 +187,35 @@ mod tests {
     #[test]
     fn shapes() {
         assert_eq!(parse_answer("1,234"), scalar("1,234"));
-        assert_eq!(parse_answer("(1, 2)"), Answer::Tuple { open: '(', close: ')', items: vec![scalar("1"), scalar("2")] });
-        assert_eq!(parse_answer("[1,3)"), Answer::Tuple { open: '[', close: ')', items: vec![scalar("1"), scalar("3")] });
-        assert_eq!(parse_answer("\\{1,2\\}"), Answer::Set(vec![scalar("1"), scalar("2")]));
-        assert_eq!(parse_answer("3 or 4"), Answer::List(vec![scalar("3"), scalar("4")]));
+        assert_eq!(
+            parse_answer("(1, 2)"),
+            Answer::Tuple {
+                open: '(',
+                close: ')',
+                items: vec![scalar("1"), scalar("2")]
+            }
+        );
+        assert_eq!(
+            parse_answer("[1,3)"),
+            Answer::Tuple {
+                open: '[',
+                close: ')',
+                items: vec![scalar("1"), scalar("3")]
+            }
+        );
+        assert_eq!(
+            parse_answer("\\{1,2\\}"),
+            Answer::Set(vec![scalar("1"), scalar("2")])
+        );
+        assert_eq!(
+            parse_answer("3 or 4"),
+            Answer::List(vec![scalar("3"), scalar("4")])
+        );
         assert_eq!(parse_answer("(x+1)"), scalar("(x+1)"));
         assert_eq!(parse_answer("(1)(2)"), scalar("(1)(2)"));
-        assert!(matches!(parse_answer("(-\\infty, 1) \\cup (2, \\infty)"), Answer::Union(v) if v.len() == 2));
+        assert!(
+            matches!(parse_answer("(-\\infty, 1) \\cup (2, \\infty)"), Answer::Union(v) if v.len() == 2)
+        );
         assert!(matches!(parse_answer("1 \\pm \\sqrt{2}"), Answer::List(v) if v.len() == 2));
         assert!(matches!(parse_answer("f(1, 2)"), Answer::Scalar(_)));
     }
