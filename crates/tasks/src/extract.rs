@@ -72,6 +72,17 @@ pub fn extract(response: &str) -> Option<Extracted> {
         .and_then(extract_from_content)
 }
 
+/// For chat templates that open `<think>` in the prompt (R1's does): the response then lacks
+/// the opening tag, so add it back before extracting, grading or rewarding, or an unfinished
+/// thought would be read as an answer.
+pub fn with_prompt_think(response: &str) -> String {
+    if response.trim_start().starts_with(THINK_OPEN) {
+        response.to_string()
+    } else {
+        format!("{THINK_OPEN}{response}")
+    }
+}
+
 /// Just the answer text.
 pub fn extract_answer(response: &str) -> Option<String> {
     extract(response).map(|e| e.answer)
@@ -328,5 +339,7 @@ mod tests {
             (Some("abc"), Some("def"), true)
         );
         assert!(!split_thinking("plain").closed());
+        assert_eq!(ans(&with_prompt_think("still going 5")), None);
+        assert_eq!(ans(&with_prompt_think("done</think> 5")), Some("5".into()));
     }
 }

@@ -59,6 +59,11 @@ pub fn generate(task: TaskKind, n: usize, opts: &GenOptions) -> Result<Vec<Probl
     Ok((0..n).map(|i| make_problem(task, i as u64, opts)).collect())
 }
 
+/// `n` problems of the task called `name` (for `--task NAME`); unknown names list the known ones.
+pub fn generate_named(name: &str, n: usize, opts: &GenOptions) -> Result<Vec<Problem>, TaskError> {
+    generate(crate::problem::task_by_name(name)?, n, opts)
+}
+
 /// Problem number `index` of the set `generate(task, _, opts)` would make.
 pub fn generate_one(task: TaskKind, index: u64, opts: &GenOptions) -> Result<Problem, TaskError> {
     opts.validate()?;
@@ -279,6 +284,13 @@ mod tests {
         let a = p.prompt.split_whitespace().nth(2).unwrap();
         assert_eq!(a.len(), 12);
         assert!(generate(TaskKind::Add, 1, &opts(0, 0)).is_err());
+        assert_eq!(generate_named("MUL", 3, &o).unwrap().len(), 3);
+        assert!(
+            generate_named("div", 3, &o)
+                .unwrap_err()
+                .to_string()
+                .contains("known tasks")
+        );
         assert!(
             generate(
                 TaskKind::Add,

@@ -179,6 +179,17 @@ fn majority_vote(problem: &Problem, samples: &[SampleResult]) -> Option<(String,
     Some((best.answer, best.correct))
 }
 
+/// Per-item results for a whole run: `responses[i]` holds the K samples for `problems[i]`
+/// (items past the shorter of the two are left out).
+pub fn evaluate_all(problems: &[Problem], responses: &[Vec<SampledResponse>]) -> Vec<ItemResult> {
+    problems
+        .iter()
+        .zip(responses)
+        .enumerate()
+        .map(|(i, (p, r))| evaluate_item(i, p, r))
+        .collect()
+}
+
 fn mean(values: impl Iterator<Item = f64>) -> f64 {
     let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
     if n == 0 { 0.0 } else { sum / n as f64 }

@@ -180,6 +180,11 @@ const TABLE: &[(&str, &str, bool)] = &[
     ("1 \\pm \\sqrt{2}", "1 + \\sqrt{2}", DIFFERENT),
     ("-1, \\frac{1}{2}", "0.5, -1", EQUAL),
     ("2, 2, 3", "2, 3", DIFFERENT),
+    // Words after a number, from "The answer is 5 apples." lines.
+    ("5", "5 apples", EQUAL),
+    ("18.5", "18.50 dollars per day", EQUAL),
+    ("6", "5 apples", DIFFERENT),
+    ("[1, 3)", "x \\in [1, 3)", EQUAL),
     // Degenerate inputs.
     ("5", "", DIFFERENT),
     ("", "", DIFFERENT),
@@ -253,4 +258,76 @@ fn degenerate_inputs_stay_cheap() {
         "took {:?}",
         start.elapsed()
     );
+}
+
+/// Random strings from the characters answers are made of never make the grader panic.
+#[test]
+fn random_inputs_never_panic() {
+    use reasoner_tasks::rng::SplitMix64;
+    const PIECES: &[&str] = &[
+        "1",
+        "23",
+        "0.5",
+        ",",
+        ".",
+        "-",
+        "+",
+        "*",
+        "/",
+        "^",
+        "(",
+        ")",
+        "[",
+        "]",
+        "{",
+        "}",
+        "\\{",
+        "\\}",
+        "x",
+        "y",
+        "=",
+        " ",
+        "\\frac",
+        "\\sqrt",
+        "\\pi",
+        "\\text{",
+        "cm",
+        "%",
+        "\\%",
+        "$",
+        "\\boxed{",
+        "<think>",
+        "</think>",
+        "<answer>",
+        "</answer>",
+        "\\cup",
+        "\\pm",
+        "!",
+        "|",
+        "−",
+        "π",
+        "√",
+        "°",
+        "é",
+        "\\infty",
+        "\\le",
+        "or",
+        "_",
+        "e",
+        "answer is",
+        "\n",
+    ];
+    let mut rng = SplitMix64::new(99);
+    for _ in 0..3000 {
+        let mut text = String::new();
+        for _ in 0..rng.below(14) {
+            let piece: &&str = rng.pick(PIECES);
+            text.push_str(piece);
+        }
+        let other: String = (0..rng.below(6)).map(|_| *rng.pick(PIECES)).collect();
+        let _ = grade(&text, &other);
+        let _ = grade(&other, &text);
+        let _ = reasoner_tasks::extract_answer(&text);
+        let _ = reasoner_tasks::countdown_check(&text, &[1, 23, 5], 24);
+    }
 }

@@ -195,15 +195,32 @@ fn is_unit(word: &str) -> bool {
     UNITS.contains(&word.to_ascii_lowercase().as_str())
 }
 
-/// Per-answer clean-up: trailing unit words, a leading `x =` for a single variable, and a
-/// trailing period.
+/// Per-answer clean-up: trailing unit words, words after a plain number (`5 apples`), a
+/// leading `x =` (or `x \in`) for a single variable, and a trailing period.
 pub fn clean_scalar(s: &str) -> String {
     let mut s = s.trim().trim_end_matches('.').trim().to_string();
     s = strip_units(&s);
+    if let Some(number) = number_before_words(&s) {
+        s = number.to_string();
+    }
     if let Some(rhs) = strip_variable_prefix(&s) {
         s = rhs.to_string();
     }
     s.trim().to_string()
+}
+
+/// `5 apples`, `18.50 per day`, `50% off` → the number; only when every word after it is
+/// plain letters of length ≥ 2 (so `2 x` stays an expression).
+fn number_before_words(s: &str) -> Option<&str> {
+    let end = s.find(|c: char| !(c.is_ascii_digit() || ".,-+/%".contains(c)))?;
+    let (number, rest) = s.split_at(end);
+    let words_only = rest.starts_with(char::is_whitespace)
+        && rest.split_whitespace().all(|w| {
+            let w = w.trim_end_matches(['.', ',', '!']);
+            w.len() >= 2 && w.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
+        });
+    let valid = words_only && crate::grade::number::parse_number(number).is_some();
+    valid.then_some(number)
 }
 
 fn strip_units(s: &str) -> String {
@@ -233,8 +250,8 @@ fn strip_units(s: &str) -> String {
 }
 
 /// `x = 5` → `5`, `\theta=\pi` → `\pi`, `x_1 = 3` → `3` (only a lone variable on the left).
-fn strip_variable_prefix(s: &str) -> Option<&str> {
-    let (lhs, rhs) = s.split_once('=')?;
+pub(crate) fn strip_variable_prefix(s: &str) -> Option<&str> {
+    let (lhs, rhs) = s.split_once('=').or_else(|| s.split_once("\\in "))?;
     if rhs.contains('=') || rhs.trim().is_empty() {
         return None;
     }
@@ -283,5 +300,9 @@ mod tests {
         assert_eq!(clean_scalar("2 m"), "2 m");
         assert_eq!(clean_scalar("x + y = 3"), "x + y = 3");
         assert_eq!(clean_scalar("\\sec"), "\\sec");
+        assert_eq!(clean_scalar("5 apples"), "5");
+        assert_eq!(clean_scalar("50% off"), "50%");
+        assert_eq!(clean_scalar("2 x"), "2 x");
+        assert_eq!(clean_scalar("x \\in (1, 2)"), "(1, 2)");
     }
 }

@@ -21,6 +21,10 @@ pub enum Answer {
 /// Splits a normalized answer into its shape.
 pub fn parse_answer(s: &str) -> Answer {
     let s = s.trim();
+    // `x \in [1, 3)`, `S = \{1, 2\}`: the shape is the right-hand side's.
+    if let Some(rhs) = crate::grade::normalize::strip_variable_prefix(s) {
+        return parse_answer(rhs);
+    }
     if is_grouped_number(s) {
         return Answer::Scalar(s.to_string());
     }
