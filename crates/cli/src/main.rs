@@ -1,3 +1,56 @@
-fn main() {
-    println!("Hello, world!");
+//! The `reasoner` binary: thin commands over the model, engine and tasks crates.
+//! Errors reach stderr with the file, key or flag at fault, and a non-zero exit code.
+
+mod commands;
+mod model_arg;
+mod sampling_args;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "reasoner", version, about = "Local, private reasoning models: run, score, inspect.")]
+struct Cli {
+    /// Worker threads for the tensor kernels (default: all cores).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Interactive chat (reads piped stdin as one message); thinking shown apart from the answer.
+    Chat(commands::chat::ChatArgs),
+    /// Generate one completion for a prompt.
+    Generate(commands::generate::GenerateArgs),
+    /// Log-probabilities of a token sequence, as JSON.
+    Logprobs(commands::logprobs::LogprobsArgs),
+    /// Architecture, parameters, dtypes, bytes and KV-cache size of a model.
+    Info(commands::info::InfoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        if n == 0 {
+            eprintln!("error: --threads must be at least 1");
+            return ExitCode::from(2);
+        }
+        // Set before any worker pool exists; candle and rayon read it when they start.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
+    }
+    let result = match cli.command {
+        Command::Chat(a) => commands::chat::run(a),
+        Command::Generate(a) => commands::generate::run(a),
+        Command::Logprobs(a) => commands::logprobs::run(a),
+        Command::Info(a) => commands::info::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

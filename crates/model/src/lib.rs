@@ -1,5 +1,19 @@
 //! reasoner-model: configs, tokenizer and chat template, weight formats, and one file per
 //! architecture with its forward pass.
 
+pub mod causal_lm;
+pub mod chat_template;
+pub mod config;
+pub mod error;
 pub mod gguf;
+pub mod layers;
+pub mod loader;
+pub mod models;
 pub mod quant;
+pub mod tokenizer;
+pub mod weights;
+
+pub use causal_lm::{CausalLm, LogitsFor, ModelInfo, SeqInput};
+pub use error::{ModelError, Result};
+pub use layers::kv_cache::SequenceCache;
+pub use loader::{load_model, LoadedModel};

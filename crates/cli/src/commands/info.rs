@@ -1,0 +1,46 @@
+//! `reasoner info --model PATH [--json]`: what the model is and what it costs in memory.
+
+use crate::model_arg;
+use anyhow::Result;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct InfoArgs {
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: InfoArgs) -> Result<()> {
+    let m = model_arg::open(&a.model)?;
+    let info = m.model.info();
+    let template = m.chat_template.as_ref().map(|t| t.origin.clone());
+    if a.json {
+        let mut v = serde_json::to_value(&info)?;
+        v["path"] = serde_json::json!(m.path.display().to_string());
+        v["storage_dtypes"] = serde_json::json!(m.storage_dtypes);
+        v["weight_bytes"] = serde_json::json!(m.weight_bytes);
+        v["chat_template"] = serde_json::json!(template);
+        v["eos_token_ids"] = serde_json::json!(m.eos_ids());
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("path              {}", m.path.display());
+    println!("architecture      {}", info.architecture);
+    println!("parameters        {}", info.parameters);
+    println!("layers            {}", info.layers);
+    println!("hidden size       {}", info.hidden_size);
+    println!("vocabulary        {}", info.vocab_size);
+    println!("max positions     {}", info.max_positions);
+    let dtypes: Vec<String> = m.storage_dtypes.iter().map(|(k, v)| format!("{k} x{v}")).collect();
+    println!("stored dtypes     {}", dtypes.join(", "));
+    println!("weight bytes      {}", m.weight_bytes);
+    println!(
+        "KV cache / token  {} bytes ({} values per layer); a full multi-head cache: {} bytes",
+        info.kv_cache_bytes_per_token, info.kv_cache_values_per_token_per_layer, info.mha_kv_cache_bytes_per_token
+    );
+    println!("chat template     {}", template.unwrap_or_else(|| "none".into()));
+    Ok(())
+}

@@ -1,0 +1,210 @@
+//! Turning logits into the next token: repetition penalty, temperature, top-k, top-p, min-p,
+//! then a draw from a seeded generator (same seed, same output). Temperature 0 is greedy.
+//! The order follows transformers' logits processors so settings mean the same thing.
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SamplingParams {
+    pub temperature: f32,
+    pub top_k: usize,
+    pub top_p: f32,
+    pub min_p: f32,
+    pub repeat_penalty: f32,
+    pub seed: u64,
+    pub max_tokens: usize,
+}
+
+impl Default for SamplingParams {
+    fn default() -> Self {
+        // DeepSeek recommends 0.6 / 0.95 for R1 and its distills.
+        Self { temperature: 0.6, top_k: 0, top_p: 0.95, min_p: 0.0, repeat_penalty: 1.0, seed: 0, max_tokens: 1024 }
+    }
+}
+
+impl SamplingParams {
+    pub fn greedy(max_tokens: usize) -> Self {
+        Self { temperature: 0.0, top_p: 1.0, max_tokens, ..Self::default() }
+    }
+
+    /// Check ranges; the error names the flag.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
+            return Err(format!("--temperature must be >= 0, got {}", self.temperature));
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            return Err(format!("--top-p must be in (0, 1], got {}", self.top_p));
+        }
+        if !(0.0..=1.0).contains(&self.min_p) {
+            return Err(format!("--min-p must be in [0, 1], got {}", self.min_p));
+        }
+        if !(self.repeat_penalty > 0.0 && self.repeat_penalty.is_finite()) {
+            return Err(format!("--repeat-penalty must be > 0, got {}", self.repeat_penalty));
+        }
+        if self.max_tokens == 0 {
+            return Err("--max-tokens must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+pub struct Sampler {
+    pub params: SamplingParams,
+    rng: StdRng,
+    /// Scratch buffer of (token, weight) reused across steps: no allocation per token.
+    candidates: Vec<(u32, f32)>,
+}
+
+impl Sampler {
+    pub fn new(params: SamplingParams) -> Self {
+        let rng = StdRng::seed_from_u64(params.seed);
+        Self { params, rng, candidates: Vec::new() }
+    }
+
+    /// Pick the next token. `logits` is modified in place; `history` is prompt + generated ids.
+    pub fn sample(&mut self, logits: &mut [f32], history: &[u32]) -> u32 {
+        let p = &self.params;
+        if p.repeat_penalty != 1.0 {
+            apply_repeat_penalty(logits, history, p.repeat_penalty);
+        }
+        if p.temperature == 0.0 {
+            return argmax(logits);
+        }
+        let inv_t = 1.0 / p.temperature;
+        let c = &mut self.candidates;
+        c.clear();
+        c.extend(logits.iter().enumerate().filter(|(_, l)| l.is_finite()).map(|(i, &l)| (i as u32, l * inv_t)));
+        if c.is_empty() {
+            return argmax(logits);
+        }
+        c.sort_unstable_by(|a, b| b.1.total_cmp(&a.1));
+        if p.top_k > 0 && p.top_k < c.len() {
+            c.truncate(p.top_k);
+        }
+        // Softmax over the survivors (sorted, so the max is first).
+        let max = c[0].1;
+        let mut sum = 0.0f32;
+        for x in c.iter_mut() {
+            x.1 = (x.1 - max).exp();
+            sum += x.1;
+        }
+        for x in c.iter_mut() {
+            x.1 /= sum;
+        }
+        if p.top_p < 1.0 {
+            // Keep the smallest prefix whose mass reaches top_p (always at least one token).
+            let mut acc = 0.0;
+            let mut keep = c.len();
+            for (i, x) in c.iter().enumerate() {
+                acc += x.1;
+                if acc >= p.top_p {
+                    keep = i + 1;
+                    break;
+                }
+            }
+            c.truncate(keep);
+        }
+        if p.min_p > 0.0 {
+            let threshold = c[0].1 * p.min_p;
+            let keep = c.iter().take_while(|x| x.1 >= threshold).count().max(1);
+            c.truncate(keep);
+        }
+        let total: f32 = c.iter().map(|x| x.1).sum();
+        let mut r = self.rng.random::<f32>() * total;
+        for x in c.iter() {
+            r -= x.1;
+            if r <= 0.0 {
+                return x.0;
+            }
+        }
+        c[c.len() - 1].0
+    }
+}
+
+pub fn argmax(logits: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &l) in logits.iter().enumerate() {
+        if l > logits[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+/// CTRL-style penalty as transformers applies it: seen tokens' positive logits are divided by
+/// the penalty and negative ones multiplied.
+fn apply_repeat_penalty(logits: &mut [f32], history: &[u32], penalty: f32) {
+    let mut seen = std::collections::HashSet::with_capacity(history.len());
+    for &t in history {
+        if seen.insert(t) {
+            if let Some(l) = logits.get_mut(t as usize) {
+                *l = if *l > 0.0 { *l / penalty } else { *l * penalty };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn logits() -> Vec<f32> {
+        vec![1.0, 3.0, 2.0, 0.5, -1.0, 2.9]
+    }
+
+    #[test]
+    fn greedy_picks_argmax() {
+        let mut s = Sampler::new(SamplingParams::greedy(10));
+        assert_eq!(s.sample(&mut logits(), &[]), 1);
+    }
+
+    #[test]
+    fn same_seed_same_tokens_and_different_seed_differs() {
+        let params = SamplingParams { temperature: 1.5, top_p: 1.0, seed: 7, ..Default::default() };
+        let run = |p: &SamplingParams| {
+            let mut s = Sampler::new(p.clone());
+            (0..64).map(|_| s.sample(&mut logits(), &[])).collect::<Vec<_>>()
+        };
+        assert_eq!(run(&params), run(&params));
+        assert_ne!(run(&params), run(&SamplingParams { seed: 8, ..params.clone() }));
+    }
+
+    #[test]
+    fn top_k_one_is_greedy_and_top_k_two_stays_in_top_two() {
+        let mut s = Sampler::new(SamplingParams { temperature: 1.0, top_k: 1, top_p: 1.0, ..Default::default() });
+        for _ in 0..20 {
+            assert_eq!(s.sample(&mut logits(), &[]), 1);
+        }
+        let mut s = Sampler::new(SamplingParams { temperature: 5.0, top_k: 2, top_p: 1.0, ..Default::default() });
+        for _ in 0..50 {
+            assert!([1, 5].contains(&s.sample(&mut logits(), &[])));
+        }
+    }
+
+    #[test]
+    fn top_p_and_min_p_cut_the_tail() {
+        // probabilities ~ [0.47, 0.43, ...]: top_p 0.5 keeps two tokens.
+        let mut s = Sampler::new(SamplingParams { temperature: 1.0, top_p: 0.5, ..Default::default() });
+        for _ in 0..50 {
+            assert!([1, 5].contains(&s.sample(&mut logits(), &[])));
+        }
+        let mut s = Sampler::new(SamplingParams { temperature: 1.0, top_p: 1.0, min_p: 0.95, ..Default::default() });
+        for _ in 0..50 {
+            assert_eq!(s.sample(&mut logits(), &[]), 1);
+        }
+    }
+
+    #[test]
+    fn repeat_penalty_moves_greedy_choice() {
+        let mut s = Sampler::new(SamplingParams { repeat_penalty: 2.0, ..SamplingParams::greedy(5) });
+        assert_eq!(s.sample(&mut logits(), &[1]), 5);
+    }
+
+    #[test]
+    fn validation_names_the_flag() {
+        let e = SamplingParams { top_p: 0.0, ..Default::default() }.validate().unwrap_err();
+        assert!(e.contains("--top-p"));
+    }
+}

@@ -1,0 +1,129 @@
+//! Golden tests for the dense families against transformers: every fixture's logprobs (from
+//! ids and from text), the raw last-position logits, the KV-cache path against the full pass,
+//! and batched decoding against one-at-a-time decoding.
+
+use reasoner_engine::scoring::token_logprobs;
+use reasoner_model::{load_model, LogitsFor, SeqInput};
+use serde_json::Value;
+use std::path::PathBuf;
+
+const DENSE: &[&str] = &["qwen2_f32", "qwen2_bf16_sharded", "llama_f32", "llama_bf16", "qwen3_f32"];
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)
+}
+
+fn golden(name: &str) -> Value {
+    let text = std::fs::read_to_string(fixture(name).join("golden.json")).expect("golden.json");
+    serde_json::from_str(&text).expect("golden json")
+}
+
+fn ids_of(v: &Value) -> Vec<u32> {
+    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
+}
+
+fn floats(v: &Value) -> Vec<f32> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn logprobs_match_transformers() {
+    for name in DENSE {
+        let m = load_model(&fixture(name)).unwrap();
+        let g = golden(name);
+        for (ci, case) in g["cases"].as_array().unwrap().iter().enumerate() {
+            let mut ids = ids_of(&case["ids"]);
+            if let Some(text) = case.get("text").and_then(|t| t.as_str()) {
+                let ours = m.tokenizer.as_ref().unwrap().encode(text, true).unwrap();
+                assert_eq!(ours, ids, "{name} case {ci}: tokenization of {text:?}");
+                ids = ours;
+            }
+            let lp = token_logprobs(m.model.as_ref(), &ids).unwrap();
+            let d = max_diff(&lp, &floats(&case["logprobs"]));
+            assert!(d <= 1e-4, "{name} case {ci}: max abs diff {d}");
+        }
+    }
+}
+
+#[test]
+fn last_logits_match_transformers() {
+    for name in DENSE {
+        let m = load_model(&fixture(name)).unwrap();
+        let g = golden(name);
+        let t = &g["top_logits_last"];
+        let case = &g["cases"][t["case"].as_u64().unwrap() as usize];
+        let ids = ids_of(&case["ids"]);
+        let out = m.model.forward(&mut [SeqInput { tokens: &ids, cache: None }], LogitsFor::Last).unwrap();
+        let ours: Vec<f32> = out[0].flatten_all().unwrap().to_vec1().unwrap();
+        let d = max_diff(&ours, &floats(&t["logits"]));
+        assert!(d <= 1e-4, "{name}: last logits max abs diff {d}");
+    }
+}
+
+#[test]
+fn kv_cache_decoding_equals_full_forward() {
+    for name in DENSE {
+        let m = load_model(&fixture(name)).unwrap();
+        let ids = ids_of(&golden(name)["cases"][2]["ids"]);
+        let full = m.model.forward(&mut [SeqInput { tokens: &ids, cache: None }], LogitsFor::All).unwrap();
+        let full: Vec<Vec<f32>> = full[0].to_vec2().unwrap();
+        let mut cache = m.model.new_cache();
+        let split = ids.len() / 3;
+        let first = m.model.forward(&mut [SeqInput { tokens: &ids[..split], cache: Some(&mut cache) }], LogitsFor::All).unwrap();
+        let mut rows: Vec<Vec<f32>> = first[0].to_vec2().unwrap();
+        for t in split..ids.len() {
+            let step = m.model.forward(&mut [SeqInput { tokens: &ids[t..t + 1], cache: Some(&mut cache) }], LogitsFor::Last).unwrap();
+            rows.push(step[0].flatten_all().unwrap().to_vec1().unwrap());
+        }
+        assert_eq!(cache.position(), ids.len());
+        for (t, (a, b)) in rows.iter().zip(&full).enumerate() {
+            let d = max_diff(a, b);
+            assert!(d <= 1e-4, "{name}: position {t} cached vs full diff {d}");
+        }
+    }
+}
+
+#[test]
+fn batched_decode_equals_separate_decode() {
+    let m = load_model(&fixture("qwen2_f32")).unwrap();
+    let g = golden("qwen2_f32");
+    let a = ids_of(&g["cases"][1]["ids"]);
+    let b = ids_of(&g["cases"][2]["ids"]);
+    // Separately.
+    let solo = |ids: &[u32]| {
+        let mut c = m.model.new_cache();
+        m.model.forward(&mut [SeqInput { tokens: &ids[..ids.len() - 1], cache: Some(&mut c) }], LogitsFor::Last).unwrap();
+        let out = m.model.forward(&mut [SeqInput { tokens: &ids[ids.len() - 1..], cache: Some(&mut c) }], LogitsFor::Last).unwrap();
+        out[0].flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    };
+    let (sa, sb) = (solo(&a), solo(&b));
+    // Together: prefill both in one call, then one decode step for both in one call.
+    let (mut ca, mut cb) = (m.model.new_cache(), m.model.new_cache());
+    m.model
+        .forward(
+            &mut [
+                SeqInput { tokens: &a[..a.len() - 1], cache: Some(&mut ca) },
+                SeqInput { tokens: &b[..b.len() - 1], cache: Some(&mut cb) },
+            ],
+            LogitsFor::Last,
+        )
+        .unwrap();
+    let out = m
+        .model
+        .forward(
+            &mut [
+                SeqInput { tokens: &a[a.len() - 1..], cache: Some(&mut ca) },
+                SeqInput { tokens: &b[b.len() - 1..], cache: Some(&mut cb) },
+            ],
+            LogitsFor::Last,
+        )
+        .unwrap();
+    let ba: Vec<f32> = out[0].flatten_all().unwrap().to_vec1().unwrap();
+    let bb: Vec<f32> = out[1].flatten_all().unwrap().to_vec1().unwrap();
+    assert!(max_diff(&ba, &sa) <= 1e-5 && max_diff(&bb, &sb) <= 1e-5);
+}

@@ -1,0 +1,82 @@
+//! The narrow interface every architecture offers the engine: run some new tokens of one or
+//! more sequences through the model, each with its own cache, and return logits.
+
+use crate::error::{ModelError, Result};
+use crate::layers::kv_cache::SequenceCache;
+use candle_core::Tensor;
+use serde::Serialize;
+
+/// New tokens of one sequence. Without a cache the tokens are the whole sequence (training,
+/// scoring); with one they continue what the cache holds.
+pub struct SeqInput<'a> {
+    pub tokens: &'a [u32],
+    pub cache: Option<&'a mut SequenceCache>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogitsFor {
+    /// Only the last new token of each sequence (generation).
+    Last,
+    /// Every new token (scoring, training).
+    All,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelInfo {
+    pub architecture: String,
+    pub parameters: u64,
+    pub layers: usize,
+    pub hidden_size: usize,
+    pub vocab_size: usize,
+    pub max_positions: usize,
+    /// Bytes the KV cache holds per token (all layers, f32).
+    pub kv_cache_bytes_per_token: u64,
+    /// What a plain multi-head K/V cache of the same model would need per token, for comparison.
+    pub mha_kv_cache_bytes_per_token: u64,
+    /// Numbers cached per token per layer.
+    pub kv_cache_values_per_token_per_layer: u64,
+}
+
+pub trait CausalLm: Send + Sync {
+    /// Logits per sequence: (1, vocab) for `Last`, (tokens, vocab) for `All`.
+    fn forward(&self, seqs: &mut [SeqInput<'_>], which: LogitsFor) -> Result<Vec<Tensor>>;
+    fn new_cache(&self) -> SequenceCache;
+    fn info(&self) -> ModelInfo;
+}
+
+/// Refuse ids past the embedding table before they reach an index op.
+pub fn check_token_ids(seqs: &[SeqInput<'_>], vocab_size: usize) -> Result<()> {
+    for s in seqs {
+        if let Some(&id) = s.tokens.iter().find(|&&id| id as usize >= vocab_size) {
+            return Err(ModelError::TokenOutOfRange { id, vocab_size });
+        }
+        if s.tokens.is_empty() {
+            return Err(ModelError::Invalid("a sequence with no tokens was passed to the model".into()));
+        }
+    }
+    Ok(())
+}
+
+/// Row layout of a batch flattened to (n, hidden): (start row, rows, first position) per sequence.
+pub fn batch_spans(seqs: &[SeqInput<'_>]) -> Vec<(usize, usize, usize)> {
+    let mut row = 0;
+    seqs.iter()
+        .map(|s| {
+            let pos = s.cache.as_ref().map(|c| c.position()).unwrap_or(0);
+            let span = (row, s.tokens.len(), pos);
+            row += s.tokens.len();
+            span
+        })
+        .collect()
+}
+
+/// Pick the rows whose logits are wanted: the last row of each span, or all rows.
+pub fn select_rows(x: &Tensor, spans: &[(usize, usize, usize)], which: LogitsFor) -> candle_core::Result<Vec<Tensor>> {
+    spans
+        .iter()
+        .map(|&(row, len, _)| match which {
+            LogitsFor::Last => x.narrow(0, row + len - 1, 1),
+            LogitsFor::All => x.narrow(0, row, len),
+        })
+        .collect()
+}

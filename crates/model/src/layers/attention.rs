@@ -1,0 +1,121 @@
+//! Grouped-query attention (GQA): n_heads query heads share n_kv_heads key/value heads.
+//! Used by Llama, Qwen2 (with qkv bias) and Qwen3 (with RMSNorm on q and k per head).
+
+use crate::error::Result;
+use crate::layers::kv_cache::LayerCache;
+use crate::layers::linear::Linear;
+use crate::layers::norm::RmsNorm;
+use crate::layers::rope::RotaryEmbedding;
+use crate::layers::softmax_last_dim;
+use crate::weights::VarPath;
+use candle_core::{Device, Tensor};
+
+#[derive(Debug, Clone, Copy)]
+pub struct AttentionShape {
+    pub hidden: usize,
+    pub n_heads: usize,
+    pub n_kv_heads: usize,
+    pub head_dim: usize,
+    pub qkv_bias: bool,
+    pub o_bias: bool,
+    /// Qwen3: RMSNorm over each head's q and k before RoPE.
+    pub qk_norm: bool,
+    pub rms_eps: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct GqaAttention {
+    pub shape: AttentionShape,
+    pub q_proj: Linear,
+    pub k_proj: Linear,
+    pub v_proj: Linear,
+    pub o_proj: Linear,
+    pub q_norm: Option<RmsNorm>,
+    pub k_norm: Option<RmsNorm>,
+}
+
+impl GqaAttention {
+    pub fn load(vp: &VarPath, s: AttentionShape) -> Result<Self> {
+        let (q_out, kv_out) = (s.n_heads * s.head_dim, s.n_kv_heads * s.head_dim);
+        let norm = |name: &str| -> Result<Option<RmsNorm>> {
+            if s.qk_norm { Ok(Some(RmsNorm::load(&vp.pp(name), s.head_dim, s.rms_eps)?)) } else { Ok(None) }
+        };
+        Ok(Self {
+            shape: s,
+            q_proj: Linear::load(&vp.pp("q_proj"), s.hidden, q_out, s.qkv_bias)?,
+            k_proj: Linear::load(&vp.pp("k_proj"), s.hidden, kv_out, s.qkv_bias)?,
+            v_proj: Linear::load(&vp.pp("v_proj"), s.hidden, kv_out, s.qkv_bias)?,
+            o_proj: Linear::load(&vp.pp("o_proj"), q_out, s.hidden, s.o_bias)?,
+            q_norm: norm("q_norm")?,
+            k_norm: norm("k_norm")?,
+        })
+    }
+
+    /// x: (n, hidden) holding the tokens of several sequences back to back; `spans[i]` is
+    /// (start row in x, number of rows, position of its first token) and `caches[i]` its cache.
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        spans: &[(usize, usize, usize)],
+        caches: &mut [Option<&mut LayerCache>],
+        rope: &RotaryEmbedding,
+    ) -> candle_core::Result<Tensor> {
+        let s = self.shape;
+        let n = x.dims()[0];
+        // Projections run once over all sequences' tokens: this is where batching pays.
+        let q = self.q_proj.forward(x)?.reshape((n, s.n_heads, s.head_dim))?;
+        let k = self.k_proj.forward(x)?.reshape((n, s.n_kv_heads, s.head_dim))?;
+        let v = self.v_proj.forward(x)?.reshape((n, s.n_kv_heads, s.head_dim))?;
+        let (q, k) = match (&self.q_norm, &self.k_norm) {
+            (Some(qn), Some(kn)) => (qn.forward(&q)?, kn.forward(&k)?),
+            _ => (q, k),
+        };
+        let mut outs = Vec::with_capacity(spans.len());
+        for (i, &(row, len, pos)) in spans.iter().enumerate() {
+            let q = rope.apply(&q.narrow(0, row, len)?, pos)?.transpose(0, 1)?.contiguous()?; // (h, len, d)
+            let k = rope.apply(&k.narrow(0, row, len)?, pos)?.transpose(0, 1)?.contiguous()?; // (kv, len, d)
+            let v = v.narrow(0, row, len)?.transpose(0, 1)?.contiguous()?;
+            let (k, v) = match caches.get_mut(i).and_then(|c| c.as_deref_mut()) {
+                Some(cache) => {
+                    let kv = cache.append(&[&k, &v])?;
+                    (kv[0].clone(), kv[1].clone())
+                }
+                None => (k, v),
+            };
+            let out = attend(&q, &k, &v, pos, (s.head_dim as f64).powf(-0.5))?; // (h, len, d)
+            outs.push(out.transpose(0, 1)?.reshape((len, s.n_heads * s.head_dim))?);
+        }
+        let out = Tensor::cat(&outs, 0)?;
+        self.o_proj.forward(&out)
+    }
+}
+
+/// Causal scaled dot-product attention of one sequence.
+/// q: (h, len, dq), k: (kv, t, dq), v: (kv, t, dv) with h a multiple of kv; the queries sit at
+/// positions pos .. pos + len and the keys at 0 .. t (t = pos + len). Returns (h, len, dv).
+pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, pos: usize, scale: f64) -> candle_core::Result<Tensor> {
+    let (h, len, dq) = q.dims3()?;
+    let (kv, t, _) = k.dims3()?;
+    let dv = v.dims()[2];
+    let group = h / kv;
+    // Each kv head serves `group` consecutive query heads: fold them into the row axis
+    // instead of copying keys and values `group` times.
+    let q = q.reshape((kv, group * len, dq))?;
+    let scores = (q.matmul(&k.t()?)? * scale)?; // (kv, group*len, t)
+    let scores = if len > 1 {
+        let mask = causal_mask(len, t, pos)?;
+        scores.reshape((kv, group, len, t))?.broadcast_add(&mask)?.reshape((kv, group * len, t))?
+    } else {
+        scores
+    };
+    let probs = softmax_last_dim(&scores)?;
+    probs.matmul(v)?.reshape((h, len, dv))
+}
+
+/// Additive mask (len, t): query i (at position pos + i) sees keys 0 ..= pos + i.
+pub fn causal_mask(len: usize, t: usize, pos: usize) -> candle_core::Result<Tensor> {
+    let mask: Vec<f32> = (0..len)
+        .flat_map(|i| (0..t).map(move |j| if j > pos + i { f32::NEG_INFINITY } else { 0.0 }))
+        .collect();
+    Tensor::from_vec(mask, (len, t), &Device::Cpu)
+}

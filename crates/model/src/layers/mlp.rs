@@ -1,0 +1,29 @@
+//! The SwiGLU feed-forward block: down(silu(gate(x)) · up(x)).
+
+use crate::error::Result;
+use crate::layers::linear::Linear;
+use crate::weights::VarPath;
+use candle_core::Tensor;
+
+#[derive(Debug, Clone)]
+pub struct SwiGlu {
+    pub gate_proj: Linear,
+    pub up_proj: Linear,
+    pub down_proj: Linear,
+}
+
+impl SwiGlu {
+    pub fn load(vp: &VarPath, hidden: usize, intermediate: usize, bias: bool) -> Result<Self> {
+        Ok(Self {
+            gate_proj: Linear::load(&vp.pp("gate_proj"), hidden, intermediate, bias)?,
+            up_proj: Linear::load(&vp.pp("up_proj"), hidden, intermediate, bias)?,
+            down_proj: Linear::load(&vp.pp("down_proj"), intermediate, hidden, bias)?,
+        })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let gate = self.gate_proj.forward(x)?.silu()?;
+        let up = self.up_proj.forward(x)?;
+        self.down_proj.forward(&(gate * up)?)
+    }
+}

@@ -1,0 +1,23 @@
+//! RMSNorm: x / sqrt(mean(x²) + ε) · w, computed in f32 as transformers does.
+
+use crate::error::Result;
+use crate::weights::VarPath;
+use candle_core::{Tensor, D};
+
+#[derive(Debug, Clone)]
+pub struct RmsNorm {
+    pub weight: Tensor,
+    pub eps: f64,
+}
+
+impl RmsNorm {
+    pub fn load(vp: &VarPath, size: usize, eps: f64) -> Result<Self> {
+        Ok(Self { weight: vp.get("weight", &[size])?, eps })
+    }
+
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let variance = x.sqr()?.mean_keepdim(D::Minus1)?;
+        let normed = x.broadcast_div(&(variance + self.eps)?.sqrt()?)?;
+        normed.broadcast_mul(&self.weight)
+    }
+}

@@ -1,0 +1,212 @@
+//! Rotary position embeddings: the inverse-frequency schedules (default, linear, Llama 3, YaRN)
+//! as transformers computes them, cos/sin tables, and the two ways of pairing dimensions:
+//! `rotate_half` (Llama/Qwen: dim i with i + d/2) and interleaved (DeepSeek: 2i with 2i + 1).
+
+use crate::config::{RopeConfig, RopeScaling};
+use crate::error::Result;
+use candle_core::{Device, Tensor, D};
+use std::f64::consts::PI;
+
+/// Inverse frequencies for a rotary dimension `dim`, and the factor applied to cos/sin
+/// (YaRN's attention temperature; 1 elsewhere).
+pub fn inv_freq(cfg: &RopeConfig, dim: usize) -> (Vec<f32>, f64) {
+    let base = cfg.theta;
+    let pos_freqs: Vec<f64> = (0..dim).step_by(2).map(|i| base.powf(i as f64 / dim as f64)).collect();
+    let plain: Vec<f64> = pos_freqs.iter().map(|p| 1.0 / p).collect();
+    let (freqs, attention_factor) = match &cfg.scaling {
+        RopeScaling::None => (plain, 1.0),
+        RopeScaling::Linear { factor } => (plain.iter().map(|f| f / factor).collect(), 1.0),
+        RopeScaling::Llama3 { factor, low_freq_factor, high_freq_factor, original_max_position_embeddings } => {
+            let old = *original_max_position_embeddings;
+            let low_wavelen = old / low_freq_factor;
+            let high_wavelen = old / high_freq_factor;
+            let f = plain
+                .iter()
+                .map(|&f| {
+                    let wavelen = 2.0 * PI / f;
+                    if wavelen < high_wavelen {
+                        f
+                    } else if wavelen > low_wavelen {
+                        f / factor
+                    } else {
+                        let smooth = (old / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor);
+                        (1.0 - smooth) * f / factor + smooth * f
+                    }
+                })
+                .collect();
+            (f, 1.0)
+        }
+        RopeScaling::Yarn {
+            factor,
+            original_max_position_embeddings,
+            beta_fast,
+            beta_slow,
+            mscale,
+            mscale_all_dim,
+            attention_factor,
+            truncate,
+        } => {
+            let attention_factor = attention_factor.unwrap_or_else(|| match (mscale, mscale_all_dim) {
+                (Some(m), Some(a)) if *m != 0.0 && *a != 0.0 => yarn_mscale(*factor, *m) / yarn_mscale(*factor, *a),
+                _ => yarn_mscale(*factor, 1.0),
+            });
+            let correction_dim = |rot: f64| {
+                (dim as f64 * (original_max_position_embeddings / (rot * 2.0 * PI)).ln()) / (2.0 * base.ln())
+            };
+            let (mut low, mut high) = (correction_dim(*beta_fast), correction_dim(*beta_slow));
+            if *truncate {
+                low = low.floor();
+                high = high.ceil();
+            }
+            let low = low.max(0.0);
+            let mut high = high.min(dim as f64 - 1.0);
+            if low == high {
+                high += 0.001;
+            }
+            let f = pos_freqs
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    // transformers computes the ramp in f32; do the same to match its rounding.
+                    let ramp = ((i as f32 - low as f32) / (high as f32 - low as f32)).clamp(0.0, 1.0) as f64;
+                    let extrapolation = 1.0 - ramp;
+                    (1.0 / (factor * p)) * (1.0 - extrapolation) + (1.0 / p) * extrapolation
+                })
+                .collect();
+            (f, attention_factor)
+        }
+    };
+    (freqs.into_iter().map(|f| f as f32).collect(), attention_factor)
+}
+
+/// YaRN's magnitude correction `0.1 · m · ln(s) + 1` (1 when not extending).
+pub fn yarn_mscale(scale: f64, m: f64) -> f64 {
+    if scale <= 1.0 { 1.0 } else { 0.1 * m * scale.ln() + 1.0 }
+}
+
+/// How the rotated dimensions are paired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RopeLayout {
+    /// (x[i], x[i + d/2]) pairs: Llama, Qwen, and DeepSeek in transformers after its permute.
+    Half,
+    /// (x[2i], x[2i + 1]) pairs: DeepSeek's own inference code.
+    Interleaved,
+}
+
+/// Precomputed cos/sin tables, grown on demand; `dim` is the rotated width.
+#[derive(Debug, Clone)]
+pub struct RotaryEmbedding {
+    pub dim: usize,
+    inv_freq: Vec<f32>,
+    attention_factor: f32,
+    cos: Tensor, // (max_pos, dim/2)
+    sin: Tensor,
+    pub layout: RopeLayout,
+}
+
+impl RotaryEmbedding {
+    pub fn new(cfg: &RopeConfig, dim: usize, max_pos: usize, layout: RopeLayout) -> Result<Self> {
+        let (inv_freq, attention_factor) = inv_freq(cfg, dim);
+        let attention_factor = attention_factor as f32;
+        let (cos, sin) = tables(&inv_freq, attention_factor, max_pos)?;
+        Ok(Self { dim, inv_freq, attention_factor, cos, sin, layout })
+    }
+
+    pub fn max_positions(&self) -> usize {
+        self.cos.dim(0).unwrap_or(0)
+    }
+
+    /// cos/sin rows for positions `start .. start + len`, each (len, dim/2).
+    fn rows(&self, start: usize, len: usize) -> candle_core::Result<(Tensor, Tensor)> {
+        if start + len <= self.max_positions() {
+            return Ok((self.cos.narrow(0, start, len)?, self.sin.narrow(0, start, len)?));
+        }
+        // Past the precomputed table: compute just these rows (rare; long generations).
+        let (cos, sin) = tables(&self.inv_freq, self.attention_factor, start + len)?;
+        Ok((cos.narrow(0, start, len)?, sin.narrow(0, start, len)?))
+    }
+
+    /// Rotate `x` of shape (len, heads, dim) for positions starting at `start`.
+    pub fn apply(&self, x: &Tensor, start: usize) -> candle_core::Result<Tensor> {
+        let (len, _heads, dim) = x.dims3()?;
+        let (cos, sin) = self.rows(start, len)?;
+        let cos = cos.unsqueeze(1)?; // (len, 1, dim/2)
+        let sin = sin.unsqueeze(1)?;
+        let half = dim / 2;
+        Ok(match self.layout {
+            RopeLayout::Half => {
+                let x1 = x.narrow(D::Minus1, 0, half)?;
+                let x2 = x.narrow(D::Minus1, half, half)?;
+                let r1 = (x1.broadcast_mul(&cos)? - x2.broadcast_mul(&sin)?)?;
+                let r2 = (x2.broadcast_mul(&cos)? + x1.broadcast_mul(&sin)?)?;
+                Tensor::cat(&[r1, r2], D::Minus1)?
+            }
+            RopeLayout::Interleaved => {
+                let (l, h, _) = x.dims3()?;
+                let pairs = x.reshape((l, h, half, 2))?;
+                let x1 = pairs.narrow(D::Minus1, 0, 1)?.squeeze(D::Minus1)?;
+                let x2 = pairs.narrow(D::Minus1, 1, 1)?.squeeze(D::Minus1)?;
+                let r1 = (x1.broadcast_mul(&cos)? - x2.broadcast_mul(&sin)?)?;
+                let r2 = (x2.broadcast_mul(&cos)? + x1.broadcast_mul(&sin)?)?;
+                Tensor::stack(&[r1, r2], D::Minus1)?.reshape((l, h, dim))?
+            }
+        })
+    }
+}
+
+fn tables(inv_freq: &[f32], attention_factor: f32, max_pos: usize) -> candle_core::Result<(Tensor, Tensor)> {
+    let half = inv_freq.len();
+    let mut cos = Vec::with_capacity(max_pos * half);
+    let mut sin = Vec::with_capacity(max_pos * half);
+    for p in 0..max_pos {
+        for &f in inv_freq {
+            // f32 product as in transformers (position_ids.float() @ inv_freq.float()).
+            let angle = p as f32 * f;
+            cos.push(angle.cos() * attention_factor);
+            sin.push(angle.sin() * attention_factor);
+        }
+    }
+    Ok((
+        Tensor::from_vec(cos, (max_pos, half), &Device::Cpu)?,
+        Tensor::from_vec(sin, (max_pos, half), &Device::Cpu)?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn llama3_keeps_high_frequencies_and_divides_low_ones() {
+        let cfg = RopeConfig {
+            theta: 500000.0,
+            scaling: RopeScaling::Llama3 {
+                factor: 8.0,
+                low_freq_factor: 1.0,
+                high_freq_factor: 4.0,
+                original_max_position_embeddings: 8192.0,
+            },
+            partial_rotary_factor: 1.0,
+        };
+        let plain = inv_freq(&RopeConfig { scaling: RopeScaling::None, ..cfg.clone() }, 128).0;
+        let scaled = inv_freq(&cfg, 128).0;
+        assert_eq!(plain[0], scaled[0]);
+        assert!((plain[63] / 8.0 - scaled[63]).abs() < 1e-12);
+    }
+
+    #[test]
+    fn interleaved_and_half_layouts_agree_after_permutation() {
+        let cfg = RopeConfig { theta: 10000.0, scaling: RopeScaling::None, partial_rotary_factor: 1.0 };
+        let half = RotaryEmbedding::new(&cfg, 4, 16, RopeLayout::Half).unwrap();
+        let inter = RotaryEmbedding::new(&cfg, 4, 16, RopeLayout::Interleaved).unwrap();
+        let x = Tensor::new(&[[[1f32, 2., 3., 4.]]], &Device::Cpu).unwrap();
+        // interleaved [a0,b0,a1,b1] == half [a0,a1,b0,b1]
+        let xi = Tensor::new(&[[[1f32, 3., 2., 4.]]], &Device::Cpu).unwrap();
+        let h = half.apply(&x, 5).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let i = inter.apply(&xi, 5).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let permuted = [i[0], i[2], i[1], i[3]];
+        for (a, b) in h.iter().zip(permuted) {
+            assert!((a - b).abs() < 1e-6);
+        }
+    }
+}

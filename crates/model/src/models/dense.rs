@@ -1,0 +1,136 @@
+//! The dense decoder-only transformer that Llama, Qwen2 and Qwen3 share:
+//! x = embed(ids); per layer: x += attn(norm(x)); x += mlp(norm(x)); logits = head(norm(x)).
+//! The architecture files only map their config.json onto `DenseSpec`.
+
+use crate::causal_lm::{batch_spans, check_token_ids, select_rows, CausalLm, LogitsFor, ModelInfo, SeqInput};
+use crate::config::RopeConfig;
+use crate::error::Result;
+use crate::layers::attention::{AttentionShape, GqaAttention};
+use crate::layers::kv_cache::{LayerCache, SequenceCache};
+use crate::layers::linear::Linear;
+use crate::layers::mlp::SwiGlu;
+use crate::layers::norm::RmsNorm;
+use crate::layers::rope::{RopeLayout, RotaryEmbedding};
+use crate::weights::VarPath;
+use candle_core::{Device, Tensor};
+
+#[derive(Debug, Clone)]
+pub struct DenseSpec {
+    pub architecture: String,
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_layers: usize,
+    pub attention: AttentionShape,
+    pub mlp_bias: bool,
+    pub rms_norm_eps: f64,
+    pub rope: RopeConfig,
+    pub max_position_embeddings: usize,
+    pub tie_word_embeddings: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct DecoderLayer {
+    pub input_layernorm: RmsNorm,
+    pub self_attn: GqaAttention,
+    pub post_attention_layernorm: RmsNorm,
+    pub mlp: SwiGlu,
+}
+
+#[derive(Debug, Clone)]
+pub struct DenseTransformer {
+    pub spec: DenseSpec,
+    pub embed_tokens: Tensor, // (vocab, hidden)
+    pub layers: Vec<DecoderLayer>,
+    pub norm: RmsNorm,
+    pub lm_head: Linear,
+    pub rope: RotaryEmbedding,
+}
+
+impl DenseTransformer {
+    pub fn load(root: &VarPath, spec: DenseSpec) -> Result<Self> {
+        let m = root.pp("model");
+        let (h, eps) = (spec.hidden_size, spec.rms_norm_eps);
+        let embed_tokens = m.get("embed_tokens.weight", &[spec.vocab_size, h])?;
+        let mut layers = Vec::with_capacity(spec.num_layers);
+        for i in 0..spec.num_layers {
+            let l = m.pp("layers").pp(i);
+            layers.push(DecoderLayer {
+                input_layernorm: RmsNorm::load(&l.pp("input_layernorm"), h, eps)?,
+                self_attn: GqaAttention::load(&l.pp("self_attn"), spec.attention)?,
+                post_attention_layernorm: RmsNorm::load(&l.pp("post_attention_layernorm"), h, eps)?,
+                mlp: SwiGlu::load(&l.pp("mlp"), h, spec.intermediate_size, spec.mlp_bias)?,
+            });
+        }
+        let norm = RmsNorm::load(&m.pp("norm"), h, eps)?;
+        // Tied checkpoints usually omit lm_head.weight; use it when present all the same.
+        let lm_head = match root.get_optional("lm_head.weight", &[spec.vocab_size, h])? {
+            Some(w) => Linear { weight: w, bias: None },
+            None if spec.tie_word_embeddings => Linear { weight: embed_tokens.clone(), bias: None },
+            None => Linear::load(&root.pp("lm_head"), h, spec.vocab_size, false)?,
+        };
+        let rotary_dim = (spec.attention.head_dim as f64 * spec.rope.partial_rotary_factor) as usize;
+        let table = spec.max_position_embeddings.clamp(1, 8192);
+        let rope = RotaryEmbedding::new(&spec.rope, rotary_dim, table, RopeLayout::Half)?;
+        Ok(Self { spec, embed_tokens, layers, norm, lm_head, rope })
+    }
+}
+
+impl CausalLm for DenseTransformer {
+    fn forward(&self, seqs: &mut [SeqInput<'_>], which: LogitsFor) -> Result<Vec<Tensor>> {
+        check_token_ids(seqs, self.spec.vocab_size)?;
+        let spans = batch_spans(seqs);
+        let ids: Vec<u32> = seqs.iter().flat_map(|s| s.tokens.iter().copied()).collect();
+        let ids = Tensor::new(ids.as_slice(), &Device::Cpu)?;
+        let mut x = self.embed_tokens.index_select(&ids, 0)?; // (n, hidden)
+        for (li, layer) in self.layers.iter().enumerate() {
+            let mut caches: Vec<Option<&mut LayerCache>> =
+                seqs.iter_mut().map(|s| s.cache.as_deref_mut().map(|c| &mut c.layers[li])).collect();
+            let attn = layer.self_attn.forward(&layer.input_layernorm.forward(&x)?, &spans, &mut caches, &self.rope)?;
+            x = (x + attn)?;
+            let mlp = layer.mlp.forward(&layer.post_attention_layernorm.forward(&x)?)?;
+            x = (x + mlp)?;
+        }
+        let rows = select_rows(&x, &spans, which)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(self.lm_head.forward(&self.norm.forward(&r)?)?);
+        }
+        Ok(out)
+    }
+
+    fn new_cache(&self) -> SequenceCache {
+        SequenceCache::new(self.spec.num_layers)
+    }
+
+    fn info(&self) -> ModelInfo {
+        let s = &self.spec;
+        let a = &s.attention;
+        let mut params = self.embed_tokens.elem_count() as u64 + self.norm.weight.elem_count() as u64;
+        if !s.tie_word_embeddings || self.lm_head.weight.dims() != self.embed_tokens.dims() {
+            params += self.lm_head.weight.elem_count() as u64;
+        }
+        for l in &self.layers {
+            let at = &l.self_attn;
+            for lin in [&at.q_proj, &at.k_proj, &at.v_proj, &at.o_proj, &l.mlp.gate_proj, &l.mlp.up_proj, &l.mlp.down_proj] {
+                params += lin.weight.elem_count() as u64 + lin.bias.as_ref().map_or(0, |b| b.elem_count() as u64);
+            }
+            params += 2 * s.hidden_size as u64;
+            if a.qk_norm {
+                params += 2 * a.head_dim as u64;
+            }
+        }
+        let per_layer = 2 * a.n_kv_heads * a.head_dim;
+        ModelInfo {
+            architecture: s.architecture.clone(),
+            parameters: params,
+            layers: s.num_layers,
+            hidden_size: s.hidden_size,
+            vocab_size: s.vocab_size,
+            max_positions: s.max_position_embeddings,
+            kv_cache_bytes_per_token: (per_layer * s.num_layers * 4) as u64,
+            mha_kv_cache_bytes_per_token: (2 * a.n_heads * a.head_dim * s.num_layers * 4) as u64,
+            kv_cache_values_per_token_per_layer: per_layer as u64,
+        }
+    }
+}

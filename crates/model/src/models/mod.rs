@@ -1,0 +1,88 @@
+//! One file per architecture, and the dispatch from config.json's `architectures[0]`.
+
+pub mod dense;
+pub mod llama;
+pub mod qwen2;
+pub mod qwen3;
+
+use crate::causal_lm::CausalLm;
+use crate::config::RawConfig;
+use crate::error::{ModelError, Result};
+use crate::weights::{VarPath, WeightSource};
+use serde::Deserialize;
+
+pub const SUPPORTED_ARCHITECTURES: &[&str] = &["Qwen2ForCausalLM", "LlamaForCausalLM", "Qwen3ForCausalLM"];
+
+/// Build the model that `architectures[0]` names from the weights in `src`.
+pub fn load_architecture(raw: &RawConfig, src: &dyn WeightSource) -> Result<Box<dyn CausalLm>> {
+    let arch = raw.architecture()?;
+    let root = VarPath::root(src);
+    Ok(match arch.as_str() {
+        "Qwen2ForCausalLM" => Box::new(qwen2::load(raw, &root)?),
+        "LlamaForCausalLM" | "MistralForCausalLM" => Box::new(llama::load(raw, &root)?),
+        "Qwen3ForCausalLM" => Box::new(qwen3::load(raw, &root)?),
+        _ => {
+            return Err(ModelError::UnknownArchitecture {
+                path: raw.path.clone(),
+                arch,
+                supported: SUPPORTED_ARCHITECTURES.join(", "),
+            })
+        }
+    })
+}
+
+/// config.json keys every dense family shares (names as in transformers).
+#[derive(Debug, Clone, Deserialize)]
+pub struct DenseCommon {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub num_key_value_heads: Option<usize>,
+    pub head_dim: Option<usize>,
+    #[serde(default = "default_eps")]
+    pub rms_norm_eps: f64,
+    pub max_position_embeddings: Option<usize>,
+    #[serde(default)]
+    pub tie_word_embeddings: bool,
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+}
+
+fn default_eps() -> f64 {
+    1e-6
+}
+fn default_act() -> String {
+    "silu".into()
+}
+
+pub(crate) fn check_act(raw: &RawConfig, act: &str) -> Result<()> {
+    if act != "silu" {
+        return Err(ModelError::key(&raw.path, "hidden_act", format!("`{act}` is not supported (only silu)")));
+    }
+    Ok(())
+}
+
+/// Validate the head layout and return head_dim.
+pub(crate) fn check_heads(raw: &RawConfig, c: &DenseCommon) -> Result<usize> {
+    let p = &raw.path;
+    if c.num_attention_heads == 0 || c.hidden_size == 0 || c.num_hidden_layers == 0 || c.vocab_size == 0 {
+        return Err(ModelError::key(p, "num_attention_heads", "hidden_size, num_hidden_layers, num_attention_heads and vocab_size must be positive"));
+    }
+    let kv = c.num_key_value_heads.unwrap_or(c.num_attention_heads);
+    if kv == 0 || c.num_attention_heads % kv != 0 {
+        return Err(ModelError::key(p, "num_key_value_heads", format!("{kv} must divide num_attention_heads ({})", c.num_attention_heads)));
+    }
+    let head_dim = match c.head_dim {
+        Some(d) => d,
+        None if c.hidden_size % c.num_attention_heads == 0 => c.hidden_size / c.num_attention_heads,
+        None => {
+            return Err(ModelError::key(p, "hidden_size", format!("{} is not divisible by num_attention_heads ({})", c.hidden_size, c.num_attention_heads)))
+        }
+    };
+    if head_dim == 0 || head_dim % 2 != 0 {
+        return Err(ModelError::key(p, "head_dim", format!("{head_dim} must be a positive even number")));
+    }
+    Ok(head_dim)
+}
