@@ -6,7 +6,7 @@ use crate::problem::Problem;
 use crate::rng::SplitMix64;
 use num_bigint::BigInt;
 use num_rational::BigRational;
-use num_traits::{ToPrimitive, Zero};
+use num_traits::Zero;
 
 /// (how many numbers, largest number, largest target) per difficulty level.
 fn level_shape(level: u8) -> (usize, i64, i64) {
@@ -367,13 +367,6 @@ impl Parser {
             None => Err(CountdownError::Parse("expression ends early".into())),
         }
     }
-}
-
-/// The value of a countdown answer as f64, for grouping equal answers in majority votes.
-pub fn countdown_value_f64(expr: &str, numbers: &[i64]) -> Option<f64> {
-    countdown_value(expr, numbers, None)
-        .ok()
-        .and_then(|v| v.to_f64())
 }
 
 #[cfg(test)]
