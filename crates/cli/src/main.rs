@@ -28,6 +28,10 @@ enum Command {
     Logprobs(commands::logprobs::LogprobsArgs),
     /// Architecture, parameters, dtypes, bytes and KV-cache size of a model.
     Info(commands::info::InfoArgs),
+    /// Grade a response against a gold answer: prints true or false.
+    Grade(commands::grade::GradeArgs),
+    /// Evaluate a model on generated tasks or a JSONL benchmark: pass@1, cons@k, plots.
+    Eval(commands::eval::EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +49,8 @@ fn main() -> ExitCode {
         Command::Generate(a) => commands::generate::run(a),
         Command::Logprobs(a) => commands::logprobs::run(a),
         Command::Info(a) => commands::info::run(a),
+        Command::Grade(a) => commands::grade::run(a),
+        Command::Eval(a) => commands::eval::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -33,7 +33,7 @@ pub fn run(a: ChatArgs) -> Result<()> {
     let engine = Engine::new(&m);
     let mut history: Vec<ChatMessage> = a.system.iter().map(|s| ChatMessage::new("system", s)).collect();
     let interactive = std::io::stdin().is_terminal();
-    let mut reply = |history: &mut Vec<ChatMessage>, user: String| -> Result<()> {
+    let reply = |history: &mut Vec<ChatMessage>, user: String| -> Result<()> {
         history.push(ChatMessage::new("user", &user));
         let p = chat_prompt(&m, history, &Default::default())?;
         let req = GenerationRequest { prompt_ids: p.ids, params: params.clone(), stop: vec![], think_open: p.think_open };

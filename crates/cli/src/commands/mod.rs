@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
 pub mod chat;
+pub mod eval;
 pub mod generate;
+pub mod grade;
 pub mod info;
 pub mod logprobs;
 pub mod transcript;
