@@ -1,0 +1,175 @@
+//! The binary as a user runs it: `logprobs` against transformers' golden values (ids and text),
+//! `info`, `generate`, piped `chat`, and bad input that must fail with a clear message, never a panic.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)
+}
+
+fn reasoner(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_reasoner")).args(args).output().expect("run reasoner")
+}
+
+fn golden(name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture(name).join("golden.json")).unwrap()).unwrap()
+}
+
+fn stdout_json(out: &Output) -> Value {
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
+}
+
+fn max_diff(a: &Value, b: &Value) -> f64 {
+    let (a, b) = (a.as_array().unwrap(), b.as_array().unwrap());
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x.as_f64().unwrap() - y.as_f64().unwrap()).abs()).fold(0.0, f64::max)
+}
+
+#[test]
+fn logprobs_binary_matches_golden_for_ids_and_text() {
+    for name in ["qwen2_f32", "llama_bf16", "qwen3_f32"] {
+        let g = golden(name);
+        let dir = fixture(name);
+        for case in g["cases"].as_array().unwrap() {
+            let out = match case.get("text").and_then(|t| t.as_str()) {
+                Some(text) => reasoner(&["logprobs", "--model", dir.to_str().unwrap(), "--text", text]),
+                None => {
+                    let ids: Vec<String> = case["ids"].as_array().unwrap().iter().map(|x| x.to_string()).collect();
+                    reasoner(&["logprobs", "--model", dir.to_str().unwrap(), "--ids", &ids.join(",")])
+                }
+            };
+            let v = stdout_json(&out);
+            assert_eq!(v["tokens"], case["ids"], "{name}");
+            let d = max_diff(&v["logprobs"], &case["logprobs"]);
+            assert!(d <= 1e-4, "{name}: max abs diff {d}");
+        }
+    }
+}
+
+#[test]
+fn info_reports_architecture_and_cache_size() {
+    let v = stdout_json(&reasoner(&["info", "--model", fixture("llama_f32").to_str().unwrap(), "--json"]));
+    assert_eq!(v["architecture"], "LlamaForCausalLM");
+    let cfg: Value = serde_json::from_str(&std::fs::read_to_string(fixture("llama_f32").join("config.json")).unwrap()).unwrap();
+    let head_dim = cfg["hidden_size"].as_u64().unwrap() / cfg["num_attention_heads"].as_u64().unwrap();
+    let per_layer = 2 * cfg["num_key_value_heads"].as_u64().unwrap() * head_dim;
+    assert_eq!(v["kv_cache_values_per_token_per_layer"].as_u64().unwrap(), per_layer);
+    assert_eq!(v["kv_cache_bytes_per_token"].as_u64().unwrap(), per_layer * 4 * cfg["num_hidden_layers"].as_u64().unwrap());
+}
+
+#[test]
+fn generate_is_reproducible_with_a_seed_and_respects_max_tokens() {
+    let dir = fixture("qwen2_bf16_sharded");
+    let run = |seed: &str| {
+        stdout_json(&reasoner(&[
+            "generate", "--model", dir.to_str().unwrap(), "--prompt", "What is 2+3?", "--json",
+            "--temperature", "1.0", "--seed", seed, "--max-tokens", "12",
+        ]))
+    };
+    let (a, b, c) = (run("1"), run("1"), run("2"));
+    assert_eq!(a["token_ids"], b["token_ids"]);
+    assert_ne!(a["token_ids"], c["token_ids"]);
+    assert!(a["usage"]["completion_tokens"].as_u64().unwrap() <= 12);
+    // The R1-Distill template opens <think> in the prompt, so what the model writes first is reasoning.
+    if a["finish_reason"] == "length" {
+        assert_eq!(a["usage"]["completion_tokens"], 12);
+    }
+}
+
+#[test]
+fn chat_reads_piped_stdin() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reasoner"))
+        .args(["chat", "--model", fixture("qwen2_f32").to_str().unwrap(), "--max-tokens", "6", "--temperature", "0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"What is 2+3?\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!out.stdout.is_empty());
+}
+
+/// Copy a fixture to a temp dir so a test can break one file.
+fn broken_copy(name: &str, edit: impl FnOnce(&Path)) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(fixture(name)).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, tmp.path().join(p.file_name().unwrap())).unwrap();
+    }
+    edit(tmp.path());
+    tmp
+}
+
+fn edit_config(dir: &Path, f: impl FnOnce(&mut Value)) {
+    let p = dir.join("config.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(&p, serde_json::to_string(&v).unwrap()).unwrap();
+}
+
+fn assert_clean_failure(out: &Output, must_mention: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "expected failure, got success");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    for m in must_mention {
+        assert!(err.contains(m), "stderr should mention {m:?}: {err}");
+    }
+}
+
+#[test]
+fn bad_input_fails_cleanly_and_names_the_culprit() {
+    let ids = ["logprobs", "--ids", "1,2,3", "--model"];
+    let run = |dir: &Path| reasoner(&[ids[0], ids[1], ids[2], ids[3], dir.to_str().unwrap()]);
+
+    assert_clean_failure(&run(Path::new("/nonexistent/model")), &["/nonexistent/model"]);
+
+    let d = broken_copy("qwen2_f32", |d| edit_config(d, |v| v["architectures"] = serde_json::json!(["GPT7ForCausalLM"])));
+    assert_clean_failure(&run(d.path()), &["GPT7ForCausalLM", "config.json", "Qwen2ForCausalLM"]);
+
+    let d = broken_copy("qwen2_f32", |d| edit_config(d, |v| { v.as_object_mut().unwrap().remove("hidden_size"); }));
+    assert_clean_failure(&run(d.path()), &["hidden_size", "config.json"]);
+
+    let d = broken_copy("qwen2_f32", |d| edit_config(d, |v| v["intermediate_size"] = serde_json::json!(7)));
+    assert_clean_failure(&run(d.path()), &["mlp.gate_proj.weight", "shape"]);
+
+    let d = broken_copy("qwen2_f32", |d| {
+        let p = d.join("model.safetensors");
+        let bytes = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+    });
+    assert_clean_failure(&run(d.path()), &["model.safetensors"]);
+
+    let d = broken_copy("qwen2_f32", |d| {
+        let p = d.join("model.safetensors");
+        let mut bytes = std::fs::read(&p).unwrap();
+        bytes[8..40].copy_from_slice(&[b'#'; 32]);
+        std::fs::write(&p, bytes).unwrap();
+    });
+    assert_clean_failure(&run(d.path()), &["model.safetensors"]);
+
+    let d = broken_copy("qwen2_f32", |d| {
+        let p = d.join("tokenizer_config.json");
+        let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        v["chat_template"] = serde_json::json!("{% for m in messages %}{{ m.content }");
+        std::fs::write(&p, v.to_string()).unwrap();
+    });
+    assert_clean_failure(&run(d.path()), &["tokenizer_config.json", "template"]);
+
+    let big = reasoner(&["logprobs", "--model", fixture("qwen2_f32").to_str().unwrap(), "--ids", "1,999999"]);
+    assert_clean_failure(&big, &["999999", "out of range"]);
+
+    let junk = reasoner(&["logprobs", "--model", fixture("qwen2_f32").to_str().unwrap(), "--ids", "1,x"]);
+    assert_clean_failure(&junk, &["--ids", "`x`"]);
+
+    let bad_flag = reasoner(&["generate", "--model", fixture("qwen2_f32").to_str().unwrap(), "--prompt", "hi", "--top-p", "0"]);
+    assert_clean_failure(&bad_flag, &["--top-p"]);
+
+    let no_model = reasoner(&["chat"]);
+    assert_clean_failure(&no_model, &["--model"]);
+}
