@@ -32,6 +32,8 @@ enum Command {
     Grade(commands::grade::GradeArgs),
     /// Evaluate a model on generated tasks or a JSONL benchmark: pass@1, cons@k, plots.
     Eval(commands::eval::EvalArgs),
+    /// Prefill and decode speed, weight bytes and peak memory.
+    Bench(commands::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Info(a) => commands::info::run(a),
         Command::Grade(a) => commands::grade::run(a),
         Command::Eval(a) => commands::eval::run(a),
+        Command::Bench(a) => commands::bench::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
