@@ -1,10 +1,13 @@
 //! Building blocks shared by the architectures, each written once: RMSNorm, linear layers,
-//! rotary embeddings, the SwiGLU MLP, grouped-query attention and the per-sequence KV cache.
+//! rotary embeddings, the SwiGLU MLP, grouped-query attention, multi-head latent attention, the
+//! DeepSeekMoE block and the per-sequence KV cache.
 
 pub mod attention;
 pub mod kv_cache;
 pub mod linear;
+pub mod mla;
 pub mod mlp;
+pub mod moe;
 pub mod norm;
 pub mod rope;
 

@@ -1,5 +1,6 @@
 //! One file per architecture, and the dispatch from config.json's `architectures[0]`.
 
+pub mod deepseek_v3;
 pub mod dense;
 pub mod llama;
 pub mod qwen2;
@@ -11,7 +12,13 @@ use crate::error::{ModelError, Result};
 use crate::weights::{VarPath, WeightSource};
 use serde::Deserialize;
 
-pub const SUPPORTED_ARCHITECTURES: &[&str] = &["Qwen2ForCausalLM", "LlamaForCausalLM", "Qwen3ForCausalLM"];
+pub const SUPPORTED_ARCHITECTURES: &[&str] = &[
+    "Qwen2ForCausalLM",
+    "LlamaForCausalLM",
+    "Qwen3ForCausalLM",
+    "DeepseekV3ForCausalLM",
+    "DeepseekV2ForCausalLM",
+];
 
 /// Build the model that `architectures[0]` names from the weights in `src`.
 pub fn load_architecture(raw: &RawConfig, src: &dyn WeightSource) -> Result<Box<dyn CausalLm>> {
@@ -21,6 +28,8 @@ pub fn load_architecture(raw: &RawConfig, src: &dyn WeightSource) -> Result<Box<
         "Qwen2ForCausalLM" => Box::new(qwen2::load(raw, &root)?),
         "LlamaForCausalLM" | "MistralForCausalLM" => Box::new(llama::load(raw, &root)?),
         "Qwen3ForCausalLM" => Box::new(qwen3::load(raw, &root)?),
+        "DeepseekV3ForCausalLM" => Box::new(deepseek_v3::load(raw, &root, deepseek_v3::Generation::V3)?),
+        "DeepseekV2ForCausalLM" => Box::new(deepseek_v3::load(raw, &root, deepseek_v3::Generation::V2)?),
         _ => {
             return Err(ModelError::UnknownArchitecture {
                 path: raw.path.clone(),
