@@ -34,6 +34,8 @@ enum Command {
     Eval(commands::eval::EvalArgs),
     /// Prefill and decode speed, weight bytes and peak memory.
     Bench(commands::bench::BenchArgs),
+    /// Write a GGUF file in 8-bit, 4-bit or 16-bit weights, from an HF directory or GGUF.
+    Quantize(commands::quantize::QuantizeArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Grade(a) => commands::grade::run(a),
         Command::Eval(a) => commands::eval::run(a),
         Command::Bench(a) => commands::bench::run(a),
+        Command::Quantize(a) => commands::quantize::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -59,6 +59,8 @@ pub enum RopeScaling {
     Linear { factor: f64 },
     /// Llama 3.1: low frequencies divided by `factor`, high ones kept, a smooth ramp between.
     Llama3 { factor: f64, low_freq_factor: f64, high_freq_factor: f64, original_max_position_embeddings: f64 },
+    /// Per-frequency divisors, as llama.cpp stores Llama 3 scaling (`rope_freqs.weight`).
+    FreqFactors { factors: Vec<f64> },
     /// YaRN (DeepSeek-V3, Qwen long context): NTK-by-parts interpolation plus an attention factor.
     Yarn {
         factor: f64,
@@ -127,6 +129,12 @@ impl RopeConfig {
         Ok(match kind {
             "default" => RopeScaling::None,
             "linear" => RopeScaling::Linear { factor: need("factor")? },
+            "freq_factors" => RopeScaling::FreqFactors {
+                factors: s["factors"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|x| x.as_f64()).collect())
+                    .ok_or_else(|| ModelError::key(path, "rope_scaling.factors", "missing"))?,
+            },
             "llama3" => RopeScaling::Llama3 {
                 factor: need("factor")?,
                 low_freq_factor: need("low_freq_factor")?,

@@ -6,10 +6,13 @@ pub mod chat_template;
 pub mod config;
 pub mod error;
 pub mod gguf;
+pub mod gguf_arch;
+pub mod gguf_source;
 pub mod layers;
 pub mod loader;
 pub mod models;
 pub mod quant;
+pub mod quantize;
 pub mod tokenizer;
 pub mod weights;
 

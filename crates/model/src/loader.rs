@@ -7,7 +7,11 @@ use crate::config::{GenerationDefaults, RawConfig};
 use crate::error::{ModelError, Result};
 use crate::models::load_architecture;
 use crate::tokenizer::{TextTokenizer, TokenizerConfig};
+use crate::gguf::GgufFile;
+use crate::gguf_arch::{config_from_metadata, tokenizer_from_metadata};
+use crate::gguf_source::GgufSource;
 use crate::weights::{SafetensorsDir, WeightSource};
+use std::sync::Arc;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -42,7 +46,10 @@ pub fn load_model(path: &Path) -> Result<LoadedModel> {
         return Err(ModelError::MissingPath { path: path.to_path_buf() });
     }
     if path.is_file() {
-        return Err(ModelError::io(path, "expected a Hugging Face model directory (config.json + *.safetensors)"));
+        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) {
+            return load_gguf(path);
+        }
+        return Err(ModelError::io(path, "expected a Hugging Face model directory (config.json + *.safetensors) or a .gguf file"));
     }
     let raw = RawConfig::read(&path.join("config.json"))?;
     let weights = SafetensorsDir::open(path)?;
@@ -67,4 +74,43 @@ fn load_chat_template(dir: &Path, cfg: &TokenizerConfig) -> Result<Option<ChatTe
         return Ok(None);
     };
     ChatTemplate::new(&source, &origin, cfg.bos_token.as_deref(), cfg.eos_token.as_deref()).map(Some)
+}
+
+/// A llama.cpp GGUF file: config, tokenizer and chat template from its metadata; linear weights
+/// stay in their stored format and are read from the memory map.
+pub fn load_gguf(path: &Path) -> Result<LoadedModel> {
+    let file = GgufFile::open(path).map_err(|e| ModelError::io(path, e))?;
+    let file = Arc::new(file);
+    let src = GgufSource::new(file.clone())?;
+    let meta = file.metadata();
+    let tokenizer = tokenizer_from_metadata(meta, path)?;
+    let tokens = meta.get("tokenizer.ggml.tokens").and_then(|v| v.as_array()).map_or(0, |a| a.len());
+    let vocab = src.shape_of("model.embed_tokens.weight").map_or(tokens, |s| s[0]);
+    let mut json = config_from_metadata(meta, path, vocab, src.contains("lm_head.weight"))?;
+    if let Some(info) = file.tensor("rope_freqs.weight") {
+        // Llama 3 scaling as llama.cpp stores it: one divisor per rotary frequency.
+        let mut factors = vec![0f32; info.n_elements() as usize];
+        crate::quant::dequantize_row(info.dtype, file.data_of(info), &mut factors)
+            .map_err(|e| ModelError::Tensor { file: path.display().to_string(), tensor: info.name.clone(), message: e.to_string() })?;
+        json["rope_scaling"] = serde_json::json!({"rope_type": "freq_factors", "factors": factors});
+    }
+    let raw = RawConfig { path: path.to_path_buf(), json };
+    let model = load_architecture(&raw, &src)?;
+    let (storage_dtypes, weight_bytes) = src.storage_summary();
+    let token_text = |key: &str| {
+        let id = meta.get(key).and_then(|v| v.as_u64())?;
+        tokenizer.id_to_token(id as u32)
+    };
+    let (bos, eos) = (token_text("tokenizer.ggml.bos_token_id"), token_text("tokenizer.ggml.eos_token_id"));
+    let chat_template = match meta.get("tokenizer.chat_template").and_then(|v| v.as_str()) {
+        Some(t) => Some(ChatTemplate::new(t, &format!("{} (tokenizer.chat_template)", path.display()), bos.as_deref(), eos.as_deref())?),
+        None => None,
+    };
+    let generation = GenerationDefaults {
+        eos_token_id: meta.get("tokenizer.ggml.eos_token_id").and_then(|v| v.as_u64()).map(|i| vec![i as u32]).unwrap_or_default(),
+        bos_token_id: meta.get("tokenizer.ggml.bos_token_id").and_then(|v| v.as_u64()).map(|i| i as u32),
+        ..Default::default()
+    };
+    let tokenizer = Some(TextTokenizer::from_tokenizer(tokenizer, path, bos, eos));
+    Ok(LoadedModel { path: path.to_path_buf(), model, tokenizer, chat_template, generation, storage_dtypes, weight_bytes })
 }

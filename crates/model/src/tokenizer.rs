@@ -70,6 +70,11 @@ impl TextTokenizer {
         Ok(Self { inner, path: path.to_path_buf(), bos_token: cfg.bos_token.clone(), eos_token: cfg.eos_token.clone() })
     }
 
+    /// A tokenizer built in memory (e.g. from GGUF metadata); `path` names where it came from.
+    pub fn from_tokenizer(inner: tokenizers::Tokenizer, path: &Path, bos_token: Option<String>, eos_token: Option<String>) -> Self {
+        Self { inner, path: path.to_path_buf(), bos_token, eos_token }
+    }
+
     /// `add_special_tokens` as in transformers: true for raw text (adds BOS where the
     /// tokenizer's post-processor says so), false for an already-rendered chat prompt.
     pub fn encode(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>> {

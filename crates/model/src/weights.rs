@@ -42,6 +42,12 @@ pub trait WeightSource: Send + Sync {
     fn get_optional(&self, name: &str, shape: &[usize]) -> Result<Option<Tensor>> {
         if self.contains(name) { self.get(name, shape).map(Some) } else { Ok(None) }
     }
+
+    /// A linear weight kept in its stored low-precision format, where the source has one
+    /// (GGUF); `None` means "load it as f32".
+    fn packed(&self, _name: &str) -> Option<Result<crate::gguf_source::PackedMatrix>> {
+        None
+    }
 }
 
 struct Shard {

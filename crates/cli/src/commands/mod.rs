@@ -7,4 +7,5 @@ pub mod generate;
 pub mod grade;
 pub mod info;
 pub mod logprobs;
+pub mod quantize;
 pub mod transcript;

@@ -1,32 +1,100 @@
-//! A linear layer y = x Wᵀ + b with W stored (out, in) as in every checkpoint format.
+//! A linear layer y = x Wᵀ + b with W stored (out, in) as in every checkpoint format. The weight
+//! is either an f32 tensor (candle's matmul, trainable) or kept packed in its stored GGUF format
+//! (F16, Q8_0, Q4_K, …) and multiplied by our quantized kernels without a dequantized copy.
 
-use crate::error::Result;
+use crate::error::{ModelError, Result};
+use crate::gguf_source::PackedMatrix;
+use crate::quant;
 use crate::weights::VarPath;
-use candle_core::Tensor;
+use candle_core::{Device, Storage, Tensor};
+
+#[derive(Debug, Clone)]
+pub enum LinearWeight {
+    Dense(Tensor), // (out, in)
+    Packed(PackedMatrix),
+}
 
 #[derive(Debug, Clone)]
 pub struct Linear {
-    pub weight: Tensor, // (out, in)
+    pub weight: LinearWeight,
     pub bias: Option<Tensor>,
 }
 
 impl Linear {
+    pub fn from_tensor(weight: Tensor) -> Self {
+        Self { weight: LinearWeight::Dense(weight), bias: None }
+    }
+
     pub fn load(vp: &VarPath, in_dim: usize, out_dim: usize, bias: bool) -> Result<Self> {
-        let weight = vp.get("weight", &[out_dim, in_dim])?;
+        let name = vp.name("weight");
+        let weight = match vp.src.packed(&name) {
+            Some(packed) => {
+                let p = packed?;
+                if (p.rows, p.cols) != (out_dim, in_dim) {
+                    return Err(ModelError::ShapeMismatch {
+                        tensor: name,
+                        found: vec![p.rows, p.cols],
+                        expected: vec![out_dim, in_dim],
+                        source_name: vp.src.origin(),
+                    });
+                }
+                LinearWeight::Packed(p)
+            }
+            None => LinearWeight::Dense(vp.get("weight", &[out_dim, in_dim])?),
+        };
         let bias = if bias { Some(vp.get("bias", &[out_dim])?) } else { None };
         Ok(Self { weight, bias })
     }
 
     pub fn out_dim(&self) -> usize {
-        self.weight.dims()[0]
+        match &self.weight {
+            LinearWeight::Dense(w) => w.dims()[0],
+            LinearWeight::Packed(p) => p.rows,
+        }
+    }
+
+    /// The weight as an f32 (out, in) tensor (dequantized when packed).
+    pub fn weight_f32(&self) -> Result<Tensor> {
+        match &self.weight {
+            LinearWeight::Dense(w) => Ok(w.clone()),
+            LinearWeight::Packed(p) => p.dequantize(),
+        }
+    }
+
+    /// Parameters, counting the bias.
+    pub fn parameters(&self) -> u64 {
+        let w = match &self.weight {
+            LinearWeight::Dense(w) => w.elem_count(),
+            LinearWeight::Packed(p) => p.rows * p.cols,
+        };
+        (w + self.bias.as_ref().map_or(0, |b| b.elem_count())) as u64
     }
 
     /// x: (n, in) -> (n, out)
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let y = x.matmul(&self.weight.t()?)?;
+        let y = match &self.weight {
+            LinearWeight::Dense(w) => x.matmul(&w.t()?)?,
+            LinearWeight::Packed(p) => packed_matmul(p, x)?,
+        };
         match &self.bias {
             Some(b) => y.broadcast_add(b),
             None => Ok(y),
         }
     }
+}
+
+/// y = x Wᵀ through the quantized kernels, reading x in place.
+fn packed_matmul(p: &PackedMatrix, x: &Tensor) -> candle_core::Result<Tensor> {
+    let (n, k) = x.dims2()?;
+    if k != p.cols {
+        candle_core::bail!("packed linear: input has {k} features, weight {}x{} expects {}", p.rows, p.cols, p.cols);
+    }
+    let x = x.contiguous()?;
+    let (storage, layout) = x.storage_and_layout();
+    let Storage::Cpu(cpu) = &*storage else { candle_core::bail!("packed linear weights run on the CPU only") };
+    let xs = &cpu.as_slice::<f32>()?[layout.start_offset()..layout.start_offset() + n * k];
+    let mut out = vec![0f32; n * p.rows];
+    quant::matmul(&p.qmatrix(), xs, &mut out);
+    drop(storage);
+    Tensor::from_vec(out, (n, p.rows), &Device::Cpu)
 }

@@ -76,7 +76,7 @@ impl MlaAttention {
             },
         };
         let kv_b_proj = Linear::load(&vp.pp("kv_b_proj"), r, h * (dn + dv), false)?;
-        let per_head = kv_b_proj.weight.reshape((h, dn + dv, r))?;
+        let per_head = kv_b_proj.weight_f32()?.reshape((h, dn + dv, r))?;
         let w_uk = per_head.narrow(1, 0, dn)?.contiguous()?;
         let w_uv_t = per_head.narrow(1, dn, dv)?.transpose(1, 2)?.contiguous()?;
         Ok(Self {

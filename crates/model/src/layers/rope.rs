@@ -16,6 +16,7 @@ pub fn inv_freq(cfg: &RopeConfig, dim: usize) -> (Vec<f32>, f64) {
     let (freqs, attention_factor) = match &cfg.scaling {
         RopeScaling::None => (plain, 1.0),
         RopeScaling::Linear { factor } => (plain.iter().map(|f| f / factor).collect(), 1.0),
+        RopeScaling::FreqFactors { factors } => (plain.iter().zip(factors.iter().chain(std::iter::repeat(&1.0))).map(|(f, d)| f / d).collect(), 1.0),
         RopeScaling::Llama3 { factor, low_freq_factor, high_freq_factor, original_max_position_embeddings } => {
             let old = *original_max_position_embeddings;
             let low_wavelen = old / low_freq_factor;

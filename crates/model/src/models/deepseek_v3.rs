@@ -261,7 +261,7 @@ impl DecoderLayer {
     }
 
     fn parameters(&self) -> u64 {
-        let lin = |l: &Linear| (l.weight.elem_count() + l.bias.as_ref().map_or(0, |b| b.elem_count())) as u64;
+        let lin = |l: &Linear| l.parameters();
         let swiglu = |m: &SwiGlu| lin(&m.gate_proj) + lin(&m.up_proj) + lin(&m.down_proj);
         let mut n = (self.input_layernorm.weight.elem_count() + self.post_attention_layernorm.weight.elem_count()) as u64;
         n += self.self_attn.linears().into_iter().map(lin).sum::<u64>();
@@ -349,8 +349,8 @@ pub fn load(raw: &RawConfig, root: &VarPath, generation: Generation) -> Result<D
         .collect::<Result<Vec<_>>>()?;
     let norm = RmsNorm::load(&m.pp("norm"), h, eps)?;
     let lm_head = match root.get_optional("lm_head.weight", &[c.vocab_size, h])? {
-        Some(w) => Linear { weight: w, bias: None },
-        None if c.tie_word_embeddings => Linear { weight: embed_tokens.clone(), bias: None },
+        Some(w) => Linear::from_tensor(w),
+        None if c.tie_word_embeddings => Linear::from_tensor(embed_tokens.clone()),
         None => Linear::load(&root.pp("lm_head"), h, c.vocab_size, false)?,
     };
     let table = c.max_position_embeddings.unwrap_or(4096).clamp(1, 8192);
@@ -372,7 +372,7 @@ pub fn load(raw: &RawConfig, root: &VarPath, generation: Generation) -> Result<D
             eh_proj: Linear::load(&vp.pp("eh_proj"), 2 * h, h, false)?,
             layer: DecoderLayer::load(&vp, &spec, spec.is_moe_layer(i))?,
             head_norm: RmsNorm::load(&vp.pp("shared_head.norm"), h, eps)?,
-            head: own_head.map(|w| Linear { weight: w, bias: None }).unwrap_or_else(|| lm_head.clone()),
+            head: own_head.map(|w| Linear::from_tensor(w)).unwrap_or_else(|| lm_head.clone()),
         });
     }
     Ok(DeepseekV3 { spec, embed_tokens, layers, norm, lm_head, rope, attn_impl: AttnImpl::Auto, mtp })
@@ -462,7 +462,7 @@ impl DeepseekV3 {
         let c = &self.spec.config;
         let mut n = (self.embed_tokens.elem_count() + self.norm.weight.elem_count()) as u64;
         if !c.tie_word_embeddings {
-            n += self.lm_head.weight.elem_count() as u64;
+            n += self.lm_head.parameters();
         }
         n + self.layers.iter().map(DecoderLayer::parameters).sum::<u64>()
     }

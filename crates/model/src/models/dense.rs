@@ -6,13 +6,14 @@ use crate::causal_lm::{batch_spans, check_token_ids, select_rows, CausalLm, Logi
 use crate::config::RopeConfig;
 use crate::error::Result;
 use crate::layers::attention::{AttentionShape, GqaAttention};
+use crate::layers::embedding::Embedding;
 use crate::layers::kv_cache::{LayerCache, SequenceCache};
 use crate::layers::linear::Linear;
 use crate::layers::mlp::SwiGlu;
 use crate::layers::norm::RmsNorm;
 use crate::layers::rope::{RopeLayout, RotaryEmbedding};
 use crate::weights::VarPath;
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 
 #[derive(Debug, Clone)]
 pub struct DenseSpec {
@@ -40,7 +41,7 @@ pub struct DecoderLayer {
 #[derive(Debug, Clone)]
 pub struct DenseTransformer {
     pub spec: DenseSpec,
-    pub embed_tokens: Tensor, // (vocab, hidden)
+    pub embed_tokens: Embedding, // (vocab, hidden)
     pub layers: Vec<DecoderLayer>,
     pub norm: RmsNorm,
     pub lm_head: Linear,
@@ -51,7 +52,7 @@ impl DenseTransformer {
     pub fn load(root: &VarPath, spec: DenseSpec) -> Result<Self> {
         let m = root.pp("model");
         let (h, eps) = (spec.hidden_size, spec.rms_norm_eps);
-        let embed_tokens = m.get("embed_tokens.weight", &[spec.vocab_size, h])?;
+        let embed_tokens = Embedding::load(&m.pp("embed_tokens"), spec.vocab_size, h)?;
         let mut layers = Vec::with_capacity(spec.num_layers);
         for i in 0..spec.num_layers {
             let l = m.pp("layers").pp(i);
@@ -64,10 +65,10 @@ impl DenseTransformer {
         }
         let norm = RmsNorm::load(&m.pp("norm"), h, eps)?;
         // Tied checkpoints usually omit lm_head.weight; use it when present all the same.
-        let lm_head = match root.get_optional("lm_head.weight", &[spec.vocab_size, h])? {
-            Some(w) => Linear { weight: w, bias: None },
-            None if spec.tie_word_embeddings => Linear { weight: embed_tokens.clone(), bias: None },
-            None => Linear::load(&root.pp("lm_head"), h, spec.vocab_size, false)?,
+        let lm_head = if root.contains("lm_head.weight") || !spec.tie_word_embeddings {
+            Linear::load(&root.pp("lm_head"), h, spec.vocab_size, false)?
+        } else {
+            embed_tokens.as_linear()
         };
         let rotary_dim = (spec.attention.head_dim as f64 * spec.rope.partial_rotary_factor) as usize;
         let table = spec.max_position_embeddings.clamp(1, 8192);
@@ -81,8 +82,7 @@ impl CausalLm for DenseTransformer {
         check_token_ids(seqs, self.spec.vocab_size)?;
         let spans = batch_spans(seqs);
         let ids: Vec<u32> = seqs.iter().flat_map(|s| s.tokens.iter().copied()).collect();
-        let ids = Tensor::new(ids.as_slice(), &Device::Cpu)?;
-        let mut x = self.embed_tokens.index_select(&ids, 0)?; // (n, hidden)
+        let mut x = self.embed_tokens.forward(&ids)?; // (n, hidden)
         for (li, layer) in self.layers.iter().enumerate() {
             let mut caches: Vec<Option<&mut LayerCache>> =
                 seqs.iter_mut().map(|s| s.cache.as_deref_mut().map(|c| &mut c.layers[li])).collect();
@@ -106,14 +106,14 @@ impl CausalLm for DenseTransformer {
     fn info(&self) -> ModelInfo {
         let s = &self.spec;
         let a = &s.attention;
-        let mut params = self.embed_tokens.elem_count() as u64 + self.norm.weight.elem_count() as u64;
-        if !s.tie_word_embeddings || self.lm_head.weight.dims() != self.embed_tokens.dims() {
-            params += self.lm_head.weight.elem_count() as u64;
+        let mut params = self.embed_tokens.parameters() + self.norm.weight.elem_count() as u64;
+        if !s.tie_word_embeddings {
+            params += self.lm_head.parameters();
         }
         for l in &self.layers {
             let at = &l.self_attn;
             for lin in [&at.q_proj, &at.k_proj, &at.v_proj, &at.o_proj, &l.mlp.gate_proj, &l.mlp.up_proj, &l.mlp.down_proj] {
-                params += lin.weight.elem_count() as u64 + lin.bias.as_ref().map_or(0, |b| b.elem_count() as u64);
+                params += lin.parameters();
             }
             params += 2 * s.hidden_size as u64;
             if a.qk_norm {

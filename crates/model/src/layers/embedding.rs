@@ -1,0 +1,56 @@
+//! Token embeddings: a lookup of rows of the (vocab, hidden) table. A packed (GGUF) table stays
+//! packed and only the rows looked up are dequantized, so a quantized model never holds an f32
+//! copy of its largest matrix.
+
+use crate::error::Result;
+use crate::gguf_source::PackedMatrix;
+use crate::layers::linear::{Linear, LinearWeight};
+use crate::quant::dequantize_row;
+use crate::weights::VarPath;
+use candle_core::{Device, Tensor};
+
+#[derive(Debug, Clone)]
+pub struct Embedding {
+    table: LinearWeight, // (vocab, hidden)
+    hidden: usize,
+}
+
+impl Embedding {
+    pub fn load(vp: &VarPath, vocab: usize, hidden: usize) -> Result<Self> {
+        // The table has the shape of a linear weight (out = vocab, in = hidden).
+        let lin = Linear::load(vp, hidden, vocab, false)?;
+        Ok(Self { table: lin.weight, hidden })
+    }
+
+    pub fn forward(&self, ids: &[u32]) -> candle_core::Result<Tensor> {
+        match &self.table {
+            LinearWeight::Dense(t) => t.index_select(&Tensor::new(ids, &Device::Cpu)?, 0),
+            LinearWeight::Packed(p) => {
+                let mut out = vec![0f32; ids.len() * self.hidden];
+                let rb = p.bytes().len() / p.rows.max(1);
+                for (row, &id) in out.chunks_mut(self.hidden).zip(ids) {
+                    let id = id as usize;
+                    dequantize_row(p.dtype, &p.bytes()[id * rb..(id + 1) * rb], row)
+                        .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+                }
+                Tensor::from_vec(out, (ids.len(), self.hidden), &Device::Cpu)
+            }
+        }
+    }
+
+    /// The same table used as the output projection (tied embeddings).
+    pub fn as_linear(&self) -> Linear {
+        Linear { weight: self.table.clone(), bias: None }
+    }
+
+    pub fn parameters(&self) -> u64 {
+        self.as_linear().parameters()
+    }
+
+    pub fn packed(&self) -> Option<&PackedMatrix> {
+        match &self.table {
+            LinearWeight::Packed(p) => Some(p),
+            LinearWeight::Dense(_) => None,
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! Mat-vec and small-batch mat-mul over quantized weights. As llama.cpp does, the activation
+//! row is quantized once (Q8_0 for 32-blocks, Q8_K for K-quants) and each weight row is an
+//! integer dot product. A table of row-dot kernels (scalar, AVX2, AVX-512) is chosen once at
+//! run time; every table gives bit-identical results (same integer sums, same float order).
+
+mod avx2;
+mod avx512;
+mod scalar;
+
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
+
+use super::k_quants::{quantize_row_q8_k, BlockQ8K};
+use super::{GgmlType, QMatrix, QK_K};
+
+/// An activation row quantized to Q8_0 with f32 scales, kept as two flat arrays so kernels can
+/// load 8 scales or 64 values at once. Block `b` is `qs[32 * b..32 * b + 32]` times `d[b]`.
+#[derive(Clone, Debug, Default)]
+pub struct Q8Row {
+    pub d: Vec<f32>,
+    pub qs: Vec<i8>,
+}
+
+impl Q8Row {
+    /// Symmetric 8-bit per 32 values: d = max|x| / 127, q = round(x / d).
+    pub fn quantize(x: &[f32]) -> Self {
+        let nb = x.len() / 32;
+        let mut row = Q8Row { d: vec![0.0; nb], qs: vec![0; nb * 32] };
+        for ((xb, d), qs) in x.chunks_exact(32).zip(&mut row.d).zip(row.qs.chunks_exact_mut(32)) {
+            let amax = xb.iter().fold(0f32, |a, v| a.max(v.abs()));
+            *d = amax / 127.0;
+            let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
+            for (q, &v) in qs.iter_mut().zip(xb) {
+                *q = (v * id).round() as i8;
+            }
+        }
+        row
+    }
+
+    pub fn n_blocks(&self) -> usize {
+        self.d.len()
+    }
+}
+
+/// One activation row in the form the weight type's kernel wants.
+#[derive(Clone, Debug)]
+pub enum Activation<'a> {
+    Q8(Q8Row),
+    Q8K(Vec<BlockQ8K>),
+    F32(&'a [f32]),
+}
+
+impl<'a> Activation<'a> {
+    /// Quantizes `x` for dot products with rows of `dtype`.
+    pub fn for_weights(dtype: GgmlType, x: &'a [f32]) -> Self {
+        match dtype {
+            GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 => Activation::Q8(Q8Row::quantize(x)),
+            GgmlType::Q4K | GgmlType::Q6K => {
+                let mut blocks = vec![BlockQ8K::default(); x.len() / QK_K];
+                quantize_row_q8_k(x, &mut blocks);
+                Activation::Q8K(blocks)
+            }
+            _ => Activation::F32(x),
+        }
+    }
+}
+
+/// Row-dot kernels for one instruction set. Each takes one weight row's bytes and the
+/// activation row; the caller guarantees the lengths agree (checked again by each kernel).
+pub struct Kernels {
+    pub name: &'static str,
+    pub q8_0: fn(&[u8], &Q8Row) -> f32,
+    pub q4_0: fn(&[u8], &Q8Row) -> f32,
+    pub q5_0: fn(&[u8], &Q8Row) -> f32,
+    pub q4_k: fn(&[u8], &[BlockQ8K]) -> f32,
+    pub q6_k: fn(&[u8], &[BlockQ8K]) -> f32,
+    pub f32: fn(&[u8], &[f32]) -> f32,
+    pub f16: fn(&[u8], &[f32]) -> f32,
+    pub bf16: fn(&[u8], &[f32]) -> f32,
+}
+
+impl std::fmt::Debug for Kernels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl Kernels {
+    /// Dot product of one weight row of `dtype` with a prepared activation.
+    #[inline]
+    pub fn row_dot(&self, dtype: GgmlType, row: &[u8], act: &Activation) -> f32 {
+        match (dtype, act) {
+            (GgmlType::Q8_0, Activation::Q8(a)) => (self.q8_0)(row, a),
+            (GgmlType::Q4_0, Activation::Q8(a)) => (self.q4_0)(row, a),
+            (GgmlType::Q5_0, Activation::Q8(a)) => (self.q5_0)(row, a),
+            (GgmlType::Q4K, Activation::Q8K(a)) => (self.q4_k)(row, a),
+            (GgmlType::Q6K, Activation::Q8K(a)) => (self.q6_k)(row, a),
+            (GgmlType::F32, Activation::F32(x)) => (self.f32)(row, x),
+            (GgmlType::F16, Activation::F32(x)) => (self.f16)(row, x),
+            (GgmlType::BF16, Activation::F32(x)) => (self.bf16)(row, x),
+            (dtype, _) => panic!("no kernel for {dtype} with this activation"),
+        }
+    }
+}
+
+/// Every kernel table this CPU can run, scalar first.
+pub fn available() -> Vec<&'static Kernels> {
+    let mut out = vec![&scalar::KERNELS];
+    out.extend(avx2::detect());
+    out.extend(avx512::detect());
+    out
+}
+
+/// The fastest available table, or the one named by `REASONER_KERNELS` (scalar, avx2, avx512)
+/// when that is available. Chosen once per process.
+pub fn kernels() -> &'static Kernels {
+    static CHOSEN: OnceLock<&'static Kernels> = OnceLock::new();
+    CHOSEN.get_or_init(|| {
+        let all = available();
+        let wanted = std::env::var("REASONER_KERNELS").ok();
+        wanted
+            .and_then(|w| all.iter().copied().find(|k| k.name == w))
+            .or_else(|| all.last().copied())
+            .unwrap_or(&scalar::KERNELS)
+    })
+}
+
+/// Below this many weight bytes a mat-vec runs on the calling thread.
+const PARALLEL_MIN_BYTES: usize = 256 << 10;
+
+/// Rows per parallel task: about four tasks per thread, at least 64 KiB of weights each.
+fn rows_per_task(w: &QMatrix) -> usize {
+    let threads = rayon::current_num_threads().max(1);
+    let by_threads = w.rows.div_ceil(threads * 4);
+    let by_bytes = (64 << 10) / w.row_bytes().max(1);
+    by_threads.max(by_bytes).clamp(1, w.rows.max(1))
+}
+
+/// `out = W x` for one activation row, on the current rayon pool.
+pub fn matvec(w: &QMatrix, x: &[f32], out: &mut [f32]) {
+    matvec_with(kernels(), w, x, out)
+}
+
+/// `matvec` with a given kernel table (tests compare tables through this).
+pub fn matvec_with(k: &Kernels, w: &QMatrix, x: &[f32], out: &mut [f32]) {
+    assert_eq!(x.len(), w.cols, "matvec: x has {} values, {} {}x{} needs {}", x.len(), w.dtype, w.rows, w.cols, w.cols);
+    assert_eq!(out.len(), w.rows, "matvec: out has {} values for {} rows", out.len(), w.rows);
+    let act = Activation::for_weights(w.dtype, x);
+    let rb = w.row_bytes();
+    let run = |first_row: usize, out: &mut [f32]| {
+        for (i, o) in out.iter_mut().enumerate() {
+            let r = first_row + i;
+            *o = k.row_dot(w.dtype, &w.data[r * rb..(r + 1) * rb], &act);
+        }
+    };
+    if w.data.len() < PARALLEL_MIN_BYTES || rayon::current_num_threads() == 1 {
+        run(0, out);
+    } else {
+        let chunk = rows_per_task(w);
+        out.par_chunks_mut(chunk).enumerate().for_each(|(c, o)| run(c * chunk, o));
+    }
+}
+
+/// `out[b] = W x[b]` for a small batch of activation rows: `x` is `(batch, cols)` row-major and
+/// `out` is `(batch, rows)`. Each task takes a band of weight rows and runs the whole batch
+/// over it a few activation rows at a time, so weight bytes are read from memory once.
+pub fn matmul(w: &QMatrix, x: &[f32], out: &mut [f32]) {
+    matmul_with(kernels(), w, x, out)
+}
+
+/// Quantized activation bytes a batch tile may take: the tile stays in L2 while each weight
+/// row, read once from memory, is run against every activation row in it.
+const BATCH_TILE_BYTES: usize = 512 << 10;
+
+pub fn matmul_with(k: &Kernels, w: &QMatrix, x: &[f32], out: &mut [f32]) {
+    let batch = if w.cols == 0 { 0 } else { x.len() / w.cols };
+    assert_eq!(batch * w.cols, x.len(), "matmul: x length {} is not a multiple of {}", x.len(), w.cols);
+    assert_eq!(out.len(), batch * w.rows, "matmul: out has {} values, expected {}", out.len(), batch * w.rows);
+    if batch == 1 {
+        return matvec_with(k, w, x, out);
+    }
+    let acts: Vec<Activation> = x.chunks_exact(w.cols.max(1)).map(|xb| Activation::for_weights(w.dtype, xb)).collect();
+    let rb = w.row_bytes();
+    let tile = (BATCH_TILE_BYTES / (w.cols + w.cols / 8).max(1)).clamp(1, batch);
+    // Results land row-major by weight row first ((rows, batch)), then are transposed.
+    let mut by_row = vec![0f32; w.rows * batch];
+    let run = |first_row: usize, band: &mut [f32]| {
+        let n_rows = band.len() / batch;
+        for b0 in (0..batch).step_by(tile) {
+            let b1 = (b0 + tile).min(batch);
+            for i in 0..n_rows {
+                let r = first_row + i;
+                let row = &w.data[r * rb..(r + 1) * rb];
+                for (b, act) in acts.iter().enumerate().take(b1).skip(b0) {
+                    band[i * batch + b] = k.row_dot(w.dtype, row, act);
+                }
+            }
+        }
+    };
+    if w.data.len() * batch.min(4) < PARALLEL_MIN_BYTES || rayon::current_num_threads() == 1 {
+        run(0, &mut by_row);
+    } else {
+        let chunk = rows_per_task(w);
+        by_row.par_chunks_mut(chunk * batch).enumerate().for_each(|(c, band)| run(c * chunk, band));
+    }
+    for (r, vals) in by_row.chunks_exact(batch).enumerate() {
+        for (b, v) in vals.iter().enumerate() {
+            out[b * w.rows + r] = *v;
+        }
+    }
+}
+
+/// Sums 8 float lanes in the order `hsum` of a `__m256` does, so scalar and SIMD agree.
+#[inline]
+pub(crate) fn sum_lanes(a: &[f32; 8]) -> f32 {
+    let s = [a[0] + a[4], a[1] + a[5], a[2] + a[6], a[3] + a[7]];
+    (s[0] + s[2]) + (s[1] + s[3])
+}
