@@ -83,11 +83,20 @@ impl Linear {
     }
 }
 
-/// y = x Wᵀ through the quantized kernels, reading x in place.
+/// From this many input rows on (prefill), a band of weight rows is dequantized once and run
+/// through f32 GEMM, which beats per-row integer dots when each weight is reused many times.
+const GEMM_MIN_ROWS: usize = 8;
+/// Weight rows dequantized at a time: bounds the f32 scratch to a few MiB.
+const GEMM_BAND_ROWS: usize = 512;
+
+/// y = x Wᵀ with W packed: banded dequantize + GEMM for many rows, quantized kernels for few.
 fn packed_matmul(p: &PackedMatrix, x: &Tensor) -> candle_core::Result<Tensor> {
     let (n, k) = x.dims2()?;
     if k != p.cols {
         candle_core::bail!("packed linear: input has {k} features, weight {}x{} expects {}", p.rows, p.cols, p.cols);
+    }
+    if n >= GEMM_MIN_ROWS {
+        return banded_gemm(p, x);
     }
     let x = x.contiguous()?;
     let (storage, layout) = x.storage_and_layout();
@@ -97,4 +106,21 @@ fn packed_matmul(p: &PackedMatrix, x: &Tensor) -> candle_core::Result<Tensor> {
     quant::matmul(&p.qmatrix(), xs, &mut out);
     drop(storage);
     Tensor::from_vec(out, (n, p.rows), &Device::Cpu)
+}
+
+fn banded_gemm(p: &PackedMatrix, x: &Tensor) -> candle_core::Result<Tensor> {
+    let qm = p.qmatrix();
+    let rb = qm.row_bytes();
+    let mut outs = Vec::with_capacity(p.rows.div_ceil(GEMM_BAND_ROWS));
+    for start in (0..p.rows).step_by(GEMM_BAND_ROWS) {
+        let rows = GEMM_BAND_ROWS.min(p.rows - start);
+        let mut band = vec![0f32; rows * p.cols];
+        for (r, out) in band.chunks_mut(p.cols).enumerate() {
+            let bytes = &qm.data[(start + r) * rb..(start + r + 1) * rb];
+            quant::dequantize_row(p.dtype, bytes, out).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        }
+        let w = Tensor::from_vec(band, (rows, p.cols), &Device::Cpu)?;
+        outs.push(x.matmul(&w.t()?)?);
+    }
+    Tensor::cat(&outs, 1)
 }
