@@ -31,7 +31,6 @@ pub fn sample_writer() -> GgufWriter<'static> {
     w.set("t.f64", MetaValue::F64(std::f64::consts::PI));
     w.set("tokenizer.ggml.tokens", MetaValue::Array(MetaArray::String(vec!["a".into(), "".into(), "<think>".into()])));
     w.set("t.scores", MetaValue::Array(MetaArray::F32(vec![1.0, -2.0])));
-    w.set("t.nested", MetaValue::Array(MetaArray::Array(vec![MetaArray::U8(vec![1, 2]), MetaArray::I64(vec![-1])])));
     w.set("t.empty", MetaValue::Array(MetaArray::U32(vec![])));
     let x: Vec<f32> = (0..2 * 256).map(|i| ((i * 13 % 29) as f32 - 14.0) * 0.01).collect();
     let f32_bytes: Vec<u8> = x[..6].iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -107,6 +106,10 @@ fn writer_rejects_bad_tensors_and_leaves_no_temp_file() {
     assert!(w.add_tensor_bytes("x", &[32], GgmlType::Q8_0, vec![0u8; 34]).is_err(), "duplicate");
     w.add_tensor("y", &[32], GgmlType::Q8_0, TensorBytes::Later(Box::new(|| Ok(vec![0u8; 3])))).unwrap();
     let dir = tempfile::tempdir().unwrap();
+    let mut nested = GgufWriter::new();
+    nested.set("k.nested", MetaValue::Array(MetaArray::Array(vec![MetaArray::U8(vec![1])])));
+    let err = nested.write(dir.path().join("nested.gguf")).unwrap_err();
+    assert!(matches!(err, GgufError::BadMetadata { ref key, .. } if key == "k.nested"), "{err}");
     let err = w.write(dir.path().join("bad.gguf")).unwrap_err();
     assert!(err.to_string().contains("'y'"), "{err}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
@@ -127,7 +130,7 @@ fn reads_file_written_by_python_gguf() {
     assert_eq!(md.get("test.u64"), Some(&MetaValue::U64((1 << 63) + 5)));
     assert_eq!(md.get("test.i64"), Some(&MetaValue::I64(-(1 << 62))));
     assert_eq!(md.get("test.f64"), Some(&MetaValue::F64(-1.0e-300)));
-    assert_eq!(md.get_bool("test.bool").unwrap(), true);
+    assert!(md.get_bool("test.bool").unwrap());
     assert_eq!(md.get_str("test.string").unwrap(), "héllo ✓ <think>");
     assert_eq!(md.get_strings("tokenizer.ggml.tokens").unwrap(), ["<s>", "</s>", "▁hi", "ü", ""]);
     assert_eq!(md.get_array("tokenizer.ggml.scores").unwrap().as_f32s().unwrap(), [0.0, -1.5, -2.25, 3.0, 0.5]);
@@ -178,7 +181,7 @@ fn raw_file(n_tensors: u64, n_kv: u64, body: &[u8], data: &[u8]) -> Vec<u8> {
     v.extend(n_tensors.to_le_bytes());
     v.extend(n_kv.to_le_bytes());
     v.extend(body);
-    while v.len() % 32 != 0 {
+    while !v.len().is_multiple_of(32) {
         v.push(0);
     }
     v.extend(data);
@@ -227,6 +230,14 @@ fn malformed_files_name_what_is_wrong() {
     let mut unknown = gguf_str("k");
     unknown.extend(13u32.to_le_bytes());
     assert!(matches!(parse_err(raw_file(0, 1, &unknown, &[])), FormatError::UnknownValueType { id: 13, .. }));
+    let mut deep = gguf_str("k");
+    deep.extend(9u32.to_le_bytes());
+    for _ in 0..100 {
+        deep.extend(9u32.to_le_bytes());
+        deep.extend(1u64.to_le_bytes());
+    }
+    deep.extend([0u8; 12]);
+    assert!(matches!(parse_err(raw_file(0, 1, &deep, &[])), FormatError::NestingTooDeep { .. }));
     let mut dup = gguf_str("k");
     dup.extend(0u32.to_le_bytes());
     dup.push(1);

@@ -38,6 +38,8 @@ pub enum GgufError {
     TensorNotFound { file: PathBuf, name: String },
     #[error("{}: tensor '{tensor}': {reason}", file.display())]
     BadTensor { file: PathBuf, tensor: String, reason: String },
+    #[error("metadata key '{key}': {reason}")]
+    BadMetadata { key: String, reason: String },
     #[error("tensor '{tensor}': {reason}")]
     TensorSpec { tensor: String, reason: String },
     #[error("writing {}: tensor '{tensor}': {source}", file.display())]

@@ -88,11 +88,10 @@ impl<'a> GgufWriter<'a> {
         let n_bytes = n
             .and_then(|n| dtype.row_bytes(row_len)?.checked_mul(n / row_len.max(1)))
             .ok_or_else(|| spec(format!("shape {dims:?} is not whole {dtype} blocks per row")))?;
-        if let TensorBytes::Ready(b) = &bytes {
-            if b.len() as u64 != n_bytes {
+        if let TensorBytes::Ready(b) = &bytes
+            && b.len() as u64 != n_bytes {
                 return Err(spec(format!("{} bytes given, {dtype} {dims:?} needs {n_bytes}", b.len())));
             }
-        }
         self.names.insert(name.clone());
         self.tensors.push(PendingTensor { name, dims: dims.to_vec(), dtype, n_bytes, bytes });
         Ok(())
@@ -149,7 +148,16 @@ impl<'a> GgufWriter<'a> {
             tensor: tensor.to_string(),
             reason,
         };
-        let alignment = self.alignment().map_err(|r| bad("", r))?;
+        let alignment = self
+            .alignment()
+            .map_err(|reason| GgufError::BadMetadata { key: KEY_ALIGNMENT.into(), reason })?;
+        // llama.cpp's reader refuses arrays of arrays, so we never write them.
+        for (key, value) in self.metadata.iter() {
+            if let MetaValue::Array(MetaArray::Array(_)) = value {
+                let reason = "arrays of arrays are not readable by llama.cpp".to_string();
+                return Err(GgufError::BadMetadata { key: key.to_string(), reason });
+            }
+        }
 
         let mut header = Vec::new();
         header.extend_from_slice(&GGUF_MAGIC);

@@ -357,7 +357,7 @@ mod tests {
     use super::*;
 
     fn wave(n: usize, seed: u32) -> Vec<f32> {
-        (0..n).map(|i| ((i as f32 * 0.37 + seed as f32).sin() * 2.0 + ((i * 7 % 13) as f32 - 6.0) * 0.1)).collect()
+        (0..n).map(|i| (i as f32 * 0.37 + seed as f32).sin() * 2.0 + ((i * 7 % 13) as f32 - 6.0) * 0.1).collect()
     }
 
     fn rms(a: &[f32]) -> f32 {

@@ -25,11 +25,11 @@ pub(super) mod imp {
 
     pub(in super::super) static KERNELS: Kernels = Kernels {
         name: "avx2",
-        q8_0: q8_0,
-        q4_0: q4_0,
-        q5_0: q5_0,
-        q4_k: q4_k,
-        q6_k: q6_k,
+        q8_0,
+        q4_0,
+        q5_0,
+        q4_k,
+        q6_k,
         f32: f32_row,
         f16: f16_row,
         bf16: bf16_row,
@@ -206,33 +206,85 @@ pub(super) mod imp {
         (_mm_cvtsi128_si32(h), _mm_extract_epi32(h, 1))
     }
 
+    /// Four i32 lanes of eight vectors to one vector of their eight sums, in order.
     #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn q4_k_avx2(w: &[u8], a: &[BlockQ8K]) -> f32 {
-        let m4 = _mm256_set1_epi8(0x0F);
-        let mut sumf = 0f32;
-        for (wb, ab) in w.chunks_exact(BLOCK_Q4_K).zip(a) {
-            let sm = q4_k_scales_mins16(&wb[4..16]);
-            let sc = _mm256_permute2x128_si256(sm, sm, 0x00);
-            // i16 lane broadcast of scale s: bytes (2s, 2s+1) everywhere.
-            let scale = |s: i16| _mm256_shuffle_epi8(sc, _mm256_set1_epi16(((2 * s + 1) << 8) | (2 * s)));
-            let (q, y) = (wb[16..].as_ptr(), ab.qs.as_ptr());
-            let mut sumi = _mm256_setzero_si256();
-            for j in 0..4 {
-                let bits = unsafe { _mm256_loadu_si256(q.add(32 * j) as *const __m256i) };
-                let lo = _mm256_and_si256(bits, m4);
-                let hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-                let ylo = unsafe { _mm256_loadu_si256(y.add(64 * j) as *const __m256i) };
-                let yhi = unsafe { _mm256_loadu_si256(y.add(64 * j + 32) as *const __m256i) };
-                let plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ylo), scale(2 * j as i16));
-                let phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, yhi), scale(2 * j as i16 + 1));
-                sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(plo, phi));
-            }
-            let (d, dmin) = unsafe { f16_pair(wb.as_ptr()) };
-            let (sumi, summ) = hsum2_i32(sumi, q4_k_min_products(sm, ab));
-            sumf = scalar::q4_k_accumulate(sumf, ab.d, d, dmin, sumi, summ);
-        }
-        sumf
+    #[inline]
+    pub(in super::super) fn reduce8_128(m: &[__m128i; 8]) -> __m256i {
+        let lo = _mm_hadd_epi32(_mm_hadd_epi32(m[0], m[1]), _mm_hadd_epi32(m[2], m[3]));
+        let hi = _mm_hadd_epi32(_mm_hadd_epi32(m[4], m[5]), _mm_hadd_epi32(m[6], m[7]));
+        _mm256_set_m128i(hi, lo)
     }
+
+    /// The activation scales of eight consecutive Q8_K blocks.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub(in super::super) fn q8_k_scales8(a: &[BlockQ8K]) -> __m256 {
+        _mm256_setr_ps(a[0].d, a[1].d, a[2].d, a[3].d, a[4].d, a[5].d, a[6].d, a[7].d)
+    }
+
+    /// Integer partial sums of one Q4_K super-block: Σ scale·q·y over eight i32 lanes and
+    /// Σ min·bsum over four.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn q4_k_block(wb: &[u8], ab: &BlockQ8K) -> (__m256i, __m128i) {
+        let m4 = _mm256_set1_epi8(0x0F);
+        let sm = q4_k_scales_mins16(&wb[4..16]);
+        let sc = _mm256_permute2x128_si256(sm, sm, 0x00);
+        // i16 lane broadcast of scale s: bytes (2s, 2s+1) everywhere.
+        let scale = |s: i16| _mm256_shuffle_epi8(sc, _mm256_set1_epi16(((2 * s + 1) << 8) | (2 * s)));
+        let (q, y) = (wb[16..144].as_ptr(), ab.qs.as_ptr());
+        let mut sumi = _mm256_setzero_si256();
+        for j in 0..4 {
+            let bits = unsafe { _mm256_loadu_si256(q.add(32 * j) as *const __m256i) };
+            let lo = _mm256_and_si256(bits, m4);
+            let hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            let ylo = unsafe { _mm256_loadu_si256(y.add(64 * j) as *const __m256i) };
+            let yhi = unsafe { _mm256_loadu_si256(y.add(64 * j + 32) as *const __m256i) };
+            let plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ylo), scale(2 * j as i16));
+            let phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, yhi), scale(2 * j as i16 + 1));
+            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(plo, phi));
+        }
+        (sumi, q4_k_min_products(sm, ab))
+    }
+
+    /// A Q4_K row: eight super-blocks at a time share one reduction and one 8-wide float step
+    /// (lane k gets super-block b + k), the tail goes lane by lane as in scalar.rs.
+    macro_rules! q4_k_kernel {
+        ($inner:ident, $features:literal, $block:path) => {
+            #[target_feature(enable = $features)]
+            pub(in super::super) unsafe fn $inner(w: &[u8], a: &[BlockQ8K]) -> f32 {
+                const B: usize = BLOCK_Q4_K;
+                let (nb, wp) = (a.len(), w.as_ptr());
+                let mut acc = _mm256_setzero_ps();
+                let mut b = 0;
+                while b + 8 <= nb {
+                    let (mut s, mut m) = ([_mm256_setzero_si256(); 8], [_mm_setzero_si128(); 8]);
+                    for k in 0..8 {
+                        (s[k], m[k]) = $block(&w[(b + k) * B..(b + k + 1) * B], &a[b + k]);
+                    }
+                    let (si, mi) = (_mm256_cvtepi32_ps(reduce8(&s)), _mm256_cvtepi32_ps(reduce8_128(&m)));
+                    let ad = q8_k_scales8(&a[b..b + 8]);
+                    let (dw, dmw) = unsafe { (load_scales8(wp.add(b * B), B), load_scales8(wp.add(b * B + 2), B)) };
+                    let t = _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(ad, dw), si), _mm256_mul_ps(_mm256_mul_ps(ad, dmw), mi));
+                    acc = _mm256_add_ps(acc, t);
+                    b += 8;
+                }
+                let mut lanes = [0f32; 8];
+                unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+                for b in b..nb {
+                    let wb = &w[b * B..(b + 1) * B];
+                    let (s, m) = $block(wb, &a[b]);
+                    let (sumi, summ) = hsum2_i32(s, m);
+                    let (d, dmin) = unsafe { f16_pair(wb.as_ptr()) };
+                    lanes[b % 8] = scalar::q4_k_lane(lanes[b % 8], a[b].d, d, dmin, sumi, summ);
+                }
+                sum_lanes(&lanes)
+            }
+        };
+    }
+    pub(in super::super) use q4_k_kernel;
+
+    q4_k_kernel!(q4_k_avx2, "avx2,fma,f16c", q4_k_block);
 
     pub(in super::super) fn q6_k(w: &[u8], a: &[BlockQ8K]) -> f32 {
         assert_eq!(w.len(), a.len() * BLOCK_Q6_K, "weight row and activation lengths differ");
@@ -240,46 +292,68 @@ pub(super) mod imp {
         unsafe { q6_k_avx2(w, a) }
     }
 
+    /// Integer sum Σ scale·(q - 32)·y of one Q6_K super-block over eight i32 lanes.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn q6_k_block(wb: &[u8], ab: &BlockQ8K) -> __m256i {
+        let m4 = _mm256_set1_epi8(0x0F);
+        let p = wb[..BLOCK_Q6_K].as_ptr();
+        let sc = unsafe { _mm_loadu_si128(p.add(192) as *const __m128i) };
+        // Sign-extended scales of groups 2m and 2m+1 over i16 lanes 0..8 and 8..16.
+        let scale = |m: i64| {
+            let mask = _mm_set_epi64x((2 * m + 1) * 0x0101_0101_0101_0101, 2 * m * 0x0101_0101_0101_0101);
+            _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, mask))
+        };
+        let y = ab.qs.as_ptr();
+        let mut sumi = _mm256_setzero_si256();
+        for n in 0..2 {
+            let ld = |off: usize| unsafe { _mm256_loadu_si256(p.add(off) as *const __m256i) };
+            let (ql0, ql1, qh) = (ld(64 * n), ld(64 * n + 32), ld(128 + 32 * n));
+            // Unsigned 6-bit values 0..64; the -32 offset is taken off below via bsums.
+            let q = [
+                _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(3)), 4)),
+                _mm256_or_si256(_mm256_and_si256(ql1, m4), _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(12)), 2)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_and_si256(qh, _mm256_set1_epi8(48))),
+                _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                    _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0xC0u8 as i8)), 2),
+                ),
+            ];
+            for (k, qk) in q.iter().enumerate() {
+                let yk = unsafe { _mm256_loadu_si256(y.add(128 * n + 32 * k) as *const __m256i) };
+                let s = scale(4 * n as i64 + k as i64);
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(*qk, yk), s));
+            }
+        }
+        let bsums = unsafe { _mm256_loadu_si256(ab.bsums.as_ptr() as *const __m256i) };
+        let offset = _mm256_madd_epi16(bsums, _mm256_cvtepi8_epi16(sc));
+        _mm256_sub_epi32(sumi, _mm256_slli_epi32(offset, 5))
+    }
+
     #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn q6_k_avx2(w: &[u8], a: &[BlockQ8K]) -> f32 {
-        let m4 = _mm256_set1_epi8(0x0F);
-        let mut sumf = 0f32;
-        for (wb, ab) in w.chunks_exact(BLOCK_Q6_K).zip(a) {
-            let p = wb.as_ptr();
-            let sc = unsafe { _mm_loadu_si128(p.add(192) as *const __m128i) };
-            // Sign-extended scales of groups 2m and 2m+1 over i16 lanes 0..8 and 8..16.
-            let scale = |m: i64| {
-                let mask = _mm_set_epi64x((2 * m + 1) * 0x0101_0101_0101_0101, 2 * m * 0x0101_0101_0101_0101);
-                _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, mask))
-            };
-            let y = ab.qs.as_ptr();
-            let mut sumi = _mm256_setzero_si256();
-            for n in 0..2 {
-                let ld = |off: usize| unsafe { _mm256_loadu_si256(p.add(off) as *const __m256i) };
-                let (ql0, ql1, qh) = (ld(64 * n), ld(64 * n + 32), ld(128 + 32 * n));
-                // Unsigned 6-bit values 0..64; the -32 offset is taken off below via bsums.
-                let q = [
-                    _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(3)), 4)),
-                    _mm256_or_si256(_mm256_and_si256(ql1, m4), _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(12)), 2)),
-                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_and_si256(qh, _mm256_set1_epi8(48))),
-                    _mm256_or_si256(
-                        _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
-                        _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0xC0u8 as i8)), 2),
-                    ),
-                ];
-                for (k, qk) in q.iter().enumerate() {
-                    let yk = unsafe { _mm256_loadu_si256(y.add(128 * n + 32 * k) as *const __m256i) };
-                    let s = scale(4 * n as i64 + k as i64);
-                    sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(*qk, yk), s));
-                }
+        const B: usize = BLOCK_Q6_K;
+        let (nb, wp) = (a.len(), w.as_ptr());
+        let mut acc = _mm256_setzero_ps();
+        let mut b = 0;
+        while b + 8 <= nb {
+            let mut s = [_mm256_setzero_si256(); 8];
+            for (k, sk) in s.iter_mut().enumerate() {
+                *sk = q6_k_block(&w[(b + k) * B..(b + k + 1) * B], &a[b + k]);
             }
-            let bsums = unsafe { _mm256_loadu_si256(ab.bsums.as_ptr() as *const __m256i) };
-            let offset = _mm256_madd_epi16(bsums, _mm256_cvtepi8_epi16(sc));
-            let sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(offset, 5));
-            let d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(unsafe { (p.add(208) as *const u16).read_unaligned() } as i32)));
-            sumf += (ab.d * d) * hsum_i32(sumi) as f32;
+            let dw = unsafe { load_scales8(wp.add(b * B + 208), B) };
+            let d = _mm256_mul_ps(q8_k_scales8(&a[b..b + 8]), dw);
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(d, _mm256_cvtepi32_ps(reduce8(&s))));
+            b += 8;
         }
-        sumf
+        let mut lanes = [0f32; 8];
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+        for b in b..nb {
+            let wb = &w[b * B..(b + 1) * B];
+            let d = unsafe { f16_pair(wb.as_ptr().add(208)) }.0;
+            lanes[b % 8] = scalar::q6_k_lane(lanes[b % 8], a[b].d, d, hsum_i32(q6_k_block(wb, &a[b])));
+        }
+        sum_lanes(&lanes)
     }
 
     /// Float rows: four 8-wide accumulators over elements i % 32, tail into the same lanes.

@@ -26,15 +26,18 @@ mod imp {
 
     use super::super::super::blocks::{BLOCK_Q4_0, BLOCK_Q5_0, BLOCK_Q8_0};
     use super::super::super::k_quants::{BlockQ8K, BLOCK_Q4_K};
-    use super::super::avx2::imp::{self as avx2, f16_pair, hsum2_i32, load_scales8, q4_k_min_products, q4_k_scales_mins16, reduce8};
+    use super::super::avx2::imp::{
+        self as avx2, f16_pair, hsum2_i32, load_scales8, q4_k_min_products, q4_k_scales_mins16, q8_k_scales8, reduce8,
+        reduce8_128,
+    };
     use super::super::{scalar, sum_lanes, Kernels, Q8Row};
 
     pub(super) static KERNELS: Kernels = Kernels {
         name: "avx512",
-        q8_0: q8_0,
-        q4_0: q4_0,
-        q5_0: q5_0,
-        q4_k: q4_k,
+        q8_0,
+        q4_0,
+        q5_0,
+        q4_k,
         q6_k: avx2::q6_k,
         f32: avx2::f32_row,
         f16: avx2::f16_row,
@@ -140,30 +143,27 @@ mod imp {
     }
 
     /// Eight sub-block dots with 256-bit VNNI, reduced to one vector of eight sums, times the
-    /// eight scales.
+    /// eight scales; and the four-lane min products.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
-    unsafe fn q4_k_avx512(w: &[u8], a: &[BlockQ8K]) -> f32 {
+    #[inline]
+    fn q4_k_block(wb: &[u8], ab: &BlockQ8K) -> (__m256i, __m128i) {
         let m4 = _mm256_set1_epi8(0x0F);
         let zero = _mm256_setzero_si256();
-        let mut sumf = 0f32;
-        for (wb, ab) in w.chunks_exact(BLOCK_Q4_K).zip(a) {
-            let sm = q4_k_scales_mins16(&wb[4..16]);
-            let scales = _mm256_cvtepu16_epi32(_mm256_castsi256_si128(sm));
-            let (q, y) = (wb[16..].as_ptr(), ab.qs.as_ptr());
-            let mut s = [zero; 8];
-            for j in 0..4 {
-                let bits = unsafe { _mm256_loadu_si256(q.add(32 * j) as *const __m256i) };
-                let lo = _mm256_and_si256(bits, m4);
-                let hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-                let ylo = unsafe { _mm256_loadu_si256(y.add(64 * j) as *const __m256i) };
-                let yhi = unsafe { _mm256_loadu_si256(y.add(64 * j + 32) as *const __m256i) };
-                s[2 * j] = _mm256_dpbusd_epi32(zero, lo, ylo);
-                s[2 * j + 1] = _mm256_dpbusd_epi32(zero, hi, yhi);
-            }
-            let (sumi, summ) = hsum2_i32(_mm256_mullo_epi32(reduce8(&s), scales), q4_k_min_products(sm, ab));
-            let (d, dmin) = unsafe { f16_pair(wb.as_ptr()) };
-            sumf = scalar::q4_k_accumulate(sumf, ab.d, d, dmin, sumi, summ);
+        let sm = q4_k_scales_mins16(&wb[4..16]);
+        let scales = _mm256_cvtepu16_epi32(_mm256_castsi256_si128(sm));
+        let (q, y) = (wb[16..144].as_ptr(), ab.qs.as_ptr());
+        let mut s = [zero; 8];
+        for j in 0..4 {
+            let bits = unsafe { _mm256_loadu_si256(q.add(32 * j) as *const __m256i) };
+            let lo = _mm256_and_si256(bits, m4);
+            let hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            let ylo = unsafe { _mm256_loadu_si256(y.add(64 * j) as *const __m256i) };
+            let yhi = unsafe { _mm256_loadu_si256(y.add(64 * j + 32) as *const __m256i) };
+            s[2 * j] = _mm256_dpbusd_epi32(zero, lo, ylo);
+            s[2 * j + 1] = _mm256_dpbusd_epi32(zero, hi, yhi);
         }
-        sumf
+        (_mm256_mullo_epi32(reduce8(&s), scales), q4_k_min_products(sm, ab))
     }
+
+    avx2::q4_k_kernel!(q4_k_avx512, "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c", q4_k_block);
 }

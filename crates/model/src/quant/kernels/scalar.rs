@@ -118,19 +118,23 @@ pub(super) fn q4_k_min_sum(m: &[u8; 8], a: &BlockQ8K) -> i32 {
     (0..8).map(|j| m[j] as i32 * (a.bsums[2 * j] as i32 + a.bsums[2 * j + 1] as i32)).sum()
 }
 
-/// The float step shared by every Q4_K kernel, one super-block at a time: `w_d` and `w_dmin`
-/// are the block's f16 scales as f32.
+/// The float step of every Q4_K kernel: super-block b adds into lane b % 8. `w_d` and `w_dmin`
+/// are the block's f16 scales as f32; SIMD tables do the same ops eight lanes at a time.
 #[inline]
-pub(super) fn q4_k_accumulate(sumf: f32, a_d: f32, w_d: f32, w_dmin: f32, sumi: i32, summ: i32) -> f32 {
-    let d = a_d * w_d;
-    let dmin = a_d * w_dmin;
-    sumf + (d * sumi as f32 - dmin * summ as f32)
+pub(super) fn q4_k_lane(lane: f32, a_d: f32, w_d: f32, w_dmin: f32, sumi: i32, summ: i32) -> f32 {
+    lane + ((a_d * w_d) * sumi as f32 - (a_d * w_dmin) * summ as f32)
+}
+
+/// The float step of every Q6_K kernel, as `q4_k_lane` without the mins.
+#[inline]
+pub(super) fn q6_k_lane(lane: f32, a_d: f32, w_d: f32, sumi: i32) -> f32 {
+    lane + (a_d * w_d) * sumi as f32
 }
 
 fn dot_q4_k(w: &[u8], a: &[BlockQ8K]) -> f32 {
     assert_eq!(w.len(), a.len() * BLOCK_Q4_K, "weight row and activation lengths differ");
-    let mut sumf = 0f32;
-    for (wb, ab) in w.chunks_exact(BLOCK_Q4_K).zip(a) {
+    let mut lanes = [0f32; 8];
+    for (b, (wb, ab)) in w.chunks_exact(BLOCK_Q4_K).zip(a).enumerate() {
         let (sc, m) = q4_k_scales_mins(&wb[4..16]);
         let mut sumi = 0i32;
         for (j, q) in wb[16..].chunks_exact(32).enumerate() {
@@ -139,15 +143,16 @@ fn dot_q4_k(w: &[u8], a: &[BlockQ8K]) -> f32 {
             let s_hi: i32 = q.iter().zip(hi).map(|(&x, &y)| (x >> 4) as i32 * y as i32).sum();
             sumi += sc[2 * j] as i32 * s_lo + sc[2 * j + 1] as i32 * s_hi;
         }
-        sumf = q4_k_accumulate(sumf, ab.d, read_f16(wb, 0), read_f16(wb, 2), sumi, q4_k_min_sum(&m, ab));
+        let summ = q4_k_min_sum(&m, ab);
+        lanes[b % 8] = q4_k_lane(lanes[b % 8], ab.d, read_f16(wb, 0), read_f16(wb, 2), sumi, summ);
     }
-    sumf
+    sum_lanes(&lanes)
 }
 
 fn dot_q6_k(w: &[u8], a: &[BlockQ8K]) -> f32 {
     assert_eq!(w.len(), a.len() * BLOCK_Q6_K, "weight row and activation lengths differ");
-    let mut sumf = 0f32;
-    for (wb, ab) in w.chunks_exact(BLOCK_Q6_K).zip(a) {
+    let mut lanes = [0f32; 8];
+    for (b, (wb, ab)) in w.chunks_exact(BLOCK_Q6_K).zip(a).enumerate() {
         let (ql, qh, sc) = (&wb[..128], &wb[128..192], &wb[192..208]);
         let mut sumi = 0i32;
         for n in 0..2 {
@@ -168,9 +173,9 @@ fn dot_q6_k(w: &[u8], a: &[BlockQ8K]) -> f32 {
                 sumi += sc[8 * n + g] as i8 as i32 * s;
             }
         }
-        sumf += (ab.d * read_f16(wb, 208)) * sumi as f32;
+        lanes[b % 8] = q6_k_lane(lanes[b % 8], ab.d, read_f16(wb, 208), sumi);
     }
-    sumf
+    sum_lanes(&lanes)
 }
 
 /// Float rows: element i goes to lane i % 32, like a loop over four 8-wide accumulators.
