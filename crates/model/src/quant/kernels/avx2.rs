@@ -39,15 +39,13 @@ pub(super) mod imp {
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
     pub(in super::super) fn reduce8(s: &[__m256i; 8]) -> __m256i {
-        let h01 = _mm256_hadd_epi32(s[0], s[1]);
-        let h23 = _mm256_hadd_epi32(s[2], s[3]);
-        let h45 = _mm256_hadd_epi32(s[4], s[5]);
-        let h67 = _mm256_hadd_epi32(s[6], s[7]);
-        let h0123 = _mm256_hadd_epi32(h01, h23);
-        let h4567 = _mm256_hadd_epi32(h45, h67);
-        let lo = _mm256_permute2x128_si256(h0123, h4567, 0x20);
-        let hi = _mm256_permute2x128_si256(h0123, h4567, 0x31);
-        _mm256_add_epi32(lo, hi)
+        let pairs = [
+            _mm256_hadd_epi32(s[0], s[1]),
+            _mm256_hadd_epi32(s[2], s[3]),
+            _mm256_hadd_epi32(s[4], s[5]),
+            _mm256_hadd_epi32(s[6], s[7]),
+        ];
+        reduce8_paired(&pairs)
     }
 
     #[target_feature(enable = "avx2,fma,f16c")]
@@ -206,13 +204,22 @@ pub(super) mod imp {
         (_mm_cvtsi128_si32(h), _mm_extract_epi32(h, 1))
     }
 
-    /// Four i32 lanes of eight vectors to one vector of their eight sums, in order.
+    /// `reduce8` after its first level: `h[k]` is `_mm256_hadd_epi32(s[2k], s[2k + 1])`.
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
-    pub(in super::super) fn reduce8_128(m: &[__m128i; 8]) -> __m256i {
-        let lo = _mm_hadd_epi32(_mm_hadd_epi32(m[0], m[1]), _mm_hadd_epi32(m[2], m[3]));
-        let hi = _mm_hadd_epi32(_mm_hadd_epi32(m[4], m[5]), _mm_hadd_epi32(m[6], m[7]));
-        _mm256_set_m128i(hi, lo)
+    pub(in super::super) fn reduce8_paired(h: &[__m256i; 4]) -> __m256i {
+        let h0123 = _mm256_hadd_epi32(h[0], h[1]);
+        let h4567 = _mm256_hadd_epi32(h[2], h[3]);
+        let lo = _mm256_permute2x128_si256(h0123, h4567, 0x20);
+        let hi = _mm256_permute2x128_si256(h0123, h4567, 0x31);
+        _mm256_add_epi32(lo, hi)
+    }
+
+    /// `reduce8_128` after its first level: `h[k]` is `_mm_hadd_epi32(m[2k], m[2k + 1])`.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub(in super::super) fn reduce8_128_paired(h: &[__m128i; 4]) -> __m256i {
+        _mm256_set_m128i(_mm_hadd_epi32(h[2], h[3]), _mm_hadd_epi32(h[0], h[1]))
     }
 
     /// The activation scales of eight consecutive Q8_K blocks.
@@ -258,11 +265,17 @@ pub(super) mod imp {
                 let mut acc = _mm256_setzero_ps();
                 let mut b = 0;
                 while b + 8 <= nb {
-                    let (mut s, mut m) = ([_mm256_setzero_si256(); 8], [_mm_setzero_si128(); 8]);
-                    for k in 0..8 {
-                        (s[k], m[k]) = $block(&w[(b + k) * B..(b + k + 1) * B], &a[b + k]);
+                    // The first hadd level of reduce8 / reduce8_128 runs as pairs arrive, so
+                    // only four partial vectors of each kind stay live.
+                    let (mut h, mut hm) = ([_mm256_setzero_si256(); 4], [_mm_setzero_si128(); 4]);
+                    for k in 0..4 {
+                        let i = b + 2 * k;
+                        let (s0, m0) = $block(&w[i * B..(i + 1) * B], &a[i]);
+                        let (s1, m1) = $block(&w[(i + 1) * B..(i + 2) * B], &a[i + 1]);
+                        h[k] = _mm256_hadd_epi32(s0, s1);
+                        hm[k] = _mm_hadd_epi32(m0, m1);
                     }
-                    let (si, mi) = (_mm256_cvtepi32_ps(reduce8(&s)), _mm256_cvtepi32_ps(reduce8_128(&m)));
+                    let (si, mi) = (_mm256_cvtepi32_ps(reduce8_paired(&h)), _mm256_cvtepi32_ps(reduce8_128_paired(&hm)));
                     let ad = q8_k_scales8(&a[b..b + 8]);
                     let (dw, dmw) = unsafe { (load_scales8(wp.add(b * B), B), load_scales8(wp.add(b * B + 2), B)) };
                     let t = _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(ad, dw), si), _mm256_mul_ps(_mm256_mul_ps(ad, dmw), mi));

@@ -28,7 +28,7 @@ mod imp {
     use super::super::super::k_quants::{BlockQ8K, BLOCK_Q4_K};
     use super::super::avx2::imp::{
         self as avx2, f16_pair, hsum2_i32, load_scales8, q4_k_min_products, q4_k_scales_mins16, q8_k_scales8, reduce8,
-        reduce8_128,
+        reduce8_128_paired, reduce8_paired,
     };
     use super::super::{scalar, sum_lanes, Kernels, Q8Row};
 

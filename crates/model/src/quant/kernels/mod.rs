@@ -23,16 +23,18 @@ pub struct Q8Row {
 }
 
 impl Q8Row {
-    /// Symmetric 8-bit per 32 values: d = max|x| / 127, q = round(x / d).
+    /// Symmetric 8-bit per 32 values: d = max|x| / 127, q = round(x / d). As llama.cpp's
+    /// x86 `quantize_row_q8_0` does, the scale is rounded to f16 (block_q8_0 stores it so) and
+    /// ties round to even, so our dot products land on llama.cpp's numbers.
     pub fn quantize(x: &[f32]) -> Self {
         let nb = x.len() / 32;
         let mut row = Q8Row { d: vec![0.0; nb], qs: vec![0; nb * 32] };
         for ((xb, d), qs) in x.chunks_exact(32).zip(&mut row.d).zip(row.qs.chunks_exact_mut(32)) {
             let amax = xb.iter().fold(0f32, |a, v| a.max(v.abs()));
-            *d = amax / 127.0;
+            *d = super::f16_to_f32(super::f32_to_f16(amax / 127.0));
             let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
             for (q, &v) in qs.iter_mut().zip(xb) {
-                *q = (v * id).round() as i8;
+                *q = (v * id).round_ties_even() as i8;
             }
         }
         row
@@ -112,8 +114,9 @@ pub fn available() -> Vec<&'static Kernels> {
     out
 }
 
-/// The fastest available table, or the one named by `REASONER_KERNELS` (scalar, avx2, avx512)
-/// when that is available. Chosen once per process.
+/// The table to use: the one named by `REASONER_KERNELS` (scalar, avx2, avx512) when this CPU
+/// can run it, else AVX2, else scalar. AVX-512 is opt-in: on Zen 4 (double-pumped 512-bit
+/// units) it measured slower than AVX2 in benches/quant_matvec.rs. Chosen once per process.
 pub fn kernels() -> &'static Kernels {
     static CHOSEN: OnceLock<&'static Kernels> = OnceLock::new();
     CHOSEN.get_or_init(|| {
@@ -121,7 +124,7 @@ pub fn kernels() -> &'static Kernels {
         let wanted = std::env::var("REASONER_KERNELS").ok();
         wanted
             .and_then(|w| all.iter().copied().find(|k| k.name == w))
-            .or_else(|| all.last().copied())
+            .or_else(|| all.iter().copied().find(|k| k.name == "avx2"))
             .unwrap_or(&scalar::KERNELS)
     })
 }
