@@ -65,19 +65,58 @@ impl Sampler {
 
     /// Pick the next token. `logits` is modified in place; `history` is prompt + generated ids.
     pub fn sample(&mut self, logits: &mut [f32], history: &[u32]) -> u32 {
+        if let Some(id) = self.filter(logits, history) {
+            return id;
+        }
+        let total: f32 = self.candidates.iter().map(|x| x.1).sum();
+        let r = self.rng.random::<f32>() * total;
+        pick(&self.candidates, r)
+    }
+
+    /// The distribution `sample` draws from, as (token, probability) pairs summing to 1, most
+    /// likely first; greedy (temperature 0) is all mass on the argmax. `logits` is modified in
+    /// place. Speculative decoding compares the main model's and the draft's with it.
+    pub fn distribution(&mut self, logits: &mut [f32], history: &[u32]) -> Vec<(u32, f32)> {
+        if let Some(id) = self.filter(logits, history) {
+            return vec![(id, 1.0)];
+        }
+        let total: f32 = self.candidates.iter().map(|x| x.1).sum();
+        self.candidates.iter().map(|&(t, w)| (t, w / total)).collect()
+    }
+
+    /// Draw a token from (token, weight) pairs with this sampler's generator; the weights need
+    /// not sum to 1. An empty list gives token 0.
+    pub fn draw(&mut self, dist: &[(u32, f32)]) -> u32 {
+        if dist.is_empty() {
+            return 0;
+        }
+        let total: f32 = dist.iter().map(|x| x.1).sum();
+        let r = self.rng.random::<f32>() * total;
+        pick(dist, r)
+    }
+
+    /// A uniform draw from [0, 1) with this sampler's generator (speculative accept tests).
+    pub fn uniform(&mut self) -> f32 {
+        self.rng.random::<f32>()
+    }
+
+    /// Penalty, temperature and the top-k / top-p / min-p cuts. Returns the token when the choice
+    /// is already made (greedy, or no finite logit); otherwise leaves the survivors with their
+    /// unnormalised weights in `self.candidates`, most likely first.
+    fn filter(&mut self, logits: &mut [f32], history: &[u32]) -> Option<u32> {
         let p = &self.params;
         if p.repeat_penalty != 1.0 {
             apply_repeat_penalty(logits, history, p.repeat_penalty);
         }
         if p.temperature == 0.0 {
-            return argmax(logits);
+            return Some(argmax(logits));
         }
         let inv_t = 1.0 / p.temperature;
         let c = &mut self.candidates;
         c.clear();
         c.extend(logits.iter().enumerate().filter(|(_, l)| l.is_finite()).map(|(i, &l)| (i as u32, l * inv_t)));
         if c.is_empty() {
-            return argmax(logits);
+            return Some(argmax(logits));
         }
         c.sort_unstable_by(|a, b| b.1.total_cmp(&a.1));
         if p.top_k > 0 && p.top_k < c.len() {
@@ -111,16 +150,19 @@ impl Sampler {
             let keep = c.iter().take_while(|x| x.1 >= threshold).count().max(1);
             c.truncate(keep);
         }
-        let total: f32 = c.iter().map(|x| x.1).sum();
-        let mut r = self.rng.random::<f32>() * total;
-        for x in c.iter() {
-            r -= x.1;
-            if r <= 0.0 {
-                return x.0;
-            }
-        }
-        c[c.len() - 1].0
+        None
     }
+}
+
+/// Walk the weights until `r` (uniform in [0, total)) is used up; the last token catches rounding.
+fn pick(c: &[(u32, f32)], mut r: f32) -> u32 {
+    for x in c {
+        r -= x.1;
+        if r <= 0.0 {
+            return x.0;
+        }
+    }
+    c[c.len() - 1].0
 }
 
 pub fn argmax(logits: &[f32]) -> u32 {
@@ -200,6 +242,21 @@ mod tests {
     fn repeat_penalty_moves_greedy_choice() {
         let mut s = Sampler::new(SamplingParams { repeat_penalty: 2.0, ..SamplingParams::greedy(5) });
         assert_eq!(s.sample(&mut logits(), &[1]), 5);
+    }
+
+    #[test]
+    fn distribution_is_what_sample_draws_from() {
+        let params = SamplingParams { temperature: 0.8, top_k: 4, top_p: 0.9, min_p: 0.05, seed: 3, ..Default::default() };
+        let d = Sampler::new(params.clone()).distribution(&mut logits(), &[]);
+        assert!((d.iter().map(|x| x.1).sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(d.windows(2).all(|w| w[0].1 >= w[1].1));
+        // Same seed: `draw` over the distribution picks what `sample` picks.
+        let (mut a, mut b) = (Sampler::new(params.clone()), Sampler::new(params));
+        for _ in 0..64 {
+            assert_eq!(a.sample(&mut logits(), &[]), b.draw(&d));
+        }
+        let g = Sampler::new(SamplingParams::greedy(1)).distribution(&mut logits(), &[]);
+        assert_eq!(g, vec![(1, 1.0)]);
     }
 
     #[test]

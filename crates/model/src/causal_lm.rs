@@ -42,6 +42,26 @@ pub trait CausalLm: Send + Sync {
     fn forward(&self, seqs: &mut [SeqInput<'_>], which: LogitsFor) -> Result<Vec<Tensor>>;
     fn new_cache(&self) -> SequenceCache;
     fn info(&self) -> ModelInfo;
+    /// The model's built-in draft for speculative decoding (DeepSeek-V3's MTP module), when the
+    /// checkpoint has one.
+    fn mtp_draft(&self) -> Option<&dyn MtpDraft> {
+        None
+    }
+}
+
+/// A multi-token-prediction module used as a one-token draft: it reads the main model's final
+/// hidden state at position i and the token at i+1, and predicts the token at i+2. Its cache
+/// has one entry per main position i whose next token is known.
+pub trait MtpDraft: Send + Sync {
+    /// The main model's forward: logits of the rows `which` asks for, and the final hidden
+    /// states (after the final norm) of every new row, (len, hidden) per sequence.
+    fn forward_with_all_hidden(&self, seqs: &mut [SeqInput<'_>], which: LogitsFor) -> Result<(Vec<Tensor>, Vec<Tensor>)>;
+    /// An empty cache for the draft module.
+    fn new_draft_cache(&self) -> SequenceCache;
+    /// Draft logits for one sequence. `hidden` (len, hidden) holds the main model's states of
+    /// positions p .. p+len, `next_tokens` the tokens t[p+1 ..= p+len], and `cache` positions
+    /// 0 .. p; returns the logits of t[p+2 ..= p+len+1], (1, vocab) for `Last` or (len, vocab).
+    fn draft_logits(&self, hidden: &Tensor, next_tokens: &[u32], cache: &mut SequenceCache, which: LogitsFor) -> Result<Tensor>;
 }
 
 /// Refuse ids past the embedding table before they reach an index op.

@@ -4,7 +4,7 @@
 //! Optional multi-token prediction (MTP) modules stored as layers num_hidden_layers.. draft the
 //! token after next from the main model's hidden state and the next token's embedding.
 
-use crate::causal_lm::{batch_spans, check_token_ids, select_rows, CausalLm, LogitsFor, ModelInfo, SeqInput};
+use crate::causal_lm::{batch_spans, check_token_ids, select_rows, CausalLm, LogitsFor, ModelInfo, MtpDraft, SeqInput};
 use crate::config::{RawConfig, RopeConfig, RopeScaling};
 use crate::error::{ModelError, Result};
 use crate::layers::kv_cache::{LayerCache, SequenceCache};
@@ -378,9 +378,25 @@ pub fn load(raw: &RawConfig, root: &VarPath, generation: Generation) -> Result<D
     Ok(DeepseekV3 { spec, embed_tokens, layers, norm, lm_head, rope, attn_impl: AttnImpl::Auto, mtp })
 }
 
+/// (start row, rows, first position) per sequence, as `batch_spans` lays a batch out.
+type Spans = Vec<(usize, usize, usize)>;
+
 impl DeepseekV3 {
     /// Logits and the final hidden states (after the final norm) of the same rows.
     pub fn forward_with_hidden(&self, seqs: &mut [SeqInput<'_>], which: LogitsFor) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
+        let (x, spans) = self.decoder_output(seqs)?;
+        let mut logits = Vec::with_capacity(spans.len());
+        let mut hidden = Vec::with_capacity(spans.len());
+        for rows in select_rows(&x, &spans, which)? {
+            let h = self.norm.forward(&rows)?;
+            logits.push(self.lm_head.forward(&h)?);
+            hidden.push(h);
+        }
+        Ok((logits, hidden))
+    }
+
+    /// The last decoder layer's output for every new row, (n, hidden), before the final norm.
+    fn decoder_output(&self, seqs: &mut [SeqInput<'_>]) -> Result<(Tensor, Spans)> {
         check_token_ids(seqs, self.spec.config.vocab_size)?;
         let spans = batch_spans(seqs);
         let ids: Vec<u32> = seqs.iter().flat_map(|s| s.tokens.iter().copied()).collect();
@@ -391,14 +407,7 @@ impl DeepseekV3 {
                 seqs.iter_mut().map(|s| s.cache.as_deref_mut().map(|c| &mut c.layers[li])).collect();
             x = layer.forward(&x, &spans, &mut caches, &self.rope, self.attn_impl)?;
         }
-        let mut logits = Vec::with_capacity(spans.len());
-        let mut hidden = Vec::with_capacity(spans.len());
-        for rows in select_rows(&x, &spans, which)? {
-            let h = self.norm.forward(&rows)?;
-            logits.push(self.lm_head.forward(&h)?);
-            hidden.push(h);
-        }
-        Ok((logits, hidden))
+        Ok((x, spans))
     }
 
     /// Number of MTP modules loaded (0 when the checkpoint has none).
@@ -468,9 +477,38 @@ impl DeepseekV3 {
     }
 }
 
+/// The first MTP module as speculative decoding's draft (deeper modules are not used yet).
+impl MtpDraft for DeepseekV3 {
+    fn forward_with_all_hidden(&self, seqs: &mut [SeqInput<'_>], which: LogitsFor) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
+        let (x, spans) = self.decoder_output(seqs)?;
+        let hidden = self.norm.forward(&x)?; // (n, hidden)
+        let mut logits = Vec::with_capacity(spans.len());
+        let mut states = Vec::with_capacity(spans.len());
+        for (rows, &(row, len, _)) in select_rows(&hidden, &spans, which)?.into_iter().zip(&spans) {
+            logits.push(self.lm_head.forward(&rows)?);
+            states.push(hidden.narrow(0, row, len)?);
+        }
+        Ok((logits, states))
+    }
+
+    fn new_draft_cache(&self) -> SequenceCache {
+        self.new_mtp_cache()
+    }
+
+    fn draft_logits(&self, hidden: &Tensor, next_tokens: &[u32], cache: &mut SequenceCache, which: LogitsFor) -> Result<Tensor> {
+        let mut inputs = [MtpInput { hidden, next_tokens, cache: Some(cache) }];
+        let out = self.mtp_forward(0, &mut inputs, which)?;
+        out.into_iter().next().map(|o| o.logits).ok_or_else(|| ModelError::Invalid("MTP step returned no output".into()))
+    }
+}
+
 impl CausalLm for DeepseekV3 {
     fn forward(&self, seqs: &mut [SeqInput<'_>], which: LogitsFor) -> Result<Vec<Tensor>> {
         Ok(self.forward_with_hidden(seqs, which)?.0)
+    }
+
+    fn mtp_draft(&self) -> Option<&dyn MtpDraft> {
+        if self.mtp.is_empty() { None } else { Some(self) }
     }
 
     fn new_cache(&self) -> SequenceCache {
