@@ -30,6 +30,9 @@ pub struct BenchArgs {
     /// report `spec_acceptance_rate`, `spec_decode_tok_s` and `spec_speedup`.
     #[arg(long)]
     pub speculative: bool,
+    /// Skip measuring memory read bandwidth (the decode ceiling), which takes ~1 s and 512 MiB.
+    #[arg(long)]
+    pub no_roofline: bool,
 }
 
 /// Peak resident set size of this process (VmHWM), in bytes.
@@ -110,6 +113,14 @@ pub fn run(a: BenchArgs) -> Result<()> {
         "peak_rss_bytes": peak_rss_bytes(),
         "threads": threads,
     });
+    if !a.no_roofline {
+        // Measured after peak RSS was read, so its buffer does not count against the model.
+        let bandwidth = super::roofline::measure_read_bandwidth(threads);
+        let ceiling = bandwidth / m.weight_bytes.max(1) as f64;
+        report["read_bandwidth_bytes_s"] = bandwidth.into();
+        report["decode_ceiling_tok_s"] = ceiling.into();
+        report["decode_fraction_of_ceiling"] = (best_decode / ceiling).into();
+    }
     let spec_speedup = best_spec / best_decode;
     if a.speculative {
         report["spec_acceptance_rate"] = spec_acceptance.into();
@@ -125,6 +136,14 @@ pub fn run(a: BenchArgs) -> Result<()> {
         println!("decode          {best_decode:.1} tok/s ({} tokens)", a.gen_tokens);
         println!("weight bytes    {}", m.weight_bytes);
         println!("peak RSS        {}", report["peak_rss_bytes"]);
+        if let Some(bw) = report["read_bandwidth_bytes_s"].as_f64() {
+            println!(
+                "roofline        {:.1} GB/s read -> at most {:.1} tok/s decode; measured decode is {:.0}% of it",
+                bw / 1e9,
+                report["decode_ceiling_tok_s"].as_f64().unwrap_or(0.0),
+                100.0 * report["decode_fraction_of_ceiling"].as_f64().unwrap_or(0.0)
+            );
+        }
         if a.speculative {
             println!("speculative     {best_spec:.1} tok/s, {spec_speedup:.2}x plain decode (MTP draft, {:.1}% accepted)", 100.0 * spec_acceptance);
         }

@@ -8,4 +8,5 @@ pub mod grade;
 pub mod info;
 pub mod logprobs;
 pub mod quantize;
+pub mod roofline;
 pub mod transcript;
