@@ -30,12 +30,11 @@ impl LoadedModel {
     /// Token ids that end generation: generation_config's eos ids plus the tokenizer's eos token.
     pub fn eos_ids(&self) -> Vec<u32> {
         let mut ids = self.generation.eos_token_id.clone();
-        if let Some(tok) = &self.tokenizer {
-            if let Some(id) = tok.eos_token.as_deref().and_then(|t| tok.token_id(t)) {
-                if !ids.contains(&id) {
-                    ids.push(id);
-                }
-            }
+        if let Some(tok) = &self.tokenizer
+            && let Some(id) = tok.eos_token.as_deref().and_then(|t| tok.token_id(t))
+            && !ids.contains(&id)
+        {
+            ids.push(id);
         }
         ids
     }
@@ -86,7 +85,7 @@ pub fn load_gguf(path: &Path) -> Result<LoadedModel> {
     let tokenizer = tokenizer_from_metadata(meta, path)?;
     let tokens = meta.get("tokenizer.ggml.tokens").and_then(|v| v.as_array()).map_or(0, |a| a.len());
     let vocab = src.shape_of("model.embed_tokens.weight").map_or(tokens, |s| s[0]);
-    let mut json = config_from_metadata(meta, path, vocab, src.contains("lm_head.weight"))?;
+    let mut json = config_from_metadata(meta, path, vocab, &|name| file.tensor(name).is_some())?;
     if let Some(info) = file.tensor("rope_freqs.weight") {
         // Llama 3 scaling as llama.cpp stores it: one divisor per rotary frequency.
         let mut factors = vec![0f32; info.n_elements() as usize];
