@@ -170,6 +170,19 @@ fn bad_input_fails_cleanly_and_names_the_culprit() {
     let bad_flag = reasoner(&["generate", "--model", fixture("qwen2_f32").to_str().unwrap(), "--prompt", "hi", "--top-p", "0"]);
     assert_clean_failure(&bad_flag, &["--top-p"]);
 
+    // A GGUF cut short, and one whose header claims an absurd tensor count.
+    let tmp = tempfile::tempdir().unwrap();
+    let good = std::fs::read(fixture("gguf_llamacpp/qwen2_f32.q8_0.gguf")).unwrap();
+    let cut = tmp.path().join("cut.gguf");
+    std::fs::write(&cut, &good[..good.len() / 2]).unwrap();
+    assert_clean_failure(&run(&cut), &["cut.gguf", "past the end"]);
+    let huge = tmp.path().join("huge.gguf");
+    let mut bytes = b"GGUF\x03\x00\x00\x00".to_vec();
+    bytes.extend_from_slice(&u64::MAX.to_le_bytes());
+    bytes.extend_from_slice(&[0u8; 64]);
+    std::fs::write(&huge, bytes).unwrap();
+    assert_clean_failure(&run(&huge), &["huge.gguf", "tensor count"]);
+
     let no_model = reasoner(&["chat"]);
     assert_clean_failure(&no_model, &["--model"]);
 }

@@ -78,7 +78,7 @@ fn load_chat_template(dir: &Path, cfg: &TokenizerConfig) -> Result<Option<ChatTe
 /// A llama.cpp GGUF file: config, tokenizer and chat template from its metadata; linear weights
 /// stay in their stored format and are read from the memory map.
 pub fn load_gguf(path: &Path) -> Result<LoadedModel> {
-    let file = GgufFile::open(path).map_err(|e| ModelError::io(path, e))?;
+    let file = GgufFile::open(path).map_err(|e| ModelError::Invalid(e.to_string()))?;
     let file = Arc::new(file);
     let src = GgufSource::new(file.clone())?;
     let meta = file.metadata();

@@ -110,7 +110,7 @@ struct Source {
 
 fn open_source(input: &Path) -> Result<Source> {
     if input.is_file() {
-        let file = Arc::new(GgufFile::open(input).map_err(|e| ModelError::io(input, e))?);
+        let file = Arc::new(GgufFile::open(input).map_err(|e| ModelError::Invalid(e.to_string()))?);
         let meta = file.metadata();
         let arch = meta.get("general.architecture").and_then(|v| v.as_str()).unwrap_or("").to_string();
         let heads = meta.get(&format!("{arch}.attention.head_count")).and_then(|v| v.as_u64()).unwrap_or(1) as usize;
