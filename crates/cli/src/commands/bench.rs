@@ -71,6 +71,11 @@ pub fn run(a: BenchArgs) -> Result<()> {
         .collect();
     let (mut best_prefill, mut best_decode) = (0.0f64, 0.0f64);
     let (mut best_spec, mut spec_acceptance) = (0.0f64, 0.0f64);
+    // Warm-up, as llama-bench does: the first pass over memory-mapped weights pays page faults.
+    {
+        let mut cache = m.model.new_cache();
+        m.model.forward(&mut [SeqInput { tokens: &prompt[..1], cache: Some(&mut cache) }], LogitsFor::Last)?;
+    }
     for _ in 0..a.repeats {
         let mut cache = m.model.new_cache();
         let t0 = Instant::now();

@@ -150,7 +150,16 @@ pub(super) mod imp {
                 }
                 let mut lanes = [0f32; 8];
                 unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
-                scalar::accumulate_blocks(w, $bytes, a, b, &mut lanes, $sumi);
+                // Tail blocks (rows of 896 leave 4): integer dots in SIMD, then the same float
+                // steps as `scalar::accumulate_blocks`, so results stay bit-identical.
+                while b < nb {
+                    let y = unsafe { _mm256_loadu_si256(qp.add(32 * b) as *const __m256i) };
+                    let sumi = hsum_i32(unsafe { $block(wp.add(b * $bytes), y) });
+                    let bits = unsafe { (wp.add(b * $bytes) as *const u16).read_unaligned() };
+                    let d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32))) * a.d[b];
+                    lanes[b % 8] += d * sumi as f32;
+                    b += 1;
+                }
                 sum_lanes(&lanes)
             }
         };
