@@ -14,7 +14,9 @@
 # repetition (llama-bench's mean/stddev are printed too). llama-bench runs with its defaults
 # otherwise (f16 KV cache, flash attention auto, weight repacking on). The load average is
 # printed: on a shared 2-core machine other work skews both figures.
-# Exit status is 0 when llama.cpp ran, even if reasoner failed (so its error shows beside the peer).
+# Exit status is 0 when llama.cpp ran, even if reasoner failed (so its error shows beside the peer);
+# when llama.cpp cannot load the file (e.g. a GGUF of ours it rejects) its error is printed, ours
+# still runs, and the exit status is 1.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
@@ -31,10 +33,13 @@ fi
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 
 # llama.cpp
+echo "load      $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) on $(nproc) cores"
+llama_ok=1
 if ! "$bin/llama-bench" -m "$model" -t "$threads" -p "$pp" -n "$tg" -r "$reps" -o json >"$tmp/llama.json" 2>"$tmp/llama.err"; then
-    echo "llama.cpp ERROR $(tail -3 "$tmp/llama.err" | tr '\n' ' ')"
-    exit 1
-fi
+    echo "llama.cpp ERROR $(grep -E 'error|failed' "$tmp/llama.err" | tail -3 | tr '\n' ' ')"
+    llama_ok=0
+    llama_line='{}'
+else
 llama_line="$(python3 - "$tmp/llama.json" "$pp" "$tg" <<'PY'
 import json, sys
 rows = json.load(open(sys.argv[1]))
@@ -55,8 +60,8 @@ out.update(weights_bytes=r["model_size"], n_params=r["model_n_params"], threads=
 print(json.dumps(out))
 PY
 )"
-echo "load      $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) on $(nproc) cores"
 echo "llama.cpp $llama_line"
+fi
 
 # reasoner
 ours="$repo/target/release/reasoner"
@@ -74,7 +79,7 @@ if [ -x "$ours" ]; then
     fi
     ours_line="$(grep -m1 '^{' "$tmp/ours.out" || true)"
 fi
-if [ -n "$ours_line" ]; then
+if [ -n "$ours_line" ] && [ "$llama_ok" = 1 ]; then
     echo "reasoner  $ours_line"
     python3 - "$llama_line" "$ours_line" <<'PY'
 import json, sys
@@ -85,9 +90,12 @@ def ratio(k):
 print(f"ratio     ours/llama.cpp prefill {ratio('prefill_tok_s')} decode {ratio('decode_tok_s')} "
       f"weight_bytes {ratio('weights_bytes')}")
 PY
+elif [ -n "$ours_line" ]; then
+    echo "reasoner  $ours_line"
+    echo "ratio     n/a"
 else
     err="$(cat "$tmp/ours.err" "$tmp/cargo.err" 2>/dev/null | grep -v '^\s*$' | tail -3 | tr '\n' ' ')"
     echo "reasoner  ERROR ${err:-no JSON line from $ours}"
     echo "ratio     n/a"
 fi
-exit 0
+exit $(( llama_ok ? 0 : 1 ))
