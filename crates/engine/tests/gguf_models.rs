@@ -55,6 +55,10 @@ fn f32_gguf_round_trip_is_exact() {
             assert_eq!(m.tokenizer.as_ref().unwrap().encode(text, true).unwrap(), ids(&case["ids"]), "{name}: {text:?}");
         }
         assert_eq!(m.eos_ids().first(), hf.eos_ids().first(), "{name}: eos");
+        // llama.cpp requires one token entry per embedding row (padded past the tokenizer).
+        let file = reasoner_model::gguf::GgufFile::open(tmp.path().join(format!("{name}-f32.gguf"))).unwrap();
+        let n_tokens = file.metadata().get("tokenizer.ggml.tokens").and_then(|v| v.as_array()).map(|a| a.len()).unwrap();
+        assert_eq!(n_tokens, file.tensor("token_embd.weight").unwrap().shape()[0], "{name}: token list vs embedding rows");
         let msgs = [reasoner_model::chat_template::ChatMessage::new("user", "What is 2+3?")];
         let render = |l: &LoadedModel| l.chat_template.as_ref().map(|t| t.render(&msgs, true, &Default::default()).unwrap());
         assert_eq!(render(&m), render(&hf), "{name}: chat template");

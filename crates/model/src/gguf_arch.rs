@@ -622,8 +622,10 @@ pub fn tokenizer_from_metadata(meta: &Metadata, path: &Path) -> Result<tokenizer
         .map_err(|e| ModelError::Tokenizer { path: path.to_path_buf(), message: format!("rebuilding from GGUF metadata: {e}") })
 }
 
-/// `tokenizer.ggml.*` keys for a tokenizer.json (byte-level BPE only).
-pub fn tokenizer_metadata(tj: &Value, path: &Path) -> Result<Vec<(String, MetaValue)>> {
+/// `tokenizer.ggml.*` keys for a tokenizer.json (byte-level BPE only). The token list is padded
+/// with unused `[PADn]` entries up to the model's `vocab_size` (embedding rows), as llama.cpp's
+/// converter does: llama.cpp checks that the list and token_embd agree.
+pub fn tokenizer_metadata(tj: &Value, path: &Path, vocab_size: Option<usize>) -> Result<Vec<(String, MetaValue)>> {
     let model = &tj["model"];
     if model["type"].as_str() != Some("BPE") {
         return Err(ModelError::key(path, "model.type", "only byte-level BPE tokenizers can be written to GGUF"));
@@ -637,6 +639,7 @@ pub fn tokenizer_metadata(tj: &Value, path: &Path) -> Result<Vec<(String, MetaVa
     for a in &added {
         n = n.max(a["id"].as_u64().unwrap_or(0) as usize + 1);
     }
+    let n = n.max(vocab_size.unwrap_or(0));
     let mut tokens = vec![String::new(); n];
     let mut types = vec![1i32; n];
     for (t, id) in vocab {

@@ -146,7 +146,7 @@ fn open_source(input: &Path) -> Result<Source> {
     let tok_path = input.join("tokenizer.json");
     let tj: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&tok_path).map_err(|e| ModelError::io(&tok_path, e))?)
         .map_err(|e| ModelError::Json { path: tok_path.clone(), message: e.to_string() })?;
-    metadata.extend(tokenizer_metadata(&tj, &tok_path)?);
+    metadata.extend(tokenizer_metadata(&tj, &tok_path, raw.json["vocab_size"].as_u64().map(|v| v as usize))?);
     let tok = tokenizers::Tokenizer::from_file(&tok_path).map_err(|e| ModelError::Tokenizer { path: tok_path.clone(), message: e.to_string() })?;
     let tcfg = TokenizerConfig::read_optional(&input.join("tokenizer_config.json"))?;
     let generation = GenerationDefaults::read_optional(&input.join("generation_config.json"))?;
