@@ -7,6 +7,7 @@ use crate::gguf_source::PackedMatrix;
 use crate::quant;
 use crate::weights::VarPath;
 use candle_core::{Device, Storage, Tensor};
+use rayon::prelude::*;
 
 #[derive(Debug, Clone)]
 pub enum LinearWeight {
@@ -115,10 +116,11 @@ fn banded_gemm(p: &PackedMatrix, x: &Tensor) -> candle_core::Result<Tensor> {
     for start in (0..p.rows).step_by(GEMM_BAND_ROWS) {
         let rows = GEMM_BAND_ROWS.min(p.rows - start);
         let mut band = vec![0f32; rows * p.cols];
-        for (r, out) in band.chunks_mut(p.cols).enumerate() {
+        // Dequantize the band on all workers; GEMM below is parallel too.
+        band.par_chunks_mut(p.cols).enumerate().try_for_each(|(r, out)| {
             let bytes = &qm.data[(start + r) * rb..(start + r + 1) * rb];
-            quant::dequantize_row(p.dtype, bytes, out).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-        }
+            quant::dequantize_row(p.dtype, bytes, out).map_err(|e| candle_core::Error::Msg(e.to_string()))
+        })?;
         let w = Tensor::from_vec(band, (rows, p.cols), &Device::Cpu)?;
         outs.push(x.matmul(&w.t()?)?);
     }

@@ -34,7 +34,7 @@ impl Q8Row {
             *d = super::f16_to_f32(super::f32_to_f16(amax / 127.0));
             let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
             for (q, &v) in qs.iter_mut().zip(xb) {
-                *q = (v * id).round_ties_even() as i8;
+                *q = round_ties_even_small(v * id) as i8;
             }
         }
         row
@@ -43,6 +43,15 @@ impl Q8Row {
     pub fn n_blocks(&self) -> usize {
         self.d.len()
     }
+}
+
+/// Round to nearest, ties to even, for |x| < 2^22 (here |x| <= 127): adding and removing 1.5·2^23
+/// leaves the FPU's default rounding to do the work, in plain arithmetic the compiler vectorizes
+/// (`f32::round_ties_even` becomes a libm call without SSE4.1 enabled at compile time).
+#[inline(always)]
+fn round_ties_even_small(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23
+    (x + MAGIC) - MAGIC
 }
 
 /// One activation row in the form the weight type's kernel wants.
@@ -219,4 +228,19 @@ pub fn matmul_with(k: &Kernels, w: &QMatrix, x: &[f32], out: &mut [f32]) {
 pub(crate) fn sum_lanes(a: &[f32; 8]) -> f32 {
     let s = [a[0] + a[4], a[1] + a[5], a[2] + a[6], a[3] + a[7]];
     (s[0] + s[2]) + (s[1] + s[3])
+}
+
+#[cfg(test)]
+mod rounding_tests {
+    #[test]
+    fn magic_rounding_equals_round_ties_even() {
+        let mut x = -130.0f32;
+        while x <= 130.0 {
+            assert_eq!(super::round_ties_even_small(x), x.round_ties_even(), "{x}");
+            x += 0.0625;
+        }
+        for x in [0.5f32, 1.5, 2.5, -0.5, -2.5, 126.5, -127.5, 0.49999997] {
+            assert_eq!(super::round_ties_even_small(x), x.round_ties_even(), "{x}");
+        }
+    }
 }
