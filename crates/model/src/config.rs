@@ -127,7 +127,9 @@ impl RopeConfig {
             })
         };
         Ok(match kind {
-            "default" => RopeScaling::None,
+            // transformers' dynamic NTK only changes the base past max_position_embeddings;
+            // within it, which is all a static table covers, it is the default schedule.
+            "default" | "dynamic" => RopeScaling::None,
             "linear" => RopeScaling::Linear { factor: need("factor")? },
             "freq_factors" => RopeScaling::FreqFactors {
                 factors: s["factors"]
@@ -155,7 +157,7 @@ impl RopeConfig {
                 return Err(ModelError::key(
                     path,
                     "rope_scaling.rope_type",
-                    format!("unsupported rope scaling `{other}` (supported: default, linear, llama3, yarn)"),
+                    format!("unsupported rope scaling `{other}` (supported: default, linear, dynamic, llama3, yarn)"),
                 ))
             }
         })
