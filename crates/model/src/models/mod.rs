@@ -59,6 +59,45 @@ pub struct DenseCommon {
     pub hidden_act: String,
 }
 
+/// What distinguishes the dense families beyond config.json's common keys.
+pub(crate) struct DenseVariant {
+    pub architecture: &'static str,
+    pub qkv_bias: bool,
+    pub o_bias: bool,
+    pub qk_norm: bool,
+    pub mlp_bias: bool,
+    /// transformers' default when config.json has no `max_position_embeddings`.
+    pub default_max_positions: usize,
+}
+
+/// Check the common keys and build the `DenseSpec` for one family.
+pub(crate) fn dense_spec(raw: &RawConfig, c: &DenseCommon, v: DenseVariant) -> Result<dense::DenseSpec> {
+    check_act(raw, &c.hidden_act)?;
+    let head_dim = check_heads(raw, c)?;
+    Ok(dense::DenseSpec {
+        architecture: v.architecture.into(),
+        vocab_size: c.vocab_size,
+        hidden_size: c.hidden_size,
+        intermediate_size: c.intermediate_size,
+        num_layers: c.num_hidden_layers,
+        attention: crate::layers::attention::AttentionShape {
+            hidden: c.hidden_size,
+            n_heads: c.num_attention_heads,
+            n_kv_heads: c.num_key_value_heads.unwrap_or(c.num_attention_heads),
+            head_dim,
+            qkv_bias: v.qkv_bias,
+            o_bias: v.o_bias,
+            qk_norm: v.qk_norm,
+            rms_eps: c.rms_norm_eps,
+        },
+        mlp_bias: v.mlp_bias,
+        rms_norm_eps: c.rms_norm_eps,
+        rope: raw.rope()?,
+        max_position_embeddings: c.max_position_embeddings.unwrap_or(v.default_max_positions),
+        tie_word_embeddings: c.tie_word_embeddings,
+    })
+}
+
 fn default_eps() -> f64 {
     1e-6
 }

@@ -1,11 +1,10 @@
 //! Qwen2ForCausalLM (Qwen2, Qwen2.5, DeepSeek-R1-Distill-Qwen): the dense transformer with a
 //! bias on the q/k/v projections and optionally tied embeddings.
 
-use super::dense::{DenseSpec, DenseTransformer};
-use super::{check_act, check_heads, DenseCommon};
+use super::dense::DenseTransformer;
+use super::{dense_spec, DenseCommon, DenseVariant};
 use crate::config::RawConfig;
 use crate::error::Result;
-use crate::layers::attention::AttentionShape;
 use crate::weights::VarPath;
 use serde::Deserialize;
 
@@ -17,30 +16,13 @@ pub struct Qwen2Config {
 
 pub fn load(raw: &RawConfig, root: &VarPath) -> Result<DenseTransformer> {
     let c: Qwen2Config = raw.parse()?;
-    let c = c.common;
-    check_act(raw, &c.hidden_act)?;
-    let head_dim = check_heads(raw, &c)?;
-    let spec = DenseSpec {
-        architecture: "Qwen2ForCausalLM".into(),
-        vocab_size: c.vocab_size,
-        hidden_size: c.hidden_size,
-        intermediate_size: c.intermediate_size,
-        num_layers: c.num_hidden_layers,
-        attention: AttentionShape {
-            hidden: c.hidden_size,
-            n_heads: c.num_attention_heads,
-            n_kv_heads: c.num_key_value_heads.unwrap_or(c.num_attention_heads),
-            head_dim,
-            qkv_bias: true,
-            o_bias: false,
-            qk_norm: false,
-            rms_eps: c.rms_norm_eps,
-        },
+    let variant = DenseVariant {
+        architecture: "Qwen2ForCausalLM",
+        qkv_bias: true,
+        o_bias: false,
+        qk_norm: false,
         mlp_bias: false,
-        rms_norm_eps: c.rms_norm_eps,
-        rope: raw.rope()?,
-        max_position_embeddings: c.max_position_embeddings.unwrap_or(32768),
-        tie_word_embeddings: c.tie_word_embeddings,
+        default_max_positions: 32768,
     };
-    DenseTransformer::load(root, spec)
+    DenseTransformer::load(root, dense_spec(raw, &c.common, variant)?)
 }
