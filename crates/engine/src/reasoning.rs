@@ -119,6 +119,11 @@ pub fn split_reasoning(text: &str, think_open: bool) -> (String, String) {
     let mut p = ReasoningParser::new(think_open);
     let mut segs = p.push(text);
     segs.extend(p.finish());
+    join_segments(segs)
+}
+
+/// Concatenate segments into (reasoning, content).
+pub fn join_segments(segs: impl IntoIterator<Item = Segment>) -> (String, String) {
     let (mut r, mut c) = (String::new(), String::new());
     for s in segs {
         match s {
@@ -140,14 +145,7 @@ mod tests {
             segs.extend(p.push(piece));
         }
         segs.extend(p.finish());
-        let (mut r, mut c) = (String::new(), String::new());
-        for s in segs {
-            match s {
-                Segment::Reasoning(t) => r.push_str(&t),
-                Segment::Content(t) => c.push_str(&t),
-            }
-        }
-        (r, c)
+        join_segments(segs)
     }
 
     #[test]
