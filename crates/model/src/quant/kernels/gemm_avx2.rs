@@ -1,0 +1,242 @@
+//! Tiled integer GEMM for Q8_0 weights × Q8_0-quantized activations (prefill), in the manner of
+//! llama.cpp's repacked `gemm_q4_0_8x8_q8_0`. Eight weight rows are repacked so that one vector
+//! holds the same four bytes of a block from each row; an integer dot with four activation bytes
+//! broadcast to all lanes then leaves each row's partial sum in its own lane, so a tile of
+//! 8 rows × 4 activations needs no horizontal sums and each loaded weight vector serves four
+//! activations. The float steps per (row, activation) are exactly the row-dot kernel's
+//! (d = dw·da, lane b % 8 += d·sum, then `sum_lanes`), so results equal it bit for bit.
+//!
+//! Two integer cores: AVX2 (sign trick, `maddubs` + `madd`) and, where the CPU has AVX-512 VNNI
+//! with VL, `vpdpbusd` on 256-bit vectors with the weights offset to unsigned (w + 128) and the
+//! offset removed exactly with 128·Σy per activation block.
+
+use super::Q8Row;
+
+/// Which integer core the tiled GEMM uses on this CPU, if any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GemmCore {
+    Avx2,
+    Vnni,
+}
+
+/// The fastest core this CPU can run (`REASONER_GEMM=avx2` forces the AVX2 one).
+pub fn detect() -> Option<GemmCore> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c");
+        if !avx2 {
+            return None;
+        }
+        let vnni = is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl");
+        if vnni && std::env::var("REASONER_GEMM").as_deref() != Ok("avx2") {
+            return Some(GemmCore::Vnni);
+        }
+        return Some(GemmCore::Avx2);
+    }
+    #[allow(unreachable_code)]
+    None
+}
+
+/// Every core this CPU can run (tests compare all of them with the row-dot kernels).
+pub fn available() -> Vec<GemmCore> {
+    let mut out = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c") {
+            out.push(GemmCore::Avx2);
+            if is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl") {
+                out.push(GemmCore::Vnni);
+            }
+        }
+    }
+    out
+}
+
+/// Weight rows per tile (the lanes of one i32 vector).
+pub(super) const TILE_R: usize = 8;
+/// Activation rows per tile.
+pub(super) const TILE_A: usize = 4;
+
+/// `out[i * acts.len() + a] = row_dot(weight row first_row + i, acts[a])` for `n_rows` rows of
+/// `rb` bytes in `data` (Q8_0). `ysum128[a][b]` is 128·Σ(block b of activation a), used by the
+/// VNNI core.
+pub(super) fn q8_0_band(
+    core: GemmCore,
+    data: &[u8],
+    rb: usize,
+    first_row: usize,
+    n_rows: usize,
+    acts: &[Q8Row],
+    ysum128: &[Vec<i32>],
+    out: &mut [f32],
+) {
+    let batch = acts.len();
+    assert_eq!(out.len(), n_rows * batch);
+    assert!(data.len() >= (first_row + n_rows) * rb);
+    for a in acts {
+        assert_eq!(a.n_blocks() * super::super::BLOCK_Q8_0, rb, "weight row and activation lengths differ");
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: `core` came from `detect`/`available`, which checked the CPU features; the
+        // lengths were checked above.
+        unsafe { imp::band(core, data, rb, first_row, n_rows, acts, ysum128, out) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (core, ysum128);
+        unreachable!("no tiled GEMM core on this architecture")
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod imp {
+    use std::arch::x86_64::*;
+
+    use super::super::super::blocks::BLOCK_Q8_0;
+    use super::super::Q8Row;
+    use super::{GemmCore, TILE_A, TILE_R};
+
+    /// Eight weight rows repacked so that one vector holds the same four bytes of a block from
+    /// each row (lane r = row r): `q[8 * b + c]` holds bytes 4c..4c+4 of block b, and `d[b]` the
+    /// eight rows' scales of block b. An integer dot with four activation bytes broadcast to
+    /// every lane then gives each row's partial sum in its own lane, with no horizontal sums.
+    struct Packed {
+        q: Vec<__m256i>,
+        d: Vec<__m256>,
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn repack(rows: &[*const u8; TILE_R], nb: usize, xor: i8, out: &mut Packed) {
+        out.q.clear();
+        out.d.clear();
+        let x = _mm256_set1_epi8(xor);
+        for b in 0..nb {
+            let mut sc = [0i16; 8];
+            for (r, s) in sc.iter_mut().enumerate() {
+                *s = unsafe { (rows[r].add(b * BLOCK_Q8_0) as *const i16).read_unaligned() };
+            }
+            out.d.push(_mm256_cvtph_ps(unsafe { _mm_loadu_si128(sc.as_ptr() as *const __m128i) }));
+            for c in 0..8 {
+                let g = |r: usize| unsafe { (rows[r].add(b * BLOCK_Q8_0 + 2 + 4 * c) as *const i32).read_unaligned() };
+                let v = _mm256_setr_epi32(g(0), g(1), g(2), g(3), g(4), g(5), g(6), g(7));
+                out.q.push(_mm256_xor_si256(v, x));
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn band(
+        core: GemmCore,
+        data: &[u8],
+        rb: usize,
+        first_row: usize,
+        n_rows: usize,
+        acts: &[Q8Row],
+        ysum128: &[Vec<i32>],
+        out: &mut [f32],
+    ) {
+        let batch = acts.len();
+        let nb = rb / BLOCK_Q8_0;
+        let mut packed = Packed { q: Vec::with_capacity(nb * 8), d: Vec::with_capacity(nb) };
+        let mut r0 = 0;
+        while r0 < n_rows {
+            let nr = TILE_R.min(n_rows - r0);
+            // Rows past the end repeat the last one; their results are dropped.
+            let rows: [*const u8; TILE_R] =
+                std::array::from_fn(|i| unsafe { data.as_ptr().add((first_row + r0 + i.min(nr - 1)) * rb) });
+            let xor = if core == GemmCore::Vnni { 0x80u8 as i8 } else { 0 };
+            unsafe { repack(&rows, nb, xor, &mut packed) };
+            let mut a0 = 0;
+            while a0 < batch {
+                let na = if batch - a0 >= TILE_A { TILE_A } else { 1 };
+                let mut res = [[0f32; TILE_R]; TILE_A];
+                unsafe {
+                    match (core, na) {
+                        (GemmCore::Avx2, TILE_A) => tile::<TILE_A, false>(&packed, &acts[a0..], &ysum128[a0..], &mut res),
+                        (GemmCore::Vnni, TILE_A) => tile_vnni::<TILE_A>(&packed, &acts[a0..], &ysum128[a0..], &mut res),
+                        (GemmCore::Avx2, _) => tile::<1, false>(&packed, &acts[a0..], &ysum128[a0..], &mut res),
+                        (GemmCore::Vnni, _) => tile_vnni::<1>(&packed, &acts[a0..], &ysum128[a0..], &mut res),
+                    }
+                }
+                for (a, ra) in res.iter().enumerate().take(na) {
+                    for (i, v) in ra.iter().enumerate().take(nr) {
+                        out[(r0 + i) * batch + a0 + a] = *v;
+                    }
+                }
+                a0 += na;
+            }
+            r0 += nr;
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+    unsafe fn tile_vnni<const A: usize>(p: &Packed, acts: &[Q8Row], ysum128: &[Vec<i32>], out: &mut [[f32; TILE_R]; TILE_A]) {
+        unsafe { tile::<A, true>(p, acts, ysum128, out) }
+    }
+
+    /// Eight rows × A activations. Per block, the eight block sums of each activation are one
+    /// i32 vector (lane = row); d·sums goes into accumulator b % 8 as the row-dot kernel's lane
+    /// b % 8, and the eight accumulators are summed in `sum_lanes` order, so results equal the
+    /// row-dot kernel's bit for bit.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    unsafe fn tile<const A: usize, const VNNI: bool>(
+        p: &Packed,
+        acts: &[Q8Row],
+        ysum128: &[Vec<i32>],
+        out: &mut [[f32; TILE_R]; TILE_A],
+    ) {
+        let nb = p.d.len();
+        let ones = _mm256_set1_epi16(1);
+        let mut acc = [[_mm256_setzero_ps(); 8]; A];
+        let qp: [*const i8; A] = std::array::from_fn(|a| acts[a].qs.as_ptr());
+        for b in 0..nb {
+            let mut s = [_mm256_setzero_si256(); A];
+            for c in 0..8 {
+                let w = unsafe { *p.q.get_unchecked(8 * b + c) };
+                if VNNI {
+                    for a in 0..A {
+                        let y = _mm256_set1_epi32(unsafe { (qp[a].add(32 * b + 4 * c) as *const i32).read_unaligned() });
+                        s[a] = unsafe { vnni_dot(s[a], w, y) };
+                    }
+                } else {
+                    let aw = _mm256_sign_epi8(w, w);
+                    for a in 0..A {
+                        let y = _mm256_set1_epi32(unsafe { (qp[a].add(32 * b + 4 * c) as *const i32).read_unaligned() });
+                        let m = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(y, w)), ones);
+                        s[a] = _mm256_add_epi32(s[a], m);
+                    }
+                }
+            }
+            let dw = unsafe { *p.d.get_unchecked(b) };
+            for a in 0..A {
+                let mut si = s[a];
+                if VNNI {
+                    si = _mm256_sub_epi32(si, _mm256_set1_epi32(unsafe { *ysum128[a].get_unchecked(b) }));
+                }
+                let d = _mm256_mul_ps(dw, _mm256_set1_ps(unsafe { *acts[a].d.get_unchecked(b) }));
+                let j = b % 8;
+                acc[a][j] = _mm256_add_ps(acc[a][j], _mm256_mul_ps(d, _mm256_cvtepi32_ps(si)));
+            }
+        }
+        for a in 0..A {
+            let l = &acc[a];
+            let t = [
+                _mm256_add_ps(l[0], l[4]),
+                _mm256_add_ps(l[1], l[5]),
+                _mm256_add_ps(l[2], l[6]),
+                _mm256_add_ps(l[3], l[7]),
+            ];
+            let v = _mm256_add_ps(_mm256_add_ps(t[0], t[2]), _mm256_add_ps(t[1], t[3]));
+            unsafe { _mm256_storeu_ps(out[a].as_mut_ptr(), v) };
+        }
+    }
+
+    /// `vpdpbusd` where the caller has checked AVX-512 VNNI and VL (only `tile_vnni` reaches it).
+    #[target_feature(enable = "avx2,avx512f,avx512vl,avx512vnni")]
+    #[inline]
+    unsafe fn vnni_dot(acc: __m256i, uw: __m256i, y: __m256i) -> __m256i {
+        _mm256_dpbusd_epi32(acc, uw, y)
+    }
+}

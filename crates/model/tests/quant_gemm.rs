@@ -1,0 +1,128 @@
+//! The tiled integer GEMM (prefill over Q8_0 weights) must give the scalar row-dot result bit for
+//! bit, for every core this CPU has, on shapes with tails everywhere: batch and rows not
+//! multiples of the tile, rows of 896 values (28 blocks, not a multiple of 8), fewer than eight
+//! blocks, at one thread and at several.
+
+use std::borrow::Cow;
+
+use reasoner_model::quant::kernels::{self, gemm_cores, matmul_tiled_with, matvec_with};
+use reasoner_model::quant::{GgmlType, QMatrix};
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    }
+
+    fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
+        let mut v: Vec<f32> = (0..n).map(|_| self.next() * scale).collect();
+        if n >= 64 {
+            v[n / 3] *= 20.0;
+            v[n / 2..n / 2 + 32].iter_mut().for_each(|x| *x = 0.0);
+        }
+        v
+    }
+}
+
+/// Per-row scalar mat-vec, laid out (batch, rows) as `matmul` writes it.
+fn reference(w: &QMatrix, x: &[f32]) -> Vec<f32> {
+    let scalar = kernels::available()[0];
+    assert_eq!(scalar.name, "scalar");
+    let batch = x.len() / w.cols;
+    let mut out = vec![0f32; batch * w.rows];
+    for (xb, ob) in x.chunks_exact(w.cols).zip(out.chunks_exact_mut(w.rows)) {
+        matvec_with(scalar, w, xb, ob);
+    }
+    out
+}
+
+fn check(w: &QMatrix, x: &[f32], what: &str) {
+    let want = reference(w, x);
+    let cores = gemm_cores();
+    eprintln!("tiled GEMM cores on this CPU: {cores:?}");
+    for core in cores {
+        let mut got = vec![f32::NAN; want.len()];
+        assert!(matmul_tiled_with(core, w, x, &mut got));
+        for (i, (g, e)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g.to_bits(), e.to_bits(), "{core:?} {what} value {i}: {g} vs {e}");
+        }
+    }
+}
+
+#[test]
+fn tiled_gemm_equals_scalar_row_dots_on_every_shape() {
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    for &cols in &[32usize, 224, 256, 288, 896, 4864] {
+        for &rows in &[1usize, 3, 4, 5, 13, 64] {
+            let w = QMatrix::quantize(GgmlType::Q8_0, &rng.vec(rows * cols, 0.05), rows, cols).unwrap();
+            for &batch in &[1usize, 2, 5, 8, 11, 17] {
+                let x = rng.vec(batch * cols, if batch == 11 { 1e3 } else { 1.0 });
+                for threads in [1, 2, 3] {
+                    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                    pool.install(|| check(&w, &x, &format!("cols {cols} rows {rows} batch {batch} threads {threads}")));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn tiled_gemm_on_arbitrary_block_bytes_and_large_band() {
+    // Any byte in the quants (including -128) with small finite f16 scales, and a matrix big
+    // enough to be split into several parallel bands.
+    let mut rng = Rng(4242);
+    let (rows, cols, batch) = (301, 896, 37);
+    let rb = reasoner_model::quant::row_bytes(GgmlType::Q8_0, cols).unwrap();
+    let mut bytes: Vec<u8> = (0..rows * rb).map(|_| (rng.next() * 128.0 + 128.0) as u8).collect();
+    for block in bytes.chunks_exact_mut(GgmlType::Q8_0.type_size()) {
+        let d = half::f16::from_f32(rng.next() * 0.01).to_bits().to_le_bytes();
+        block[..2].copy_from_slice(&d);
+    }
+    let w = QMatrix::new(GgmlType::Q8_0, rows, cols, Cow::Owned(bytes)).unwrap();
+    let x = rng.vec(batch * cols, 1.0);
+    for threads in [1, 2, 4] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| check(&w, &x, &format!("threads {threads}")));
+    }
+}
+
+#[test]
+fn tiled_gemm_declines_types_it_does_not_cover() {
+    let mut rng = Rng(9);
+    let w = QMatrix::quantize(GgmlType::Q4K, &rng.vec(4 * 256, 0.05), 4, 256).unwrap();
+    let x = rng.vec(8 * 256, 1.0);
+    let mut out = vec![0f32; 8 * 4];
+    for core in gemm_cores() {
+        assert!(!matmul_tiled_with(core, &w, &x, &mut out));
+    }
+    assert!(!kernels::int8_prefill_for(GgmlType::Q4K));
+}
+
+/// `cargo test --release -p reasoner-model --test quant_gemm -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn tiled_gemm_timing() {
+    let mut rng = Rng(1);
+    let (rows, cols, batch) = (4864, 896, 128);
+    let w = QMatrix::quantize(GgmlType::Q8_0, &rng.vec(rows * cols, 0.05), rows, cols).unwrap();
+    let x = rng.vec(batch * cols, 1.0);
+    let mut out = vec![0f32; batch * rows];
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    pool.install(|| {
+        for core in gemm_cores() {
+            for _ in 0..3 {
+                let t = std::time::Instant::now();
+                matmul_tiled_with(core, &w, &x, &mut out);
+                let s = t.elapsed().as_secs_f64();
+                eprintln!("{core:?}: {:.2} ms, {:.1} GMAC/s", s * 1e3, (rows * cols * batch) as f64 / s / 1e9);
+            }
+        }
+        let t = std::time::Instant::now();
+        kernels::matmul(&w, &x, &mut out);
+        eprintln!("row-dot matmul: {:.2} ms", t.elapsed().as_secs_f64() * 1e3);
+    });
+}
