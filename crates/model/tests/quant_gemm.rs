@@ -1,7 +1,7 @@
-//! The tiled integer GEMM (prefill over Q8_0 weights) must give the scalar row-dot result bit for
-//! bit, for every core this CPU has, on shapes with tails everywhere: batch and rows not
-//! multiples of the tile, rows of 896 values (28 blocks, not a multiple of 8), fewer than eight
-//! blocks, at one thread and at several.
+//! The tiled integer GEMM (prefill over Q8_0 and Q4_K weights) must give the scalar row-dot
+//! result bit for bit, for every core this CPU has, on shapes with tails everywhere: batch and
+//! rows not multiples of the tile, rows of 896 values (28 blocks, not a multiple of 8), fewer
+//! than eight blocks (or super-blocks), at one thread and at several.
 
 use std::borrow::Cow;
 
@@ -71,6 +71,44 @@ fn tiled_gemm_equals_scalar_row_dots_on_every_shape() {
 }
 
 #[test]
+fn tiled_q4_k_gemm_equals_scalar_row_dots_on_every_shape() {
+    let mut rng = Rng(0x5eed_4444_abcd_0002);
+    for &cols in &[256usize, 512, 2304, 4864] {
+        for &rows in &[1usize, 5, 8, 13, 64] {
+            let w = QMatrix::quantize(GgmlType::Q4K, &rng.vec(rows * cols, 0.05), rows, cols).unwrap();
+            for &batch in &[1usize, 3, 4, 8, 11] {
+                let x = rng.vec(batch * cols, if batch == 11 { 1e3 } else { 1.0 });
+                for threads in [1, 2, 3] {
+                    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                    pool.install(|| check(&w, &x, &format!("q4_k cols {cols} rows {rows} batch {batch} threads {threads}")));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn tiled_q4_k_gemm_on_arbitrary_block_bytes() {
+    // Any nibble and any packed scale/min byte (6-bit scales up to 63), small finite f16 d/dmin.
+    let mut rng = Rng(31337);
+    let (rows, cols, batch) = (77, 2304, 13);
+    let rb = reasoner_model::quant::row_bytes(GgmlType::Q4K, cols).unwrap();
+    let mut bytes: Vec<u8> = (0..rows * rb).map(|_| (rng.next() * 128.0 + 128.0) as u8).collect();
+    for block in bytes.chunks_exact_mut(GgmlType::Q4K.type_size()) {
+        for at in [0, 2] {
+            let d = half::f16::from_f32(rng.next() * 0.01).to_bits().to_le_bytes();
+            block[at..at + 2].copy_from_slice(&d);
+        }
+    }
+    let w = QMatrix::new(GgmlType::Q4K, rows, cols, Cow::Owned(bytes)).unwrap();
+    let x = rng.vec(batch * cols, 1.0);
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| check(&w, &x, &format!("q4_k threads {threads}")));
+    }
+}
+
+#[test]
 fn tiled_gemm_on_arbitrary_block_bytes_and_large_band() {
     // Any byte in the quants (including -128) with small finite f16 scales, and a matrix big
     // enough to be split into several parallel bands.
@@ -93,13 +131,13 @@ fn tiled_gemm_on_arbitrary_block_bytes_and_large_band() {
 #[test]
 fn tiled_gemm_declines_types_it_does_not_cover() {
     let mut rng = Rng(9);
-    let w = QMatrix::quantize(GgmlType::Q4K, &rng.vec(4 * 256, 0.05), 4, 256).unwrap();
+    let w = QMatrix::quantize(GgmlType::Q6K, &rng.vec(4 * 256, 0.05), 4, 256).unwrap();
     let x = rng.vec(8 * 256, 1.0);
     let mut out = vec![0f32; 8 * 4];
     for core in gemm_cores() {
         assert!(!matmul_tiled_with(core, &w, &x, &mut out));
     }
-    assert!(!kernels::int8_prefill_for(GgmlType::Q4K));
+    assert!(!kernels::int8_prefill_for(GgmlType::Q6K));
 }
 
 /// `cargo test --release -p reasoner-model --test quant_gemm -- --ignored --nocapture`
@@ -107,8 +145,9 @@ fn tiled_gemm_declines_types_it_does_not_cover() {
 #[ignore]
 fn tiled_gemm_timing() {
     let mut rng = Rng(1);
-    let (rows, cols, batch) = (4864, 896, 128);
-    let w = QMatrix::quantize(GgmlType::Q8_0, &rng.vec(rows * cols, 0.05), rows, cols).unwrap();
+    let (rows, cols, batch) = (896, 4864, 128);
+    let dtype = if std::env::var("GEMM_Q4K").is_ok() { GgmlType::Q4K } else { GgmlType::Q8_0 };
+    let w = QMatrix::quantize(dtype, &rng.vec(rows * cols, 0.05), rows, cols).unwrap();
     let x = rng.vec(batch * cols, 1.0);
     let mut out = vec![0f32; batch * rows];
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();

@@ -10,6 +10,7 @@
 //! with VL, `vpdpbusd` on 256-bit vectors with the weights offset to unsigned (w + 128) and the
 //! offset removed exactly with 128·Σy per activation block.
 
+use super::super::BlockQ8K;
 use super::Q8Row;
 
 /// Which integer core the tiled GEMM uses on this CPU, if any.
@@ -89,12 +90,42 @@ pub(super) fn q8_0_band(
     }
 }
 
+/// As `q8_0_band` for Q4_K weights and Q8_K activations (`acts[a]` is one activation row's
+/// super-blocks).
+pub(super) fn q4_k_band(
+    core: GemmCore,
+    data: &[u8],
+    rb: usize,
+    first_row: usize,
+    n_rows: usize,
+    acts: &[Vec<BlockQ8K>],
+    out: &mut [f32],
+) {
+    let batch = acts.len();
+    assert_eq!(out.len(), n_rows * batch);
+    assert!(data.len() >= (first_row + n_rows) * rb);
+    for a in acts {
+        assert_eq!(a.len() * super::super::BLOCK_Q4_K, rb, "weight row and activation lengths differ");
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: as in `q8_0_band`.
+        unsafe { imp::band_k(core, data, rb, first_row, n_rows, acts, out) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = core;
+        unreachable!("no tiled GEMM core on this architecture")
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod imp {
     use std::arch::x86_64::*;
 
     use super::super::super::blocks::BLOCK_Q8_0;
-    use super::super::Q8Row;
+    use super::super::super::k_quants::{BlockQ8K, BLOCK_Q4_K};
+    use super::super::{scalar, Q8Row};
     use super::{GemmCore, TILE_A, TILE_R};
 
     /// Eight weight rows repacked so that one vector holds the same four bytes of a block from
@@ -238,5 +269,179 @@ mod imp {
     #[inline]
     unsafe fn vnni_dot(acc: __m256i, uw: __m256i, y: __m256i) -> __m256i {
         _mm256_dpbusd_epi32(acc, uw, y)
+    }
+
+    /// Eight Q4_K rows repacked: per super-block b, `q[64 b + 8 t + c]` holds values 4c..4c+4 of
+    /// sub-block t of each row (0..15, lane = row); `sc[8 b + t]` the rows' scales of sub-block
+    /// t (i32 lanes); `m[4 b + u]` the mins of sub-blocks 2u and 2u+1 as i16 pairs; `d`, `dmin`
+    /// the f16 super-block scales as f32.
+    struct PackedK {
+        q: Vec<__m256i>,
+        sc: Vec<__m256i>,
+        m: Vec<__m256i>,
+        d: Vec<__m256>,
+        dmin: Vec<__m256>,
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn repack_k(rows: &[*const u8; TILE_R], nsb: usize, out: &mut PackedK) {
+        out.q.clear();
+        out.sc.clear();
+        out.m.clear();
+        out.d.clear();
+        out.dmin.clear();
+        for b in 0..nsb {
+            let blk = |r: usize| unsafe { std::slice::from_raw_parts(rows[r].add(b * BLOCK_Q4_K), BLOCK_Q4_K) };
+            let mut scs = [[0u8; 8]; TILE_R];
+            let mut mins = [[0u8; 8]; TILE_R];
+            let mut dd = [0u16; 8];
+            let mut dm = [0u16; 8];
+            for r in 0..TILE_R {
+                let wb = blk(r);
+                (scs[r], mins[r]) = scalar::q4_k_scales_mins(&wb[4..16]);
+                dd[r] = u16::from_le_bytes([wb[0], wb[1]]);
+                dm[r] = u16::from_le_bytes([wb[2], wb[3]]);
+            }
+            out.d.push(_mm256_cvtph_ps(unsafe { _mm_loadu_si128(dd.as_ptr() as *const __m128i) }));
+            out.dmin.push(_mm256_cvtph_ps(unsafe { _mm_loadu_si128(dm.as_ptr() as *const __m128i) }));
+            for t in 0..8 {
+                let v: [i32; 8] = std::array::from_fn(|r| scs[r][t] as i32);
+                out.sc.push(unsafe { _mm256_loadu_si256(v.as_ptr() as *const __m256i) });
+            }
+            for u in 0..4 {
+                let v: [i32; 8] = std::array::from_fn(|r| mins[r][2 * u] as i32 | (mins[r][2 * u + 1] as i32) << 16);
+                out.m.push(unsafe { _mm256_loadu_si256(v.as_ptr() as *const __m256i) });
+            }
+            for t in 0..8 {
+                let (j, shift) = (t / 2, 4 * (t % 2));
+                for c in 0..8 {
+                    let v: [i32; 8] = std::array::from_fn(|r| {
+                        let wb = blk(r);
+                        let o = 16 + 32 * j + 4 * c;
+                        let u = u32::from_le_bytes([wb[o], wb[o + 1], wb[o + 2], wb[o + 3]]);
+                        ((u >> shift) & 0x0F0F_0F0F) as i32
+                    });
+                    out.q.push(unsafe { _mm256_loadu_si256(v.as_ptr() as *const __m256i) });
+                }
+            }
+        }
+    }
+
+    pub(super) unsafe fn band_k(
+        core: GemmCore,
+        data: &[u8],
+        rb: usize,
+        first_row: usize,
+        n_rows: usize,
+        acts: &[Vec<BlockQ8K>],
+        out: &mut [f32],
+    ) {
+        let batch = acts.len();
+        let nsb = rb / BLOCK_Q4_K;
+        let mut packed = PackedK {
+            q: Vec::with_capacity(nsb * 64),
+            sc: Vec::with_capacity(nsb * 8),
+            m: Vec::with_capacity(nsb * 4),
+            d: Vec::with_capacity(nsb),
+            dmin: Vec::with_capacity(nsb),
+        };
+        let mut r0 = 0;
+        while r0 < n_rows {
+            let nr = TILE_R.min(n_rows - r0);
+            let rows: [*const u8; TILE_R] =
+                std::array::from_fn(|i| unsafe { data.as_ptr().add((first_row + r0 + i.min(nr - 1)) * rb) });
+            unsafe { repack_k(&rows, nsb, &mut packed) };
+            let mut a0 = 0;
+            while a0 < batch {
+                let na = if batch - a0 >= TILE_A { TILE_A } else { 1 };
+                let mut res = [[0f32; TILE_R]; TILE_A];
+                unsafe {
+                    match (core, na) {
+                        (GemmCore::Avx2, TILE_A) => tile_k::<TILE_A, false>(&packed, &acts[a0..], &mut res),
+                        (GemmCore::Vnni, TILE_A) => tile_k_vnni::<TILE_A>(&packed, &acts[a0..], &mut res),
+                        (GemmCore::Avx2, _) => tile_k::<1, false>(&packed, &acts[a0..], &mut res),
+                        (GemmCore::Vnni, _) => tile_k_vnni::<1>(&packed, &acts[a0..], &mut res),
+                    }
+                }
+                for (a, ra) in res.iter().enumerate().take(na) {
+                    for (i, v) in ra.iter().enumerate().take(nr) {
+                        out[(r0 + i) * batch + a0 + a] = *v;
+                    }
+                }
+                a0 += na;
+            }
+            r0 += nr;
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+    unsafe fn tile_k_vnni<const A: usize>(p: &PackedK, acts: &[Vec<BlockQ8K>], out: &mut [[f32; TILE_R]; TILE_A]) {
+        unsafe { tile_k::<A, true>(p, acts, out) }
+    }
+
+    /// Eight Q4_K rows × A activations, with `scalar::q4_k_lane`'s float steps per lane.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    unsafe fn tile_k<const A: usize, const VNNI: bool>(
+        p: &PackedK,
+        acts: &[Vec<BlockQ8K>],
+        out: &mut [[f32; TILE_R]; TILE_A],
+    ) {
+        let nsb = p.d.len();
+        let ones = _mm256_set1_epi16(1);
+        let mut acc = [[_mm256_setzero_ps(); 8]; A];
+        for b in 0..nsb {
+            let ab: [&BlockQ8K; A] = std::array::from_fn(|a| unsafe { acts[a].get_unchecked(b) });
+            let mut sumi = [_mm256_setzero_si256(); A];
+            for t in 0..8 {
+                let mut s = [_mm256_setzero_si256(); A];
+                for c in 0..8 {
+                    let w = unsafe { *p.q.get_unchecked(64 * b + 8 * t + c) };
+                    for a in 0..A {
+                        let y = _mm256_set1_epi32(unsafe {
+                            (ab[a].qs.as_ptr().add(32 * t + 4 * c) as *const i32).read_unaligned()
+                        });
+                        s[a] = if VNNI {
+                            unsafe { vnni_dot(s[a], w, y) }
+                        } else {
+                            _mm256_add_epi32(s[a], _mm256_madd_epi16(_mm256_maddubs_epi16(w, y), ones))
+                        };
+                    }
+                }
+                let sc = unsafe { *p.sc.get_unchecked(8 * b + t) };
+                for a in 0..A {
+                    sumi[a] = _mm256_add_epi32(sumi[a], _mm256_mullo_epi32(s[a], sc));
+                }
+            }
+            let (dw, dmin) = unsafe { (*p.d.get_unchecked(b), *p.dmin.get_unchecked(b)) };
+            for a in 0..A {
+                let bs = &ab[a].bsums;
+                let mut summ = _mm256_setzero_si256();
+                for u in 0..4 {
+                    let lo = (bs[4 * u] + bs[4 * u + 1]) as u16 as i32;
+                    let hi = (bs[4 * u + 2] + bs[4 * u + 3]) as i32;
+                    let y = _mm256_set1_epi32(lo | hi << 16);
+                    summ = _mm256_add_epi32(summ, _mm256_madd_epi16(unsafe { *p.m.get_unchecked(4 * b + u) }, y));
+                }
+                let ad = _mm256_set1_ps(ab[a].d);
+                let v = _mm256_sub_ps(
+                    _mm256_mul_ps(_mm256_mul_ps(ad, dw), _mm256_cvtepi32_ps(sumi[a])),
+                    _mm256_mul_ps(_mm256_mul_ps(ad, dmin), _mm256_cvtepi32_ps(summ)),
+                );
+                let j = b % 8;
+                acc[a][j] = _mm256_add_ps(acc[a][j], v);
+            }
+        }
+        for a in 0..A {
+            let l = &acc[a];
+            let t = [
+                _mm256_add_ps(l[0], l[4]),
+                _mm256_add_ps(l[1], l[5]),
+                _mm256_add_ps(l[2], l[6]),
+                _mm256_add_ps(l[3], l[7]),
+            ];
+            let v = _mm256_add_ps(_mm256_add_ps(t[0], t[2]), _mm256_add_ps(t[1], t[3]));
+            unsafe { _mm256_storeu_ps(out[a].as_mut_ptr(), v) };
+        }
     }
 }

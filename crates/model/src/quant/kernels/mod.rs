@@ -236,7 +236,7 @@ pub fn gemm_core() -> Option<GemmCore> {
 /// 0: not decided yet (read `REASONER_INT8_PREFILL` on first use), 1: off, 2: on.
 static INT8_PREFILL: AtomicU8 = AtomicU8::new(0);
 
-/// Opts prefill over Q8_0 weights into the tiled integer GEMM (activations quantized to Q8_0,
+/// Opts prefill over Q8_0 and Q4_K weights into the tiled integer GEMM (activations quantized to Q8_0,
 /// as decode and llama.cpp do) instead of dequantize-to-f32 GEMM. Off by default: it is about
 /// 1.5x faster but prefill logprobs then move by up to ~0.05 on the test fixtures, where the
 /// f32 path matches dequantized-f32 references to 1e-4. `REASONER_INT8_PREFILL=1` turns it on
@@ -255,7 +255,7 @@ pub fn int8_prefill_for(dtype: GgmlType) -> bool {
         let _ = INT8_PREFILL.compare_exchange(0, state, Ordering::Relaxed, Ordering::Relaxed);
         state = INT8_PREFILL.load(Ordering::Relaxed);
     }
-    state == 2 && dtype == GgmlType::Q8_0 && gemm_core().is_some()
+    state == 2 && matches!(dtype, GgmlType::Q8_0 | GgmlType::Q4K) && gemm_core().is_some()
 }
 
 /// `matmul` for a large batch (prefill) with tiles of weight rows × activation rows, each weight
@@ -270,7 +270,7 @@ pub fn matmul_tiled(w: &QMatrix, x: &[f32], out: &mut [f32]) -> bool {
 
 /// `matmul_tiled` with a given core (tests compare every core through this).
 pub fn matmul_tiled_with(core: GemmCore, w: &QMatrix, x: &[f32], out: &mut [f32]) -> bool {
-    if w.dtype != GgmlType::Q8_0 || !gemm_avx2::available().contains(&core) {
+    if !matches!(w.dtype, GgmlType::Q8_0 | GgmlType::Q4K) || !gemm_avx2::available().contains(&core) {
         return false;
     }
     let batch = if w.cols == 0 { 0 } else { x.len() / w.cols };
@@ -279,15 +279,33 @@ pub fn matmul_tiled_with(core: GemmCore, w: &QMatrix, x: &[f32], out: &mut [f32]
     if batch == 0 || w.rows == 0 {
         return true;
     }
-    let acts: Vec<Q8Row> = x.par_chunks_exact(w.cols).map(Q8Row::quantize).collect();
-    let ysum128: Vec<Vec<i32>> = acts
-        .iter()
-        .map(|a| a.qs.chunks_exact(32).map(|q| 128 * q.iter().map(|&v| v as i32).sum::<i32>()).collect())
-        .collect();
     let rb = w.row_bytes();
     let mut by_row = vec![0f32; w.rows * batch];
+    let (acts, ysum128, acts_k): (Vec<Q8Row>, Vec<Vec<i32>>, Vec<Vec<BlockQ8K>>) = if w.dtype == GgmlType::Q8_0 {
+        let acts: Vec<Q8Row> = x.par_chunks_exact(w.cols).map(Q8Row::quantize).collect();
+        let ysum128 = acts
+            .iter()
+            .map(|a| a.qs.chunks_exact(32).map(|q| 128 * q.iter().map(|&v| v as i32).sum::<i32>()).collect())
+            .collect();
+        (acts, ysum128, Vec::new())
+    } else {
+        let acts_k = x
+            .par_chunks_exact(w.cols)
+            .map(|xb| {
+                let mut blocks = vec![BlockQ8K::default(); xb.len() / QK_K];
+                quantize_row_q8_k(xb, &mut blocks);
+                blocks
+            })
+            .collect();
+        (Vec::new(), Vec::new(), acts_k)
+    };
     let run = |first_row: usize, band: &mut [f32]| {
-        gemm_avx2::q8_0_band(core, &w.data, rb, first_row, band.len() / batch, &acts, &ysum128, band);
+        let n = band.len() / batch;
+        if w.dtype == GgmlType::Q8_0 {
+            gemm_avx2::q8_0_band(core, &w.data, rb, first_row, n, &acts, &ysum128, band);
+        } else {
+            gemm_avx2::q4_k_band(core, &w.data, rb, first_row, n, &acts_k, band);
+        }
     };
     if rayon::current_num_threads() == 1 {
         run(0, &mut by_row);
