@@ -1,4 +1,4 @@
-//! The tiled integer GEMM (prefill over Q8_0 and Q4_K weights) must give the scalar row-dot
+//! The tiled integer GEMM (prefill over Q8_0, Q4_0, Q5_0 and Q4_K weights) must give the scalar row-dot
 //! result bit for bit, for every core this CPU has, on shapes with tails everywhere: batch and
 //! rows not multiples of the tile, rows of 896 values (28 blocks, not a multiple of 8), fewer
 //! than eight blocks (or super-blocks), at one thread and at several.
@@ -56,14 +56,17 @@ fn check(w: &QMatrix, x: &[f32], what: &str) {
 #[test]
 fn tiled_gemm_equals_scalar_row_dots_on_every_shape() {
     let mut rng = Rng(0x5eed_1234_abcd_0001);
-    for &cols in &[32usize, 224, 256, 288, 896, 4864] {
-        for &rows in &[1usize, 3, 4, 5, 13, 64] {
-            let w = QMatrix::quantize(GgmlType::Q8_0, &rng.vec(rows * cols, 0.05), rows, cols).unwrap();
-            for &batch in &[1usize, 2, 5, 8, 11, 17] {
-                let x = rng.vec(batch * cols, if batch == 11 { 1e3 } else { 1.0 });
-                for threads in [1, 2, 3] {
-                    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-                    pool.install(|| check(&w, &x, &format!("cols {cols} rows {rows} batch {batch} threads {threads}")));
+    for dtype in [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0] {
+        for &cols in &[32usize, 224, 256, 288, 896, 4864] {
+            for &rows in &[1usize, 3, 4, 5, 13, 64] {
+                let w = QMatrix::quantize(dtype, &rng.vec(rows * cols, 0.05), rows, cols).unwrap();
+                for &batch in &[1usize, 2, 5, 8, 11, 17] {
+                    let x = rng.vec(batch * cols, if batch == 11 { 1e3 } else { 1.0 });
+                    for threads in [1, 2, 3] {
+                        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                        let what = format!("{dtype} cols {cols} rows {rows} batch {batch} threads {threads}");
+                        pool.install(|| check(&w, &x, &what));
+                    }
                 }
             }
         }
@@ -114,17 +117,19 @@ fn tiled_gemm_on_arbitrary_block_bytes_and_large_band() {
     // enough to be split into several parallel bands.
     let mut rng = Rng(4242);
     let (rows, cols, batch) = (301, 896, 37);
-    let rb = reasoner_model::quant::row_bytes(GgmlType::Q8_0, cols).unwrap();
-    let mut bytes: Vec<u8> = (0..rows * rb).map(|_| (rng.next() * 128.0 + 128.0) as u8).collect();
-    for block in bytes.chunks_exact_mut(GgmlType::Q8_0.type_size()) {
-        let d = half::f16::from_f32(rng.next() * 0.01).to_bits().to_le_bytes();
-        block[..2].copy_from_slice(&d);
-    }
-    let w = QMatrix::new(GgmlType::Q8_0, rows, cols, Cow::Owned(bytes)).unwrap();
-    let x = rng.vec(batch * cols, 1.0);
-    for threads in [1, 2, 4] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        pool.install(|| check(&w, &x, &format!("threads {threads}")));
+    for dtype in [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0] {
+        let rb = reasoner_model::quant::row_bytes(dtype, cols).unwrap();
+        let mut bytes: Vec<u8> = (0..rows * rb).map(|_| (rng.next() * 128.0 + 128.0) as u8).collect();
+        for block in bytes.chunks_exact_mut(dtype.type_size()) {
+            let d = half::f16::from_f32(rng.next() * 0.01).to_bits().to_le_bytes();
+            block[..2].copy_from_slice(&d);
+        }
+        let w = QMatrix::new(dtype, rows, cols, Cow::Owned(bytes)).unwrap();
+        let x = rng.vec(batch * cols, 1.0);
+        for threads in [1, 2, 4] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| check(&w, &x, &format!("{dtype} threads {threads}")));
+        }
     }
 }
 
@@ -146,7 +151,12 @@ fn tiled_gemm_declines_types_it_does_not_cover() {
 fn tiled_gemm_timing() {
     let mut rng = Rng(1);
     let (rows, cols, batch) = (896, 4864, 128);
-    let dtype = if std::env::var("GEMM_Q4K").is_ok() { GgmlType::Q4K } else { GgmlType::Q8_0 };
+    let dtype = match std::env::var("GEMM_TYPE").as_deref() {
+        Ok("q4_k") => GgmlType::Q4K,
+        Ok("q5_0") => GgmlType::Q5_0,
+        Ok("q4_0") => GgmlType::Q4_0,
+        _ => GgmlType::Q8_0,
+    };
     let w = QMatrix::quantize(dtype, &rng.vec(rows * cols, 0.05), rows, cols).unwrap();
     let x = rng.vec(batch * cols, 1.0);
     let mut out = vec![0f32; batch * rows];

@@ -58,11 +58,30 @@ pub(super) const TILE_R: usize = 8;
 /// Activation rows per tile.
 pub(super) const TILE_A: usize = 4;
 
+/// The 32-value block types that share one tile kernel: each is decoded to signed bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Block32 {
+    Q8_0,
+    Q4_0,
+    Q5_0,
+}
+
+impl Block32 {
+    pub(super) fn bytes(self) -> usize {
+        match self {
+            Block32::Q8_0 => super::super::BLOCK_Q8_0,
+            Block32::Q4_0 => super::super::BLOCK_Q4_0,
+            Block32::Q5_0 => super::super::BLOCK_Q5_0,
+        }
+    }
+}
+
 /// `out[i * acts.len() + a] = row_dot(weight row first_row + i, acts[a])` for `n_rows` rows of
-/// `rb` bytes in `data` (Q8_0). `ysum128[a][b]` is 128·Σ(block b of activation a), used by the
+/// `rb` bytes in `data` (Q8_0, Q4_0 or Q5_0 as `kind` says). `ysum128[a][b]` is 128·Σ(block b of activation a), used by the
 /// VNNI core.
-pub(super) fn q8_0_band(
+pub(super) fn block32_band(
     core: GemmCore,
+    kind: Block32,
     data: &[u8],
     rb: usize,
     first_row: usize,
@@ -75,22 +94,22 @@ pub(super) fn q8_0_band(
     assert_eq!(out.len(), n_rows * batch);
     assert!(data.len() >= (first_row + n_rows) * rb);
     for a in acts {
-        assert_eq!(a.n_blocks() * super::super::BLOCK_Q8_0, rb, "weight row and activation lengths differ");
+        assert_eq!(a.n_blocks() * kind.bytes(), rb, "weight row and activation lengths differ");
     }
     #[cfg(target_arch = "x86_64")]
     {
         // SAFETY: `core` came from `detect`/`available`, which checked the CPU features; the
         // lengths were checked above.
-        unsafe { imp::band(core, data, rb, first_row, n_rows, acts, ysum128, out) }
+        unsafe { imp::band(core, kind, data, rb, first_row, n_rows, acts, ysum128, out) }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (core, ysum128);
+        let _ = (core, kind, ysum128);
         unreachable!("no tiled GEMM core on this architecture")
     }
 }
 
-/// As `q8_0_band` for Q4_K weights and Q8_K activations (`acts[a]` is one activation row's
+/// As `block32_band` for Q4_K weights and Q8_K activations (`acts[a]` is one activation row's
 /// super-blocks).
 pub(super) fn q4_k_band(
     core: GemmCore,
@@ -109,7 +128,7 @@ pub(super) fn q4_k_band(
     }
     #[cfg(target_arch = "x86_64")]
     {
-        // SAFETY: as in `q8_0_band`.
+        // SAFETY: as in `block32_band`.
         unsafe { imp::band_k(core, data, rb, first_row, n_rows, acts, out) }
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -123,10 +142,9 @@ pub(super) fn q4_k_band(
 mod imp {
     use std::arch::x86_64::*;
 
-    use super::super::super::blocks::BLOCK_Q8_0;
     use super::super::super::k_quants::{BlockQ8K, BLOCK_Q4_K};
     use super::super::{scalar, Q8Row};
-    use super::{GemmCore, TILE_A, TILE_R};
+    use super::{Block32, GemmCore, TILE_A, TILE_R};
 
     /// Eight weight rows repacked so that one vector holds the same four bytes of a block from
     /// each row (lane r = row r): `q[8 * b + c]` holds bytes 4c..4c+4 of block b, and `d[b]` the
@@ -137,21 +155,77 @@ mod imp {
         d: Vec<__m256>,
     }
 
+    /// 32 bits to 32 bytes: 0xFF where the bit is set.
     #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn repack(rows: &[*const u8; TILE_R], nb: usize, xor: i8, out: &mut Packed) {
+    #[inline]
+    fn bytes_from_bits(bits: u32) -> __m256i {
+        let shuf = _mm256_set_epi64x(0x0303_0303_0303_0303, 0x0202_0202_0202_0202, 0x0101_0101_0101_0101, 0);
+        let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(bits as i32), shuf);
+        let bytes = _mm256_or_si256(bytes, _mm256_set1_epi64x(0x7fbf_dfef_f7fb_fdfe));
+        _mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1))
+    }
+
+    /// The 32 values of the block at `p` as signed bytes, in order.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    unsafe fn decode(kind: Block32, p: *const u8) -> __m256i {
+        let nibbles = |q: *const u8| {
+            let raw = unsafe { _mm_loadu_si128(q as *const __m128i) };
+            let m4 = _mm_set1_epi8(0x0F);
+            _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), m4), _mm_and_si128(raw, m4))
+        };
+        match kind {
+            Block32::Q8_0 => unsafe { _mm256_loadu_si256(p.add(2) as *const __m256i) },
+            Block32::Q4_0 => _mm256_sub_epi8(nibbles(unsafe { p.add(2) }), _mm256_set1_epi8(8)),
+            Block32::Q5_0 => {
+                let qh = unsafe { (p.add(2) as *const u32).read_unaligned() };
+                let high = _mm256_and_si256(bytes_from_bits(qh), _mm256_set1_epi8(0x10));
+                _mm256_sub_epi8(_mm256_or_si256(nibbles(unsafe { p.add(6) }), high), _mm256_set1_epi8(16))
+            }
+        }
+    }
+
+    /// Rows of eight 32-bit values to columns: `out[c]` lane r = `v[r]` lane c.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn transpose8(v: &[__m256i; 8]) -> [__m256i; 8] {
+        let t: [__m256i; 8] = std::array::from_fn(|i| {
+            let (a, b) = (v[2 * (i / 2)], v[2 * (i / 2) + 1]);
+            if i % 2 == 0 { _mm256_unpacklo_epi32(a, b) } else { _mm256_unpackhi_epi32(a, b) }
+        });
+        // t[0], t[1]: rows 0-1 (lo, hi); t[2], t[3]: rows 2-3; t[4..6]: rows 4-5; t[6..8]: rows 6-7.
+        let u = |lo: __m256i, hi: __m256i| [_mm256_unpacklo_epi64(lo, hi), _mm256_unpackhi_epi64(lo, hi)];
+        let [u0, u1] = u(t[0], t[2]);
+        let [u2, u3] = u(t[1], t[3]);
+        let [u4, u5] = u(t[4], t[6]);
+        let [u6, u7] = u(t[5], t[7]);
+        [
+            _mm256_permute2x128_si256(u0, u4, 0x20),
+            _mm256_permute2x128_si256(u1, u5, 0x20),
+            _mm256_permute2x128_si256(u2, u6, 0x20),
+            _mm256_permute2x128_si256(u3, u7, 0x20),
+            _mm256_permute2x128_si256(u0, u4, 0x31),
+            _mm256_permute2x128_si256(u1, u5, 0x31),
+            _mm256_permute2x128_si256(u2, u6, 0x31),
+            _mm256_permute2x128_si256(u3, u7, 0x31),
+        ]
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn repack(kind: Block32, rows: &[*const u8; TILE_R], nb: usize, xor: i8, out: &mut Packed) {
         out.q.clear();
         out.d.clear();
         let x = _mm256_set1_epi8(xor);
+        let bytes = kind.bytes();
         for b in 0..nb {
             let mut sc = [0i16; 8];
             for (r, s) in sc.iter_mut().enumerate() {
-                *s = unsafe { (rows[r].add(b * BLOCK_Q8_0) as *const i16).read_unaligned() };
+                *s = unsafe { (rows[r].add(b * bytes) as *const i16).read_unaligned() };
             }
             out.d.push(_mm256_cvtph_ps(unsafe { _mm_loadu_si128(sc.as_ptr() as *const __m128i) }));
-            for c in 0..8 {
-                let g = |r: usize| unsafe { (rows[r].add(b * BLOCK_Q8_0 + 2 + 4 * c) as *const i32).read_unaligned() };
-                let v = _mm256_setr_epi32(g(0), g(1), g(2), g(3), g(4), g(5), g(6), g(7));
-                out.q.push(_mm256_xor_si256(v, x));
+            let v: [__m256i; 8] = std::array::from_fn(|r| unsafe { decode(kind, rows[r].add(b * bytes)) });
+            for col in transpose8(&v) {
+                out.q.push(_mm256_xor_si256(col, x));
             }
         }
     }
@@ -159,6 +233,7 @@ mod imp {
     #[allow(clippy::too_many_arguments)]
     pub(super) unsafe fn band(
         core: GemmCore,
+        kind: Block32,
         data: &[u8],
         rb: usize,
         first_row: usize,
@@ -168,7 +243,7 @@ mod imp {
         out: &mut [f32],
     ) {
         let batch = acts.len();
-        let nb = rb / BLOCK_Q8_0;
+        let nb = rb / kind.bytes();
         let mut packed = Packed { q: Vec::with_capacity(nb * 8), d: Vec::with_capacity(nb) };
         let mut r0 = 0;
         while r0 < n_rows {
@@ -177,7 +252,7 @@ mod imp {
             let rows: [*const u8; TILE_R] =
                 std::array::from_fn(|i| unsafe { data.as_ptr().add((first_row + r0 + i.min(nr - 1)) * rb) });
             let xor = if core == GemmCore::Vnni { 0x80u8 as i8 } else { 0 };
-            unsafe { repack(&rows, nb, xor, &mut packed) };
+            unsafe { repack(kind, &rows, nb, xor, &mut packed) };
             let mut a0 = 0;
             while a0 < batch {
                 let na = if batch - a0 >= TILE_A { TILE_A } else { 1 };

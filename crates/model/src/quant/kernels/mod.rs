@@ -236,7 +236,7 @@ pub fn gemm_core() -> Option<GemmCore> {
 /// 0: not decided yet (read `REASONER_INT8_PREFILL` on first use), 1: off, 2: on.
 static INT8_PREFILL: AtomicU8 = AtomicU8::new(0);
 
-/// Opts prefill over Q8_0 and Q4_K weights into the tiled integer GEMM (activations quantized to Q8_0,
+/// Opts prefill over Q8_0, Q4_0, Q5_0 and Q4_K weights into the tiled integer GEMM (activations quantized to Q8_0,
 /// as decode and llama.cpp do) instead of dequantize-to-f32 GEMM. Off by default: it is about
 /// 1.5x faster but prefill logprobs then move by up to ~0.05 on the test fixtures, where the
 /// f32 path matches dequantized-f32 references to 1e-4. `REASONER_INT8_PREFILL=1` turns it on
@@ -255,7 +255,7 @@ pub fn int8_prefill_for(dtype: GgmlType) -> bool {
         let _ = INT8_PREFILL.compare_exchange(0, state, Ordering::Relaxed, Ordering::Relaxed);
         state = INT8_PREFILL.load(Ordering::Relaxed);
     }
-    state == 2 && matches!(dtype, GgmlType::Q8_0 | GgmlType::Q4K) && gemm_core().is_some()
+    state == 2 && matches!(dtype, GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q4K) && gemm_core().is_some()
 }
 
 /// `matmul` for a large batch (prefill) with tiles of weight rows × activation rows, each weight
@@ -270,7 +270,13 @@ pub fn matmul_tiled(w: &QMatrix, x: &[f32], out: &mut [f32]) -> bool {
 
 /// `matmul_tiled` with a given core (tests compare every core through this).
 pub fn matmul_tiled_with(core: GemmCore, w: &QMatrix, x: &[f32], out: &mut [f32]) -> bool {
-    if !matches!(w.dtype, GgmlType::Q8_0 | GgmlType::Q4K) || !gemm_avx2::available().contains(&core) {
+    let kind = match w.dtype {
+        GgmlType::Q8_0 => Some(gemm_avx2::Block32::Q8_0),
+        GgmlType::Q4_0 => Some(gemm_avx2::Block32::Q4_0),
+        GgmlType::Q5_0 => Some(gemm_avx2::Block32::Q5_0),
+        _ => None,
+    };
+    if !(kind.is_some() || w.dtype == GgmlType::Q4K) || !gemm_avx2::available().contains(&core) {
         return false;
     }
     let batch = if w.cols == 0 { 0 } else { x.len() / w.cols };
@@ -281,7 +287,7 @@ pub fn matmul_tiled_with(core: GemmCore, w: &QMatrix, x: &[f32], out: &mut [f32]
     }
     let rb = w.row_bytes();
     let mut by_row = vec![0f32; w.rows * batch];
-    let (acts, ysum128, acts_k): (Vec<Q8Row>, Vec<Vec<i32>>, Vec<Vec<BlockQ8K>>) = if w.dtype == GgmlType::Q8_0 {
+    let (acts, ysum128, acts_k): (Vec<Q8Row>, Vec<Vec<i32>>, Vec<Vec<BlockQ8K>>) = if kind.is_some() {
         let acts: Vec<Q8Row> = x.par_chunks_exact(w.cols).map(Q8Row::quantize).collect();
         let ysum128 = acts
             .iter()
@@ -301,8 +307,8 @@ pub fn matmul_tiled_with(core: GemmCore, w: &QMatrix, x: &[f32], out: &mut [f32]
     };
     let run = |first_row: usize, band: &mut [f32]| {
         let n = band.len() / batch;
-        if w.dtype == GgmlType::Q8_0 {
-            gemm_avx2::q8_0_band(core, &w.data, rb, first_row, n, &acts, &ysum128, band);
+        if let Some(kind) = kind {
+            gemm_avx2::block32_band(core, kind, &w.data, rb, first_row, n, &acts, &ysum128, band);
         } else {
             gemm_avx2::q4_k_band(core, &w.data, rb, first_row, n, &acts_k, band);
         }
