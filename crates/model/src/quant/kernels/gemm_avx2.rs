@@ -79,6 +79,7 @@ impl Block32 {
 /// `out[i * acts.len() + a] = row_dot(weight row first_row + i, acts[a])` for `n_rows` rows of
 /// `rb` bytes in `data` (Q8_0, Q4_0 or Q5_0 as `kind` says). `ysum128[a][b]` is 128·Σ(block b of activation a), used by the
 /// VNNI core.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn block32_band(
     core: GemmCore,
     kind: Block32,
