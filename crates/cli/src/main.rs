@@ -14,6 +14,11 @@ struct Cli {
     /// Worker threads for the tensor kernels (default: all cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// Prefill on GGUF weights with int8 tile GEMM over 8-bit-quantized activations, as
+    /// llama.cpp does (about 1.5x faster; logprobs then move slightly, by up to ~0.05 on the
+    /// tiny random test models). Off by default: prefill is exact on the dequantized weights.
+    #[arg(long, global = true)]
+    int8_prefill: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -51,6 +56,9 @@ fn main() -> ExitCode {
     // Run the command on a worker of the pool the kernels use: the thread that drives the
     // forward pass then takes part in every parallel mat-vec instead of sleeping while two
     // other threads work and waking for each of ~200 calls per token.
+    if cli.int8_prefill {
+        reasoner_model::quant::kernels::set_int8_prefill(true);
+    }
     let threads = cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
         Ok(p) => p,
