@@ -35,6 +35,11 @@ pub struct ModelInfo {
     pub mha_kv_cache_bytes_per_token: u64,
     /// Numbers cached per token per layer.
     pub kv_cache_values_per_token_per_layer: u64,
+    /// Weight bytes one decode step reads, as held in memory (packed or f32), leaving out the
+    /// embedding table of which only one row is read; `None` where the model cannot say
+    /// (mixtures of experts read only the routed experts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decode_weight_bytes_per_token: Option<u64>,
 }
 
 pub trait CausalLm: Send + Sync {

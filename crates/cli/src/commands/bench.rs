@@ -121,7 +121,11 @@ pub fn run(a: BenchArgs) -> Result<()> {
     if !a.no_roofline {
         // Measured after peak RSS was read, so its buffer does not count against the model.
         let bandwidth = super::roofline::measure_read_bandwidth(threads);
-        let ceiling = bandwidth / m.weight_bytes.max(1) as f64;
+        // Bytes one decode step reads as the model holds them (f32 for safetensors checkpoints,
+        // packed for GGUF), without the embedding table; the file size where unknown.
+        let read = m.model.info().decode_weight_bytes_per_token.unwrap_or(m.weight_bytes);
+        let ceiling = bandwidth / read.max(1) as f64;
+        report["decode_bytes_per_token"] = read.into();
         report["read_bandwidth_bytes_s"] = bandwidth.into();
         report["decode_ceiling_tok_s"] = ceiling.into();
         report["decode_fraction_of_ceiling"] = (best_decode / ceiling).into();

@@ -71,6 +71,15 @@ impl Linear {
         (w + self.bias.as_ref().map_or(0, |b| b.elem_count())) as u64
     }
 
+    /// Bytes of the weight and bias as held in memory.
+    pub fn bytes(&self) -> u64 {
+        let w = match &self.weight {
+            LinearWeight::Dense(w) => w.elem_count() * 4,
+            LinearWeight::Packed(p) => p.n_bytes(),
+        };
+        (w + self.bias.as_ref().map_or(0, |b| b.elem_count() * 4)) as u64
+    }
+
     /// x: (n, in) -> (n, out)
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let y = match &self.weight {
