@@ -186,3 +186,37 @@ fn bad_input_fails_cleanly_and_names_the_culprit() {
     let no_model = reasoner(&["chat"]);
     assert_clean_failure(&no_model, &["--model"]);
 }
+
+#[test]
+fn bench_reports_the_design_keys_and_speculative_figures() {
+    let v = stdout_json(&reasoner(&[
+        "bench", "--model", fixture("deepseek_v3_mtp").to_str().unwrap(), "--prompt-tokens", "8", "--gen-tokens", "8",
+        "--speculative", "--no-roofline", "--json",
+    ]));
+    for key in ["prompt_tokens", "gen_tokens", "prefill_tok_s", "decode_tok_s", "weights_bytes", "peak_rss_bytes", "threads"] {
+        assert!(v.get(key).is_some(), "missing {key}: {v}");
+    }
+    let rate = v["spec_acceptance_rate"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&rate));
+    assert!(v["spec_speedup"].as_f64().unwrap() > 0.0);
+    let no_mtp = reasoner(&["bench", "--model", fixture("qwen2_f32").to_str().unwrap(), "--speculative", "--no-roofline"]);
+    assert_clean_failure(&no_mtp, &["--speculative", "MTP"]);
+}
+
+#[test]
+fn quantize_writes_a_gguf_that_loads_and_lists_fallbacks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("m.gguf");
+    let q = reasoner(&["quantize", "--model", fixture("qwen2_f32").to_str().unwrap(), "--to", "q4_k", "--out", out.to_str().unwrap()]);
+    assert!(q.status.success(), "{}", String::from_utf8_lossy(&q.stderr));
+    // Rows of 64 are not whole 256-value Q4_K blocks: each such tensor is named as a fallback.
+    let err = String::from_utf8_lossy(&q.stderr);
+    assert!(err.contains("fallback: blk.0.attn_q.weight") && err.contains("q5_0"), "{err}");
+    let info = stdout_json(&reasoner(&["info", "--model", out.to_str().unwrap(), "--json"]));
+    assert_eq!(info["architecture"], "Qwen2ForCausalLM");
+    assert!(info["storage_dtypes"]["q5_0"].as_u64().unwrap() > 0);
+    let lp = stdout_json(&reasoner(&["logprobs", "--model", out.to_str().unwrap(), "--text", "What is 2+3?"]));
+    assert!(lp["logprobs"].as_array().unwrap().iter().all(|x| x.as_f64().unwrap().is_finite()));
+    let bad = reasoner(&["quantize", "--model", fixture("qwen2_f32").to_str().unwrap(), "--to", "q3_x", "--out", out.to_str().unwrap()]);
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("q3_x"));
+}
