@@ -41,6 +41,8 @@ pub struct GenerationStats {
 
 struct Active {
     cache: SequenceCache,
+    /// This sequence's logits row, reused every step (no per-token allocation of a vocab row).
+    logits: Vec<f32>,
     sampler: Sampler,
     decoder: IncrementalDecoder,
     stop: StopMatcher,
@@ -80,6 +82,7 @@ impl<'m> Engine<'m> {
                 }
                 Ok(Active {
                     cache: lm.new_cache(),
+                    logits: Vec::new(),
                     sampler: Sampler::new(r.params.clone()),
                     decoder: IncrementalDecoder::default(),
                     stop: StopMatcher::new(r.stop.clone()),
@@ -154,8 +157,8 @@ impl<'m> Engine<'m> {
         tok: &reasoner_model::tokenizer::TextTokenizer,
         on_segment: &mut impl FnMut(usize, &Segment),
     ) -> Result<()> {
-        let mut logits: Vec<f32> = logits.flatten_all()?.to_vec1()?;
-        let id = s.sampler.sample(&mut logits, &s.history);
+        copy_row(&logits, &mut s.logits)?;
+        let id = s.sampler.sample(&mut s.logits, &s.history);
         if self.eos_ids.contains(&id) {
             return finish(i, s, "stop", on_segment);
         }
@@ -200,5 +203,19 @@ fn finish(i: usize, s: &mut Active, reason: &str, on_segment: &mut impl FnMut(us
     }
     s.out.finish_reason = reason.to_string();
     s.finished = true;
+    Ok(())
+}
+
+/// Copy a (1, vocab) f32 logits tensor into `out`, reusing its allocation.
+fn copy_row(t: &candle_core::Tensor, out: &mut Vec<f32>) -> Result<()> {
+    let t = t.contiguous()?;
+    let (storage, layout) = t.storage_and_layout();
+    let candle_core::Storage::Cpu(cpu) = &*storage else {
+        return Err(ModelError::Invalid("logits are not on the CPU".into()));
+    };
+    let n = layout.shape().elem_count();
+    let src = &cpu.as_slice::<f32>()?[layout.start_offset()..layout.start_offset() + n];
+    out.clear();
+    out.extend_from_slice(src);
     Ok(())
 }
