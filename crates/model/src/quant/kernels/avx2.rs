@@ -80,7 +80,7 @@ pub(super) mod imp {
     /// 16 bytes of nibbles to 32 bytes: low nibbles first (values 0..16), then high ones.
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
-    unsafe fn nibbles(p: *const u8) -> __m256i {
+    pub(in super::super) unsafe fn nibbles(p: *const u8) -> __m256i {
         let raw = unsafe { _mm_loadu_si128(p as *const __m128i) };
         let m4 = _mm_set1_epi8(0x0F);
         let lo = _mm_and_si128(raw, m4);
@@ -91,7 +91,7 @@ pub(super) mod imp {
     /// 32 bits to 32 bytes: 0xFF where the bit is set.
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
-    fn bytes_from_bits(bits: u32) -> __m256i {
+    pub(in super::super) fn bytes_from_bits(bits: u32) -> __m256i {
         let shuf = _mm256_set_epi64x(0x0303_0303_0303_0303, 0x0202_0202_0202_0202, 0x0101_0101_0101_0101, 0);
         let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(bits as i32), shuf);
         let bytes = _mm256_or_si256(bytes, _mm256_set1_epi64x(0x7fbf_dfef_f7fb_fdfe));

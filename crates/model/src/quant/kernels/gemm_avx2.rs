@@ -145,6 +145,7 @@ mod imp {
 
     use super::super::super::k_quants::{BlockQ8K, BLOCK_Q4_K};
     use super::super::{scalar, Q8Row};
+    use super::super::avx2::imp::{bytes_from_bits, nibbles};
     use super::{Block32, GemmCore, TILE_A, TILE_R};
 
     /// Eight weight rows repacked so that one vector holds the same four bytes of a block from
@@ -156,32 +157,17 @@ mod imp {
         d: Vec<__m256>,
     }
 
-    /// 32 bits to 32 bytes: 0xFF where the bit is set.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    #[inline]
-    fn bytes_from_bits(bits: u32) -> __m256i {
-        let shuf = _mm256_set_epi64x(0x0303_0303_0303_0303, 0x0202_0202_0202_0202, 0x0101_0101_0101_0101, 0);
-        let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(bits as i32), shuf);
-        let bytes = _mm256_or_si256(bytes, _mm256_set1_epi64x(0x7fbf_dfef_f7fb_fdfe));
-        _mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1))
-    }
-
     /// The 32 values of the block at `p` as signed bytes, in order.
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
     unsafe fn decode(kind: Block32, p: *const u8) -> __m256i {
-        let nibbles = |q: *const u8| {
-            let raw = unsafe { _mm_loadu_si128(q as *const __m128i) };
-            let m4 = _mm_set1_epi8(0x0F);
-            _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), m4), _mm_and_si128(raw, m4))
-        };
         match kind {
             Block32::Q8_0 => unsafe { _mm256_loadu_si256(p.add(2) as *const __m256i) },
-            Block32::Q4_0 => _mm256_sub_epi8(nibbles(unsafe { p.add(2) }), _mm256_set1_epi8(8)),
+            Block32::Q4_0 => _mm256_sub_epi8(unsafe { nibbles(p.add(2)) }, _mm256_set1_epi8(8)),
             Block32::Q5_0 => {
                 let qh = unsafe { (p.add(2) as *const u32).read_unaligned() };
                 let high = _mm256_and_si256(bytes_from_bits(qh), _mm256_set1_epi8(0x10));
-                _mm256_sub_epi8(_mm256_or_si256(nibbles(unsafe { p.add(6) }), high), _mm256_set1_epi8(16))
+                _mm256_sub_epi8(_mm256_or_si256(unsafe { nibbles(p.add(6)) }, high), _mm256_set1_epi8(16))
             }
         }
     }
