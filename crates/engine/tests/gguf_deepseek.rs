@@ -3,6 +3,9 @@
 //! the MTP module), the file holds llama.cpp's layout (stacked experts, split kv_b, f32
 //! router, `deepseek2.*` keys), Q8_0 files run, and the latent-only KV cache is kept.
 
+mod common;
+use common::*;
+
 use candle_core::Tensor;
 use reasoner_engine::scoring::token_logprobs;
 use reasoner_model::config::RawConfig;
@@ -20,22 +23,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 const TOL: f32 = 1e-4;
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)
-}
-
-fn golden(name: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(fixture(name).join("golden.json")).unwrap()).unwrap()
-}
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
-}
 
 fn write_gguf(input: &Path, to: GgmlType, out: &Path) -> QuantizeReport {
     quantize_model(input, out, &QuantizeOptions { to, keep: vec![] }, &mut |_, _, _| {}).unwrap()

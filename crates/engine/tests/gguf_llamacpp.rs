@@ -2,6 +2,9 @@
 //! references say: f32 files match transformers' golden values; quantized files, whose prefill
 //! runs on dequantized weights, match transformers run on the same dequantized weights.
 
+mod common;
+use common::*;
+
 use reasoner_engine::scoring::token_logprobs;
 use reasoner_model::load_model;
 use serde_json::Value;
@@ -9,10 +12,6 @@ use std::path::PathBuf;
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/gguf_llamacpp")
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
 }
 
 #[test]

@@ -1,26 +1,16 @@
 //! GGUF end to end: fixtures written with `quantize` at f32 read back exactly (names, Llama's q/k
 //! permutation, rope_freqs, tokenizer, chat template), and quantized files stay close to f32.
 
+mod common;
+use common::*;
+
 use reasoner_engine::scoring::token_logprobs;
 use reasoner_model::quant::GgmlType;
 use reasoner_model::quantize::{quantize_model, QuantizeOptions};
 use reasoner_model::{load_model, LoadedModel};
-use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const DENSE: &[&str] = &["qwen2_f32", "qwen2_bf16_sharded", "llama_f32", "llama_bf16", "qwen3_f32", "qwen2_k256"];
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)
-}
-
-fn golden(name: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(fixture(name).join("golden.json")).unwrap()).unwrap()
-}
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
-}
 
 fn to_gguf(name: &str, to: GgmlType, dir: &Path) -> LoadedModel {
     let out = dir.join(format!("{name}-{}.gguf", to.name()));

@@ -2,34 +2,13 @@
 //! ids and from text), the raw last-position logits, the KV-cache path against the full pass,
 //! and batched decoding against one-at-a-time decoding.
 
+mod common;
+use common::*;
+
 use reasoner_engine::scoring::token_logprobs;
 use reasoner_model::{load_model, LogitsFor, SeqInput};
-use serde_json::Value;
-use std::path::PathBuf;
 
 const DENSE: &[&str] = &["qwen2_f32", "qwen2_bf16_sharded", "llama_f32", "llama_bf16", "qwen3_f32"];
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)
-}
-
-fn golden(name: &str) -> Value {
-    let text = std::fs::read_to_string(fixture(name).join("golden.json")).expect("golden.json");
-    serde_json::from_str(&text).expect("golden json")
-}
-
-fn ids_of(v: &Value) -> Vec<u32> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
-}
 
 #[test]
 fn logprobs_match_transformers() {
@@ -37,7 +16,7 @@ fn logprobs_match_transformers() {
         let m = load_model(&fixture(name)).unwrap();
         let g = golden(name);
         for (ci, case) in g["cases"].as_array().unwrap().iter().enumerate() {
-            let mut ids = ids_of(&case["ids"]);
+            let mut ids = ids(&case["ids"]);
             if let Some(text) = case.get("text").and_then(|t| t.as_str()) {
                 let ours = m.tokenizer.as_ref().unwrap().encode(text, true).unwrap();
                 assert_eq!(ours, ids, "{name} case {ci}: tokenization of {text:?}");
@@ -57,7 +36,7 @@ fn last_logits_match_transformers() {
         let g = golden(name);
         let t = &g["top_logits_last"];
         let case = &g["cases"][t["case"].as_u64().unwrap() as usize];
-        let ids = ids_of(&case["ids"]);
+        let ids = ids(&case["ids"]);
         let out = m.model.forward(&mut [SeqInput { tokens: &ids, cache: None }], LogitsFor::Last).unwrap();
         let ours: Vec<f32> = out[0].flatten_all().unwrap().to_vec1().unwrap();
         let d = max_diff(&ours, &floats(&t["logits"]));
@@ -69,7 +48,7 @@ fn last_logits_match_transformers() {
 fn kv_cache_decoding_equals_full_forward() {
     for name in DENSE {
         let m = load_model(&fixture(name)).unwrap();
-        let ids = ids_of(&golden(name)["cases"][2]["ids"]);
+        let ids = ids(&golden(name)["cases"][2]["ids"]);
         let full = m.model.forward(&mut [SeqInput { tokens: &ids, cache: None }], LogitsFor::All).unwrap();
         let full: Vec<Vec<f32>> = full[0].to_vec2().unwrap();
         let mut cache = m.model.new_cache();
@@ -92,8 +71,8 @@ fn kv_cache_decoding_equals_full_forward() {
 fn batched_decode_equals_separate_decode() {
     let m = load_model(&fixture("qwen2_f32")).unwrap();
     let g = golden("qwen2_f32");
-    let a = ids_of(&g["cases"][1]["ids"]);
-    let b = ids_of(&g["cases"][2]["ids"]);
+    let a = ids(&g["cases"][1]["ids"]);
+    let b = ids(&g["cases"][2]["ids"]);
     // Separately.
     let solo = |ids: &[u32]| {
         let mut c = m.model.new_cache();

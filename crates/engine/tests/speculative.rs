@@ -2,17 +2,15 @@
 //! accept/resample step leaves the main model's distribution unchanged (exactly, summed over the
 //! draft's outcomes, and empirically end to end), and the counts add up.
 
+mod common;
+use common::*;
+
 use reasoner_engine::sampler::argmax;
 use reasoner_engine::speculative::{
     acceptance_probability, generate_speculative, residual_distribution, verify_draft, SpeculativeDecoder,
 };
 use reasoner_engine::{Sampler, SamplingParams};
 use reasoner_model::{load_model, LoadedModel, LogitsFor, SeqInput};
-use std::path::PathBuf;
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)
-}
 
 fn mtp_model() -> LoadedModel {
     load_model(&fixture("deepseek_v3_mtp")).unwrap()
