@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use reasoner_model::quant::kernels::{self, matvec_with, Kernels};
-use reasoner_model::quant::{GgmlType, QMatrix};
+use reasoner_model::quant::{GgmlType, QMatrix, Q4KX8};
 
 /// (rows, cols): Qwen2.5-0.5B's and 1.5B's MLP down projections.
 const SHAPES: [(usize, usize); 2] = [(896, 4864), (1536, 8960)];
@@ -64,6 +64,24 @@ fn matvec_gbs(k: &Kernels, mats: &[QMatrix], threads: usize, min_time: Duration)
     bytes as f64 / secs / 1e9
 }
 
+/// As `matvec_gbs` for Q4_K matrices interleaved eight rows at a time.
+fn x8_matvec_gbs(mats: &[Q4KX8], threads: usize, min_time: Duration) -> f64 {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let (rows, cols) = (mats[0].rows, mats[0].cols);
+    let x: Vec<f32> = (0..cols).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5).collect();
+    let mut out = vec![0f32; rows];
+    let bytes: usize = mats.iter().map(|m| m.n_bytes()).sum();
+    let secs = time_best(min_time, || {
+        pool.install(|| {
+            for m in mats {
+                m.matmul(&x, &mut out);
+            }
+        });
+        black_box(&out);
+    });
+    bytes as f64 / secs / 1e9
+}
+
 fn main() {
     let quick = std::env::var("QUICK").is_ok();
     let min_time = Duration::from_millis(if quick { 300 } else { 1500 });
@@ -99,6 +117,16 @@ fn main() {
                         c,
                         100.0 * c / mem[threads - 1]
                     );
+                }
+            }
+            if dtype == GgmlType::Q4K {
+                let x8 = Q4KX8::from_rows(&m.data, rows, cols).unwrap();
+                let cold: Vec<Q4KX8> = (0..copies).map(|_| x8.clone()).collect();
+                for threads in [1, 2] {
+                    let h = x8_matvec_gbs(std::slice::from_ref(&x8), threads, min_time);
+                    let c = x8_matvec_gbs(&cold, threads, min_time);
+                    let (shape, pct) = (format!("{rows}x{cols}"), 100.0 * c / mem[threads - 1]);
+                    println!("{:<6} {:>11} {:>8.2} {:>7} {:>5} {:>9.1} {:>9.1} {:>7.0}%", "q4_Kx8", shape, mib, "x8", threads, h, c, pct);
                 }
             }
         }

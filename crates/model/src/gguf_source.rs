@@ -59,6 +59,15 @@ impl PackedMatrix {
         self.bytes().len()
     }
 
+    /// Drops this matrix's mapped pages from the resident set once its bytes were copied
+    /// elsewhere (see `GgufFile::release_pages`); owned bytes are left alone.
+    pub fn release_pages(&self) {
+        match &self.bytes {
+            PackedBytes::Owned(_) => {}
+            PackedBytes::Mapped { file, .. } | PackedBytes::MappedRange { file, .. } => file.release_pages(self.bytes()),
+        }
+    }
+
     pub fn dequantize(&self) -> Result<Tensor> {
         Ok(Tensor::from_vec(self.qmatrix().dequantize(), (self.rows, self.cols), &Device::Cpu)?)
     }

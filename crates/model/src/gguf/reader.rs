@@ -406,6 +406,26 @@ impl GgufFile {
         self.bytes.as_slice().get(start..start + info.n_bytes as usize).unwrap_or(&[])
     }
 
+    /// Tells the kernel this process no longer needs the mapped pages that lie wholly inside
+    /// `bytes` (a slice of this file's data), so they leave its resident set: used once a tensor
+    /// has been copied into another layout. The map is read-only and shared, so a later read
+    /// of those bytes just faults them in again from the page cache; nothing is lost.
+    pub fn release_pages(&self, bytes: &[u8]) {
+        let Bytes::Mapped(map) = &self.bytes else { return };
+        let base = map.as_ptr() as usize;
+        let (start, end) = (bytes.as_ptr() as usize, bytes.as_ptr() as usize + bytes.len());
+        if start < base || end > base + map.len() {
+            return;
+        }
+        const PAGE: usize = 4096;
+        let (first, last) = ((start - base).next_multiple_of(PAGE), (end - base) / PAGE * PAGE);
+        if last > first {
+            // SAFETY: DONTNEED on a read-only shared file map only drops our page-table
+            // entries; the contents stay those of the file.
+            let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, first, last - first) };
+        }
+    }
+
     /// The bytes of the tensor called `name`, borrowed from the map.
     pub fn tensor_data(&self, name: &str) -> Result<&[u8], GgufError> {
         let info = self.tensor(name).ok_or_else(|| self.not_found(name))?;

@@ -5,7 +5,6 @@
 use crate::error::Result;
 use crate::gguf_source::PackedMatrix;
 use crate::layers::linear::{Linear, LinearWeight};
-use crate::quant::dequantize_row;
 use crate::weights::VarPath;
 use candle_core::{Device, Tensor};
 
@@ -25,13 +24,14 @@ impl Embedding {
     pub fn forward(&self, ids: &[u32]) -> candle_core::Result<Tensor> {
         match &self.table {
             LinearWeight::Dense(t) => t.index_select(&Tensor::new(ids, &Device::Cpu)?, 0),
-            LinearWeight::Packed(p) => {
+            packed => {
+                let rows = packed_rows(packed);
                 let mut out = vec![0f32; ids.len() * self.hidden];
-                let rb = p.bytes().len() / p.rows.max(1);
                 for (row, &id) in out.chunks_mut(self.hidden).zip(ids) {
-                    let id = id as usize;
-                    dequantize_row(p.dtype, &p.bytes()[id * rb..(id + 1) * rb], row)
-                        .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+                    if id as usize >= rows {
+                        candle_core::bail!("token id {id} is outside the embedding table of {rows} rows");
+                    }
+                    packed.dequantize_packed_row(id as usize, row)?;
                 }
                 Tensor::from_vec(out, (ids.len(), self.hidden), &Device::Cpu)
             }
@@ -50,7 +50,15 @@ impl Embedding {
     pub fn packed(&self) -> Option<&PackedMatrix> {
         match &self.table {
             LinearWeight::Packed(p) => Some(p),
-            LinearWeight::Dense(_) => None,
+            LinearWeight::Dense(_) | LinearWeight::Q4KX8(_) => None,
         }
+    }
+}
+
+fn packed_rows(w: &LinearWeight) -> usize {
+    match w {
+        LinearWeight::Dense(t) => t.dims()[0],
+        LinearWeight::Packed(p) => p.rows,
+        LinearWeight::Q4KX8(x) => x.rows,
     }
 }

@@ -1,18 +1,53 @@
 //! A linear layer y = x Wᵀ + b with W stored (out, in) as in every checkpoint format. The weight
 //! is either an f32 tensor (candle's matmul, trainable) or kept packed in its stored GGUF format
 //! (F16, Q8_0, Q4_K, …) and multiplied by our quantized kernels without a dequantized copy.
+//! Q4_K weights are moved into the eight-row interleaved layout (`quant::Q4KX8`) at load, as
+//! llama.cpp repacks them, because the row-at-a-time Q4_K kernel is compute-bound.
 
 use crate::error::{ModelError, Result};
 use crate::gguf_source::PackedMatrix;
-use crate::quant;
+use crate::quant::{self, GgmlType, Q4KX8};
 use crate::weights::VarPath;
 use candle_core::{Device, Storage, Tensor};
 use rayon::prelude::*;
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub enum LinearWeight {
     Dense(Tensor), // (out, in)
     Packed(PackedMatrix),
+    /// A Q4_K matrix interleaved eight rows at a time (same bytes, moved).
+    Q4KX8(Arc<Q4KX8>),
+}
+
+impl LinearWeight {
+    /// A packed weight in the form its kernels run fastest on: Q4_K with rows in eights is
+    /// interleaved (when this CPU has the SIMD kernel) and its mapped pages released.
+    pub fn from_packed(p: PackedMatrix) -> Self {
+        if p.dtype == GgmlType::Q4K && Q4KX8::fits(p.rows, p.cols) && quant::q4k_x8::has_simd_kernel() {
+            if let Ok(x8) = Q4KX8::from_rows(p.bytes(), p.rows, p.cols) {
+                p.release_pages();
+                return LinearWeight::Q4KX8(Arc::new(x8));
+            }
+        }
+        LinearWeight::Packed(p)
+    }
+
+    /// Dequantizes row `r` of a packed weight into `out` (`cols` values).
+    pub(crate) fn dequantize_packed_row(&self, r: usize, out: &mut [f32]) -> candle_core::Result<()> {
+        match self {
+            LinearWeight::Dense(_) => candle_core::bail!("dequantize_packed_row on a dense weight"),
+            LinearWeight::Q4KX8(x8) => {
+                x8.dequantize_row(r, out);
+                Ok(())
+            }
+            LinearWeight::Packed(p) => {
+                let rb = p.bytes().len() / p.rows.max(1);
+                quant::dequantize_row(p.dtype, &p.bytes()[r * rb..(r + 1) * rb], out)
+                    .map_err(|e| candle_core::Error::Msg(e.to_string()))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -39,7 +74,7 @@ impl Linear {
                         source_name: vp.src.origin(),
                     });
                 }
-                LinearWeight::Packed(p)
+                LinearWeight::from_packed(p)
             }
             None => LinearWeight::Dense(vp.get("weight", &[out_dim, in_dim])?),
         };
@@ -51,6 +86,7 @@ impl Linear {
         match &self.weight {
             LinearWeight::Dense(w) => w.dims()[0],
             LinearWeight::Packed(p) => p.rows,
+            LinearWeight::Q4KX8(x) => x.rows,
         }
     }
 
@@ -59,6 +95,7 @@ impl Linear {
         match &self.weight {
             LinearWeight::Dense(w) => Ok(w.clone()),
             LinearWeight::Packed(p) => p.dequantize(),
+            LinearWeight::Q4KX8(x) => Ok(Tensor::from_vec(x.dequantize(), (x.rows, x.cols), &Device::Cpu)?),
         }
     }
 
@@ -67,6 +104,7 @@ impl Linear {
         let w = match &self.weight {
             LinearWeight::Dense(w) => w.elem_count(),
             LinearWeight::Packed(p) => p.rows * p.cols,
+            LinearWeight::Q4KX8(x) => x.rows * x.cols,
         };
         (w + self.bias.as_ref().map_or(0, |b| b.elem_count())) as u64
     }
@@ -76,6 +114,7 @@ impl Linear {
         let w = match &self.weight {
             LinearWeight::Dense(w) => w.elem_count() * 4,
             LinearWeight::Packed(p) => p.n_bytes(),
+            LinearWeight::Q4KX8(x) => x.n_bytes(),
         };
         (w + self.bias.as_ref().map_or(0, |b| b.elem_count() * 4)) as u64
     }
@@ -85,6 +124,7 @@ impl Linear {
         let y = match &self.weight {
             LinearWeight::Dense(w) => x.matmul(&w.t()?)?,
             LinearWeight::Packed(p) => packed_matmul(p, x)?,
+            LinearWeight::Q4KX8(w) => x8_matmul(&self.weight, w, x)?,
         };
         match &self.bias {
             Some(b) => y.broadcast_add(b),
@@ -108,7 +148,11 @@ fn packed_matmul(p: &PackedMatrix, x: &Tensor) -> candle_core::Result<Tensor> {
         candle_core::bail!("packed linear: input has {k} features, weight {}x{} expects {}", p.rows, p.cols, p.cols);
     }
     if n >= GEMM_MIN_ROWS && !quant::kernels::int8_prefill_for(p.dtype) {
-        return banded_gemm(p, x);
+        let qm = p.qmatrix();
+        let rb = qm.row_bytes();
+        return banded_gemm(p.rows, p.cols, x, |r, out| {
+            quant::dequantize_row(p.dtype, &qm.data[r * rb..(r + 1) * rb], out).map_err(|e| candle_core::Error::Msg(e.to_string()))
+        });
     }
     let x = x.contiguous()?;
     let (storage, layout) = x.storage_and_layout();
@@ -123,19 +167,40 @@ fn packed_matmul(p: &PackedMatrix, x: &Tensor) -> candle_core::Result<Tensor> {
     Tensor::from_vec(out, (n, p.rows), &Device::Cpu)
 }
 
-fn banded_gemm(p: &PackedMatrix, x: &Tensor) -> candle_core::Result<Tensor> {
-    let qm = p.qmatrix();
-    let rb = qm.row_bytes();
-    let mut outs = Vec::with_capacity(p.rows.div_ceil(GEMM_BAND_ROWS));
-    for start in (0..p.rows).step_by(GEMM_BAND_ROWS) {
-        let rows = GEMM_BAND_ROWS.min(p.rows - start);
-        let mut band = vec![0f32; rows * p.cols];
-        // Dequantize the band on all workers; GEMM below is parallel too.
-        band.par_chunks_mut(p.cols).enumerate().try_for_each(|(r, out)| {
-            let bytes = &qm.data[(start + r) * rb..(start + r + 1) * rb];
-            quant::dequantize_row(p.dtype, bytes, out).map_err(|e| candle_core::Error::Msg(e.to_string()))
-        })?;
-        let w = Tensor::from_vec(band, (rows, p.cols), &Device::Cpu)?;
+/// y = x Wᵀ with W interleaved Q4_K: the group kernel for decode (and for prefill with int8
+/// prefill on), banded dequantize + GEMM for prefill otherwise, as for the other packed types.
+fn x8_matmul(weight: &LinearWeight, w: &Q4KX8, x: &Tensor) -> candle_core::Result<Tensor> {
+    let (n, k) = x.dims2()?;
+    if k != w.cols {
+        candle_core::bail!("packed linear: input has {k} features, weight {}x{} expects {}", w.rows, w.cols, w.cols);
+    }
+    if n >= GEMM_MIN_ROWS && !quant::kernels::int8_prefill_for(GgmlType::Q4K) {
+        return banded_gemm(w.rows, w.cols, x, |r, out| weight.dequantize_packed_row(r, out));
+    }
+    let x = x.contiguous()?;
+    let (storage, layout) = x.storage_and_layout();
+    let Storage::Cpu(cpu) = &*storage else { candle_core::bail!("packed linear weights run on the CPU only") };
+    let xs = &cpu.as_slice::<f32>()?[layout.start_offset()..layout.start_offset() + n * k];
+    let mut out = vec![0f32; n * w.rows];
+    w.matmul(xs, &mut out);
+    drop(storage);
+    Tensor::from_vec(out, (n, w.rows), &Device::Cpu)
+}
+
+/// x Wᵀ for a (rows, cols) weight given row by row: bands of rows are dequantized (on all
+/// workers) and multiplied by candle's f32 GEMM.
+fn banded_gemm(
+    rows: usize,
+    cols: usize,
+    x: &Tensor,
+    dequantize_row: impl Fn(usize, &mut [f32]) -> candle_core::Result<()> + Sync,
+) -> candle_core::Result<Tensor> {
+    let mut outs = Vec::with_capacity(rows.div_ceil(GEMM_BAND_ROWS));
+    for start in (0..rows).step_by(GEMM_BAND_ROWS) {
+        let n = GEMM_BAND_ROWS.min(rows - start);
+        let mut band = vec![0f32; n * cols];
+        band.par_chunks_mut(cols).enumerate().try_for_each(|(r, out)| dequantize_row(start + r, out))?;
+        let w = Tensor::from_vec(band, (n, cols), &Device::Cpu)?;
         outs.push(x.matmul(&w.t()?)?);
     }
     Tensor::cat(&outs, 1)
