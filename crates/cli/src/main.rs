@@ -14,10 +14,13 @@ struct Cli {
     /// Worker threads for the tensor kernels (default: all cores).
     #[arg(long, global = true)]
     threads: Option<usize>,
-    /// Prefill on GGUF weights with int8 tile GEMM over 8-bit-quantized activations, as
-    /// llama.cpp does (about 1.5x faster; logprobs then move slightly, by up to ~0.05 on the
-    /// tiny random test models). Off by default: prefill is exact on the dequantized weights.
-    #[arg(long, global = true)]
+    /// Prefill on quantized GGUF weights by dequantizing them to f32 (exact on the dequantized
+    /// weights, about 1.5x slower). By default prefill quantizes activations to 8 bits and runs
+    /// the integer kernels, as decode and llama.cpp do, so it gives llama.cpp's numbers.
+    #[arg(long, global = true, conflicts_with = "int8_prefill")]
+    dequant_prefill: bool,
+    /// The default since 0.1 (kept so scripts that pass it keep working).
+    #[arg(long, global = true, hide = true)]
     int8_prefill: bool,
     #[command(subcommand)]
     command: Command,
@@ -56,8 +59,8 @@ fn main() -> ExitCode {
     // Run the command on a worker of the pool the kernels use: the thread that drives the
     // forward pass then takes part in every parallel mat-vec instead of sleeping while two
     // other threads work and waking for each of ~200 calls per token.
-    if cli.int8_prefill {
-        reasoner_model::quant::kernels::set_int8_prefill(true);
+    if cli.dequant_prefill {
+        reasoner_model::quant::kernels::set_int8_prefill(false);
     }
     let threads = cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {

@@ -25,6 +25,10 @@ use std::sync::Arc;
 const TOL: f32 = 1e-4;
 
 fn write_gguf(input: &Path, to: GgmlType, out: &Path) -> QuantizeReport {
+    // These tests measure what the weight format keeps, so prefill runs on the dequantized
+    // weights with f32 activations (every test here wants that; int8 prefill, the default,
+    // is checked against decode in int8_prefill.rs).
+    reasoner_model::quant::kernels::set_int8_prefill(false);
     quantize_model(input, out, &QuantizeOptions { to, keep: vec![] }, &mut |_, _, _| {}).unwrap()
 }
 
@@ -323,3 +327,4 @@ fn legacy_unsplit_kv_b_files_read() {
     assert_eq!(g.metadata().get("deepseek2.attention.key_length").and_then(|v| v.as_u64()), Some(20));
     assert!(golden_diff(&load_model(&again).unwrap(), "deepseek_v3") <= TOL);
 }
+

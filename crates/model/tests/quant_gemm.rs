@@ -142,7 +142,9 @@ fn tiled_gemm_declines_types_it_does_not_cover() {
     for core in gemm_cores() {
         assert!(!matmul_tiled_with(core, &w, &x, &mut out));
     }
-    assert!(!kernels::int8_prefill_for(GgmlType::Q6K));
+    // Prefill still runs Q6_K on the integer row kernels (`quant::matmul`), not f32 GEMM.
+    assert!(kernels::int8_prefill_for(GgmlType::Q6K));
+    assert!(!kernels::int8_prefill_for(GgmlType::F16));
 }
 
 /// `cargo test --release -p reasoner-model --test quant_gemm -- --ignored --nocapture`

@@ -1,6 +1,8 @@
 //! Helpers the engine's integration tests share: fixture paths and golden.json fields.
 #![allow(dead_code)] // each test binary uses its own subset
 
+use reasoner_model::layers::log_softmax_last_dim;
+use reasoner_model::{CausalLm, LogitsFor, SeqInput};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -23,4 +25,16 @@ pub fn floats(v: &Value) -> Vec<f32> {
 pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+/// Log-probs of ids[1..] computed token by token through the KV cache (the decode path).
+pub fn decode_logprobs(model: &dyn CausalLm, ids: &[u32]) -> Vec<f32> {
+    let mut cache = model.new_cache();
+    let mut out = Vec::new();
+    for t in 0..ids.len() - 1 {
+        let logits = model.forward(&mut [SeqInput { tokens: &ids[t..t + 1], cache: Some(&mut cache) }], LogitsFor::Last).unwrap();
+        let lp: Vec<f32> = log_softmax_last_dim(&logits[0]).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        out.push(lp[ids[t + 1] as usize]);
+    }
+    out
 }

@@ -139,9 +139,9 @@ const GEMM_MIN_ROWS: usize = 8;
 /// Weight rows dequantized at a time: bounds the f32 scratch to a few MiB.
 const GEMM_BAND_ROWS: usize = 512;
 
-/// y = x Wᵀ with W packed: banded dequantize + GEMM for many rows, quantized kernels for few.
-/// With int8 prefill opted in (`quant::kernels::set_int8_prefill`), many rows over Q8_0 weights
-/// run the tiled integer GEMM instead (about 1.5x faster; activations quantized to Q8_0).
+/// y = x Wᵀ with W packed: the quantized kernels (activations quantized to Q8, as llama.cpp
+/// does), tiled for many rows where the type has a tiled kernel; with int8 prefill turned off
+/// (`quant::kernels::set_int8_prefill`) many rows run banded dequantize + f32 GEMM instead.
 fn packed_matmul(p: &PackedMatrix, x: &Tensor) -> candle_core::Result<Tensor> {
     let (n, k) = x.dims2()?;
     if k != p.cols {
@@ -167,8 +167,8 @@ fn packed_matmul(p: &PackedMatrix, x: &Tensor) -> candle_core::Result<Tensor> {
     Tensor::from_vec(out, (n, p.rows), &Device::Cpu)
 }
 
-/// y = x Wᵀ with W interleaved Q4_K: the group kernel for decode (and for prefill with int8
-/// prefill on), banded dequantize + GEMM for prefill otherwise, as for the other packed types.
+/// y = x Wᵀ with W interleaved Q4_K: the group kernels (four activation rows at a time in
+/// prefill), or banded dequantize + GEMM for prefill with int8 prefill off.
 fn x8_matmul(weight: &LinearWeight, w: &Q4KX8, x: &Tensor) -> candle_core::Result<Tensor> {
     let (n, k) = x.dims2()?;
     if k != w.cols {

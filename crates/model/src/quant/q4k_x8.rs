@@ -57,6 +57,19 @@ fn pair_sums(a: &BlockQ8K) -> PairSums {
 /// One group's dot products with one activation row: out[r] for rows r of the group.
 type GroupDot = unsafe fn(&[u8], &[BlockQ8K], &[PairSums], &mut [f32; ROWS]);
 
+/// The same for four activation rows at once: each weight vector is unpacked once and used
+/// four times (prefill). Results equal four `GroupDot` calls bit for bit.
+type GroupDot4 = unsafe fn(&[u8], [&[BlockQ8K]; 4], [&[PairSums]; 4], &mut [[f32; ROWS]; 4]);
+
+/// A group kernel pair for one instruction set.
+#[derive(Clone, Copy)]
+struct GroupKernels {
+    one: GroupDot,
+    four: GroupDot4,
+}
+
+const SCALAR: GroupKernels = GroupKernels { one: group_dot_scalar, four: group_dot4_scalar };
+
 impl Q4KX8 {
     /// Whether a `rows x cols` Q4_K matrix can take this layout.
     pub fn fits(rows: usize, cols: usize) -> bool {
@@ -122,15 +135,15 @@ impl Q4KX8 {
     /// `out[b] = W x[b]` for `x` of shape (batch, cols) and `out` (batch, rows), with the fastest
     /// group kernel this CPU has. Activations are quantized to Q8_K, as for every K-quant.
     pub fn matmul(&self, x: &[f32], out: &mut [f32]) {
-        self.matmul_with(best_group_dot(), x, out)
+        self.matmul_with(best_kernels(), x, out)
     }
 
     /// `matmul` with the plain reference kernel (tests compare the SIMD one against it).
     pub fn matmul_scalar(&self, x: &[f32], out: &mut [f32]) {
-        self.matmul_with(group_dot_scalar, x, out)
+        self.matmul_with(SCALAR, x, out)
     }
 
-    fn matmul_with(&self, dot: GroupDot, x: &[f32], out: &mut [f32]) {
+    fn matmul_with(&self, k: GroupKernels, x: &[f32], out: &mut [f32]) {
         let (rows, cols, nb) = (self.rows, self.cols, self.n_blocks());
         let batch = x.len() / cols;
         assert_eq!(batch * cols, x.len(), "Q4_K×8 matmul: x length {} is not a multiple of {cols}", x.len());
@@ -153,11 +166,22 @@ impl Q4KX8 {
         let run = |first: usize, chunk: &mut [f32]| {
             for (i, gout) in chunk.chunks_exact_mut(batch * ROWS).enumerate() {
                 let group = self.group(first + i);
-                for ((a, sums), o) in acts.iter().zip(gout.chunks_exact_mut(ROWS)) {
+                let mut rest = gout;
+                let mut t = 0;
+                // SAFETY (both calls): `best_kernels` only hands out kernels this CPU supports;
+                // the group holds `nb` blocks and every activation row `nb` blocks and sums.
+                while t + 4 <= batch {
+                    let (o, tail) = rest.split_at_mut(4 * ROWS);
+                    let mut o4 = [[0f32; ROWS]; 4];
+                    let a4 = std::array::from_fn(|j| acts[t + j].0.as_slice());
+                    let s4 = std::array::from_fn(|j| acts[t + j].1.as_slice());
+                    unsafe { (k.four)(group, a4, s4, &mut o4) };
+                    o.copy_from_slice(o4.as_flattened());
+                    (rest, t) = (tail, t + 4);
+                }
+                for ((a, sums), o) in acts[t..].iter().zip(rest.chunks_exact_mut(ROWS)) {
                     let o: &mut [f32; ROWS] = o.try_into().expect("chunks of ROWS");
-                    // SAFETY: `best_group_dot` only hands out kernels this CPU supports; the
-                    // group holds `nb` blocks and `a`, `sums` hold `nb` entries each.
-                    unsafe { dot(group, a, sums, o) };
+                    unsafe { (k.one)(group, a, sums, o) };
                 }
             }
         };
@@ -245,17 +269,24 @@ unsafe fn group_dot_scalar(group: &[u8], a: &[BlockQ8K], sums: &[PairSums], out:
     }
 }
 
-/// The fastest group kernel this CPU runs (AVX2+FMA+F16C, else scalar), chosen once.
-fn best_group_dot() -> GroupDot {
-    static CHOSEN: std::sync::OnceLock<GroupDot> = std::sync::OnceLock::new();
+/// Four reference group dots, one per activation row.
+unsafe fn group_dot4_scalar(group: &[u8], a: [&[BlockQ8K]; 4], sums: [&[PairSums]; 4], out: &mut [[f32; ROWS]; 4]) {
+    for t in 0..4 {
+        unsafe { group_dot_scalar(group, a[t], sums[t], &mut out[t]) };
+    }
+}
+
+/// The fastest group kernels this CPU runs (AVX2+FMA+F16C, else scalar), chosen once.
+fn best_kernels() -> GroupKernels {
+    static CHOSEN: std::sync::OnceLock<GroupKernels> = std::sync::OnceLock::new();
     *CHOSEN.get_or_init(|| {
         let scalar_only = std::env::var("REASONER_KERNELS").as_deref() == Ok("scalar");
         #[cfg(target_arch = "x86_64")]
         if !scalar_only && avx2::available() {
-            return avx2::group_dot;
+            return avx2::KERNELS;
         }
         let _ = scalar_only;
-        group_dot_scalar
+        SCALAR
     })
 }
 
@@ -273,7 +304,7 @@ pub fn has_simd_kernel() -> bool {
 pub fn matmul_simd(w: &Q4KX8, x: &[f32], out: &mut [f32]) -> Option<()> {
     #[cfg(target_arch = "x86_64")]
     if avx2::available() {
-        w.matmul_with(avx2::group_dot, x, out);
+        w.matmul_with(avx2::KERNELS, x, out);
         return Some(());
     }
     let _ = (w, x, out);
@@ -298,6 +329,60 @@ mod avx2 {
         _mm256_cvtepu8_epi16(dup)
     }
 
+    pub(super) const KERNELS: super::GroupKernels = super::GroupKernels { one: group_dot, four: group_dot4 };
+
+    /// The 64 scales and 64 mins of a group block's 8 rows, unpacked from their 6-bit form
+    /// (see `scale_min_k4`) all at once: `sc[h][i]` holds sub-blocks 4h + 2i, 4h + 2i + 1 as
+    /// bytes 8j' + r; `mn` likewise.
+    struct Unpacked {
+        sc: [[__m128i; 2]; 2],
+        mn: [[__m128i; 2]; 2],
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn unpack_scales(blk: *const u8) -> Unpacked {
+        let (m4, m3f, m30) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(0x3F), _mm256_set1_epi8(0x30));
+        let ld = |off: usize| unsafe { _mm256_loadu_si256(blk.add(off) as *const __m256i) };
+        let (q0, q4, q8) = (ld(SCALES), ld(SCALES + 32), ld(SCALES + 64));
+        let sc_lo = _mm256_and_si256(q0, m3f);
+        let mn_lo = _mm256_and_si256(q4, m3f);
+        let sc_hi = _mm256_or_si256(_mm256_and_si256(q8, m4), _mm256_and_si256(_mm256_srli_epi16(q0, 2), m30));
+        let mn_hi = _mm256_or_si256(
+            _mm256_and_si256(_mm256_srli_epi16(q8, 4), m4),
+            _mm256_and_si256(_mm256_srli_epi16(q4, 2), m30),
+        );
+        let halves = |v: __m256i| [_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v)];
+        Unpacked { sc: [halves(sc_lo), halves(sc_hi)], mn: [halves(mn_lo), halves(mn_hi)] }
+    }
+
+    /// Mins of sub-blocks 2p, 2p + 1 as i16 lane pairs (2r, 2r + 1), to `madd` with PairSums.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn min_pairs(u: &Unpacked, p: usize) -> __m256i {
+        // Interleaves the low and high 8 bytes of a 16-byte half.
+        let pair_bytes = _mm_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+        _mm256_cvtepu8_epi16(_mm_shuffle_epi8(u.mn[p / 2][p % 2], pair_bytes))
+    }
+
+    /// 32-bit broadcast of activation bytes `at..at + 4`.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn bcast4(y: &[i8; 256], at: usize) -> __m256i {
+        _mm256_set1_epi32(i32::from_le_bytes([y[at] as u8, y[at + 1] as u8, y[at + 2] as u8, y[at + 3] as u8]))
+    }
+
+    /// acc += sumi·(d·d_a), acc_min += summ·(dmin·d_a) for one super-block of 8 rows.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn accumulate(blk: *const u8, a_d: f32, sumi: __m256i, summ: __m256i, acc: &mut __m256, acc_min: &mut __m256) {
+        let dw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk as *const __m128i) });
+        let dmw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk.add(DMIN) as *const __m128i) });
+        let da = _mm256_set1_ps(a_d);
+        *acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_mul_ps(dw, da), *acc);
+        *acc_min = _mm256_fmadd_ps(_mm256_cvtepi32_ps(summ), _mm256_mul_ps(dmw, da), *acc_min);
+    }
+
     /// # Safety
     /// The CPU must have AVX2, FMA and F16C; `group` must hold `a.len()` group blocks and
     /// `sums` as many entries as `a`.
@@ -305,52 +390,75 @@ mod avx2 {
     pub(super) unsafe fn group_dot(group: &[u8], a: &[BlockQ8K], sums: &[PairSums], out: &mut [f32; ROWS]) {
         assert!(group.len() >= a.len() * GROUP_BLOCK && sums.len() >= a.len());
         let m4 = _mm256_set1_epi8(0x0F);
-        let m3f = _mm256_set1_epi8(0x3F);
-        let m30 = _mm256_set1_epi8(0x30);
-        // Interleaves the low and high 8 bytes of a 16-byte half: mins of sub-blocks 2p, 2p+1.
-        let pair_bytes = _mm_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
         let (mut acc, mut acc_min) = (_mm256_setzero_ps(), _mm256_setzero_ps());
         for (b, (ab, ps)) in a.iter().zip(sums).enumerate() {
             let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
-            let ld = |off: usize| unsafe { _mm256_loadu_si256(blk.add(off) as *const __m256i) };
-            let dw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk as *const __m128i) });
-            let dmw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk.add(DMIN) as *const __m128i) });
-            // Unpack all 64 scales and 64 mins of the 8 rows at once (see scale_min_k4).
-            let (q0, q4, q8) = (ld(SCALES), ld(SCALES + 32), ld(SCALES + 64));
-            let sc_lo = _mm256_and_si256(q0, m3f);
-            let mn_lo = _mm256_and_si256(q4, m3f);
-            let sc_hi = _mm256_or_si256(_mm256_and_si256(q8, m4), _mm256_and_si256(_mm256_srli_epi16(q0, 2), m30));
-            let mn_hi = _mm256_or_si256(
-                _mm256_and_si256(_mm256_srli_epi16(q8, 4), m4),
-                _mm256_and_si256(_mm256_srli_epi16(q4, 2), m30),
-            );
-            let halves = |v: __m256i| [_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v)];
-            let sc = [halves(sc_lo), halves(sc_hi)];
-            let mn = [halves(mn_lo), halves(mn_hi)];
-            let y = ab.qs.as_ptr();
+            let u = unpack_scales(blk);
             let (mut sumi, mut summ) = (_mm256_setzero_si256(), _mm256_setzero_si256());
             for p in 0..4 {
                 let q = unsafe { blk.add(QS + 256 * p) };
                 let (mut lo16, mut hi16) = (_mm256_setzero_si256(), _mm256_setzero_si256());
                 for c in 0..8 {
                     let w = unsafe { _mm256_loadu_si256(q.add(32 * c) as *const __m256i) };
-                    let ylo = _mm256_set1_epi32(unsafe { (y.add(64 * p + 4 * c) as *const i32).read_unaligned() });
-                    let yhi = _mm256_set1_epi32(unsafe { (y.add(64 * p + 32 + 4 * c) as *const i32).read_unaligned() });
+                    let (lo, hi) = (_mm256_and_si256(w, m4), _mm256_and_si256(_mm256_srli_epi16(w, 4), m4));
                     // ≤ 8 · 2 · 15 · 127 = 30480 per lane: the 16-bit sums cannot overflow.
-                    lo16 = _mm256_add_epi16(lo16, _mm256_maddubs_epi16(_mm256_and_si256(w, m4), ylo));
-                    hi16 = _mm256_add_epi16(hi16, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(w, 4), m4), yhi));
+                    lo16 = _mm256_add_epi16(lo16, _mm256_maddubs_epi16(lo, bcast4(&ab.qs, 64 * p + 4 * c)));
+                    hi16 = _mm256_add_epi16(hi16, _mm256_maddubs_epi16(hi, bcast4(&ab.qs, 64 * p + 32 + 4 * c)));
                 }
-                let half = sc[p / 2][p % 2];
+                let half = u.sc[p / 2][p % 2];
                 sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(lo16, scale_pairs(half, false)));
                 sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(hi16, scale_pairs(half, true)));
-                let mins = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(mn[p / 2][p % 2], pair_bytes));
-                summ = _mm256_add_epi32(summ, _mm256_madd_epi16(mins, _mm256_set1_epi32(ps[p])));
+                summ = _mm256_add_epi32(summ, _mm256_madd_epi16(min_pairs(&u, p), _mm256_set1_epi32(ps[p])));
             }
-            let da = _mm256_set1_ps(ab.d);
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_mul_ps(dw, da), acc);
-            acc_min = _mm256_fmadd_ps(_mm256_cvtepi32_ps(summ), _mm256_mul_ps(dmw, da), acc_min);
+            accumulate(blk, ab.d, sumi, summ, &mut acc, &mut acc_min);
         }
         unsafe { _mm256_storeu_ps(out.as_mut_ptr(), _mm256_sub_ps(acc, acc_min)) };
+    }
+
+    /// `group_dot` for four activation rows, each unpacked weight vector used four times.
+    ///
+    /// # Safety
+    /// As `group_dot`, for each of the four rows.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) unsafe fn group_dot4(group: &[u8], a: [&[BlockQ8K]; 4], sums: [&[PairSums]; 4], out: &mut [[f32; ROWS]; 4]) {
+        let nb = a[0].len();
+        assert!(group.len() >= nb * GROUP_BLOCK && (0..4).all(|t| a[t].len() == nb && sums[t].len() >= nb));
+        let m4 = _mm256_set1_epi8(0x0F);
+        let mut acc = [_mm256_setzero_ps(); 4];
+        let mut acc_min = [_mm256_setzero_ps(); 4];
+        for b in 0..nb {
+            let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
+            let u = unpack_scales(blk);
+            let y: [&[i8; 256]; 4] = std::array::from_fn(|t| &a[t][b].qs);
+            let mut sumi = [_mm256_setzero_si256(); 4];
+            let mut summ = [_mm256_setzero_si256(); 4];
+            for p in 0..4 {
+                let q = unsafe { blk.add(QS + 256 * p) };
+                let mut lo16 = [_mm256_setzero_si256(); 4];
+                let mut hi16 = [_mm256_setzero_si256(); 4];
+                for c in 0..8 {
+                    let w = unsafe { _mm256_loadu_si256(q.add(32 * c) as *const __m256i) };
+                    let (lo, hi) = (_mm256_and_si256(w, m4), _mm256_and_si256(_mm256_srli_epi16(w, 4), m4));
+                    for t in 0..4 {
+                        lo16[t] = _mm256_add_epi16(lo16[t], _mm256_maddubs_epi16(lo, bcast4(y[t], 64 * p + 4 * c)));
+                        hi16[t] = _mm256_add_epi16(hi16[t], _mm256_maddubs_epi16(hi, bcast4(y[t], 64 * p + 32 + 4 * c)));
+                    }
+                }
+                let half = u.sc[p / 2][p % 2];
+                let (sl, sh, mins) = (scale_pairs(half, false), scale_pairs(half, true), min_pairs(&u, p));
+                for t in 0..4 {
+                    sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(lo16[t], sl));
+                    sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(hi16[t], sh));
+                    summ[t] = _mm256_add_epi32(summ[t], _mm256_madd_epi16(mins, _mm256_set1_epi32(sums[t][b][p])));
+                }
+            }
+            for t in 0..4 {
+                accumulate(blk, a[t][b].d, sumi[t], summ[t], &mut acc[t], &mut acc_min[t]);
+            }
+        }
+        for t in 0..4 {
+            unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), _mm256_sub_ps(acc[t], acc_min[t])) };
+        }
     }
 }
 
@@ -415,7 +523,7 @@ mod tests {
             eprintln!("no AVX2 here: skipped");
             return;
         }
-        for (rows, cols, batch) in [(8, 256, 1), (32, 2048, 1), (16, 768, 5)] {
+        for (rows, cols, batch) in [(8, 256, 1), (32, 2048, 1), (16, 768, 5), (8, 512, 8)] {
             let m = matrix(rows, cols, rows + cols);
             let x8 = Q4KX8::from_rows(&m.data, rows, cols).unwrap();
             let x = acts(batch, cols);

@@ -236,26 +236,27 @@ pub fn gemm_core() -> Option<GemmCore> {
 /// 0: not decided yet (read `REASONER_INT8_PREFILL` on first use), 1: off, 2: on.
 static INT8_PREFILL: AtomicU8 = AtomicU8::new(0);
 
-/// Opts prefill over Q8_0, Q4_0, Q5_0 and Q4_K weights into the tiled integer GEMM (activations quantized to Q8_0,
-/// as decode and llama.cpp do) instead of dequantize-to-f32 GEMM. Off by default: it is about
-/// 1.5x faster but prefill logprobs then move by up to ~0.05 on the test fixtures, where the
-/// f32 path matches dequantized-f32 references to 1e-4. `REASONER_INT8_PREFILL=1` turns it on
-/// too.
+/// Chooses how prefill (many rows at once) multiplies quantized weights. On (the default),
+/// activations are quantized to Q8_0/Q8_K and the integer kernels run, as in decode and as
+/// llama.cpp does throughout, so prefill and decode give the same numbers as llama.cpp's and
+/// prefill is about 1.5x faster. Off, bands of weights are dequantized to f32 and run through
+/// f32 GEMM: exact on the dequantized weights (what transformers computes on them), slower.
+/// `REASONER_INT8_PREFILL=0` turns it off too.
 pub fn set_int8_prefill(on: bool) {
     INT8_PREFILL.store(if on { 2 } else { 1 }, Ordering::Relaxed);
 }
 
-/// Whether prefill over weights of `dtype` should use `matmul_tiled` (opted in, CPU and type
-/// covered).
+/// Whether prefill over weights of `dtype` should run the integer kernels (`matmul_tiled` or
+/// `matmul`) rather than dequantize-to-f32 GEMM.
 pub fn int8_prefill_for(dtype: GgmlType) -> bool {
     let mut state = INT8_PREFILL.load(Ordering::Relaxed);
     if state == 0 {
-        let on = matches!(std::env::var("REASONER_INT8_PREFILL").as_deref(), Ok("1") | Ok("true") | Ok("on"));
-        state = if on { 2 } else { 1 };
+        let off = matches!(std::env::var("REASONER_INT8_PREFILL").as_deref(), Ok("0") | Ok("false") | Ok("off"));
+        state = if off { 1 } else { 2 };
         let _ = INT8_PREFILL.compare_exchange(0, state, Ordering::Relaxed, Ordering::Relaxed);
         state = INT8_PREFILL.load(Ordering::Relaxed);
     }
-    state == 2 && matches!(dtype, GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q4K) && gemm_core().is_some()
+    state == 2 && matches!(dtype, GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q4K | GgmlType::Q6K)
 }
 
 /// `matmul` for a large batch (prefill) with tiles of weight rows × activation rows, each weight
