@@ -11,6 +11,7 @@ pub mod gguf_source;
 pub mod layers;
 pub mod loader;
 pub mod models;
+pub mod parallel;
 pub mod quant;
 pub mod quantize;
 pub mod tokenizer;

@@ -193,10 +193,7 @@ impl Q4KX8 {
             let by_threads = groups.div_ceil(threads * 4);
             let by_bytes = (64 << 10) / (nb * GROUP_BLOCK).max(1);
             let per_task = by_threads.max(by_bytes).clamp(1, groups);
-            by_group
-                .par_chunks_mut(per_task * batch * ROWS)
-                .enumerate()
-                .for_each(|(c, chunk)| run(c * per_task, chunk));
+            crate::parallel::for_each_chunk_mut(&mut by_group, per_task * batch * ROWS, |c, chunk| run(c * per_task, chunk));
         }
         for (g, gvals) in by_group.chunks_exact(batch * ROWS).enumerate() {
             for (b, vals) in gvals.chunks_exact(ROWS).enumerate() {

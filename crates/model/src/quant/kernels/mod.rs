@@ -174,7 +174,7 @@ pub fn matvec_with(k: &Kernels, w: &QMatrix, x: &[f32], out: &mut [f32]) {
         run(0, out);
     } else {
         let chunk = rows_per_task(w);
-        out.par_chunks_mut(chunk).enumerate().for_each(|(c, o)| run(c * chunk, o));
+        crate::parallel::for_each_chunk_mut(out, chunk, |c, o| run(c * chunk, o));
     }
 }
 
@@ -218,7 +218,7 @@ pub fn matmul_with(k: &Kernels, w: &QMatrix, x: &[f32], out: &mut [f32]) {
         run(0, &mut by_row);
     } else {
         let chunk = rows_per_task(w);
-        by_row.par_chunks_mut(chunk * batch).enumerate().for_each(|(c, band)| run(c * chunk, band));
+        crate::parallel::for_each_chunk_mut(&mut by_row, chunk * batch, |c, band| run(c * chunk, band));
     }
     for (r, vals) in by_row.chunks_exact(batch).enumerate() {
         for (b, v) in vals.iter().enumerate() {
@@ -318,7 +318,7 @@ pub fn matmul_tiled_with(core: GemmCore, w: &QMatrix, x: &[f32], out: &mut [f32]
         run(0, &mut by_row);
     } else {
         let chunk = rows_per_task(w).next_multiple_of(gemm_avx2::TILE_R);
-        by_row.par_chunks_mut(chunk * batch).enumerate().for_each(|(c, band)| run(c * chunk, band));
+        crate::parallel::for_each_chunk_mut(&mut by_row, chunk * batch, |c, band| run(c * chunk, band));
     }
     for (r, vals) in by_row.chunks_exact(batch).enumerate() {
         for (b, v) in vals.iter().enumerate() {
