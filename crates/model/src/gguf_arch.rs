@@ -583,17 +583,24 @@ pub fn tokenizer_from_metadata(meta: &Metadata, path: &Path) -> Result<tokenizer
         _ => Vec::new(),
     };
     let types: Vec<i64> = meta.get("tokenizer.ggml.token_type").and_then(|v| v.as_array()).and_then(|a| a.to_i64s()).unwrap_or_default();
-    let mut vocab = serde_json::Map::new();
-    let mut added = Vec::new();
-    for (id, tok) in tokens.iter().enumerate() {
-        // 3 = control, 4 = user-defined: added tokens matched before BPE.
-        match types.get(id).copied().unwrap_or(1) {
-            3 | 4 => added.push(json!({"id": id, "content": tok, "single_word": false, "lstrip": false, "rstrip": false,
-                                      "normalized": false, "special": types.get(id) == Some(&3)})),
-            _ => {}
-        }
-        vocab.insert(tok.clone(), json!(id));
+    // Built through the tokenizers API rather than a tokenizer.json text: for a 150k-token
+    // vocabulary the JSON tree and text cost ~90 MB of peak memory, more than the rest of start-up.
+    let bad = |message: String| ModelError::Tokenizer { path: path.to_path_buf(), message: format!("rebuilding from GGUF metadata: {message}") };
+    let vocab: tokenizers::models::bpe::Vocab = tokens.iter().enumerate().map(|(id, t)| (t.clone(), id as u32)).collect();
+    let merges: Vec<(String, String)> = merges
+        .iter()
+        .map(|m| m.split_once(' ').map(|(a, b)| (a.to_string(), b.to_string())).ok_or_else(|| bad(format!("merge `{m}` is not two tokens"))))
+        .collect::<Result<_>>()?;
+    let bpe = tokenizers::models::bpe::BPE::builder()
+        .vocab_and_merges(vocab, merges)
+        .ignore_merges(pre == "llama-bpe")
+        .build()
+        .map_err(|e| bad(e.to_string()))?;
+    let mut tk = tokenizers::Tokenizer::new(bpe);
+    if !normalizer.is_null() {
+        tk.with_normalizer(Some(tokenizer_part::<tokenizers::NormalizerWrapper>(path, "normalizer", normalizer)?)).map_err(|e| bad(e.to_string()))?;
     }
+    tk.with_pre_tokenizer(Some(tokenizer_part::<tokenizers::PreTokenizerWrapper>(path, "pre_tokenizer", pre_tokenizer)?));
     let bos = meta.get("tokenizer.ggml.bos_token_id").and_then(|v| v.as_u64());
     let add_bos = meta.get("tokenizer.ggml.add_bos_token").and_then(|v| v.as_bool()).unwrap_or(false);
     let byte_level_post = json!({"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true});
@@ -606,20 +613,26 @@ pub fn tokenizer_from_metadata(meta: &Metadata, path: &Path) -> Result<tokenizer
             "special_tokens": {bos_text.clone(): {"id": bos_text, "ids": [bos], "tokens": [bos_text]}}}]}),
         _ => byte_level_post,
     };
-    let tj = json!({
-        "version": "1.0", "truncation": null, "padding": null,
-        "added_tokens": added,
-        "normalizer": normalizer,
-        "pre_tokenizer": pre_tokenizer,
-        "post_processor": post,
-        "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
-        "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
-                  "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false, "ignore_merges": pre == "llama-bpe",
-                  "vocab": vocab, "merges": merges},
-    });
-    let text = tj.to_string();
-    text.parse::<tokenizers::Tokenizer>()
-        .map_err(|e| ModelError::Tokenizer { path: path.to_path_buf(), message: format!("rebuilding from GGUF metadata: {e}") })
+    tk.with_post_processor(Some(tokenizer_part::<tokenizers::PostProcessorWrapper>(path, "post_processor", post)?));
+    let decoder = json!({"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true});
+    tk.with_decoder(Some(tokenizer_part::<tokenizers::DecoderWrapper>(path, "decoder", decoder)?));
+    // 3 = control, 4 = user-defined: added tokens matched before BPE (they keep their vocab ids).
+    let added: Vec<tokenizers::AddedToken> = tokens
+        .iter()
+        .enumerate()
+        .filter_map(|(id, tok)| match types.get(id).copied().unwrap_or(1) {
+            t @ (3 | 4) => Some(tokenizers::AddedToken::from(tok.clone(), t == 3).single_word(false).lstrip(false).rstrip(false).normalized(false)),
+            _ => None,
+        })
+        .collect();
+    tk.add_tokens(added.iter().filter(|a| !a.special).cloned()).map_err(|e| bad(e.to_string()))?;
+    tk.add_special_tokens(added.iter().filter(|a| a.special).cloned()).map_err(|e| bad(e.to_string()))?;
+    Ok(tk)
+}
+
+/// One component of a tokenizer (normalizer, pre-tokenizer, …) from its tokenizer.json form.
+fn tokenizer_part<T: serde::de::DeserializeOwned>(path: &Path, what: &str, v: Value) -> Result<T> {
+    serde_json::from_value(v).map_err(|e| ModelError::Tokenizer { path: path.to_path_buf(), message: format!("rebuilding {what} from GGUF metadata: {e}") })
 }
 
 /// `tokenizer.ggml.*` keys for a tokenizer.json (byte-level BPE only). The token list is padded
