@@ -78,12 +78,16 @@ fn load_chat_template(dir: &Path, cfg: &TokenizerConfig) -> Result<Option<ChatTe
 /// A llama.cpp GGUF file: config, tokenizer and chat template from its metadata; linear weights
 /// stay in their stored format and are read from the memory map.
 pub fn load_gguf(path: &Path) -> Result<LoadedModel> {
-    let file = GgufFile::open(path).map_err(|e| ModelError::Invalid(e.to_string()))?;
+    let mut file = GgufFile::open(path).map_err(|e| ModelError::Invalid(e.to_string()))?;
+    let tokenizer = tokenizer_from_metadata(file.metadata(), path)?;
+    let tokens = file.metadata().get("tokenizer.ggml.tokens").and_then(|v| v.as_array()).map_or(0, |a| a.len());
+    // The tokenizer now holds the vocabulary; the parsed copy (~10 MB for 150k tokens) can go.
+    for key in ["tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type", "tokenizer.ggml.scores"] {
+        file.remove_metadata(key);
+    }
     let file = Arc::new(file);
     let src = GgufSource::new(file.clone())?;
     let meta = file.metadata();
-    let tokenizer = tokenizer_from_metadata(meta, path)?;
-    let tokens = meta.get("tokenizer.ggml.tokens").and_then(|v| v.as_array()).map_or(0, |a| a.len());
     let vocab = src.shape_of("model.embed_tokens.weight").map_or(tokens, |s| s[0]);
     let mut json = config_from_metadata(meta, path, vocab, &|name| file.tensor(name).is_some())?;
     if let Some(info) = file.tensor("rope_freqs.weight") {

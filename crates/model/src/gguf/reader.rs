@@ -387,6 +387,12 @@ impl GgufFile {
         self.layout.data_offset
     }
 
+    /// Removes a metadata entry from this open file's parsed copy (the file is untouched): the
+    /// loader drops the tokenizer arrays once the tokenizer holds them.
+    pub fn remove_metadata(&mut self, key: &str) -> Option<crate::gguf::MetaValue> {
+        self.layout.metadata.remove(key)
+    }
+
     pub fn layout(&self) -> &GgufLayout {
         &self.layout
     }
