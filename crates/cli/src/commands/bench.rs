@@ -70,6 +70,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         })
         .collect();
     let (mut best_prefill, mut best_decode) = (0.0f64, 0.0f64);
+    let mut kv_cache_bytes = 0usize;
     let (mut best_spec, mut spec_acceptance) = (0.0f64, 0.0f64);
     // Warm-up, as llama-bench does: the first pass over memory-mapped weights pays page faults.
     {
@@ -91,6 +92,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
             plain_tokens.push(next);
         }
         let decode = a.gen_tokens as f64 / t1.elapsed().as_secs_f64();
+        kv_cache_bytes = kv_cache_bytes.max(cache.allocated_bytes());
         best_prefill = best_prefill.max(prefill);
         best_decode = best_decode.max(decode);
         if a.speculative {
@@ -117,6 +119,8 @@ pub fn run(a: BenchArgs) -> Result<()> {
         "weights_bytes": m.weight_bytes,
         "peak_rss_bytes": peak_rss_bytes(),
         "threads": threads,
+        // Allocated KV-cache bytes at the end of decode: RSS is judged against weights + cache.
+        "kv_cache_bytes": kv_cache_bytes,
     });
     if !a.no_roofline {
         // Measured after peak RSS was read, so its buffer does not count against the model.
@@ -144,7 +148,10 @@ pub fn run(a: BenchArgs) -> Result<()> {
         println!("prefill         {best_prefill:.1} tok/s ({} tokens)", a.prompt_tokens);
         println!("decode          {best_decode:.1} tok/s ({} tokens)", a.gen_tokens);
         println!("weight bytes    {}", m.weight_bytes);
-        println!("peak RSS        {}", report["peak_rss_bytes"]);
+        let rss = report["peak_rss_bytes"].as_u64().unwrap_or(0);
+        let base = m.weight_bytes + kv_cache_bytes as u64;
+        println!("KV cache        {kv_cache_bytes} bytes allocated");
+        println!("peak RSS        {rss} ({:+.1}% over weights + KV cache)", 100.0 * (rss as f64 / base.max(1) as f64 - 1.0));
         if let Some(bw) = report["read_bandwidth_bytes_s"].as_f64() {
             println!(
                 "roofline        {:.1} GB/s read -> at most {:.1} tok/s decode; measured decode is {:.0}% of it",

@@ -53,6 +53,11 @@ impl LayerCache {
     pub fn used_bytes(&self) -> usize {
         self.buffers.iter().map(|b| b.dims()[0] * b.dims()[2] * self.len * 4).sum()
     }
+
+    /// Bytes allocated, rows not yet used included (capacity grows in powers of two).
+    pub fn allocated_bytes(&self) -> usize {
+        self.buffers.iter().map(|b| b.elem_count() * 4).sum()
+    }
 }
 
 /// Everything one sequence has cached: a `LayerCache` per layer and its position.
@@ -74,5 +79,8 @@ impl SequenceCache {
     }
     pub fn used_bytes(&self) -> usize {
         self.layers.iter().map(|l| l.used_bytes()).sum()
+    }
+    pub fn allocated_bytes(&self) -> usize {
+        self.layers.iter().map(|l| l.allocated_bytes()).sum()
     }
 }
