@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use reasoner_model::quant::kernels::{self, matvec_with, Kernels};
-use reasoner_model::quant::{GgmlType, QMatrix, Q4KX8};
+use reasoner_model::quant::{GgmlType, QMatrix, X8Matrix};
 
 /// (rows, cols): Qwen2.5-0.5B's and 1.5B's MLP down projections.
 const SHAPES: [(usize, usize); 2] = [(896, 4864), (1536, 8960)];
@@ -64,8 +64,8 @@ fn matvec_gbs(k: &Kernels, mats: &[QMatrix], threads: usize, min_time: Duration)
     bytes as f64 / secs / 1e9
 }
 
-/// As `matvec_gbs` for Q4_K matrices interleaved eight rows at a time.
-fn x8_matvec_gbs(mats: &[Q4KX8], threads: usize, min_time: Duration) -> f64 {
+/// As `matvec_gbs` for K-quant matrices interleaved eight rows at a time.
+fn x8_matvec_gbs(mats: &[X8Matrix], threads: usize, min_time: Duration) -> f64 {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
     let (rows, cols) = (mats[0].rows, mats[0].cols);
     let x: Vec<f32> = (0..cols).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5).collect();
@@ -94,7 +94,7 @@ fn main() {
     println!();
     println!("{:<6} {:>11} {:>8} {:>7} {:>5} {:>9} {:>9} {:>8}", "type", "shape", "MiB", "kernels", "thr", "hot GB/s", "cold GB/s", "cold/mem");
 
-    for dtype in [GgmlType::Q8_0, GgmlType::Q4K] {
+    for dtype in [GgmlType::Q8_0, GgmlType::Q4K, GgmlType::Q6K] {
         for (rows, cols) in SHAPES {
             let w: Vec<f32> = (0..rows * cols).map(|i| (((i * 2654435761) >> 7) % 2001) as f32 * 1e-5 - 0.01).collect();
             let m = QMatrix::quantize(dtype, &w, rows, cols).unwrap();
@@ -119,14 +119,14 @@ fn main() {
                     );
                 }
             }
-            if dtype == GgmlType::Q4K {
-                let x8 = Q4KX8::from_rows(&m.data, rows, cols).unwrap();
-                let cold: Vec<Q4KX8> = (0..copies).map(|_| x8.clone()).collect();
+            if X8Matrix::fits(dtype, rows, cols) {
+                let x8 = X8Matrix::from_rows(dtype, &m.data, rows, cols).unwrap();
+                let cold: Vec<X8Matrix> = (0..copies).map(|_| x8.clone()).collect();
                 for threads in [1, 2] {
                     let h = x8_matvec_gbs(std::slice::from_ref(&x8), threads, min_time);
                     let c = x8_matvec_gbs(&cold, threads, min_time);
                     let (shape, pct) = (format!("{rows}x{cols}"), 100.0 * c / mem[threads - 1]);
-                    println!("{:<6} {:>11} {:>8.2} {:>7} {:>5} {:>9.1} {:>9.1} {:>7.0}%", "q4_Kx8", shape, mib, "x8", threads, h, c, pct);
+                    println!("{:<6} {:>11} {:>8.2} {:>7} {:>5} {:>9.1} {:>9.1} {:>7.0}%", dtype.name(), shape, mib, "x8", threads, h, c, pct);
                 }
             }
         }

@@ -50,7 +50,7 @@ impl Embedding {
     pub fn packed(&self) -> Option<&PackedMatrix> {
         match &self.table {
             LinearWeight::Packed(p) => Some(p),
-            LinearWeight::Dense(_) | LinearWeight::Q4KX8(_) => None,
+            LinearWeight::Dense(_) | LinearWeight::X8(_) => None,
         }
     }
 }
@@ -59,6 +59,6 @@ fn packed_rows(w: &LinearWeight) -> usize {
     match w {
         LinearWeight::Dense(t) => t.dims()[0],
         LinearWeight::Packed(p) => p.rows,
-        LinearWeight::Q4KX8(x) => x.rows,
+        LinearWeight::X8(x) => x.rows,
     }
 }

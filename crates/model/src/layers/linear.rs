@@ -1,12 +1,12 @@
 //! A linear layer y = x Wᵀ + b with W stored (out, in) as in every checkpoint format. The weight
 //! is either an f32 tensor (candle's matmul, trainable) or kept packed in its stored GGUF format
 //! (F16, Q8_0, Q4_K, …) and multiplied by our quantized kernels without a dequantized copy.
-//! Q4_K weights are moved into the eight-row interleaved layout (`quant::Q4KX8`) at load, as
-//! llama.cpp repacks them, because the row-at-a-time Q4_K kernel is compute-bound.
+//! Q4_K and Q6_K weights are moved into the eight-row interleaved layout (`quant::X8Matrix`) at
+//! load, as llama.cpp repacks Q4_K, because the row-at-a-time K-quant kernels are compute-bound.
 
 use crate::error::{ModelError, Result};
 use crate::gguf_source::PackedMatrix;
-use crate::quant::{self, GgmlType, Q4KX8};
+use crate::quant::{self, X8Matrix};
 use crate::weights::VarPath;
 use candle_core::{Device, Storage, Tensor};
 use rayon::prelude::*;
@@ -16,18 +16,18 @@ use std::sync::Arc;
 pub enum LinearWeight {
     Dense(Tensor), // (out, in)
     Packed(PackedMatrix),
-    /// A Q4_K matrix interleaved eight rows at a time (same bytes, moved).
-    Q4KX8(Arc<Q4KX8>),
+    /// A Q4_K or Q6_K matrix interleaved eight rows at a time (same bytes, moved).
+    X8(Arc<X8Matrix>),
 }
 
 impl LinearWeight {
-    /// A packed weight in the form its kernels run fastest on: Q4_K with rows in eights is
-    /// interleaved (when this CPU has the SIMD kernel) and its mapped pages released.
+    /// A packed weight in the form its kernels run fastest on: Q4_K or Q6_K with rows in eights
+    /// is interleaved (when this CPU has the SIMD kernels) and its mapped pages released.
     pub fn from_packed(p: PackedMatrix) -> Self {
-        if p.dtype == GgmlType::Q4K && Q4KX8::fits(p.rows, p.cols) && quant::q4k_x8::has_simd_kernel() {
-            if let Ok(x8) = Q4KX8::from_rows(p.bytes(), p.rows, p.cols) {
+        if X8Matrix::fits(p.dtype, p.rows, p.cols) && quant::x8::has_simd_kernels() {
+            if let Ok(x8) = X8Matrix::from_rows(p.dtype, p.bytes(), p.rows, p.cols) {
                 p.release_pages();
-                return LinearWeight::Q4KX8(Arc::new(x8));
+                return LinearWeight::X8(Arc::new(x8));
             }
         }
         LinearWeight::Packed(p)
@@ -37,7 +37,7 @@ impl LinearWeight {
     pub(crate) fn dequantize_packed_row(&self, r: usize, out: &mut [f32]) -> candle_core::Result<()> {
         match self {
             LinearWeight::Dense(_) => candle_core::bail!("dequantize_packed_row on a dense weight"),
-            LinearWeight::Q4KX8(x8) => {
+            LinearWeight::X8(x8) => {
                 x8.dequantize_row(r, out);
                 Ok(())
             }
@@ -86,7 +86,7 @@ impl Linear {
         match &self.weight {
             LinearWeight::Dense(w) => w.dims()[0],
             LinearWeight::Packed(p) => p.rows,
-            LinearWeight::Q4KX8(x) => x.rows,
+            LinearWeight::X8(x) => x.rows,
         }
     }
 
@@ -95,7 +95,7 @@ impl Linear {
         match &self.weight {
             LinearWeight::Dense(w) => Ok(w.clone()),
             LinearWeight::Packed(p) => p.dequantize(),
-            LinearWeight::Q4KX8(x) => Ok(Tensor::from_vec(x.dequantize(), (x.rows, x.cols), &Device::Cpu)?),
+            LinearWeight::X8(x) => Ok(Tensor::from_vec(x.dequantize(), (x.rows, x.cols), &Device::Cpu)?),
         }
     }
 
@@ -104,7 +104,7 @@ impl Linear {
         let w = match &self.weight {
             LinearWeight::Dense(w) => w.elem_count(),
             LinearWeight::Packed(p) => p.rows * p.cols,
-            LinearWeight::Q4KX8(x) => x.rows * x.cols,
+            LinearWeight::X8(x) => x.rows * x.cols,
         };
         (w + self.bias.as_ref().map_or(0, |b| b.elem_count())) as u64
     }
@@ -114,7 +114,7 @@ impl Linear {
         let w = match &self.weight {
             LinearWeight::Dense(w) => w.elem_count() * 4,
             LinearWeight::Packed(p) => p.n_bytes(),
-            LinearWeight::Q4KX8(x) => x.n_bytes(),
+            LinearWeight::X8(x) => x.n_bytes(),
         };
         (w + self.bias.as_ref().map_or(0, |b| b.elem_count() * 4)) as u64
     }
@@ -124,7 +124,7 @@ impl Linear {
         let y = match &self.weight {
             LinearWeight::Dense(w) => x.matmul(&w.t()?)?,
             LinearWeight::Packed(p) => packed_matmul(p, x)?,
-            LinearWeight::Q4KX8(w) => x8_matmul(&self.weight, w, x)?,
+            LinearWeight::X8(w) => x8_matmul(&self.weight, w, x)?,
         };
         match &self.bias {
             Some(b) => y.broadcast_add(b),
@@ -167,14 +167,14 @@ fn packed_matmul(p: &PackedMatrix, x: &Tensor) -> candle_core::Result<Tensor> {
     Tensor::from_vec(out, (n, p.rows), &Device::Cpu)
 }
 
-/// y = x Wᵀ with W interleaved Q4_K: the group kernels (four activation rows at a time in
-/// prefill), or banded dequantize + GEMM for prefill with int8 prefill off.
-fn x8_matmul(weight: &LinearWeight, w: &Q4KX8, x: &Tensor) -> candle_core::Result<Tensor> {
+/// y = x Wᵀ with W interleaved: the group kernels (four activation rows at a time in prefill),
+/// or banded dequantize + GEMM for prefill with int8 prefill off.
+fn x8_matmul(weight: &LinearWeight, w: &X8Matrix, x: &Tensor) -> candle_core::Result<Tensor> {
     let (n, k) = x.dims2()?;
     if k != w.cols {
         candle_core::bail!("packed linear: input has {k} features, weight {}x{} expects {}", w.rows, w.cols, w.cols);
     }
-    if n >= GEMM_MIN_ROWS && !quant::kernels::int8_prefill_for(GgmlType::Q4K) {
+    if n >= GEMM_MIN_ROWS && !quant::kernels::int8_prefill_for(w.dtype) {
         return banded_gemm(w.rows, w.cols, x, |r, out| weight.dequantize_packed_row(r, out));
     }
     let x = x.contiguous()?;

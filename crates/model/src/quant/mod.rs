@@ -7,7 +7,7 @@ mod float;
 mod ggml_type;
 mod k_quants;
 pub mod kernels;
-pub mod q4k_x8;
+pub mod x8;
 
 use std::borrow::Cow;
 
@@ -16,7 +16,7 @@ pub use float::{bf16_to_f32, f16_to_f32, f32_to_bf16, f32_to_f16};
 pub use ggml_type::{GgmlType, QK_K};
 pub use k_quants::{BlockQ8K, BLOCK_Q4_K, BLOCK_Q6_K};
 pub use kernels::{matmul, matvec, Kernels};
-pub use q4k_x8::Q4KX8;
+pub use x8::X8Matrix;
 
 /// Why a quantized row or matrix cannot be made or used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

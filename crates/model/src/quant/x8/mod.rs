@@ -1,0 +1,352 @@
+//! K-quant weights interleaved eight rows at a time: the in-memory form Q4_K and Q6_K linear
+//! weights take (llama.cpp repacks Q4_K the same way into `block_q4_Kx8`). The row-at-a-time
+//! kernels are compute-bound at 2 threads; with eight rows side by side, one broadcast
+//! activation value meets eight rows in one instruction and the scales of eight rows are
+//! applied together, about half the instructions per weight for Q4_K (see q4k.rs, q6k.rs for
+//! each byte order). The bytes are the rows' own blocks, moved: the matrix keeps its size.
+//!
+//! This module holds what both formats share: interleaving a row-major matrix, getting rows
+//! back, and the mat-mul driver (activations quantized to Q8_K once, groups of rows split over
+//! the cores, four activation rows at a time in prefill).
+
+mod q4k;
+mod q6k;
+
+use rayon::prelude::*;
+
+use super::k_quants::{dequantize_row_q4_k, dequantize_row_q6_k, quantize_row_q8_k, BlockQ8K, BLOCK_Q4_K, BLOCK_Q6_K};
+use super::{GgmlType, QuantError, QK_K};
+
+/// Rows per interleaved group.
+pub const ROWS: usize = 8;
+
+/// Σ of the activation over each 32-value sub-block, two per i32 (low half sub-block 2p, high
+/// half 2p + 1): what Q4_K's mins are multiplied with.
+type PairSums = [i32; 4];
+
+fn pair_sums(a: &BlockQ8K) -> PairSums {
+    let s = |j: usize| (a.bsums[2 * j] + a.bsums[2 * j + 1]) as u16 as u32;
+    std::array::from_fn(|p| (s(2 * p) | (s(2 * p + 1) << 16)) as i32)
+}
+
+/// One group's dot products with one activation row: out[r] for the group's rows r.
+type GroupDot = unsafe fn(&[u8], &[BlockQ8K], &[PairSums], &mut [f32; ROWS]);
+
+/// The same for four activation rows at once: each weight vector is unpacked once and used
+/// four times (prefill). Results equal four `GroupDot` calls bit for bit.
+type GroupDot4 = unsafe fn(&[u8], [&[BlockQ8K]; 4], [&[PairSums]; 4], &mut [[f32; ROWS]; 4]);
+
+/// A format's group kernels for one instruction set.
+#[derive(Clone, Copy)]
+struct GroupKernels {
+    one: GroupDot,
+    four: GroupDot4,
+}
+
+/// Four calls of a one-row kernel (the reference kernels' `four`).
+macro_rules! four_of {
+    ($name:ident, $one:path) => {
+        unsafe fn $name(group: &[u8], a: [&[BlockQ8K]; 4], sums: [&[super::PairSums]; 4], out: &mut [[f32; super::ROWS]; 4]) {
+            for t in 0..4 {
+                unsafe { $one(group, a[t], sums[t], &mut out[t]) };
+            }
+        }
+    };
+}
+use four_of;
+
+/// A Q4_K or Q6_K matrix in the eight-row interleaved layout. Rows are a multiple of 8.
+#[derive(Clone)]
+pub struct X8Matrix {
+    pub dtype: GgmlType,
+    pub rows: usize,
+    pub cols: usize,
+    data: Vec<u8>,
+}
+
+impl std::fmt::Debug for X8Matrix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "X8Matrix({} {}x{})", self.dtype, self.rows, self.cols)
+    }
+}
+
+/// Bytes of one row's super-block in `dtype`.
+fn block_bytes(dtype: GgmlType) -> usize {
+    match dtype {
+        GgmlType::Q6K => BLOCK_Q6_K,
+        _ => BLOCK_Q4_K,
+    }
+}
+
+impl X8Matrix {
+    /// Whether a `rows x cols` matrix of `dtype` can take this layout.
+    pub fn fits(dtype: GgmlType, rows: usize, cols: usize) -> bool {
+        matches!(dtype, GgmlType::Q4K | GgmlType::Q6K) && rows > 0 && rows % ROWS == 0 && cols > 0 && cols % QK_K == 0
+    }
+
+    /// Interleaves a row-major matrix (`rows` rows of `cols / 256` super-blocks of `dtype`).
+    pub fn from_rows(dtype: GgmlType, data: &[u8], rows: usize, cols: usize) -> Result<Self, QuantError> {
+        let (nb, bb) = (cols / QK_K, block_bytes(dtype));
+        if !Self::fits(dtype, rows, cols) || data.len() != rows * nb * bb {
+            return Err(QuantError::WrongSize { dtype, rows, cols, got: data.len(), expected: rows * nb * bb });
+        }
+        let rb = nb * bb;
+        let mut out = vec![0u8; data.len()];
+        let interleave = if dtype == GgmlType::Q6K { q6k::interleave_row } else { q4k::interleave_row };
+        crate::parallel::for_each_chunk_mut(&mut out, nb * ROWS * bb, |g, dst| {
+            for (b, blk) in dst.chunks_exact_mut(ROWS * bb).enumerate() {
+                for r in 0..ROWS {
+                    interleave(&data[(g * ROWS + r) * rb + b * bb..][..bb], r, blk);
+                }
+            }
+        });
+        Ok(Self { dtype, rows, cols, data: out })
+    }
+
+    pub fn n_bytes(&self) -> usize {
+        self.data.len()
+    }
+
+    fn n_blocks(&self) -> usize {
+        self.cols / QK_K
+    }
+
+    fn group_bytes(&self) -> usize {
+        self.n_blocks() * ROWS * block_bytes(self.dtype)
+    }
+
+    fn group(&self, g: usize) -> &[u8] {
+        &self.data[g * self.group_bytes()..(g + 1) * self.group_bytes()]
+    }
+
+    /// Row `r` back in its plain block bytes.
+    pub fn row_bytes(&self, r: usize) -> Vec<u8> {
+        let bb = block_bytes(self.dtype);
+        let mut out = vec![0u8; self.n_blocks() * bb];
+        let deinterleave = if self.dtype == GgmlType::Q6K { q6k::deinterleave_row } else { q4k::deinterleave_row };
+        for (blk, dst) in self.group(r / ROWS).chunks_exact(ROWS * bb).zip(out.chunks_exact_mut(bb)) {
+            deinterleave(blk, r % ROWS, dst);
+        }
+        out
+    }
+
+    /// Dequantizes row `r` into `out` (`cols` values).
+    pub fn dequantize_row(&self, r: usize, out: &mut [f32]) {
+        match self.dtype {
+            GgmlType::Q6K => dequantize_row_q6_k(&self.row_bytes(r), out),
+            _ => dequantize_row_q4_k(&self.row_bytes(r), out),
+        }
+    }
+
+    /// The whole matrix as row-major f32.
+    pub fn dequantize(&self) -> Vec<f32> {
+        let mut out = vec![0f32; self.rows * self.cols];
+        crate::parallel::for_each_chunk_mut(&mut out, self.cols, |r, o| self.dequantize_row(r, o));
+        out
+    }
+
+    /// `out[b] = W x[b]` for `x` of shape (batch, cols) and `out` (batch, rows), with the fastest
+    /// group kernels this CPU has. Activations are quantized to Q8_K, as for every K-quant.
+    pub fn matmul(&self, x: &[f32], out: &mut [f32]) {
+        self.matmul_with(best_kernels(self.dtype), x, out)
+    }
+
+    /// `matmul` with the plain reference kernels (tests compare the SIMD ones against them).
+    pub fn matmul_scalar(&self, x: &[f32], out: &mut [f32]) {
+        self.matmul_with(scalar_kernels(self.dtype), x, out)
+    }
+
+    /// `matmul` with the SIMD kernels; None when this CPU lacks them.
+    pub fn matmul_simd(&self, x: &[f32], out: &mut [f32]) -> Option<()> {
+        self.matmul_with(simd_kernels(self.dtype)?, x, out);
+        Some(())
+    }
+
+    fn matmul_with(&self, k: GroupKernels, x: &[f32], out: &mut [f32]) {
+        let (rows, cols, nb) = (self.rows, self.cols, self.n_blocks());
+        let batch = x.len() / cols;
+        assert_eq!(batch * cols, x.len(), "{} x8 matmul: x length {} is not a multiple of {cols}", self.dtype, x.len());
+        assert_eq!(out.len(), batch * rows, "{} x8 matmul: out has {} values, expected {}", self.dtype, out.len(), batch * rows);
+        let quantize = |xb: &[f32]| {
+            let mut blocks = vec![BlockQ8K::default(); nb];
+            quantize_row_q8_k(xb, &mut blocks);
+            let sums: Vec<PairSums> = blocks.iter().map(pair_sums).collect();
+            (blocks, sums)
+        };
+        let acts: Vec<(Vec<BlockQ8K>, Vec<PairSums>)> = if batch == 1 {
+            vec![quantize(x)]
+        } else {
+            x.par_chunks_exact(cols).map(quantize).collect()
+        };
+        // Results as (group, batch, 8); each task takes a run of groups and the whole batch,
+        // so a group's weights are read from memory once and reused from cache for every row.
+        let mut by_group = vec![0f32; rows * batch];
+        let run = |first: usize, chunk: &mut [f32]| {
+            for (i, gout) in chunk.chunks_exact_mut(batch * ROWS).enumerate() {
+                let group = self.group(first + i);
+                let mut rest = gout;
+                let mut t = 0;
+                // SAFETY (both calls): the kernels come from `best_kernels` & co., which only
+                // hand out ones this CPU runs; the group holds `nb` blocks and every activation
+                // row `nb` blocks and sums.
+                while t + 4 <= batch {
+                    let (o, tail) = rest.split_at_mut(4 * ROWS);
+                    let mut o4 = [[0f32; ROWS]; 4];
+                    let a4 = std::array::from_fn(|j| acts[t + j].0.as_slice());
+                    let s4 = std::array::from_fn(|j| acts[t + j].1.as_slice());
+                    unsafe { (k.four)(group, a4, s4, &mut o4) };
+                    o.copy_from_slice(o4.as_flattened());
+                    (rest, t) = (tail, t + 4);
+                }
+                for ((a, sums), o) in acts[t..].iter().zip(rest.chunks_exact_mut(ROWS)) {
+                    let o: &mut [f32; ROWS] = o.try_into().expect("chunks of ROWS");
+                    unsafe { (k.one)(group, a, sums, o) };
+                }
+            }
+        };
+        let (groups, threads) = (rows / ROWS, rayon::current_num_threads());
+        if threads == 1 || self.data.len() * batch.min(4) < (256 << 10) {
+            run(0, &mut by_group);
+        } else {
+            // About four tasks per thread, at least 64 KiB of weights each.
+            let by_threads = groups.div_ceil(threads * 4);
+            let by_bytes = (64 << 10) / self.group_bytes().max(1);
+            let per_task = by_threads.max(by_bytes).clamp(1, groups);
+            crate::parallel::for_each_chunk_mut(&mut by_group, per_task * batch * ROWS, |c, chunk| run(c * per_task, chunk));
+        }
+        for (g, gvals) in by_group.chunks_exact(batch * ROWS).enumerate() {
+            for (b, vals) in gvals.chunks_exact(ROWS).enumerate() {
+                out[b * rows + g * ROWS..b * rows + (g + 1) * ROWS].copy_from_slice(vals);
+            }
+        }
+    }
+}
+
+fn scalar_kernels(dtype: GgmlType) -> GroupKernels {
+    if dtype == GgmlType::Q6K {
+        q6k::SCALAR
+    } else {
+        q4k::SCALAR
+    }
+}
+
+fn simd_kernels(dtype: GgmlType) -> Option<GroupKernels> {
+    #[cfg(target_arch = "x86_64")]
+    if has_simd_kernels() {
+        return Some(if dtype == GgmlType::Q6K { q6k::AVX2 } else { q4k::AVX2 });
+    }
+    let _ = dtype;
+    None
+}
+
+/// The fastest group kernels this CPU runs (AVX2+FMA+F16C, else scalar; `REASONER_KERNELS=scalar`
+/// forces scalar).
+fn best_kernels(dtype: GgmlType) -> GroupKernels {
+    static SCALAR_ONLY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let scalar_only = *SCALAR_ONLY.get_or_init(|| std::env::var("REASONER_KERNELS").as_deref() == Ok("scalar"));
+    match simd_kernels(dtype) {
+        Some(k) if !scalar_only => k,
+        _ => scalar_kernels(dtype),
+    }
+}
+
+/// Whether the SIMD group kernels run here (weights are interleaved only then).
+pub fn has_simd_kernels() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *HAS.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// 32-bit broadcast of activation bytes `at..at + 4` (shared by the formats' AVX2 kernels).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn bcast4(y: &[i8; 256], at: usize) -> std::arch::x86_64::__m256i {
+    std::arch::x86_64::_mm256_set1_epi32(i32::from_le_bytes([y[at] as u8, y[at + 1] as u8, y[at + 2] as u8, y[at + 3] as u8]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::{kernels, QMatrix};
+
+    fn matrix(dtype: GgmlType, rows: usize, cols: usize, seed: usize) -> QMatrix<'static> {
+        let w: Vec<f32> = (0..rows * cols)
+            .map(|i| ((((i + seed) * 2654435761) >> 7) % 2001) as f32 * 1e-3 - 1.0 + ((i % 97) as f32 * 0.01))
+            .collect();
+        QMatrix::quantize(dtype, &w, rows, cols).unwrap()
+    }
+
+    fn acts(batch: usize, cols: usize) -> Vec<f32> {
+        (0..batch * cols).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5 + if i % 61 == 0 { 3.0 } else { 0.0 }).collect()
+    }
+
+    const TYPES: [GgmlType; 2] = [GgmlType::Q4K, GgmlType::Q6K];
+
+    #[test]
+    fn interleaving_moves_bytes_and_back() {
+        for dtype in TYPES {
+            let m = matrix(dtype, 16, 512, 1);
+            let x8 = X8Matrix::from_rows(dtype, &m.data, 16, 512).unwrap();
+            assert_eq!(x8.n_bytes(), m.data.len());
+            let rb = m.row_bytes();
+            for r in 0..16 {
+                assert_eq!(x8.row_bytes(r), &m.data[r * rb..(r + 1) * rb], "{dtype} row {r}");
+            }
+            assert_eq!(x8.dequantize(), m.dequantize(), "{dtype}");
+        }
+    }
+
+    #[test]
+    fn refuses_shapes_it_cannot_hold() {
+        let m = matrix(GgmlType::Q4K, 8, 256, 0);
+        assert!(X8Matrix::from_rows(GgmlType::Q4K, &m.data[..100], 8, 256).is_err());
+        assert!(X8Matrix::from_rows(GgmlType::Q8_0, &m.data, 8, 256).is_err());
+        assert!(!X8Matrix::fits(GgmlType::Q4K, 12, 256));
+        assert!(!X8Matrix::fits(GgmlType::Q6K, 8, 100));
+    }
+
+    /// The reference group kernels equal the row-at-a-time kernels up to float order.
+    #[test]
+    fn scalar_group_kernels_match_row_kernels() {
+        let (rows, cols, batch) = (24, 1024, 3);
+        for dtype in TYPES {
+            let m = matrix(dtype, rows, cols, 7);
+            let x8 = X8Matrix::from_rows(dtype, &m.data, rows, cols).unwrap();
+            let x = acts(batch, cols);
+            let mut got = vec![0f32; batch * rows];
+            x8.matmul_scalar(&x, &mut got);
+            let mut want = vec![0f32; batch * rows];
+            let scalar = kernels::available()[0];
+            assert_eq!(scalar.name, "scalar");
+            kernels::matmul_with(scalar, &m, &x, &mut want);
+            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert!((g - w).abs() <= 1e-5 * w.abs().max(1.0), "{dtype} output {i}: {g} vs {w}");
+            }
+        }
+    }
+
+    /// The SIMD kernels (one and four activation rows) equal the reference bit for bit.
+    #[test]
+    fn simd_group_kernels_equal_scalar() {
+        if !has_simd_kernels() {
+            eprintln!("no AVX2 here: skipped");
+            return;
+        }
+        for dtype in TYPES {
+            for (rows, cols, batch) in [(8, 256, 1), (32, 2048, 1), (16, 768, 5), (8, 512, 8)] {
+                let m = matrix(dtype, rows, cols, rows + cols);
+                let x8 = X8Matrix::from_rows(dtype, &m.data, rows, cols).unwrap();
+                let x = acts(batch, cols);
+                let (mut s, mut v) = (vec![0f32; batch * rows], vec![0f32; batch * rows]);
+                x8.matmul_scalar(&x, &mut s);
+                x8.matmul_simd(&x, &mut v).unwrap();
+                assert_eq!(s, v, "{dtype} {rows}x{cols} batch {batch}");
+            }
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Q6_K×8: eight rows' Q6_K super-blocks side by side. Per group of 8 rows and 256-value
+//! super-block, 1680 bytes (= 8 × 210):
+//!
+//! | offset | bytes | content |
+//! |--------|-------|---------|
+//! | 0      | 16    | d of rows 0..8 (f16) |
+//! | 16     | 128   | the 16 signed scales: scale j of row r at 16 + 8j + r |
+//! | 144    | 1536  | 96 bytes per half n and 4-byte chunk c, at 144 + 768n + 96c: low nibbles of part h = 0, 1 (row r's ql[64n + 32h + 4c ..][..4] at + 32h + 4r), then high bits (row r's qh[32n + 4c ..][..4] at + 64 + 4r) |
+//!
+//! Value l of chunk c (l = 4c + i) in half n gives four weights, as in Q6_K itself:
+//! 128n + l from ql part 0 low nibble and qh bits 0-1, + 32 from part 1 low and bits 2-3,
+//! + 64 from part 0 high and bits 4-5, + 96 from part 1 high and bits 6-7; all minus 32.
+//! Weight position p has scale p / 16, which is also its Q8_K `bsums` index. The kernel reads
+//! the chunks in address order: with the three streams (two of ql, one of qh) kept apart, as
+//! in Q6_K itself, the hardware prefetcher fell behind and cold mat-vecs ran at a third of the
+//! speed.
+
+use super::super::float::f16_to_f32;
+use super::super::k_quants::{BlockQ8K, BLOCK_Q6_K};
+use super::{four_of, GroupKernels, PairSums, ROWS};
+
+const GROUP_BLOCK: usize = ROWS * BLOCK_Q6_K;
+const SCALES: usize = 16;
+const QS: usize = 144;
+
+/// Offset of half n, chunk c's 96 bytes; part h (0, 1) of ql at +32h, qh at +64.
+const fn chunk(n: usize, c: usize) -> usize {
+    QS + 768 * n + 96 * c
+}
+
+pub(super) const SCALAR: GroupKernels = GroupKernels { one: group_dot_scalar, four: group_dot4_scalar };
+four_of!(group_dot4_scalar, group_dot_scalar);
+
+/// Moves one row's Q6_K block into its slots of a group block.
+pub(super) fn interleave_row(src: &[u8], r: usize, blk: &mut [u8]) {
+    blk[2 * r..2 * r + 2].copy_from_slice(&src[208..210]);
+    for j in 0..16 {
+        blk[SCALES + 8 * j + r] = src[192 + j];
+    }
+    for n in 0..2 {
+        for c in 0..8 {
+            for h in 0..2 {
+                let at = chunk(n, c) + 32 * h + 4 * r;
+                blk[at..at + 4].copy_from_slice(&src[64 * n + 32 * h + 4 * c..][..4]);
+            }
+            let at = chunk(n, c) + 64 + 4 * r;
+            blk[at..at + 4].copy_from_slice(&src[128 + 32 * n + 4 * c..][..4]);
+        }
+    }
+}
+
+/// The inverse of `interleave_row`.
+pub(super) fn deinterleave_row(blk: &[u8], r: usize, dst: &mut [u8]) {
+    dst[208..210].copy_from_slice(&blk[2 * r..2 * r + 2]);
+    for j in 0..16 {
+        dst[192 + j] = blk[SCALES + 8 * j + r];
+    }
+    for n in 0..2 {
+        for c in 0..8 {
+            for h in 0..2 {
+                let at = chunk(n, c) + 32 * h + 4 * r;
+                dst[64 * n + 32 * h + 4 * c..][..4].copy_from_slice(&blk[at..at + 4]);
+            }
+            let at = chunk(n, c) + 64 + 4 * r;
+            dst[128 + 32 * n + 4 * c..][..4].copy_from_slice(&blk[at..at + 4]);
+        }
+    }
+}
+
+/// The unsigned 6-bit value (0..64) of weight `4c + i + 32k` in half n of row r.
+fn q6(blk: &[u8], r: usize, n: usize, c: usize, i: usize, k: usize) -> i32 {
+    let ql = blk[chunk(n, c) + 32 * (k % 2) + 4 * r + i];
+    let qh = blk[chunk(n, c) + 64 + 4 * r + i];
+    let low = if k < 2 { ql & 0x0F } else { ql >> 4 };
+    (low | (((qh >> (2 * k)) & 3) << 4)) as i32
+}
+
+/// The reference group kernel. Per row and super-block the exact integer sum
+/// Σ_j scale_j · Σ (q − 32)·y (computed as Σ scale·q·y − 32 · Σ scale·bsum), then
+/// acc += sumi·(d·d_a) as one fused multiply-add: the order the SIMD kernel follows.
+unsafe fn group_dot_scalar(group: &[u8], a: &[BlockQ8K], _sums: &[PairSums], out: &mut [f32; ROWS]) {
+    let mut acc = [0f32; ROWS];
+    for (blk, ab) in group.chunks_exact(GROUP_BLOCK).zip(a) {
+        for r in 0..ROWS {
+            let scale = |j: usize| blk[SCALES + 8 * j + r] as i8 as i32;
+            let mut sumi = 0i32;
+            for n in 0..2 {
+                for c in 0..8 {
+                    for k in 0..4 {
+                        for i in 0..4 {
+                            let p = 128 * n + 32 * k + 4 * c + i;
+                            sumi += scale(p / 16) * q6(blk, r, n, c, i, k) * ab.qs[p] as i32;
+                        }
+                    }
+                }
+            }
+            let offset: i32 = (0..16).map(|j| scale(j) * ab.bsums[j] as i32).sum();
+            let d = f16_to_f32(u16::from_le_bytes([blk[2 * r], blk[2 * r + 1]]));
+            acc[r] = ((sumi - 32 * offset) as f32).mul_add(d * ab.d, acc[r]);
+        }
+    }
+    *out = acc;
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(super) use avx2::KERNELS as AVX2;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::super::bcast4;
+    use super::{chunk, BlockQ8K, GroupKernels, PairSums, GROUP_BLOCK, ROWS, SCALES};
+    use std::arch::x86_64::*;
+
+    pub(in super::super) const KERNELS: GroupKernels = GroupKernels { one: group_dot, four: group_dot4 };
+
+    /// Scale j of the 8 rows in i16 lane pairs (2r, 2r + 1), the lanes `maddubs` leaves for r.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn scale_pairs(blk: *const u8, j: usize) -> __m256i {
+        let s = unsafe { _mm_loadl_epi64(blk.add(SCALES + 8 * j) as *const __m128i) };
+        _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(s, s))
+    }
+
+    /// 32 · Σ_j scale_j · bsum_j per row: the −32 offset of every weight, taken off at once.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn offsets(blk: *const u8, a: &BlockQ8K) -> __m256i {
+        // Interleaves scales j and j + 1 (bytes 0..8 and 8..16 of a 16-byte load) per row.
+        let pair_bytes = _mm_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+        let mut off = _mm256_setzero_si256();
+        for j in (0..16).step_by(2) {
+            let s = unsafe { _mm_loadu_si128(blk.add(SCALES + 8 * j) as *const __m128i) };
+            let sc = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(s, pair_bytes));
+            let bs = i32::from_le_bytes(std::array::from_fn(|k| (a.bsums[j + k / 2] as u16).to_le_bytes()[k % 2]));
+            off = _mm256_add_epi32(off, _mm256_madd_epi16(sc, _mm256_set1_epi32(bs)));
+        }
+        _mm256_slli_epi32(off, 5)
+    }
+
+    /// The four unsigned 6-bit weight vectors of chunk c in half n (positions 4c.., +32, +64, +96).
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn unpack(blk: *const u8, n: usize, c: usize) -> [__m256i; 4] {
+        let ld = |off: usize| unsafe { _mm256_loadu_si256(blk.add(off) as *const __m256i) };
+        let at = chunk(n, c);
+        let (a, b, h) = (ld(at), ld(at + 32), ld(at + 64));
+        let m4 = _mm256_set1_epi8(0x0F);
+        let m30 = _mm256_set1_epi8(0x30);
+        [
+            _mm256_or_si256(_mm256_and_si256(a, m4), _mm256_and_si256(_mm256_slli_epi16(h, 4), m30)),
+            _mm256_or_si256(_mm256_and_si256(b, m4), _mm256_and_si256(_mm256_slli_epi16(h, 2), m30)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), m4), _mm256_and_si256(h, m30)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), m4), _mm256_and_si256(_mm256_srli_epi16(h, 2), m30)),
+        ]
+    }
+
+    /// Σ scale·q·y over half n of one super-block for one activation row, accumulated into `sumi`.
+    /// 16-bit sums cover two chunks (≤ 2 · 2 · 63 · 127 = 32004 per lane) before each scale step.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn half_dot(blk: *const u8, y: &[i8; 256], n: usize, sumi: &mut __m256i) {
+        for c0 in (0..8).step_by(2) {
+            let mut acc = [_mm256_setzero_si256(); 4];
+            for c in c0..c0 + 2 {
+                let q = unpack(blk, n, c);
+                for k in 0..4 {
+                    acc[k] = _mm256_add_epi16(acc[k], _mm256_maddubs_epi16(q[k], bcast4(y, 128 * n + 32 * k + 4 * c)));
+                }
+            }
+            for (k, acc) in acc.iter().enumerate() {
+                *sumi = _mm256_add_epi32(*sumi, _mm256_madd_epi16(*acc, scale_pairs(blk, 8 * n + 2 * k + c0 / 4)));
+            }
+        }
+    }
+
+    /// # Safety
+    /// The CPU must have AVX2, FMA and F16C; `group` must hold `a.len()` group blocks.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) unsafe fn group_dot(group: &[u8], a: &[BlockQ8K], _sums: &[PairSums], out: &mut [f32; ROWS]) {
+        assert!(group.len() >= a.len() * GROUP_BLOCK);
+        let mut acc = _mm256_setzero_ps();
+        for (b, ab) in a.iter().enumerate() {
+            let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
+            let mut sumi = _mm256_setzero_si256();
+            half_dot(blk, &ab.qs, 0, &mut sumi);
+            half_dot(blk, &ab.qs, 1, &mut sumi);
+            let sumi = _mm256_sub_epi32(sumi, offsets(blk, ab));
+            let dw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk as *const __m128i) });
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_mul_ps(dw, _mm256_set1_ps(ab.d)), acc);
+        }
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), acc) };
+    }
+
+    /// `group_dot` for four activation rows, each unpacked weight vector used four times.
+    ///
+    /// # Safety
+    /// As `group_dot`, for each of the four rows.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) unsafe fn group_dot4(group: &[u8], a: [&[BlockQ8K]; 4], _sums: [&[PairSums]; 4], out: &mut [[f32; ROWS]; 4]) {
+        let nb = a[0].len();
+        assert!(group.len() >= nb * GROUP_BLOCK && a.iter().all(|x| x.len() == nb));
+        let mut acc = [_mm256_setzero_ps(); 4];
+        for b in 0..nb {
+            let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
+            let mut sumi = [_mm256_setzero_si256(); 4];
+            for n in 0..2 {
+                for c0 in (0..8).step_by(2) {
+                    let mut acc16 = [[_mm256_setzero_si256(); 4]; 4]; // [row t][k]
+                    for c in c0..c0 + 2 {
+                        let q = unpack(blk, n, c);
+                        for t in 0..4 {
+                            for k in 0..4 {
+                                let y = bcast4(&a[t][b].qs, 128 * n + 32 * k + 4 * c);
+                                acc16[t][k] = _mm256_add_epi16(acc16[t][k], _mm256_maddubs_epi16(q[k], y));
+                            }
+                        }
+                    }
+                    for k in 0..4 {
+                        let s = scale_pairs(blk, 8 * n + 2 * k + c0 / 4);
+                        for t in 0..4 {
+                            sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(acc16[t][k], s));
+                        }
+                    }
+                }
+            }
+            let dw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk as *const __m128i) });
+            for t in 0..4 {
+                let s = _mm256_sub_epi32(sumi[t], offsets(blk, &a[t][b]));
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(a[t][b].d)), acc[t]);
+            }
+        }
+        for t in 0..4 {
+            unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]) };
+        }
+    }
+}
