@@ -62,9 +62,14 @@ impl PackedMatrix {
     /// Drops this matrix's mapped pages from the resident set once its bytes were copied
     /// elsewhere (see `GgufFile::release_pages`); owned bytes are left alone.
     pub fn release_pages(&self) {
+        self.release_pages_of(self.bytes())
+    }
+
+    /// `release_pages` for part of this matrix's bytes (a sub-slice of `bytes()`).
+    pub fn release_pages_of(&self, part: &[u8]) {
         match &self.bytes {
             PackedBytes::Owned(_) => {}
-            PackedBytes::Mapped { file, .. } | PackedBytes::MappedRange { file, .. } => file.release_pages(self.bytes()),
+            PackedBytes::Mapped { file, .. } | PackedBytes::MappedRange { file, .. } => file.release_pages(part),
         }
     }
 

@@ -25,8 +25,8 @@ impl LinearWeight {
     /// is interleaved (when this CPU has the SIMD kernels) and its mapped pages released.
     pub fn from_packed(p: PackedMatrix) -> Self {
         if X8Matrix::fits(p.dtype, p.rows, p.cols) && quant::x8::has_simd_kernels() {
-            if let Ok(x8) = X8Matrix::from_rows(p.dtype, p.bytes(), p.rows, p.cols) {
-                p.release_pages();
+            // Source pages are released band by band, so a large matrix is never resident twice.
+            if let Ok(x8) = X8Matrix::from_rows_releasing(p.dtype, p.bytes(), p.rows, p.cols, &|band| p.release_pages_of(band)) {
                 return LinearWeight::X8(Arc::new(x8));
             }
         }

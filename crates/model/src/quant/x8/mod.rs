@@ -86,20 +86,38 @@ impl X8Matrix {
 
     /// Interleaves a row-major matrix (`rows` rows of `cols / 256` super-blocks of `dtype`).
     pub fn from_rows(dtype: GgmlType, data: &[u8], rows: usize, cols: usize) -> Result<Self, QuantError> {
+        Self::from_rows_releasing(dtype, data, rows, cols, &|_| {})
+    }
+
+    /// `from_rows`, calling `release` with each ~8 MiB band of `data` once it has been copied
+    /// (the loader drops those memory-mapped pages, so the matrix is never resident twice).
+    pub fn from_rows_releasing(
+        dtype: GgmlType,
+        data: &[u8],
+        rows: usize,
+        cols: usize,
+        release: &dyn Fn(&[u8]),
+    ) -> Result<Self, QuantError> {
         let (nb, bb) = (cols / QK_K, block_bytes(dtype));
         if !Self::fits(dtype, rows, cols) || data.len() != rows * nb * bb {
             return Err(QuantError::WrongSize { dtype, rows, cols, got: data.len(), expected: rows * nb * bb });
         }
-        let rb = nb * bb;
+        let (rb, group_bytes) = (nb * bb, nb * ROWS * bb);
+        let band = (8 << 20) / group_bytes * group_bytes + group_bytes;
         let mut out = vec![0u8; data.len()];
         let interleave = if dtype == GgmlType::Q6K { q6k::interleave_row } else { q4k::interleave_row };
-        crate::parallel::for_each_chunk_mut(&mut out, nb * ROWS * bb, |g, dst| {
-            for (b, blk) in dst.chunks_exact_mut(ROWS * bb).enumerate() {
-                for r in 0..ROWS {
-                    interleave(&data[(g * ROWS + r) * rb + b * bb..][..bb], r, blk);
+        for (i, out_band) in out.chunks_mut(band).enumerate() {
+            let first = i * band / group_bytes;
+            crate::parallel::for_each_chunk_mut(out_band, group_bytes, |g, dst| {
+                let g = first + g;
+                for (b, blk) in dst.chunks_exact_mut(ROWS * bb).enumerate() {
+                    for r in 0..ROWS {
+                        interleave(&data[(g * ROWS + r) * rb + b * bb..][..bb], r, blk);
+                    }
                 }
-            }
-        });
+            });
+            release(&data[i * band..i * band + out_band.len()]);
+        }
         Ok(Self { dtype, rows, cols, data: out })
     }
 
