@@ -59,13 +59,8 @@ impl PackedMatrix {
         self.bytes().len()
     }
 
-    /// Drops this matrix's mapped pages from the resident set once its bytes were copied
-    /// elsewhere (see `GgufFile::release_pages`); owned bytes are left alone.
-    pub fn release_pages(&self) {
-        self.release_pages_of(self.bytes())
-    }
-
-    /// `release_pages` for part of this matrix's bytes (a sub-slice of `bytes()`).
+    /// Drops the mapped pages of `part` (a sub-slice of `bytes()`) from the resident set once
+    /// it was copied elsewhere (see `GgufFile::release_pages`); owned bytes are left alone.
     pub fn release_pages_of(&self, part: &[u8]) {
         match &self.bytes {
             PackedBytes::Owned(_) => {}

@@ -3,7 +3,6 @@
 //! copy of its largest matrix.
 
 use crate::error::Result;
-use crate::gguf_source::PackedMatrix;
 use crate::layers::linear::{Linear, LinearWeight};
 use crate::weights::VarPath;
 use candle_core::{Device, Tensor};
@@ -45,13 +44,6 @@ impl Embedding {
 
     pub fn parameters(&self) -> u64 {
         self.as_linear().parameters()
-    }
-
-    pub fn packed(&self) -> Option<&PackedMatrix> {
-        match &self.table {
-            LinearWeight::Packed(p) => Some(p),
-            LinearWeight::Dense(_) | LinearWeight::X8(_) => None,
-        }
     }
 }
 
