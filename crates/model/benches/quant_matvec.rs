@@ -94,7 +94,7 @@ fn main() {
     println!();
     println!("{:<6} {:>11} {:>8} {:>7} {:>5} {:>9} {:>9} {:>8}", "type", "shape", "MiB", "kernels", "thr", "hot GB/s", "cold GB/s", "cold/mem");
 
-    for dtype in [GgmlType::Q8_0, GgmlType::Q4K, GgmlType::Q6K] {
+    for dtype in [GgmlType::Q8_0, GgmlType::Q5_0, GgmlType::Q4K, GgmlType::Q6K] {
         for (rows, cols) in SHAPES {
             let w: Vec<f32> = (0..rows * cols).map(|i| (((i * 2654435761) >> 7) % 2001) as f32 * 1e-5 - 0.01).collect();
             let m = QMatrix::quantize(dtype, &w, rows, cols).unwrap();

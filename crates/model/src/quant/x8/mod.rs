@@ -10,11 +10,14 @@
 //! the cores, four activation rows at a time in prefill).
 
 mod q4k;
+mod q5_0;
 mod q6k;
 
 use rayon::prelude::*;
 
-use super::k_quants::{dequantize_row_q4_k, dequantize_row_q6_k, quantize_row_q8_k, BlockQ8K, BLOCK_Q4_K, BLOCK_Q6_K};
+use super::blocks::{BLOCK_Q5_0, QK};
+use super::k_quants::{quantize_row_q8_k, BlockQ8K, BLOCK_Q4_K, BLOCK_Q6_K};
+use super::kernels::Q8Row;
 use super::{GgmlType, QuantError, QK_K};
 
 /// Rows per interleaved group.
@@ -36,11 +39,29 @@ type GroupDot = unsafe fn(&[u8], &[BlockQ8K], &[PairSums], &mut [f32; ROWS]);
 /// four times (prefill). Results equal four `GroupDot` calls bit for bit.
 type GroupDot4 = unsafe fn(&[u8], [&[BlockQ8K]; 4], [&[PairSums]; 4], &mut [[f32; ROWS]; 4]);
 
-/// A format's group kernels for one instruction set.
+/// A K-quant format's group kernels for one instruction set.
 #[derive(Clone, Copy)]
 struct GroupKernels {
     one: GroupDot,
     four: GroupDot4,
+}
+
+/// The same for a 32-value block format, whose activations are Q8_0 rows with the sum of each
+/// block's quantized values (for the formats' constant offsets).
+type Group32Dot = unsafe fn(&[u8], &Q8Row, &[i32], &mut [f32; ROWS]);
+type Group32Dot4 = unsafe fn(&[u8], [&Q8Row; 4], [&[i32]; 4], &mut [[f32; ROWS]; 4]);
+
+#[derive(Clone, Copy)]
+struct Group32Kernels {
+    one: Group32Dot,
+    four: Group32Dot4,
+}
+
+/// Either kind of kernel pair.
+#[derive(Clone, Copy)]
+enum Kernels {
+    K(GroupKernels),
+    B32(Group32Kernels),
 }
 
 /// Four calls of a one-row kernel (the reference kernels' `four`).
@@ -55,7 +76,7 @@ macro_rules! four_of {
 }
 use four_of;
 
-/// A Q4_K or Q6_K matrix in the eight-row interleaved layout. Rows are a multiple of 8.
+/// A Q4_K, Q6_K or Q5_0 matrix in the eight-row interleaved layout. Rows are a multiple of 8.
 #[derive(Clone)]
 pub struct X8Matrix {
     pub dtype: GgmlType,
@@ -70,21 +91,46 @@ impl std::fmt::Debug for X8Matrix {
     }
 }
 
-/// Bytes of one row's super-block in `dtype`.
+/// Bytes of one row's block in `dtype`.
 fn block_bytes(dtype: GgmlType) -> usize {
     match dtype {
         GgmlType::Q6K => BLOCK_Q6_K,
+        GgmlType::Q5_0 => BLOCK_Q5_0,
         _ => BLOCK_Q4_K,
+    }
+}
+
+/// Values per block.
+fn block_values(dtype: GgmlType) -> usize {
+    if dtype == GgmlType::Q5_0 {
+        QK
+    } else {
+        QK_K
+    }
+}
+
+type Interleave = fn(&[u8], usize, &mut [u8]);
+
+/// (interleave, deinterleave) of one row's block into / out of a group block.
+fn movers(dtype: GgmlType) -> (Interleave, Interleave) {
+    match dtype {
+        GgmlType::Q6K => (q6k::interleave_row, q6k::deinterleave_row),
+        GgmlType::Q5_0 => (q5_0::interleave_row, q5_0::deinterleave_row),
+        _ => (q4k::interleave_row, q4k::deinterleave_row),
     }
 }
 
 impl X8Matrix {
     /// Whether a `rows x cols` matrix of `dtype` can take this layout.
     pub fn fits(dtype: GgmlType, rows: usize, cols: usize) -> bool {
-        matches!(dtype, GgmlType::Q4K | GgmlType::Q6K) && rows > 0 && rows % ROWS == 0 && cols > 0 && cols % QK_K == 0
+        matches!(dtype, GgmlType::Q4K | GgmlType::Q6K | GgmlType::Q5_0)
+            && rows > 0
+            && rows % ROWS == 0
+            && cols > 0
+            && cols % block_values(dtype) == 0
     }
 
-    /// Interleaves a row-major matrix (`rows` rows of `cols / 256` super-blocks of `dtype`).
+    /// Interleaves a row-major matrix (`rows` rows of blocks of `dtype`).
     pub fn from_rows(dtype: GgmlType, data: &[u8], rows: usize, cols: usize) -> Result<Self, QuantError> {
         Self::from_rows_releasing(dtype, data, rows, cols, &|_| {})
     }
@@ -98,14 +144,14 @@ impl X8Matrix {
         cols: usize,
         release: &dyn Fn(&[u8]),
     ) -> Result<Self, QuantError> {
-        let (nb, bb) = (cols / QK_K, block_bytes(dtype));
+        let (nb, bb) = (cols / block_values(dtype), block_bytes(dtype));
         if !Self::fits(dtype, rows, cols) || data.len() != rows * nb * bb {
             return Err(QuantError::WrongSize { dtype, rows, cols, got: data.len(), expected: rows * nb * bb });
         }
         let (rb, group_bytes) = (nb * bb, nb * ROWS * bb);
         let band = (8 << 20) / group_bytes * group_bytes + group_bytes;
         let mut out = vec![0u8; data.len()];
-        let interleave = if dtype == GgmlType::Q6K { q6k::interleave_row } else { q4k::interleave_row };
+        let interleave = movers(dtype).0;
         for (i, out_band) in out.chunks_mut(band).enumerate() {
             let first = i * band / group_bytes;
             crate::parallel::for_each_chunk_mut(out_band, group_bytes, |g, dst| {
@@ -126,7 +172,7 @@ impl X8Matrix {
     }
 
     fn n_blocks(&self) -> usize {
-        self.cols / QK_K
+        self.cols / block_values(self.dtype)
     }
 
     fn group_bytes(&self) -> usize {
@@ -141,7 +187,7 @@ impl X8Matrix {
     pub fn row_bytes(&self, r: usize) -> Vec<u8> {
         let bb = block_bytes(self.dtype);
         let mut out = vec![0u8; self.n_blocks() * bb];
-        let deinterleave = if self.dtype == GgmlType::Q6K { q6k::deinterleave_row } else { q4k::deinterleave_row };
+        let deinterleave = movers(self.dtype).1;
         for (blk, dst) in self.group(r / ROWS).chunks_exact(ROWS * bb).zip(out.chunks_exact_mut(bb)) {
             deinterleave(blk, r % ROWS, dst);
         }
@@ -150,10 +196,7 @@ impl X8Matrix {
 
     /// Dequantizes row `r` into `out` (`cols` values).
     pub fn dequantize_row(&self, r: usize, out: &mut [f32]) {
-        match self.dtype {
-            GgmlType::Q6K => dequantize_row_q6_k(&self.row_bytes(r), out),
-            _ => dequantize_row_q4_k(&self.row_bytes(r), out),
-        }
+        super::dequantize_row(self.dtype, &self.row_bytes(r), out).expect("row bytes of the matrix's own type and width")
     }
 
     /// The whole matrix as row-major f32.
@@ -180,45 +223,71 @@ impl X8Matrix {
         Some(())
     }
 
-    fn matmul_with(&self, k: GroupKernels, x: &[f32], out: &mut [f32]) {
-        let (rows, cols, nb) = (self.rows, self.cols, self.n_blocks());
+    fn matmul_with(&self, k: Kernels, x: &[f32], out: &mut [f32]) {
+        let (rows, cols) = (self.rows, self.cols);
         let batch = x.len() / cols;
         assert_eq!(batch * cols, x.len(), "{} x8 matmul: x length {} is not a multiple of {cols}", self.dtype, x.len());
         assert_eq!(out.len(), batch * rows, "{} x8 matmul: out has {} values, expected {}", self.dtype, out.len(), batch * rows);
-        let quantize = |xb: &[f32]| {
-            let mut blocks = vec![BlockQ8K::default(); nb];
-            quantize_row_q8_k(xb, &mut blocks);
-            let sums: Vec<PairSums> = blocks.iter().map(pair_sums).collect();
-            (blocks, sums)
-        };
-        let acts: Vec<(Vec<BlockQ8K>, Vec<PairSums>)> = if batch == 1 {
-            vec![quantize(x)]
-        } else {
-            x.par_chunks_exact(cols).map(quantize).collect()
-        };
-        // Results as (group, batch, 8); each task takes a run of groups and the whole batch,
-        // so a group's weights are read from memory once and reused from cache for every row.
+        // SAFETY (every kernel call below): the kernels come from `best_kernels` & co., which
+        // only hand out ones this CPU runs; each group holds `n_blocks` blocks and every
+        // activation row as many blocks and sums.
+        match k {
+            Kernels::K(k) => {
+                let acts = quantize_rows(x, cols, |xb| {
+                    let mut blocks = vec![BlockQ8K::default(); xb.len() / QK_K];
+                    quantize_row_q8_k(xb, &mut blocks);
+                    let sums: Vec<PairSums> = blocks.iter().map(pair_sums).collect();
+                    (blocks, sums)
+                });
+                self.drive(
+                    &acts,
+                    |g, a, o| unsafe { (k.one)(g, &a.0, &a.1, o) },
+                    |g, a, o| unsafe { (k.four)(g, a.map(|a| a.0.as_slice()), a.map(|a| a.1.as_slice()), o) },
+                    out,
+                );
+            }
+            Kernels::B32(k) => {
+                let acts = quantize_rows(x, cols, |xb| {
+                    let q = Q8Row::quantize(xb);
+                    let sums: Vec<i32> = q.qs.chunks_exact(QK).map(|b| b.iter().map(|&v| v as i32).sum()).collect();
+                    (q, sums)
+                });
+                self.drive(
+                    &acts,
+                    |g, a, o| unsafe { (k.one)(g, &a.0, &a.1, o) },
+                    |g, a, o| unsafe { (k.four)(g, a.map(|a| &a.0), a.map(|a| a.1.as_slice()), o) },
+                    out,
+                );
+            }
+        }
+    }
+
+    /// Runs the group kernels over every group and activation row: results as (group, batch, 8),
+    /// each task a run of groups and the whole batch, so a group's weights are read from memory
+    /// once and reused from cache for every row; four activation rows at a time where possible.
+    fn drive<A: Sync>(
+        &self,
+        acts: &[A],
+        one: impl Fn(&[u8], &A, &mut [f32; ROWS]) + Sync,
+        four: impl Fn(&[u8], [&A; 4], &mut [[f32; ROWS]; 4]) + Sync,
+        out: &mut [f32],
+    ) {
+        let (rows, batch) = (self.rows, acts.len());
         let mut by_group = vec![0f32; rows * batch];
         let run = |first: usize, chunk: &mut [f32]| {
             for (i, gout) in chunk.chunks_exact_mut(batch * ROWS).enumerate() {
                 let group = self.group(first + i);
                 let mut rest = gout;
                 let mut t = 0;
-                // SAFETY (both calls): the kernels come from `best_kernels` & co., which only
-                // hand out ones this CPU runs; the group holds `nb` blocks and every activation
-                // row `nb` blocks and sums.
                 while t + 4 <= batch {
                     let (o, tail) = rest.split_at_mut(4 * ROWS);
                     let mut o4 = [[0f32; ROWS]; 4];
-                    let a4 = std::array::from_fn(|j| acts[t + j].0.as_slice());
-                    let s4 = std::array::from_fn(|j| acts[t + j].1.as_slice());
-                    unsafe { (k.four)(group, a4, s4, &mut o4) };
+                    four(group, std::array::from_fn(|j| &acts[t + j]), &mut o4);
                     o.copy_from_slice(o4.as_flattened());
                     (rest, t) = (tail, t + 4);
                 }
-                for ((a, sums), o) in acts[t..].iter().zip(rest.chunks_exact_mut(ROWS)) {
-                    let o: &mut [f32; ROWS] = o.try_into().expect("chunks of ROWS");
-                    unsafe { (k.one)(group, a, sums, o) };
+                for (a, o) in acts[t..].iter().zip(rest.chunks_exact_mut(ROWS)) {
+                    one(group, a, o.try_into().expect("chunks of ROWS"));
                 }
             }
         };
@@ -240,18 +309,31 @@ impl X8Matrix {
     }
 }
 
-fn scalar_kernels(dtype: GgmlType) -> GroupKernels {
-    if dtype == GgmlType::Q6K {
-        q6k::SCALAR
+/// Each activation row quantized by `f` (on the rayon pool for a batch).
+fn quantize_rows<A: Send>(x: &[f32], cols: usize, f: impl Fn(&[f32]) -> A + Sync + Send) -> Vec<A> {
+    if x.len() == cols {
+        vec![f(x)]
     } else {
-        q4k::SCALAR
+        x.par_chunks_exact(cols).map(f).collect()
     }
 }
 
-fn simd_kernels(dtype: GgmlType) -> Option<GroupKernels> {
+fn scalar_kernels(dtype: GgmlType) -> Kernels {
+    match dtype {
+        GgmlType::Q6K => Kernels::K(q6k::SCALAR),
+        GgmlType::Q5_0 => Kernels::B32(q5_0::SCALAR),
+        _ => Kernels::K(q4k::SCALAR),
+    }
+}
+
+fn simd_kernels(dtype: GgmlType) -> Option<Kernels> {
     #[cfg(target_arch = "x86_64")]
     if has_simd_kernels() {
-        return Some(if dtype == GgmlType::Q6K { q6k::AVX2 } else { q4k::AVX2 });
+        return Some(match dtype {
+            GgmlType::Q6K => Kernels::K(q6k::AVX2),
+            GgmlType::Q5_0 => Kernels::B32(q5_0::AVX2),
+            _ => Kernels::K(q4k::AVX2),
+        });
     }
     let _ = dtype;
     None
@@ -259,7 +341,7 @@ fn simd_kernels(dtype: GgmlType) -> Option<GroupKernels> {
 
 /// The fastest group kernels this CPU runs (AVX2+FMA+F16C, else scalar; `REASONER_KERNELS=scalar`
 /// forces scalar).
-fn best_kernels(dtype: GgmlType) -> GroupKernels {
+fn best_kernels(dtype: GgmlType) -> Kernels {
     static SCALAR_ONLY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let scalar_only = *SCALAR_ONLY.get_or_init(|| std::env::var("REASONER_KERNELS").as_deref() == Ok("scalar"));
     match simd_kernels(dtype) {
@@ -283,7 +365,7 @@ pub fn has_simd_kernels() -> bool {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn bcast4(y: &[i8; 256], at: usize) -> std::arch::x86_64::__m256i {
+fn bcast4(y: &[i8], at: usize) -> std::arch::x86_64::__m256i {
     std::arch::x86_64::_mm256_set1_epi32(i32::from_le_bytes([y[at] as u8, y[at + 1] as u8, y[at + 2] as u8, y[at + 3] as u8]))
 }
 
@@ -303,7 +385,7 @@ mod tests {
         (0..batch * cols).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5 + if i % 61 == 0 { 3.0 } else { 0.0 }).collect()
     }
 
-    const TYPES: [GgmlType; 2] = [GgmlType::Q4K, GgmlType::Q6K];
+    const TYPES: [GgmlType; 3] = [GgmlType::Q4K, GgmlType::Q6K, GgmlType::Q5_0];
 
     #[test]
     fn interleaving_moves_bytes_and_back() {

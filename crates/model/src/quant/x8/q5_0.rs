@@ -1,0 +1,175 @@
+//! Q5_0×8: eight rows' Q5_0 blocks side by side (the type llama.cpp's Q4_K_M falls back to for
+//! rows that are not a multiple of 256, e.g. all of Qwen2.5-0.5B's attention and MLP inputs).
+//! Per group of 8 rows and 32-value block, 176 bytes (= 8 × 22):
+//!
+//! | offset | bytes | content |
+//! |--------|-------|---------|
+//! | 0      | 16    | d of rows 0..8 (f16) |
+//! | 16     | 32    | qh (the 32 fifth bits) of rows 0..8, a u32 each |
+//! | 48     | 128   | nibbles: 4-byte chunk c, row r at 48 + 32c + 4r (the row's qs[4c..4c + 4]) |
+//!
+//! Byte i of chunk c holds value 4c + i (low nibble) and 16 + 4c + i (high nibble); their
+//! fifth bits are bits 4c + i and 16 + 4c + i of qh. Weights are (5-bit value − 16) · d; the
+//! −16 is taken off once per block with the activation block's sum. With eight rows' qh in one
+//! register, the fifth bits of 32 values cost a handful of instructions instead of a per-row
+//! bit expansion.
+
+use super::super::blocks::BLOCK_Q5_0;
+use super::super::float::f16_to_f32;
+use super::super::kernels::Q8Row;
+use super::{Group32Kernels, ROWS};
+
+const GROUP_BLOCK: usize = ROWS * BLOCK_Q5_0;
+const QH: usize = 16;
+const QS: usize = 48;
+
+pub(super) const SCALAR: Group32Kernels = Group32Kernels { one: group_dot_scalar, four: group_dot4_scalar };
+
+/// Moves one row's Q5_0 block into its slots of a group block.
+pub(super) fn interleave_row(src: &[u8], r: usize, blk: &mut [u8]) {
+    blk[2 * r..2 * r + 2].copy_from_slice(&src[0..2]);
+    blk[QH + 4 * r..QH + 4 * r + 4].copy_from_slice(&src[2..6]);
+    for c in 0..4 {
+        blk[QS + 32 * c + 4 * r..][..4].copy_from_slice(&src[6 + 4 * c..][..4]);
+    }
+}
+
+/// The inverse of `interleave_row`.
+pub(super) fn deinterleave_row(blk: &[u8], r: usize, dst: &mut [u8]) {
+    dst[0..2].copy_from_slice(&blk[2 * r..2 * r + 2]);
+    dst[2..6].copy_from_slice(&blk[QH + 4 * r..QH + 4 * r + 4]);
+    for c in 0..4 {
+        dst[6 + 4 * c..][..4].copy_from_slice(&blk[QS + 32 * c + 4 * r..][..4]);
+    }
+}
+
+/// The reference group kernel: per row and block the exact Σ (q − 16)·y, then
+/// acc += sumi·(d·d_a) as one fused multiply-add, the order the SIMD kernel follows.
+unsafe fn group_dot_scalar(group: &[u8], a: &Q8Row, sums: &[i32], out: &mut [f32; ROWS]) {
+    let mut acc = [0f32; ROWS];
+    for (b, blk) in group.chunks_exact(GROUP_BLOCK).enumerate() {
+        let y = &a.qs[32 * b..32 * b + 32];
+        for r in 0..ROWS {
+            let qh = u32::from_le_bytes(blk[QH + 4 * r..QH + 4 * r + 4].try_into().expect("4 bytes"));
+            let mut sumi = 0i32;
+            for c in 0..4 {
+                for i in 0..4 {
+                    let byte = blk[QS + 32 * c + 4 * r + i];
+                    let (j_lo, j_hi) = (4 * c + i, 16 + 4 * c + i);
+                    let lo = (byte & 0x0F) as i32 | (((qh >> j_lo) & 1) << 4) as i32;
+                    let hi = (byte >> 4) as i32 | (((qh >> j_hi) & 1) << 4) as i32;
+                    sumi += lo * y[j_lo] as i32 + hi * y[j_hi] as i32;
+                }
+            }
+            let d = f16_to_f32(u16::from_le_bytes([blk[2 * r], blk[2 * r + 1]]));
+            acc[r] = ((sumi - 16 * sums[b]) as f32).mul_add(d * a.d[b], acc[r]);
+        }
+    }
+    *out = acc;
+}
+
+unsafe fn group_dot4_scalar(group: &[u8], a: [&Q8Row; 4], sums: [&[i32]; 4], out: &mut [[f32; ROWS]; 4]) {
+    for t in 0..4 {
+        unsafe { group_dot_scalar(group, a[t], sums[t], &mut out[t]) };
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(super) use avx2::KERNELS as AVX2;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::super::bcast4;
+    use super::{Group32Kernels, Q8Row, GROUP_BLOCK, QH, QS, ROWS};
+    use std::arch::x86_64::*;
+
+    pub(in super::super) const KERNELS: Group32Kernels = Group32Kernels { one: group_dot, four: group_dot4 };
+
+    /// Bits `shift..shift + 4` of each row's qh as 0x10 / 0 in that row's four bytes.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn fifth_bits(qh: __m256i, shift: i32) -> __m256i {
+        // Byte 0 of each (shifted) u32 to its four bytes, then one bit per byte.
+        let spread = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12, 0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12);
+        let bit = _mm256_set1_epi32(0x0804_0201);
+        let v = _mm256_shuffle_epi8(_mm256_srl_epi32(qh, _mm_cvtsi32_si128(shift)), spread);
+        _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit), _mm256_set1_epi8(0x10))
+    }
+
+    /// The two unsigned 5-bit weight vectors (values 4c.., 16 + 4c..) of chunk c for 8 rows.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn unpack(blk: *const u8, qh: __m256i, c: usize) -> (__m256i, __m256i) {
+        let m4 = _mm256_set1_epi8(0x0F);
+        let w = unsafe { _mm256_loadu_si256(blk.add(QS + 32 * c) as *const __m256i) };
+        let lo = _mm256_or_si256(_mm256_and_si256(w, m4), fifth_bits(qh, 4 * c as i32));
+        let hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(w, 4), m4), fifth_bits(qh, 16 + 4 * c as i32));
+        (lo, hi)
+    }
+
+    /// acc += (Σ q·y − 16·Σy)·(d·d_a) for one block; `lo16`/`hi16` hold ≤ 4 · 2 · 31 · 127 =
+    /// 31496 per 16-bit lane.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn accumulate(blk: *const u8, lo16: __m256i, hi16: __m256i, ysum: i32, a_d: f32, acc: &mut __m256) {
+        let ones = _mm256_set1_epi16(1);
+        let s = _mm256_add_epi32(_mm256_madd_epi16(lo16, ones), _mm256_madd_epi16(hi16, ones));
+        let s = _mm256_sub_epi32(s, _mm256_set1_epi32(16 * ysum));
+        let dw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk as *const __m128i) });
+        *acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(a_d)), *acc);
+    }
+
+    /// # Safety
+    /// The CPU must have AVX2, FMA and F16C; `group` must hold `sums.len()` group blocks and
+    /// `a` as many Q8_0 blocks.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) unsafe fn group_dot(group: &[u8], a: &Q8Row, sums: &[i32], out: &mut [f32; ROWS]) {
+        let nb = sums.len();
+        assert!(group.len() >= nb * GROUP_BLOCK && a.d.len() >= nb && a.qs.len() >= 32 * nb);
+        let mut acc = _mm256_setzero_ps();
+        for (b, &ysum) in sums.iter().enumerate() {
+            let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
+            let qh = unsafe { _mm256_loadu_si256(blk.add(QH) as *const __m256i) };
+            let y = &a.qs[32 * b..32 * b + 32];
+            let (mut lo16, mut hi16) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+            for c in 0..4 {
+                let (lo, hi) = unpack(blk, qh, c);
+                lo16 = _mm256_add_epi16(lo16, _mm256_maddubs_epi16(lo, bcast4(y, 4 * c)));
+                hi16 = _mm256_add_epi16(hi16, _mm256_maddubs_epi16(hi, bcast4(y, 16 + 4 * c)));
+            }
+            accumulate(blk, lo16, hi16, ysum, a.d[b], &mut acc);
+        }
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), acc) };
+    }
+
+    /// `group_dot` for four activation rows, each unpacked weight vector used four times.
+    ///
+    /// # Safety
+    /// As `group_dot`, for each of the four rows.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) unsafe fn group_dot4(group: &[u8], a: [&Q8Row; 4], sums: [&[i32]; 4], out: &mut [[f32; ROWS]; 4]) {
+        let nb = sums[0].len();
+        assert!(group.len() >= nb * GROUP_BLOCK && (0..4).all(|t| sums[t].len() == nb && a[t].d.len() >= nb && a[t].qs.len() >= 32 * nb));
+        let mut acc = [_mm256_setzero_ps(); 4];
+        for b in 0..nb {
+            let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
+            let qh = unsafe { _mm256_loadu_si256(blk.add(QH) as *const __m256i) };
+            let y: [&[i8]; 4] = std::array::from_fn(|t| &a[t].qs[32 * b..32 * b + 32]);
+            let mut lo16 = [_mm256_setzero_si256(); 4];
+            let mut hi16 = [_mm256_setzero_si256(); 4];
+            for c in 0..4 {
+                let (lo, hi) = unpack(blk, qh, c);
+                for t in 0..4 {
+                    lo16[t] = _mm256_add_epi16(lo16[t], _mm256_maddubs_epi16(lo, bcast4(y[t], 4 * c)));
+                    hi16[t] = _mm256_add_epi16(hi16[t], _mm256_maddubs_epi16(hi, bcast4(y[t], 16 + 4 * c)));
+                }
+            }
+            for t in 0..4 {
+                accumulate(blk, lo16[t], hi16[t], sums[t][b], a[t].d[b], &mut acc[t]);
+            }
+        }
+        for t in 0..4 {
+            unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]) };
+        }
+    }
+}
