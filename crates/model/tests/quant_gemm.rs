@@ -157,6 +157,7 @@ fn tiled_gemm_timing() {
         Ok("q4_k") => GgmlType::Q4K,
         Ok("q5_0") => GgmlType::Q5_0,
         Ok("q4_0") => GgmlType::Q4_0,
+        Ok("q6_k") => GgmlType::Q6K,
         _ => GgmlType::Q8_0,
     };
     let w = QMatrix::quantize(dtype, &rng.vec(rows * cols, 0.05), rows, cols).unwrap();
@@ -175,5 +176,13 @@ fn tiled_gemm_timing() {
         let t = std::time::Instant::now();
         kernels::matmul(&w, &x, &mut out);
         eprintln!("row-dot matmul: {:.2} ms", t.elapsed().as_secs_f64() * 1e3);
+        if let Ok(x8) = reasoner_model::quant::X8Matrix::from_rows(dtype, &w.data, rows, cols) {
+            for _ in 0..3 {
+                let t = std::time::Instant::now();
+                x8.matmul(&x, &mut out);
+                let s = t.elapsed().as_secs_f64();
+                eprintln!("x8 group kernels: {:.2} ms, {:.1} GMAC/s", s * 1e3, (rows * cols * batch) as f64 / s / 1e9);
+            }
+        }
     });
 }
