@@ -578,9 +578,9 @@ pub fn tokenizer_from_metadata(meta: &Metadata, path: &Path) -> Result<tokenizer
         Some(MetaArray::String(t)) => t,
         _ => return Err(ModelError::key(path, "tokenizer.ggml.tokens", "missing or not a string array")),
     };
-    let merges = match meta.get("tokenizer.ggml.merges").and_then(|v| v.as_array()) {
-        Some(MetaArray::String(m)) => m.clone(),
-        _ => Vec::new(),
+    let merges: &[String] = match meta.get("tokenizer.ggml.merges").and_then(|v| v.as_array()) {
+        Some(MetaArray::String(m)) => m,
+        _ => &[],
     };
     let types: Vec<i64> = meta.get("tokenizer.ggml.token_type").and_then(|v| v.as_array()).and_then(|a| a.to_i64s()).unwrap_or_default();
     // Built through the tokenizers API rather than a tokenizer.json text: for a 150k-token

@@ -41,23 +41,6 @@ impl LoadedModel {
 }
 
 pub fn load_model(path: &Path) -> Result<LoadedModel> {
-    let loaded = load_model_inner(path);
-    release_freed_heap();
-    loaded
-}
-
-/// Loading builds and drops large temporaries (tokenizer vocabularies, dequantized tensors);
-/// glibc keeps freed pages in its arenas, where they count in the resident set for the rest of
-/// the run. Hand them back to the kernel.
-fn release_freed_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free heap pages to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-fn load_model_inner(path: &Path) -> Result<LoadedModel> {
     if !path.exists() {
         return Err(ModelError::MissingPath { path: path.to_path_buf() });
     }
