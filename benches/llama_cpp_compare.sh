@@ -10,7 +10,7 @@
 #   reasoner  {reasoner bench --json line}   or   reasoner  ERROR <its stderr>
 #   ratio     ours/llama.cpp prefill X decode Y weight_bytes Z
 # Both use -p/--prompt-tokens 128 and -n/--gen-tokens 64 (PROMPT_TOKENS / GEN_TOKENS override),
-# llama-bench with 5 repetitions (REPS) and reasoner bench with --repeats 3; both report their best
+# llama-bench with 5 repetitions (REPS) and reasoner bench with --repeats 5; both report their best
 # repetition (llama-bench's mean/stddev are printed too). llama-bench runs with its defaults
 # otherwise (f16 KV cache, flash attention auto, weight repacking on). The load average is
 # printed: on a shared 2-core machine other work skews both figures.
@@ -71,10 +71,10 @@ fi
 ours_line=""
 if [ -x "$ours" ]; then
     run_ours() { RAYON_NUM_THREADS="$threads" "$ours" bench --model "$model" --prompt-tokens "$pp" --gen-tokens "$tg" "$@" --json; }
-    if ! run_ours --threads "$threads" --repeats 3 >"$tmp/ours.out" 2>"$tmp/ours.err"; then
+    if ! run_ours --threads "$threads" --repeats 5 >"$tmp/ours.out" 2>"$tmp/ours.err"; then
         # older binaries: no --threads (thread count from RAYON_NUM_THREADS) or no --repeats
         if grep -q -- "unexpected argument" "$tmp/ours.err"; then
-            run_ours --repeats 3 >"$tmp/ours.out" 2>"$tmp/ours.err" || run_ours >"$tmp/ours.out" 2>"$tmp/ours.err"
+            run_ours --repeats 5 >"$tmp/ours.out" 2>"$tmp/ours.err" || run_ours >"$tmp/ours.out" 2>"$tmp/ours.err"
         fi
     fi
     ours_line="$(grep -m1 '^{' "$tmp/ours.out" || true)"
