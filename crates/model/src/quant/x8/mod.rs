@@ -5,9 +5,11 @@
 //! applied together, about half the instructions per weight for Q4_K (see q4k.rs, q6k.rs for
 //! each byte order). The bytes are the rows' own blocks, moved: the matrix keeps its size.
 //!
-//! This module holds what both formats share: interleaving a row-major matrix, getting rows
-//! back, and the mat-mul driver (activations quantized to Q8_K once, groups of rows split over
-//! the cores, four activation rows at a time in prefill).
+//! This module holds what the formats share: interleaving a row-major matrix, getting rows
+//! back, and the mat-mul driver (activations quantized once, groups of rows split over the
+//! cores, four activation rows at a time in prefill). Kernels: scalar reference, AVX2, and for
+//! the four-row prefill kernels AVX-512 VNNI (`vpdpbusd` on 256-bit vectors) where the CPU has
+//! it; decode stays on AVX2, being bound by memory there.
 
 mod q4k;
 mod q5_0;
@@ -326,17 +328,37 @@ fn scalar_kernels(dtype: GgmlType) -> Kernels {
     }
 }
 
-fn simd_kernels(dtype: GgmlType) -> Option<Kernels> {
+/// Every SIMD kernel set this CPU runs for `dtype`, slowest first (tests check each).
+fn simd_kernel_sets(dtype: GgmlType) -> Vec<Kernels> {
+    let mut out = Vec::new();
     #[cfg(target_arch = "x86_64")]
     if has_simd_kernels() {
-        return Some(match dtype {
+        out.push(match dtype {
             GgmlType::Q6K => Kernels::K(q6k::AVX2),
             GgmlType::Q5_0 => Kernels::B32(q5_0::AVX2),
             _ => Kernels::K(q4k::AVX2),
         });
+        if has_vnni() {
+            match dtype {
+                GgmlType::Q4K => out.push(Kernels::K(q4k::VNNI)),
+                GgmlType::Q5_0 => out.push(Kernels::B32(q5_0::VNNI)),
+                GgmlType::Q6K => out.push(Kernels::K(q6k::VNNI)),
+                _ => {}
+            }
+        }
     }
     let _ = dtype;
-    None
+    out
+}
+
+fn simd_kernels(dtype: GgmlType) -> Option<Kernels> {
+    simd_kernel_sets(dtype).pop()
+}
+
+#[cfg(target_arch = "x86_64")]
+fn has_vnni() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl") && is_x86_feature_detected!("avx512f"))
 }
 
 /// The fastest group kernels this CPU runs (AVX2+FMA+F16C, else scalar; `REASONER_KERNELS=scalar`
@@ -430,7 +452,7 @@ mod tests {
         }
     }
 
-    /// The SIMD kernels (one and four activation rows) equal the reference bit for bit.
+    /// Every SIMD kernel set (one and four activation rows) equals the reference bit for bit.
     #[test]
     fn simd_group_kernels_equal_scalar() {
         if !has_simd_kernels() {
@@ -442,10 +464,13 @@ mod tests {
                 let m = matrix(dtype, rows, cols, rows + cols);
                 let x8 = X8Matrix::from_rows(dtype, &m.data, rows, cols).unwrap();
                 let x = acts(batch, cols);
-                let (mut s, mut v) = (vec![0f32; batch * rows], vec![0f32; batch * rows]);
+                let mut s = vec![0f32; batch * rows];
                 x8.matmul_scalar(&x, &mut s);
-                x8.matmul_simd(&x, &mut v).unwrap();
-                assert_eq!(s, v, "{dtype} {rows}x{cols} batch {batch}");
+                for (i, k) in simd_kernel_sets(dtype).into_iter().enumerate() {
+                    let mut v = vec![0f32; batch * rows];
+                    x8.matmul_with(k, &x, &mut v);
+                    assert_eq!(s, v, "{dtype} {rows}x{cols} batch {batch}, kernel set {i}");
+                }
             }
         }
     }

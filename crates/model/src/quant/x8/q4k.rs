@@ -88,6 +88,8 @@ unsafe fn group_dot_scalar(group: &[u8], a: &[BlockQ8K], sums: &[PairSums], out:
 
 #[cfg(target_arch = "x86_64")]
 pub(super) use avx2::KERNELS as AVX2;
+#[cfg(target_arch = "x86_64")]
+pub(super) use vnni::KERNELS as VNNI;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
@@ -109,14 +111,14 @@ mod avx2 {
     /// The 64 scales and 64 mins of a group block's 8 rows, unpacked from their 6-bit form
     /// (see `scale_min_k4`) all at once: `sc[h][i]` holds sub-blocks 4h + 2i, 4h + 2i + 1 as
     /// bytes 8j' + r; `mn` likewise.
-    struct Unpacked {
-        sc: [[__m128i; 2]; 2],
-        mn: [[__m128i; 2]; 2],
+    pub(super) struct Unpacked {
+        pub(super) sc: [[__m128i; 2]; 2],
+        pub(super) mn: [[__m128i; 2]; 2],
     }
 
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
-    fn unpack_scales(blk: *const u8) -> Unpacked {
+    pub(super) fn unpack_scales(blk: *const u8) -> Unpacked {
         let (m4, m3f, m30) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(0x3F), _mm256_set1_epi8(0x30));
         let ld = |off: usize| unsafe { _mm256_loadu_si256(blk.add(off) as *const __m256i) };
         let (q0, q4, q8) = (ld(SCALES), ld(SCALES + 32), ld(SCALES + 64));
@@ -134,7 +136,7 @@ mod avx2 {
     /// Mins of sub-blocks 2p, 2p + 1 as i16 lane pairs (2r, 2r + 1), to `madd` with PairSums.
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
-    fn min_pairs(u: &Unpacked, p: usize) -> __m256i {
+    pub(super) fn min_pairs(u: &Unpacked, p: usize) -> __m256i {
         // Interleaves the low and high 8 bytes of a 16-byte half.
         let pair_bytes = _mm_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
         _mm256_cvtepu8_epi16(_mm_shuffle_epi8(u.mn[p / 2][p % 2], pair_bytes))
@@ -143,7 +145,7 @@ mod avx2 {
     /// acc += sumi·(d·d_a), acc_min += summ·(dmin·d_a) for one super-block of 8 rows.
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
-    fn accumulate(blk: *const u8, a_d: f32, sumi: __m256i, summ: __m256i, acc: &mut __m256, acc_min: &mut __m256) {
+    pub(super) fn accumulate(blk: *const u8, a_d: f32, sumi: __m256i, summ: __m256i, acc: &mut __m256, acc_min: &mut __m256) {
         let dw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk as *const __m128i) });
         let dmw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk.add(DMIN) as *const __m128i) });
         let da = _mm256_set1_ps(a_d);
@@ -217,6 +219,66 @@ mod avx2 {
                 for t in 0..4 {
                     sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(lo16[t], sl));
                     sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(hi16[t], sh));
+                    summ[t] = _mm256_add_epi32(summ[t], _mm256_madd_epi16(mins, _mm256_set1_epi32(sums[t][b][p])));
+                }
+            }
+            for t in 0..4 {
+                accumulate(blk, a[t][b].d, sumi[t], summ[t], &mut acc[t], &mut acc_min[t]);
+            }
+        }
+        for t in 0..4 {
+            unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), _mm256_sub_ps(acc[t], acc_min[t])) };
+        }
+    }
+}
+
+/// The four-row (prefill) kernel with AVX-512 VNNI on 256-bit vectors: `vpdpbusd` sums four
+/// u8·i8 products straight into each row's 32-bit lane, so the 16-bit partial sums, their
+/// `madd` and one add per step go away (decode keeps the AVX2 kernel: it waits on memory).
+#[cfg(target_arch = "x86_64")]
+mod vnni {
+    use super::super::bcast4;
+    use super::avx2::{accumulate, min_pairs, unpack_scales};
+    use super::{BlockQ8K, GroupKernels, PairSums, GROUP_BLOCK, QS, ROWS};
+    use std::arch::x86_64::*;
+
+    pub(in super::super) const KERNELS: GroupKernels = GroupKernels { one: super::avx2::KERNELS.one, four: group_dot4 };
+
+    /// # Safety
+    /// The CPU must have AVX2, FMA, F16C, AVX-512F, VL and VNNI; the slices as for
+    /// `avx2::group_dot4`.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+    unsafe fn group_dot4(group: &[u8], a: [&[BlockQ8K]; 4], sums: [&[PairSums]; 4], out: &mut [[f32; ROWS]; 4]) {
+        let nb = a[0].len();
+        assert!(group.len() >= nb * GROUP_BLOCK && (0..4).all(|t| a[t].len() == nb && sums[t].len() >= nb));
+        let m4 = _mm256_set1_epi8(0x0F);
+        let mut acc = [_mm256_setzero_ps(); 4];
+        let mut acc_min = [_mm256_setzero_ps(); 4];
+        for b in 0..nb {
+            let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
+            let u = unpack_scales(blk);
+            let y: [&[i8; 256]; 4] = std::array::from_fn(|t| &a[t][b].qs);
+            let mut sumi = [_mm256_setzero_si256(); 4];
+            let mut summ = [_mm256_setzero_si256(); 4];
+            for p in 0..4 {
+                let q = unsafe { blk.add(QS + 256 * p) };
+                let mut lo32 = [_mm256_setzero_si256(); 4];
+                let mut hi32 = [_mm256_setzero_si256(); 4];
+                for c in 0..8 {
+                    let w = unsafe { _mm256_loadu_si256(q.add(32 * c) as *const __m256i) };
+                    let (lo, hi) = (_mm256_and_si256(w, m4), _mm256_and_si256(_mm256_srli_epi16(w, 4), m4));
+                    for t in 0..4 {
+                        lo32[t] = _mm256_dpbusd_epi32(lo32[t], lo, bcast4(y[t], 64 * p + 4 * c));
+                        hi32[t] = _mm256_dpbusd_epi32(hi32[t], hi, bcast4(y[t], 64 * p + 32 + 4 * c));
+                    }
+                }
+                // Scales of sub-blocks 2p (low 8 bytes of the half) and 2p + 1, one i32 per row.
+                let half = u.sc[p / 2][p % 2];
+                let (sl, sh) = (_mm256_cvtepu8_epi32(half), _mm256_cvtepu8_epi32(_mm_srli_si128::<8>(half)));
+                let mins = min_pairs(&u, p);
+                for t in 0..4 {
+                    sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(lo32[t], sl));
+                    sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(hi32[t], sh));
                     summ[t] = _mm256_add_epi32(summ[t], _mm256_madd_epi16(mins, _mm256_set1_epi32(sums[t][b][p])));
                 }
             }

@@ -76,6 +76,8 @@ unsafe fn group_dot4_scalar(group: &[u8], a: [&Q8Row; 4], sums: [&[i32]; 4], out
 
 #[cfg(target_arch = "x86_64")]
 pub(super) use avx2::KERNELS as AVX2;
+#[cfg(target_arch = "x86_64")]
+pub(super) use vnni::KERNELS as VNNI;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
@@ -99,7 +101,7 @@ mod avx2 {
     /// The two unsigned 5-bit weight vectors (values 4c.., 16 + 4c..) of chunk c for 8 rows.
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
-    fn unpack(blk: *const u8, qh: __m256i, c: usize) -> (__m256i, __m256i) {
+    pub(super) fn unpack(blk: *const u8, qh: __m256i, c: usize) -> (__m256i, __m256i) {
         let m4 = _mm256_set1_epi8(0x0F);
         let w = unsafe { _mm256_loadu_si256(blk.add(QS + 32 * c) as *const __m256i) };
         let lo = _mm256_or_si256(_mm256_and_si256(w, m4), fifth_bits(qh, 4 * c as i32));
@@ -169,6 +171,49 @@ mod avx2 {
             }
             for t in 0..4 {
                 accumulate(blk, lo16[t], hi16[t], sums[t][b], a[t].d[b], &mut acc[t]);
+            }
+        }
+        for t in 0..4 {
+            unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]) };
+        }
+    }
+}
+
+/// The four-row (prefill) kernel with AVX-512 VNNI on 256-bit vectors (see q4k.rs): `vpdpbusd`
+/// accumulates each row's products in its own 32-bit lane, no 16-bit sums to widen.
+#[cfg(target_arch = "x86_64")]
+mod vnni {
+    use super::avx2::unpack;
+    use super::{Group32Kernels, Q8Row, GROUP_BLOCK, QH, ROWS};
+    use std::arch::x86_64::*;
+
+    pub(in super::super) const KERNELS: Group32Kernels = Group32Kernels { one: super::avx2::KERNELS.one, four: group_dot4 };
+
+    /// # Safety
+    /// The CPU must have AVX2, FMA, F16C, AVX-512F, VL and VNNI; the slices as for
+    /// `avx2::group_dot4`.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+    unsafe fn group_dot4(group: &[u8], a: [&Q8Row; 4], sums: [&[i32]; 4], out: &mut [[f32; ROWS]; 4]) {
+        let nb = sums[0].len();
+        assert!(group.len() >= nb * GROUP_BLOCK && (0..4).all(|t| sums[t].len() == nb && a[t].d.len() >= nb && a[t].qs.len() >= 32 * nb));
+        let mut acc = [_mm256_setzero_ps(); 4];
+        for b in 0..nb {
+            let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
+            let qh = unsafe { _mm256_loadu_si256(blk.add(QH) as *const __m256i) };
+            let y: [*const i8; 4] = std::array::from_fn(|t| unsafe { a[t].qs.as_ptr().add(32 * b) });
+            let bc = |t: usize, at: usize| _mm256_set1_epi32(unsafe { (y[t].add(at) as *const i32).read_unaligned() });
+            let mut s32 = [_mm256_setzero_si256(); 4];
+            for c in 0..4 {
+                let (lo, hi) = unpack(blk, qh, c);
+                for t in 0..4 {
+                    s32[t] = _mm256_dpbusd_epi32(s32[t], lo, bc(t, 4 * c));
+                    s32[t] = _mm256_dpbusd_epi32(s32[t], hi, bc(t, 16 + 4 * c));
+                }
+            }
+            let dw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk as *const __m128i) });
+            for t in 0..4 {
+                let s = _mm256_sub_epi32(s32[t], _mm256_set1_epi32(16 * sums[t][b]));
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(a[t].d[b])), acc[t]);
             }
         }
         for t in 0..4 {

@@ -104,6 +104,8 @@ unsafe fn group_dot_scalar(group: &[u8], a: &[BlockQ8K], _sums: &[PairSums], out
 
 #[cfg(target_arch = "x86_64")]
 pub(super) use avx2::KERNELS as AVX2;
+#[cfg(target_arch = "x86_64")]
+pub(super) use vnni::KERNELS as VNNI;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
@@ -124,7 +126,7 @@ mod avx2 {
     /// 32 · Σ_j scale_j · bsum_j per row: the −32 offset of every weight, taken off at once.
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
-    fn offsets(blk: *const u8, a: &BlockQ8K) -> __m256i {
+    pub(super) fn offsets(blk: *const u8, a: &BlockQ8K) -> __m256i {
         // Interleaves scales j and j + 1 (bytes 0..8 and 8..16 of a 16-byte load) per row.
         let pair_bytes = _mm_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
         let mut off = _mm256_setzero_si256();
@@ -140,7 +142,7 @@ mod avx2 {
     /// The four unsigned 6-bit weight vectors of chunk c in half n (positions 4c.., +32, +64, +96).
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
-    fn unpack(blk: *const u8, n: usize, c: usize) -> [__m256i; 4] {
+    pub(super) fn unpack(blk: *const u8, n: usize, c: usize) -> [__m256i; 4] {
         let ld = |off: usize| unsafe { _mm256_loadu_si256(blk.add(off) as *const __m256i) };
         let at = chunk(n, c);
         let (a, b, h) = (ld(at), ld(at + 32), ld(at + 64));
@@ -219,6 +221,62 @@ mod avx2 {
                         let s = scale_pairs(blk, 8 * n + 2 * k + c0 / 4);
                         for t in 0..4 {
                             sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(acc16[t][k], s));
+                        }
+                    }
+                }
+            }
+            let dw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk as *const __m128i) });
+            for t in 0..4 {
+                let s = _mm256_sub_epi32(sumi[t], offsets(blk, &a[t][b]));
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(a[t][b].d)), acc[t]);
+            }
+        }
+        for t in 0..4 {
+            unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]) };
+        }
+    }
+}
+
+/// The four-row (prefill) kernel with AVX-512 VNNI on 256-bit vectors (see q4k.rs): each
+/// 16-value sub-block's products gather in 32-bit lanes, then one multiply by the row scales.
+#[cfg(target_arch = "x86_64")]
+mod vnni {
+    use super::super::bcast4;
+    use super::avx2::{offsets, unpack};
+    use super::{BlockQ8K, GroupKernels, PairSums, GROUP_BLOCK, ROWS, SCALES};
+    use std::arch::x86_64::*;
+
+    pub(in super::super) const KERNELS: GroupKernels = GroupKernels { one: super::avx2::KERNELS.one, four: group_dot4 };
+
+    /// # Safety
+    /// The CPU must have AVX2, FMA, F16C, AVX-512F, VL and VNNI; the slices as for
+    /// `avx2::group_dot4`.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+    unsafe fn group_dot4(group: &[u8], a: [&[BlockQ8K]; 4], _sums: [&[PairSums]; 4], out: &mut [[f32; ROWS]; 4]) {
+        let nb = a[0].len();
+        assert!(group.len() >= nb * GROUP_BLOCK && a.iter().all(|x| x.len() == nb));
+        let mut acc = [_mm256_setzero_ps(); 4];
+        for b in 0..nb {
+            let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
+            let mut sumi = [_mm256_setzero_si256(); 4];
+            for n in 0..2 {
+                for half in 0..2 {
+                    let mut acc32 = [[_mm256_setzero_si256(); 4]; 4]; // [row t][k]
+                    for c in 4 * half..4 * half + 4 {
+                        let q = unpack(blk, n, c);
+                        for t in 0..4 {
+                            for k in 0..4 {
+                                let y = bcast4(&a[t][b].qs, 128 * n + 32 * k + 4 * c);
+                                acc32[t][k] = _mm256_dpbusd_epi32(acc32[t][k], q[k], y);
+                            }
+                        }
+                    }
+                    for k in 0..4 {
+                        // Scale j = 8n + 2k + half of the 8 rows, sign-extended to i32 lanes.
+                        let j = 8 * n + 2 * k + half;
+                        let s = _mm256_cvtepi8_epi32(unsafe { _mm_loadl_epi64(blk.add(SCALES + 8 * j) as *const __m128i) });
+                        for t in 0..4 {
+                            sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(acc32[t][k], s));
                         }
                     }
                 }
