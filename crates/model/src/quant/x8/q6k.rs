@@ -7,9 +7,10 @@
 //! | 16     | 128   | the 16 signed scales: scale j of row r at 16 + 8j + r |
 //! | 144    | 1536  | 96 bytes per half n and 4-byte chunk c, at 144 + 768n + 96c: low nibbles of part h = 0, 1 (row r's ql[64n + 32h + 4c ..][..4] at + 32h + 4r), then high bits (row r's qh[32n + 4c ..][..4] at + 64 + 4r) |
 //!
-//! Value l of chunk c (l = 4c + i) in half n gives four weights, as in Q6_K itself:
-//! 128n + l from ql part 0 low nibble and qh bits 0-1, + 32 from part 1 low and bits 2-3,
-//! + 64 from part 0 high and bits 4-5, + 96 from part 1 high and bits 6-7; all minus 32.
+//! Value l of chunk c (l = 4c + i) in half n gives four weights, as in Q6_K itself: position
+//! 128n + l from ql part 0's low nibble and qh bits 0-1, position 128n + l + 32 from part 1's
+//! low nibble and bits 2-3, 128n + l + 64 from part 0's high nibble and bits 4-5, and
+//! 128n + l + 96 from part 1's high nibble and bits 6-7; all minus 32.
 //! Weight position p has scale p / 16, which is also its Q8_K `bsums` index. The kernel reads
 //! the chunks in address order: with the three streams (two of ql, one of qh) kept apart, as
 //! in Q6_K itself, the hardware prefetcher fell behind and cold mat-vecs ran at a third of the
