@@ -91,6 +91,58 @@ pub(super) use avx2::KERNELS as AVX2;
 #[cfg(target_arch = "x86_64")]
 pub(super) use vnni::KERNELS as VNNI;
 
+/// The four-row (prefill) kernel, once for each instruction set: the expanding module brings
+/// `step` (multiply-accumulate one weight vector with one broadcast activation), `scales`
+/// (sub-blocks 2p, 2p + 1 in `apply`'s form) and `apply` (accumulator × scales → i32 per row).
+/// Each unpacked weight vector is used for four activation rows.
+#[cfg(target_arch = "x86_64")]
+macro_rules! four_rows {
+    ($features:literal) => {
+        /// # Safety
+        /// The CPU must have the features named; `group` must hold `nb` group blocks and every
+        /// row of `a` and `sums` `nb` entries.
+        #[target_feature(enable = $features)]
+        unsafe fn group_dot4(group: &[u8], a: [&[BlockQ8K]; 4], sums: [&[PairSums]; 4], out: &mut [[f32; ROWS]; 4]) {
+            let nb = a[0].len();
+            assert!(group.len() >= nb * GROUP_BLOCK && (0..4).all(|t| a[t].len() == nb && sums[t].len() >= nb));
+            let m4 = _mm256_set1_epi8(0x0F);
+            let mut acc = [_mm256_setzero_ps(); 4];
+            let mut acc_min = [_mm256_setzero_ps(); 4];
+            for b in 0..nb {
+                let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
+                let u = unpack_scales(blk);
+                let y: [&[i8; 256]; 4] = std::array::from_fn(|t| &a[t][b].qs);
+                let mut sumi = [_mm256_setzero_si256(); 4];
+                let mut summ = [_mm256_setzero_si256(); 4];
+                for p in 0..4 {
+                    let q = unsafe { blk.add(QS + 256 * p) };
+                    let mut lo = [_mm256_setzero_si256(); 4];
+                    let mut hi = [_mm256_setzero_si256(); 4];
+                    for c in 0..8 {
+                        let w = unsafe { _mm256_loadu_si256(q.add(32 * c) as *const __m256i) };
+                        let (wl, wh) = (_mm256_and_si256(w, m4), _mm256_and_si256(_mm256_srli_epi16(w, 4), m4));
+                        for t in 0..4 {
+                            lo[t] = step(lo[t], wl, bcast4(y[t], 64 * p + 4 * c));
+                            hi[t] = step(hi[t], wh, bcast4(y[t], 64 * p + 32 + 4 * c));
+                        }
+                    }
+                    let (sl, sh) = scales(u.sc[p / 2][p % 2]);
+                    let mins = min_pairs(&u, p);
+                    for t in 0..4 {
+                        sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(apply(lo[t], sl), apply(hi[t], sh)));
+                        summ[t] = _mm256_add_epi32(summ[t], _mm256_madd_epi16(mins, _mm256_set1_epi32(sums[t][b][p])));
+                    }
+                }
+                for t in 0..4 {
+                    accumulate(blk, a[t][b].d, sumi[t], summ[t], &mut acc[t], &mut acc_min[t]);
+                }
+            }
+            for t in 0..4 {
+                unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), _mm256_sub_ps(acc[t], acc_min[t])) };
+            }
+        }
+    };
+}
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::super::bcast4;
@@ -185,56 +237,30 @@ mod avx2 {
         unsafe { _mm256_storeu_ps(out.as_mut_ptr(), _mm256_sub_ps(acc, acc_min)) };
     }
 
-    /// `group_dot` for four activation rows, each unpacked weight vector used four times.
-    ///
-    /// # Safety
-    /// As `group_dot`, for each of the four rows.
+    /// One multiply-accumulate step of the four-row kernel: 16-bit pair sums (≤ 8 · 2 · 15 · 127
+    /// per lane over a sub-block, no overflow).
     #[target_feature(enable = "avx2,fma,f16c")]
-    pub(super) unsafe fn group_dot4(group: &[u8], a: [&[BlockQ8K]; 4], sums: [&[PairSums]; 4], out: &mut [[f32; ROWS]; 4]) {
-        let nb = a[0].len();
-        assert!(group.len() >= nb * GROUP_BLOCK && (0..4).all(|t| a[t].len() == nb && sums[t].len() >= nb));
-        let m4 = _mm256_set1_epi8(0x0F);
-        let mut acc = [_mm256_setzero_ps(); 4];
-        let mut acc_min = [_mm256_setzero_ps(); 4];
-        for b in 0..nb {
-            let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
-            let u = unpack_scales(blk);
-            let y: [&[i8; 256]; 4] = std::array::from_fn(|t| &a[t][b].qs);
-            let mut sumi = [_mm256_setzero_si256(); 4];
-            let mut summ = [_mm256_setzero_si256(); 4];
-            for p in 0..4 {
-                let q = unsafe { blk.add(QS + 256 * p) };
-                let mut lo16 = [_mm256_setzero_si256(); 4];
-                let mut hi16 = [_mm256_setzero_si256(); 4];
-                for c in 0..8 {
-                    let w = unsafe { _mm256_loadu_si256(q.add(32 * c) as *const __m256i) };
-                    let (lo, hi) = (_mm256_and_si256(w, m4), _mm256_and_si256(_mm256_srli_epi16(w, 4), m4));
-                    for t in 0..4 {
-                        lo16[t] = _mm256_add_epi16(lo16[t], _mm256_maddubs_epi16(lo, bcast4(y[t], 64 * p + 4 * c)));
-                        hi16[t] = _mm256_add_epi16(hi16[t], _mm256_maddubs_epi16(hi, bcast4(y[t], 64 * p + 32 + 4 * c)));
-                    }
-                }
-                let half = u.sc[p / 2][p % 2];
-                let (sl, sh, mins) = (scale_pairs(half, false), scale_pairs(half, true), min_pairs(&u, p));
-                for t in 0..4 {
-                    sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(lo16[t], sl));
-                    sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(hi16[t], sh));
-                    summ[t] = _mm256_add_epi32(summ[t], _mm256_madd_epi16(mins, _mm256_set1_epi32(sums[t][b][p])));
-                }
-            }
-            for t in 0..4 {
-                accumulate(blk, a[t][b].d, sumi[t], summ[t], &mut acc[t], &mut acc_min[t]);
-            }
-        }
-        for t in 0..4 {
-            unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), _mm256_sub_ps(acc[t], acc_min[t])) };
-        }
+    #[inline]
+    fn step(acc: __m256i, w: __m256i, y: __m256i) -> __m256i {
+        _mm256_add_epi16(acc, _mm256_maddubs_epi16(w, y))
     }
+
+    /// The scales of sub-blocks 2p, 2p + 1 in the form `apply` takes.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn scales(half: __m128i) -> (__m256i, __m256i) {
+        (scale_pairs(half, false), scale_pairs(half, true))
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn apply(acc: __m256i, scale: __m256i) -> __m256i {
+        _mm256_madd_epi16(acc, scale)
+    }
+
+    four_rows!("avx2,fma,f16c");
 }
 
-/// The four-row (prefill) kernel with AVX-512 VNNI on 256-bit vectors: `vpdpbusd` sums four
-/// u8·i8 products straight into each row's 32-bit lane, so the 16-bit partial sums, their
-/// `madd` and one add per step go away (decode keeps the AVX2 kernel: it waits on memory).
 #[cfg(target_arch = "x86_64")]
 mod vnni {
     use super::super::bcast4;
@@ -244,50 +270,25 @@ mod vnni {
 
     pub(in super::super) const KERNELS: GroupKernels = GroupKernels { one: super::avx2::KERNELS.one, four: group_dot4 };
 
-    /// # Safety
-    /// The CPU must have AVX2, FMA, F16C, AVX-512F, VL and VNNI; the slices as for
-    /// `avx2::group_dot4`.
+    /// One step: four u8·i8 products summed straight into each row's 32-bit lane.
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
-    unsafe fn group_dot4(group: &[u8], a: [&[BlockQ8K]; 4], sums: [&[PairSums]; 4], out: &mut [[f32; ROWS]; 4]) {
-        let nb = a[0].len();
-        assert!(group.len() >= nb * GROUP_BLOCK && (0..4).all(|t| a[t].len() == nb && sums[t].len() >= nb));
-        let m4 = _mm256_set1_epi8(0x0F);
-        let mut acc = [_mm256_setzero_ps(); 4];
-        let mut acc_min = [_mm256_setzero_ps(); 4];
-        for b in 0..nb {
-            let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
-            let u = unpack_scales(blk);
-            let y: [&[i8; 256]; 4] = std::array::from_fn(|t| &a[t][b].qs);
-            let mut sumi = [_mm256_setzero_si256(); 4];
-            let mut summ = [_mm256_setzero_si256(); 4];
-            for p in 0..4 {
-                let q = unsafe { blk.add(QS + 256 * p) };
-                let mut lo32 = [_mm256_setzero_si256(); 4];
-                let mut hi32 = [_mm256_setzero_si256(); 4];
-                for c in 0..8 {
-                    let w = unsafe { _mm256_loadu_si256(q.add(32 * c) as *const __m256i) };
-                    let (lo, hi) = (_mm256_and_si256(w, m4), _mm256_and_si256(_mm256_srli_epi16(w, 4), m4));
-                    for t in 0..4 {
-                        lo32[t] = _mm256_dpbusd_epi32(lo32[t], lo, bcast4(y[t], 64 * p + 4 * c));
-                        hi32[t] = _mm256_dpbusd_epi32(hi32[t], hi, bcast4(y[t], 64 * p + 32 + 4 * c));
-                    }
-                }
-                // Scales of sub-blocks 2p (low 8 bytes of the half) and 2p + 1, one i32 per row.
-                let half = u.sc[p / 2][p % 2];
-                let (sl, sh) = (_mm256_cvtepu8_epi32(half), _mm256_cvtepu8_epi32(_mm_srli_si128::<8>(half)));
-                let mins = min_pairs(&u, p);
-                for t in 0..4 {
-                    sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(lo32[t], sl));
-                    sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(hi32[t], sh));
-                    summ[t] = _mm256_add_epi32(summ[t], _mm256_madd_epi16(mins, _mm256_set1_epi32(sums[t][b][p])));
-                }
-            }
-            for t in 0..4 {
-                accumulate(blk, a[t][b].d, sumi[t], summ[t], &mut acc[t], &mut acc_min[t]);
-            }
-        }
-        for t in 0..4 {
-            unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), _mm256_sub_ps(acc[t], acc_min[t])) };
-        }
+    #[inline]
+    fn step(acc: __m256i, w: __m256i, y: __m256i) -> __m256i {
+        _mm256_dpbusd_epi32(acc, w, y)
     }
+
+    /// Scales of sub-blocks 2p (low 8 bytes of the half) and 2p + 1, one i32 per row.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+    #[inline]
+    fn scales(half: __m128i) -> (__m256i, __m256i) {
+        (_mm256_cvtepu8_epi32(half), _mm256_cvtepu8_epi32(_mm_srli_si128::<8>(half)))
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+    #[inline]
+    fn apply(acc: __m256i, scale: __m256i) -> __m256i {
+        _mm256_mullo_epi32(acc, scale)
+    }
+
+    four_rows!("avx2,fma,f16c,avx512f,avx512vl,avx512vnni");
 }

@@ -108,6 +108,57 @@ pub(super) use avx2::KERNELS as AVX2;
 #[cfg(target_arch = "x86_64")]
 pub(super) use vnni::KERNELS as VNNI;
 
+/// The four-row (prefill) kernel, once for each instruction set: the expanding module brings
+/// `step` (multiply-accumulate one weight vector with one broadcast activation), `FLUSH`
+/// (chunks per accumulator before scaling) and `apply` (accumulator × scale j → i32 per row).
+/// Each unpacked weight vector is used for four activation rows.
+#[cfg(target_arch = "x86_64")]
+macro_rules! four_rows {
+    ($features:literal) => {
+        /// # Safety
+        /// The CPU must have the features named; `group` must hold `nb` group blocks and every
+        /// row of `a` `nb` blocks.
+        #[target_feature(enable = $features)]
+        unsafe fn group_dot4(group: &[u8], a: [&[BlockQ8K]; 4], _sums: [&[PairSums]; 4], out: &mut [[f32; ROWS]; 4]) {
+            let nb = a[0].len();
+            assert!(group.len() >= nb * GROUP_BLOCK && a.iter().all(|x| x.len() == nb));
+            let mut acc = [_mm256_setzero_ps(); 4];
+            for b in 0..nb {
+                let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
+                let mut sumi = [_mm256_setzero_si256(); 4];
+                for n in 0..2 {
+                    for c0 in (0..8).step_by(FLUSH) {
+                        let mut part = [[_mm256_setzero_si256(); 4]; 4]; // [row t][k]
+                        for c in c0..c0 + FLUSH {
+                            let q = unpack(blk, n, c);
+                            for t in 0..4 {
+                                for k in 0..4 {
+                                    part[t][k] = step(part[t][k], q[k], bcast4(&a[t][b].qs, 128 * n + 32 * k + 4 * c));
+                                }
+                            }
+                        }
+                        for k in 0..4 {
+                            // Weight positions 128n + 32k + 4c.. of these chunks have scale j.
+                            let j = 8 * n + 2 * k + c0 / 4;
+                            for t in 0..4 {
+                                sumi[t] = _mm256_add_epi32(sumi[t], apply(part[t][k], blk, j));
+                            }
+                        }
+                    }
+                }
+                let dw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk as *const __m128i) });
+                for t in 0..4 {
+                    let s = _mm256_sub_epi32(sumi[t], offsets(blk, &a[t][b]));
+                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(a[t][b].d)), acc[t]);
+                }
+            }
+            for t in 0..4 {
+                unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]) };
+            }
+        }
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::super::bcast4;
@@ -194,48 +245,24 @@ mod avx2 {
         unsafe { _mm256_storeu_ps(out.as_mut_ptr(), acc) };
     }
 
-    /// `group_dot` for four activation rows, each unpacked weight vector used four times.
-    ///
-    /// # Safety
-    /// As `group_dot`, for each of the four rows.
+    /// One multiply-accumulate step of the four-row kernel (16-bit pair sums).
     #[target_feature(enable = "avx2,fma,f16c")]
-    pub(super) unsafe fn group_dot4(group: &[u8], a: [&[BlockQ8K]; 4], _sums: [&[PairSums]; 4], out: &mut [[f32; ROWS]; 4]) {
-        let nb = a[0].len();
-        assert!(group.len() >= nb * GROUP_BLOCK && a.iter().all(|x| x.len() == nb));
-        let mut acc = [_mm256_setzero_ps(); 4];
-        for b in 0..nb {
-            let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
-            let mut sumi = [_mm256_setzero_si256(); 4];
-            for n in 0..2 {
-                for c0 in (0..8).step_by(2) {
-                    let mut acc16 = [[_mm256_setzero_si256(); 4]; 4]; // [row t][k]
-                    for c in c0..c0 + 2 {
-                        let q = unpack(blk, n, c);
-                        for t in 0..4 {
-                            for k in 0..4 {
-                                let y = bcast4(&a[t][b].qs, 128 * n + 32 * k + 4 * c);
-                                acc16[t][k] = _mm256_add_epi16(acc16[t][k], _mm256_maddubs_epi16(q[k], y));
-                            }
-                        }
-                    }
-                    for k in 0..4 {
-                        let s = scale_pairs(blk, 8 * n + 2 * k + c0 / 4);
-                        for t in 0..4 {
-                            sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(acc16[t][k], s));
-                        }
-                    }
-                }
-            }
-            let dw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk as *const __m128i) });
-            for t in 0..4 {
-                let s = _mm256_sub_epi32(sumi[t], offsets(blk, &a[t][b]));
-                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(a[t][b].d)), acc[t]);
-            }
-        }
-        for t in 0..4 {
-            unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]) };
-        }
+    #[inline]
+    fn step(acc: __m256i, w: __m256i, y: __m256i) -> __m256i {
+        _mm256_add_epi16(acc, _mm256_maddubs_epi16(w, y))
     }
+
+    /// Chunks summed before the scale step: two keep the 16-bit sums within range.
+    const FLUSH: usize = 2;
+
+    /// Accumulator × scale j of the 8 rows → i32 per row.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn apply(acc: __m256i, blk: *const u8, j: usize) -> __m256i {
+        _mm256_madd_epi16(acc, scale_pairs(blk, j))
+    }
+
+    four_rows!("avx2,fma,f16c");
 }
 
 /// The four-row (prefill) kernel with AVX-512 VNNI on 256-bit vectors (see q4k.rs): each
@@ -249,47 +276,22 @@ mod vnni {
 
     pub(in super::super) const KERNELS: GroupKernels = GroupKernels { one: super::avx2::KERNELS.one, four: group_dot4 };
 
-    /// # Safety
-    /// The CPU must have AVX2, FMA, F16C, AVX-512F, VL and VNNI; the slices as for
-    /// `avx2::group_dot4`.
+    /// One step: four u8·i8 products summed straight into each row's 32-bit lane.
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
-    unsafe fn group_dot4(group: &[u8], a: [&[BlockQ8K]; 4], _sums: [&[PairSums]; 4], out: &mut [[f32; ROWS]; 4]) {
-        let nb = a[0].len();
-        assert!(group.len() >= nb * GROUP_BLOCK && a.iter().all(|x| x.len() == nb));
-        let mut acc = [_mm256_setzero_ps(); 4];
-        for b in 0..nb {
-            let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
-            let mut sumi = [_mm256_setzero_si256(); 4];
-            for n in 0..2 {
-                for half in 0..2 {
-                    let mut acc32 = [[_mm256_setzero_si256(); 4]; 4]; // [row t][k]
-                    for c in 4 * half..4 * half + 4 {
-                        let q = unpack(blk, n, c);
-                        for t in 0..4 {
-                            for k in 0..4 {
-                                let y = bcast4(&a[t][b].qs, 128 * n + 32 * k + 4 * c);
-                                acc32[t][k] = _mm256_dpbusd_epi32(acc32[t][k], q[k], y);
-                            }
-                        }
-                    }
-                    for k in 0..4 {
-                        // Scale j = 8n + 2k + half of the 8 rows, sign-extended to i32 lanes.
-                        let j = 8 * n + 2 * k + half;
-                        let s = _mm256_cvtepi8_epi32(unsafe { _mm_loadl_epi64(blk.add(SCALES + 8 * j) as *const __m128i) });
-                        for t in 0..4 {
-                            sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(acc32[t][k], s));
-                        }
-                    }
-                }
-            }
-            let dw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk as *const __m128i) });
-            for t in 0..4 {
-                let s = _mm256_sub_epi32(sumi[t], offsets(blk, &a[t][b]));
-                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(a[t][b].d)), acc[t]);
-            }
-        }
-        for t in 0..4 {
-            unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]) };
-        }
+    #[inline]
+    fn step(acc: __m256i, w: __m256i, y: __m256i) -> __m256i {
+        _mm256_dpbusd_epi32(acc, w, y)
     }
+
+    /// A whole 16-value sub-block (4 chunks) before the scale step.
+    const FLUSH: usize = 4;
+
+    /// Accumulator × scale j of the 8 rows (sign-extended to i32 lanes).
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+    #[inline]
+    fn apply(acc: __m256i, blk: *const u8, j: usize) -> __m256i {
+        _mm256_mullo_epi32(acc, _mm256_cvtepi8_epi32(unsafe { _mm_loadl_epi64(blk.add(SCALES + 8 * j) as *const __m128i) }))
+    }
+
+    four_rows!("avx2,fma,f16c,avx512f,avx512vl,avx512vnni");
 }
