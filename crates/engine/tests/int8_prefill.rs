@@ -21,22 +21,26 @@ fn llamacpp_refs() -> Value {
     serde_json::from_str(&std::fs::read_to_string(llamacpp_dir().join("llamacpp_logprobs.json")).unwrap()).unwrap()
 }
 
-/// Quantized files (Q8_0; Q4_K with Q6_K, the Q4_K×8 layout; Q5_0 fallbacks; DeepSeek's MoE
-/// and MLA in Q8_0): prefill over a whole sequence equals decoding it one token at a time.
+/// Quantized files (Q8_0; Q4_K with Q6_K and Q5_0 fallbacks, interleaved eight rows at a time;
+/// DeepSeek's MoE and MLA in Q8_0 and Q5_0): prefill over a whole sequence equals decoding it one
+/// token at a time.
 #[test]
 fn prefill_equals_token_by_token_decode() {
     set_int8_prefill(true);
     let tmp = tempfile::tempdir().unwrap();
-    let deepseek = tmp.path().join("deepseek_v3.q8_0.gguf");
-    quantize_model(&fixture("deepseek_v3"), &deepseek, &QuantizeOptions { to: GgmlType::Q8_0, keep: vec![] }, &mut |_, _, _| {})
-        .unwrap();
-    let mut files: Vec<(PathBuf, Vec<Vec<u32>>)> = vec![(deepseek, golden("deepseek_v3")["cases"].as_array().unwrap().iter().map(|c| ids(&c["ids"])).collect())];
+    let mut files: Vec<(PathBuf, Vec<Vec<u32>>)> = Vec::new();
+    // DeepSeek in Q8_0, and in Q4_K (its 64-wide rows fall back to Q5_0: interleaved experts).
+    for to in [GgmlType::Q8_0, GgmlType::Q4K] {
+        let path = tmp.path().join(format!("deepseek_v3.{}.gguf", to.name()));
+        quantize_model(&fixture("deepseek_v3"), &path, &QuantizeOptions { to, keep: vec![] }, &mut |_, _, _| {}).unwrap();
+        files.push((path, golden("deepseek_v3")["cases"].as_array().unwrap().iter().map(|c| ids(&c["ids"])).collect()));
+    }
     for (file, entry) in llamacpp_refs()["files"].as_object().unwrap() {
         if !file.ends_with(".f32.gguf") {
             files.push((llamacpp_dir().join(file), entry["cases"].as_array().unwrap().iter().map(|c| ids(&c["ids"])).collect()));
         }
     }
-    assert!(files.len() >= 5);
+    assert!(files.len() >= 6);
     for (path, cases) in files {
         let m = load_model(&path).unwrap();
         for ids in cases.iter().filter(|ids| ids.len() >= 9) {
