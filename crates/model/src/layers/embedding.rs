@@ -24,7 +24,7 @@ impl Embedding {
         match &self.table {
             LinearWeight::Dense(t) => t.index_select(&Tensor::new(ids, &Device::Cpu)?, 0),
             packed => {
-                let rows = packed_rows(packed);
+                let rows = packed.shape().0;
                 let mut out = vec![0f32; ids.len() * self.hidden];
                 for (row, &id) in out.chunks_mut(self.hidden).zip(ids) {
                     if id as usize >= rows {
@@ -44,13 +44,5 @@ impl Embedding {
 
     pub fn parameters(&self) -> u64 {
         self.as_linear().parameters()
-    }
-}
-
-fn packed_rows(w: &LinearWeight) -> usize {
-    match w {
-        LinearWeight::Dense(t) => t.dims()[0],
-        LinearWeight::Packed(p) => p.rows,
-        LinearWeight::X8(x) => x.rows,
     }
 }

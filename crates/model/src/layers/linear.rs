@@ -7,7 +7,7 @@
 
 use crate::error::{ModelError, Result};
 use crate::gguf_source::PackedMatrix;
-use crate::quant::{self, X8Matrix};
+use crate::quant::{self, GgmlType, X8Matrix};
 use crate::weights::VarPath;
 use candle_core::{Device, Storage, Tensor};
 use rayon::prelude::*;
@@ -32,6 +32,15 @@ impl LinearWeight {
             }
         }
         LinearWeight::Packed(p)
+    }
+
+    /// (out, in): rows and columns of the weight, whatever its form.
+    pub fn shape(&self) -> (usize, usize) {
+        match self {
+            LinearWeight::Dense(w) => (w.dims()[0], w.dims()[1]),
+            LinearWeight::Packed(p) => (p.rows, p.cols),
+            LinearWeight::X8(x) => (x.rows, x.cols),
+        }
     }
 
     /// Dequantizes row `r` of a packed weight into `out` (`cols` values).
@@ -84,11 +93,7 @@ impl Linear {
     }
 
     pub fn out_dim(&self) -> usize {
-        match &self.weight {
-            LinearWeight::Dense(w) => w.dims()[0],
-            LinearWeight::Packed(p) => p.rows,
-            LinearWeight::X8(x) => x.rows,
-        }
+        self.weight.shape().0
     }
 
     /// The weight as an f32 (out, in) tensor (dequantized when packed).
@@ -102,12 +107,8 @@ impl Linear {
 
     /// Parameters, counting the bias.
     pub fn parameters(&self) -> u64 {
-        let w = match &self.weight {
-            LinearWeight::Dense(w) => w.elem_count(),
-            LinearWeight::Packed(p) => p.rows * p.cols,
-            LinearWeight::X8(x) => x.rows * x.cols,
-        };
-        (w + self.bias.as_ref().map_or(0, |b| b.elem_count())) as u64
+        let (rows, cols) = self.weight.shape();
+        (rows * cols + self.bias.as_ref().map_or(0, |b| b.elem_count())) as u64
     }
 
     /// Bytes of the weight and bias as held in memory.
@@ -124,8 +125,8 @@ impl Linear {
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let y = match &self.weight {
             LinearWeight::Dense(w) => x.matmul(&w.t()?)?,
-            LinearWeight::Packed(p) => packed_matmul(p, x)?,
-            LinearWeight::X8(w) => x8_matmul(&self.weight, w, x)?,
+            LinearWeight::Packed(p) => packed_forward(&self.weight, p.dtype, x)?,
+            LinearWeight::X8(w) => packed_forward(&self.weight, w.dtype, x)?,
         };
         match &self.bias {
             Some(b) => y.broadcast_add(b),
@@ -140,52 +141,35 @@ const GEMM_MIN_ROWS: usize = 8;
 /// Weight rows dequantized at a time: bounds the f32 scratch to a few MiB.
 const GEMM_BAND_ROWS: usize = 512;
 
-/// y = x Wᵀ with W packed: the quantized kernels (activations quantized to Q8, as llama.cpp
-/// does), tiled for many rows where the type has a tiled kernel; with int8 prefill turned off
+/// y = x Wᵀ with W packed (`dtype` rows, plain or interleaved eight at a time): the quantized
+/// kernels with activations quantized to Q8, as llama.cpp does (for many rows tiled, or four
+/// rows at a time when interleaved); with int8 prefill turned off
 /// (`quant::kernels::set_int8_prefill`) many rows run banded dequantize + f32 GEMM instead.
-fn packed_matmul(p: &PackedMatrix, x: &Tensor) -> candle_core::Result<Tensor> {
-    let (n, k) = x.dims2()?;
-    if k != p.cols {
-        candle_core::bail!("packed linear: input has {k} features, weight {}x{} expects {}", p.rows, p.cols, p.cols);
+fn packed_forward(weight: &LinearWeight, dtype: GgmlType, x: &Tensor) -> candle_core::Result<Tensor> {
+    let ((rows, cols), (n, k)) = (weight.shape(), x.dims2()?);
+    if k != cols {
+        candle_core::bail!("packed linear: input has {k} features, weight {rows}x{cols} expects {cols}");
     }
-    if n >= GEMM_MIN_ROWS && !quant::kernels::int8_prefill_for(p.dtype) {
-        let qm = p.qmatrix();
-        let rb = qm.row_bytes();
-        return banded_gemm(p.rows, p.cols, x, |r, out| {
-            quant::dequantize_row(p.dtype, &qm.data[r * rb..(r + 1) * rb], out).map_err(|e| candle_core::Error::Msg(e.to_string()))
-        });
+    if n >= GEMM_MIN_ROWS && !quant::kernels::int8_prefill_for(dtype) {
+        return banded_gemm(rows, cols, x, |r, out| weight.dequantize_packed_row(r, out));
     }
     let x = x.contiguous()?;
     let (storage, layout) = x.storage_and_layout();
     let Storage::Cpu(cpu) = &*storage else { candle_core::bail!("packed linear weights run on the CPU only") };
     let xs = &cpu.as_slice::<f32>()?[layout.start_offset()..layout.start_offset() + n * k];
-    let mut out = vec![0f32; n * p.rows];
-    let qm = p.qmatrix();
-    if !(n >= GEMM_MIN_ROWS && quant::kernels::matmul_tiled(&qm, xs, &mut out)) {
-        quant::matmul(&qm, xs, &mut out);
+    let mut out = vec![0f32; n * rows];
+    match weight {
+        LinearWeight::Packed(p) => {
+            let qm = p.qmatrix();
+            if !(n >= GEMM_MIN_ROWS && quant::kernels::matmul_tiled(&qm, xs, &mut out)) {
+                quant::matmul(&qm, xs, &mut out);
+            }
+        }
+        LinearWeight::X8(w) => w.matmul(xs, &mut out),
+        LinearWeight::Dense(_) => candle_core::bail!("packed_forward on a dense weight"),
     }
     drop(storage);
-    Tensor::from_vec(out, (n, p.rows), &Device::Cpu)
-}
-
-/// y = x Wᵀ with W interleaved: the group kernels (four activation rows at a time in prefill),
-/// or banded dequantize + GEMM for prefill with int8 prefill off.
-fn x8_matmul(weight: &LinearWeight, w: &X8Matrix, x: &Tensor) -> candle_core::Result<Tensor> {
-    let (n, k) = x.dims2()?;
-    if k != w.cols {
-        candle_core::bail!("packed linear: input has {k} features, weight {}x{} expects {}", w.rows, w.cols, w.cols);
-    }
-    if n >= GEMM_MIN_ROWS && !quant::kernels::int8_prefill_for(w.dtype) {
-        return banded_gemm(w.rows, w.cols, x, |r, out| weight.dequantize_packed_row(r, out));
-    }
-    let x = x.contiguous()?;
-    let (storage, layout) = x.storage_and_layout();
-    let Storage::Cpu(cpu) = &*storage else { candle_core::bail!("packed linear weights run on the CPU only") };
-    let xs = &cpu.as_slice::<f32>()?[layout.start_offset()..layout.start_offset() + n * k];
-    let mut out = vec![0f32; n * w.rows];
-    w.matmul(xs, &mut out);
-    drop(storage);
-    Tensor::from_vec(out, (n, w.rows), &Device::Cpu)
+    Tensor::from_vec(out, (n, rows), &Device::Cpu)
 }
 
 /// x Wᵀ for a (rows, cols) weight given row by row: bands of rows are dequantized (on all
