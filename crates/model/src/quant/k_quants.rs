@@ -306,6 +306,21 @@ pub(super) fn quantize_row_q6_k(x: &[f32], out: &mut [u8]) {
     }
 }
 
+/// The unsigned 6-bit value (0..64) of quarter `k` (0..4) from its `ql` byte (low nibble for
+/// k < 2, high for k ≥ 2) and its `qh` byte (bits 2k, 2k + 1).
+#[inline]
+pub(crate) fn q6_k_value(ql: u8, qh: u8, k: usize) -> i32 {
+    let low = if k < 2 { ql & 0x0F } else { ql >> 4 };
+    (low | (((qh >> (2 * k)) & 3) << 4)) as i32
+}
+
+/// Weights l, l + 32, l + 64, l + 96 of a 128-value half of a Q6_K block (`ql`, `qh` of that
+/// half), offset by −32 to their signed values.
+#[inline]
+pub(crate) fn q6_k_values(ql: &[u8], qh: &[u8], l: usize) -> [i32; 4] {
+    std::array::from_fn(|k| q6_k_value(ql[l + 32 * (k % 2)], qh[l], k) - 32)
+}
+
 pub(super) fn dequantize_row_q6_k(bytes: &[u8], out: &mut [f32]) {
     for (b, y) in bytes.chunks_exact(BLOCK_Q6_K).zip(out.chunks_exact_mut(QK_K)) {
         let d = read_f16(b, 208);
@@ -314,10 +329,7 @@ pub(super) fn dequantize_row_q6_k(bytes: &[u8], out: &mut [f32]) {
             let (ql, qh, sc, ys) = (&ql[64 * n..], &qh[32 * n..], &sc[8 * n..], &mut y[128 * n..]);
             for l in 0..32 {
                 let is = l / 16;
-                let q1 = ((ql[l] & 0x0F) | ((qh[l] & 3) << 4)) as i32 - 32;
-                let q2 = ((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) as i32 - 32;
-                let q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i32 - 32;
-                let q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i32 - 32;
+                let [q1, q2, q3, q4] = q6_k_values(ql, qh, l);
                 ys[l] = d * sc[is] as i8 as f32 * q1 as f32;
                 ys[l + 32] = d * sc[is + 2] as i8 as f32 * q2 as f32;
                 ys[l + 64] = d * sc[is + 4] as i8 as f32 * q3 as f32;

@@ -4,7 +4,7 @@
 
 use super::super::blocks::{read_f16, BLOCK_Q4_0, BLOCK_Q5_0, BLOCK_Q8_0};
 use super::super::float::{bf16_to_f32, f16_to_f32};
-use super::super::k_quants::{BlockQ8K, BLOCK_Q4_K, BLOCK_Q6_K};
+use super::super::k_quants::{q6_k_values, BlockQ8K, BLOCK_Q4_K, BLOCK_Q6_K};
 use super::{sum_lanes, Kernels, Q8Row};
 
 pub(super) static KERNELS: Kernels = Kernels {
@@ -160,10 +160,7 @@ fn dot_q6_k(w: &[u8], a: &[BlockQ8K]) -> f32 {
             let mut group = [0i32; 8];
             for l in 0..32 {
                 let is = l / 16;
-                let q1 = ((ql[l] & 0x0F) | ((qh[l] & 3) << 4)) as i32 - 32;
-                let q2 = ((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) as i32 - 32;
-                let q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i32 - 32;
-                let q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i32 - 32;
+                let [q1, q2, q3, q4] = q6_k_values(ql, qh, l);
                 group[is] += q1 * y[l] as i32;
                 group[is + 2] += q2 * y[l + 32] as i32;
                 group[is + 4] += q3 * y[l + 64] as i32;

@@ -17,7 +17,7 @@
 //! speed.
 
 use super::super::float::f16_to_f32;
-use super::super::k_quants::{BlockQ8K, BLOCK_Q6_K};
+use super::super::k_quants::{q6_k_value, BlockQ8K, BLOCK_Q6_K};
 use super::{four_of, GroupKernels, PairSums, ROWS};
 
 const GROUP_BLOCK: usize = ROWS * BLOCK_Q6_K;
@@ -70,10 +70,7 @@ pub(super) fn deinterleave_row(blk: &[u8], r: usize, dst: &mut [u8]) {
 
 /// The unsigned 6-bit value (0..64) of weight `4c + i + 32k` in half n of row r.
 fn q6(blk: &[u8], r: usize, n: usize, c: usize, i: usize, k: usize) -> i32 {
-    let ql = blk[chunk(n, c) + 32 * (k % 2) + 4 * r + i];
-    let qh = blk[chunk(n, c) + 64 + 4 * r + i];
-    let low = if k < 2 { ql & 0x0F } else { ql >> 4 };
-    (low | (((qh >> (2 * k)) & 3) << 4)) as i32
+    q6_k_value(blk[chunk(n, c) + 32 * (k % 2) + 4 * r + i], blk[chunk(n, c) + 64 + 4 * r + i], k)
 }
 
 /// The reference group kernel. Per row and super-block the exact integer sum
