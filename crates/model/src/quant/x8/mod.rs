@@ -219,12 +219,6 @@ impl X8Matrix {
         self.matmul_with(scalar_kernels(self.dtype), x, out)
     }
 
-    /// `matmul` with the SIMD kernels; None when this CPU lacks them.
-    pub fn matmul_simd(&self, x: &[f32], out: &mut [f32]) -> Option<()> {
-        self.matmul_with(simd_kernels(self.dtype)?, x, out);
-        Some(())
-    }
-
     fn matmul_with(&self, k: Kernels, x: &[f32], out: &mut [f32]) {
         let (rows, cols) = (self.rows, self.cols);
         let batch = x.len() / cols;
