@@ -358,11 +358,19 @@ fn has_vnni() -> bool {
 /// The fastest group kernels this CPU runs (AVX2+FMA+F16C, else scalar; `REASONER_KERNELS=scalar`
 /// forces scalar).
 fn best_kernels(dtype: GgmlType) -> Kernels {
-    static SCALAR_ONLY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let scalar_only = *SCALAR_ONLY.get_or_init(|| std::env::var("REASONER_KERNELS").as_deref() == Ok("scalar"));
-    match simd_kernels(dtype) {
-        Some(k) if !scalar_only => k,
-        _ => scalar_kernels(dtype),
+    // Chosen once per format: this runs on every mat-vec.
+    static BEST: std::sync::OnceLock<[Kernels; 3]> = std::sync::OnceLock::new();
+    let best = BEST.get_or_init(|| {
+        let scalar_only = std::env::var("REASONER_KERNELS").as_deref() == Ok("scalar");
+        [GgmlType::Q4K, GgmlType::Q6K, GgmlType::Q5_0].map(|t| match simd_kernels(t) {
+            Some(k) if !scalar_only => k,
+            _ => scalar_kernels(t),
+        })
+    });
+    match dtype {
+        GgmlType::Q6K => best[1],
+        GgmlType::Q5_0 => best[2],
+        _ => best[0],
     }
 }
 
