@@ -2,6 +2,7 @@
 //! Used by Llama, Qwen2 (with qkv bias) and Qwen3 (with RMSNorm on q and k per head).
 
 use crate::error::Result;
+use crate::layers::fused;
 use crate::layers::kv_cache::LayerCache;
 use crate::layers::linear::Linear;
 use crate::layers::norm::RmsNorm;
@@ -94,6 +95,9 @@ impl GqaAttention {
 /// q: (h, len, dq), k: (kv, t, dq), v: (kv, t, dv) with h a multiple of kv; the queries sit at
 /// positions pos .. pos + len and the keys at 0 .. t (t = pos + len). Returns (h, len, dv).
 pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, pos: usize, scale: f64) -> candle_core::Result<Tensor> {
+    if let Some(out) = fused::attend(q, k, v, pos, scale)? {
+        return Ok(out);
+    }
     let (h, len, dq) = q.dims3()?;
     let (kv, t, _) = k.dims3()?;
     let dv = v.dims()[2];

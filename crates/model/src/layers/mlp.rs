@@ -1,6 +1,7 @@
 //! The SwiGLU feed-forward block: down(silu(gate(x)) · up(x)).
 
 use crate::error::Result;
+use crate::layers::fused;
 use crate::layers::linear::Linear;
 use crate::weights::VarPath;
 use candle_core::Tensor;
@@ -22,8 +23,11 @@ impl SwiGlu {
     }
 
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let gate = self.gate_proj.forward(x)?.silu()?;
-        let up = self.up_proj.forward(x)?;
-        self.down_proj.forward(&(gate * up)?)
+        let (gate, up) = (self.gate_proj.forward(x)?, self.up_proj.forward(x)?);
+        let hidden = match fused::silu_mul(&gate, &up)? {
+            Some(h) => h,
+            None => (gate.silu()? * up)?,
+        };
+        self.down_proj.forward(&hidden)
     }
 }

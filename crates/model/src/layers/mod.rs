@@ -4,6 +4,7 @@
 
 pub mod attention;
 pub mod embedding;
+pub mod fused;
 pub mod kv_cache;
 pub mod linear;
 pub mod mla;
@@ -16,6 +17,9 @@ use candle_core::{Result, Tensor, D};
 
 /// Numerically stable softmax over the last dimension, from differentiable ops.
 pub fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
+    if let Some(y) = fused::softmax_last_dim(x)? {
+        return Ok(y);
+    }
     let max = x.max_keepdim(D::Minus1)?;
     let e = x.broadcast_sub(&max)?.exp()?;
     let sum = e.sum_keepdim(D::Minus1)?;

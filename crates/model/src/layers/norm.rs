@@ -1,6 +1,7 @@
-//! RMSNorm: x / sqrt(mean(x²) + ε) · w, computed in f32 as transformers does.
+//! RMSNorm: x · rsqrt(mean(x²) + ε) · w, computed in f32 as transformers does.
 
 use crate::error::Result;
+use crate::layers::fused;
 use crate::weights::VarPath;
 use candle_core::{Tensor, D};
 
@@ -16,8 +17,11 @@ impl RmsNorm {
     }
 
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if let Some(y) = fused::rms_norm(x, &self.weight, self.eps)? {
+            return Ok(y);
+        }
         let variance = x.sqr()?.mean_keepdim(D::Minus1)?;
-        let normed = x.broadcast_div(&(variance + self.eps)?.sqrt()?)?;
+        let normed = x.broadcast_mul(&(variance + self.eps)?.sqrt()?.recip()?)?;
         normed.broadcast_mul(&self.weight)
     }
 }

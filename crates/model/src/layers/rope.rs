@@ -131,6 +131,9 @@ impl RotaryEmbedding {
     pub fn apply(&self, x: &Tensor, start: usize) -> candle_core::Result<Tensor> {
         let (len, _heads, dim) = x.dims3()?;
         let (cos, sin) = self.rows(start, len)?;
+        if let Some(y) = crate::layers::fused::rope(x, &cos, &sin, self.layout)? {
+            return Ok(y);
+        }
         let cos = cos.unsqueeze(1)?; // (len, 1, dim/2)
         let sin = sin.unsqueeze(1)?;
         let half = dim / 2;

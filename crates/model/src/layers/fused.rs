@@ -1,0 +1,337 @@
+//! Fused inference forms of the small per-token ops (RMSNorm, rotary embedding, softmax,
+//! SiLU·up) and of causal attention.
+//!
+//! The candle forms beside each caller stay the model's definition: they are differentiable,
+//! and they run whenever autograd tracks an input (training) or a tensor is not f32 in CPU
+//! memory. Decoding one token with them cost ~60 small candle ops per layer, each allocating
+//! and dispatching: ~4 ms per token of serial work on the 0.5B shape (17% of the step). Here
+//! each op is one pass over plain slices, in the arithmetic transformers and llama.cpp use
+//! (RMSNorm multiplies by the reciprocal root; the attention's dots use FMA where the CPU has
+//! it). Attention reads the cache's strided views in place, skips the masked half instead of
+//! computing it, and never builds the (heads, len, t) score tensor, so it also beats the matmul
+//! form on long prompts. The tests check each op against its candle form.
+
+use crate::layers::rope::RopeLayout;
+use candle_core::{Device, Result, Storage, Tensor};
+
+/// Runs `f` on the values of `ts` when none is tracked by autograd and each is f32 in CPU memory
+/// with rows (the last dimension) contiguous; `None` otherwise, and the caller then takes the
+/// differentiable path. Each slice starts at the tensor's first element and ends after its
+/// last, so a strided view (a cache buffer's first rows) is read in place, not copied.
+fn with_values<R>(ts: &[&Tensor], f: impl FnOnce(&[&[f32]]) -> Result<R>) -> Result<Option<R>> {
+    let rows_contiguous = |t: &Tensor| t.stride().last().is_none_or(|&s| s == 1 || t.dims().last() == Some(&1));
+    if ts.iter().any(|t| t.track_op() || !t.device().is_cpu() || !rows_contiguous(t) || t.elem_count() == 0) {
+        return Ok(None);
+    }
+    let guards: Vec<_> = ts.iter().map(|t| t.storage_and_layout()).collect();
+    let mut slices = Vec::with_capacity(ts.len());
+    for (storage, layout) in &guards {
+        let Storage::Cpu(cpu) = &**storage else { return Ok(None) };
+        let Ok(all) = cpu.as_slice::<f32>() else { return Ok(None) };
+        let start = layout.start_offset();
+        let span = 1 + layout.dims().iter().zip(layout.stride()).map(|(d, s)| (d - 1) * s).sum::<usize>();
+        slices.push(&all[start..start + span]);
+    }
+    f(&slices).map(Some)
+}
+
+/// Like `with_values`, for ops that read their inputs as one contiguous block.
+fn with_contiguous<R>(ts: &[&Tensor], f: impl FnOnce(&[&[f32]]) -> Result<R>) -> Result<Option<R>> {
+    if ts.iter().any(|t| !t.is_contiguous()) {
+        return Ok(None);
+    }
+    with_values(ts, f)
+}
+
+fn tensor(values: Vec<f32>, like: &Tensor) -> Result<Tensor> {
+    Tensor::from_vec(values, like.shape(), &Device::Cpu)
+}
+
+/// x · rsqrt(mean(x²) + ε) · w over the last dimension.
+pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Option<Tensor>> {
+    let d = w.elem_count();
+    if x.dims().last() != Some(&d) {
+        return Ok(None);
+    }
+    with_contiguous(&[x, w], |v| {
+        let (xs, ws) = (v[0], v[1]);
+        let mut out = vec![0f32; xs.len()];
+        for (row, o) in xs.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
+            // As transformers and llama.cpp: x · rsqrt(mean + ε), then · w; the sum in f64 as
+            // llama.cpp (torch's pairwise f32 sum is as close to exact).
+            let mean = (row.iter().map(|&a| (a as f64) * (a as f64)).sum::<f64>() / d as f64) as f32;
+            let scale = 1.0 / (mean + eps as f32).sqrt();
+            for ((o, &a), &g) in o.iter_mut().zip(row).zip(ws) {
+                *o = a * scale * g;
+            }
+        }
+        tensor(out, x)
+    })
+}
+
+/// Numerically stable softmax over the last dimension.
+pub fn softmax_last_dim(x: &Tensor) -> Result<Option<Tensor>> {
+    let Some(&d) = x.dims().last() else { return Ok(None) };
+    if d == 0 {
+        return Ok(None);
+    }
+    with_contiguous(&[x], |v| {
+        let mut out = v[0].to_vec();
+        out.chunks_exact_mut(d).for_each(softmax_in_place);
+        tensor(out, x)
+    })
+}
+
+fn softmax_in_place(row: &mut [f32]) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0f32;
+    for a in row.iter_mut() {
+        *a = (*a - max).exp();
+        sum += *a;
+    }
+    row.iter_mut().for_each(|a| *a /= sum);
+}
+
+/// silu(gate) · up, elementwise.
+pub fn silu_mul(gate: &Tensor, up: &Tensor) -> Result<Option<Tensor>> {
+    if gate.shape() != up.shape() {
+        return Ok(None);
+    }
+    with_contiguous(&[gate, up], |v| {
+        let out = v[0].iter().zip(v[1]).map(|(&g, &u)| g / (1.0 + (-g).exp()) * u).collect();
+        tensor(out, gate)
+    })
+}
+
+/// Rotates x (len, heads, dim) with the cos/sin rows (len, dim/2) of its positions.
+pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor, layout: RopeLayout) -> Result<Option<Tensor>> {
+    let Ok((len, heads, dim)) = x.dims3() else { return Ok(None) };
+    let half = dim / 2;
+    if dim % 2 != 0 || cos.dims() != [len, half] || sin.dims() != [len, half] {
+        return Ok(None);
+    }
+    with_contiguous(&[x, cos, sin], |v| {
+        let (xs, cs, ss) = (v[0], v[1], v[2]);
+        let mut out = vec![0f32; xs.len()];
+        for (i, (xr, or)) in xs.chunks_exact(heads * dim).zip(out.chunks_exact_mut(heads * dim)).enumerate() {
+            let (c, s) = (&cs[i * half..(i + 1) * half], &ss[i * half..(i + 1) * half]);
+            for (xh, oh) in xr.chunks_exact(dim).zip(or.chunks_exact_mut(dim)) {
+                for j in 0..half {
+                    // Half pairs (j, j + d/2); interleaved pairs (2j, 2j + 1).
+                    let (a, b) = match layout {
+                        RopeLayout::Half => (j, j + half),
+                        RopeLayout::Interleaved => (2 * j, 2 * j + 1),
+                    };
+                    oh[a] = xh[a] * c[j] - xh[b] * s[j];
+                    oh[b] = xh[b] * c[j] + xh[a] * s[j];
+                }
+            }
+        }
+        tensor(out, x)
+    })
+}
+
+/// Causal attention of q (h, len, dq) over k (kv, t, dq) and v (kv, t, dv), query i at position
+/// pos + i seeing keys 0 ..= pos + i; query head j reads kv head j / (h / kv). Returns (h, len, dv).
+pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, pos: usize, scale: f64) -> Result<Option<Tensor>> {
+    let (Ok((h, len, dq)), Ok((kv, t, dk)), Ok((kv2, t2, dv))) = (q.dims3(), k.dims3(), v.dims3()) else {
+        return Ok(None);
+    };
+    if dq != dk || kv != kv2 || t != t2 || kv == 0 || h % kv != 0 {
+        return Ok(None);
+    }
+    // Cache views are the first t rows of a longer buffer: heads sit `stride[0]` apart.
+    let (q, kstride, vstride) = (q.contiguous()?, k.stride()[0], v.stride()[0]);
+    if k.stride()[1] != dq || v.stride()[1] != dv {
+        return Ok(None);
+    }
+    with_values(&[&q, k, v], |vals| {
+        let (qs, ks, vs) = (vals[0], vals[1], vals[2]);
+        let group = h / kv;
+        let mut out = vec![0f32; h * len * dv];
+        let fma = has_avx2_fma();
+        let head = |hi: usize, o: &mut [f32]| {
+            let (kh, vh) = (&ks[(hi / group) * kstride..][..t * dq], &vs[(hi / group) * vstride..][..t * dv]);
+            let qh = &qs[hi * len * dq..][..len * dq];
+            let shape = HeadShape { len, t, dq, dv, pos, scale: scale as f32 };
+            #[cfg(target_arch = "x86_64")]
+            if fma {
+                // SAFETY: the CPU has AVX2 and FMA (checked by has_avx2_fma).
+                return unsafe { attend_head_avx2(shape, qh, kh, vh, o) };
+            }
+            let _ = fma;
+            attend_head::<false>(shape, qh, kh, vh, o);
+        };
+        // Heads split over the cores once the cache is long enough to repay the dispatch.
+        if h * len * t * (dq + dv) >= 1 << 16 {
+            crate::parallel::for_each_chunk_mut(&mut out, len * dv, head);
+        } else {
+            out.chunks_exact_mut(len * dv).enumerate().for_each(|(hi, o)| head(hi, o));
+        }
+        Tensor::from_vec(out, (h, len, dv), &Device::Cpu)
+    })
+}
+
+#[derive(Clone, Copy)]
+struct HeadShape {
+    len: usize,
+    t: usize,
+    dq: usize,
+    dv: usize,
+    pos: usize,
+    scale: f32,
+}
+
+/// One query head: `len` queries (rows of q) over `t` keys and values (rows of k, v).
+#[inline(always)]
+fn attend_head<const FMA: bool>(s: HeadShape, q: &[f32], k: &[f32], v: &[f32], out: &mut [f32]) {
+    let mut scores = vec![0f32; s.t];
+    for i in 0..s.len {
+        let qi = &q[i * s.dq..(i + 1) * s.dq];
+        let seen = (s.pos + i + 1).min(s.t);
+        for (score, kj) in scores[..seen].iter_mut().zip(k.chunks_exact(s.dq)) {
+            *score = dot::<FMA>(qi, kj) * s.scale;
+        }
+        softmax_in_place(&mut scores[..seen]);
+        let oi = &mut out[i * s.dv..(i + 1) * s.dv];
+        for (&p, vj) in scores[..seen].iter().zip(v.chunks_exact(s.dv)) {
+            oi.iter_mut().zip(vj).for_each(|(a, &b)| *a = madd::<FMA>(p, b, *a));
+        }
+    }
+}
+
+/// `attend_head` compiled for AVX2 with fused multiply-adds (the loops vectorise 8 wide).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn attend_head_avx2(s: HeadShape, q: &[f32], k: &[f32], v: &[f32], out: &mut [f32]) {
+    attend_head::<true>(s, q, k, v, out)
+}
+
+fn has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+#[inline(always)]
+fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+    // mul_add is one instruction where FMA is enabled and a slow library call elsewhere.
+    if FMA { a.mul_add(b, c) } else { a * b + c }
+}
+
+/// Sixteen partial sums, so the loop vectorises without reassociating one long chain.
+#[inline(always)]
+fn dot<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..16 {
+            acc[l] = madd::<FMA>(x[l], y[l], acc[l]);
+        }
+    }
+    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each fused op against its candle form: a `Var` input is tracked by autograd, so the same
+    //! public call takes the differentiable path.
+    use crate::config::{RopeConfig, RopeScaling};
+    use crate::layers::attention::attend;
+    use crate::layers::kv_cache::LayerCache;
+    use crate::layers::norm::RmsNorm;
+    use crate::layers::rope::{RopeLayout, RotaryEmbedding};
+    use candle_core::{Device, Tensor, Var};
+
+    fn random(shape: &[usize], seed: u64) -> Tensor {
+        let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n)
+            .map(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((state >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
+            })
+            .collect();
+        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    }
+
+    fn tracked(t: &Tensor) -> Tensor {
+        let v = Var::from_tensor(t).unwrap();
+        assert!(v.as_tensor().track_op());
+        v.as_tensor().clone()
+    }
+
+    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        assert_eq!(a.dims(), b.dims());
+        let (a, b) = (a.flatten_all().unwrap().to_vec1::<f32>().unwrap(), b.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+        a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn rms_norm_softmax_and_silu_mul_equal_their_candle_forms() {
+        let x = random(&[3, 40], 1);
+        let norm = RmsNorm { weight: random(&[40], 2), eps: 1e-6 };
+        let fused = norm.forward(&x).unwrap();
+        assert!(!fused.track_op());
+        assert!(max_diff(&fused, &norm.forward(&tracked(&x)).unwrap()) < 1e-5);
+
+        let s = super::softmax_last_dim(&x).unwrap().expect("fused softmax");
+        assert!(max_diff(&s, &crate::layers::softmax_last_dim(&tracked(&x)).unwrap()) < 1e-6);
+
+        let up = random(&[3, 40], 3);
+        let h = super::silu_mul(&x, &up).unwrap().expect("fused silu_mul");
+        assert!(max_diff(&h, &(tracked(&x).silu().unwrap() * &up).unwrap()) < 1e-5);
+        assert!(super::silu_mul(&tracked(&x), &up).unwrap().is_none(), "tracked input must take the candle path");
+    }
+
+    #[test]
+    fn rope_equals_its_candle_form_in_both_layouts() {
+        let cfg = RopeConfig { theta: 10000.0, scaling: RopeScaling::None, partial_rotary_factor: 1.0 };
+        for layout in [RopeLayout::Half, RopeLayout::Interleaved] {
+            let rope = RotaryEmbedding::new(&cfg, 16, 64, layout).unwrap();
+            let x = random(&[5, 3, 16], 4);
+            let fused = rope.apply(&x, 7).unwrap();
+            assert!(!fused.track_op());
+            assert!(max_diff(&fused, &rope.apply(&tracked(&x), 7).unwrap()) < 1e-6, "{layout:?}");
+        }
+    }
+
+    #[test]
+    fn attention_over_cache_views_equals_the_matmul_form() {
+        // 6 query heads on 2 kv heads; the cache's views are the first rows of a longer buffer.
+        let (h, kv, d) = (6, 2, 24);
+        let mut cache = LayerCache::default();
+        cache.append(&[&random(&[kv, 6, d], 5), &random(&[kv, 6, d], 6)]).unwrap();
+        // The last case has a cache long enough to split the heads over the threads.
+        for (len, seed, grow) in [(3, 7, 0), (1, 8, 0), (1, 9, 300)] {
+            if grow > 0 {
+                cache.append(&[&random(&[kv, grow, d], seed + 30), &random(&[kv, grow, d], seed + 40)]).unwrap();
+            }
+            let kv_all = cache.append(&[&random(&[kv, len, d], seed), &random(&[kv, len, d], seed + 10)]).unwrap();
+            let (k, v) = (&kv_all[0], &kv_all[1]);
+            assert!(!k.is_contiguous(), "the test should exercise strided cache views");
+            let t = k.dims()[1];
+            let q = random(&[h, len, d], seed + 20);
+            let fused = super::attend(&q, k, v, t - len, 0.2).unwrap().expect("fused attention");
+            let reference = attend(&tracked(&q), k, v, t - len, 0.2).unwrap();
+            assert!(max_diff(&fused, &reference) < 1e-5, "len {len}");
+            assert!(max_diff(&attend(&q, k, v, t - len, 0.2).unwrap(), &reference) < 1e-5);
+        }
+    }
+
+    #[test]
+    fn gradients_still_flow_through_the_layers() {
+        let x = Var::from_tensor(&random(&[2, 8], 9)).unwrap();
+        let norm = RmsNorm { weight: random(&[8], 10), eps: 1e-6 };
+        let y = crate::layers::softmax_last_dim(&norm.forward(x.as_tensor()).unwrap()).unwrap();
+        let loss = (y * random(&[2, 8], 11)).unwrap().sum_all().unwrap();
+        let grads = loss.backward().unwrap();
+        let g = grads.get(x.as_tensor()).expect("gradient for x");
+        assert!(g.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() > 0.0);
+    }
+}
