@@ -3,6 +3,7 @@
 //! keys ↔ `{arch}.*` metadata, and tokenizer.json ↔ `tokenizer.ggml.*`. Reading and writing share
 //! these tables so a file we write reads back as what we started from.
 
+use crate::compact_bpe::CompactBpe;
 use crate::gguf::{MetaArray, MetaValue, Metadata};
 use crate::error::{ModelError, Result};
 use serde_json::{json, Value};
@@ -564,8 +565,19 @@ pub fn pre_name_of(tokenizer_json: &Value) -> Option<&'static str> {
     }
 }
 
-/// Rebuild a `tokenizers` BPE tokenizer from `tokenizer.ggml.*` (byte-level "gpt2" models).
-pub fn tokenizer_from_metadata(meta: &Metadata, path: &Path) -> Result<tokenizers::Tokenizer> {
+/// The tokenizers pipeline (normalizer, pre-tokenizer, added tokens, post-processor, decoder)
+/// around the compact BPE model that GGUF tokenizers are rebuilt into.
+pub type GgufTokenizer = tokenizers::TokenizerImpl<
+    CompactBpe,
+    tokenizers::NormalizerWrapper,
+    tokenizers::PreTokenizerWrapper,
+    tokenizers::PostProcessorWrapper,
+    tokenizers::DecoderWrapper,
+>;
+
+/// Rebuild a byte-level BPE tokenizer ("gpt2" models) from `tokenizer.ggml.*`: the tokenizers
+/// crate's pipeline around our compact BPE model (`compact_bpe`).
+pub fn tokenizer_from_metadata(meta: &Metadata, path: &Path) -> Result<GgufTokenizer> {
     let model = meta.get("tokenizer.ggml.model").and_then(|v| v.as_str()).unwrap_or("");
     if model != "gpt2" {
         return Err(ModelError::key(path, "tokenizer.ggml.model", format!("`{model}` is not supported (only byte-level BPE, \"gpt2\")")));
@@ -586,17 +598,8 @@ pub fn tokenizer_from_metadata(meta: &Metadata, path: &Path) -> Result<tokenizer
     // Built through the tokenizers API rather than a tokenizer.json text: for a 150k-token
     // vocabulary the JSON tree and text cost ~90 MB of peak memory, more than the rest of start-up.
     let bad = |message: String| ModelError::Tokenizer { path: path.to_path_buf(), message: format!("rebuilding from GGUF metadata: {message}") };
-    let vocab: tokenizers::models::bpe::Vocab = tokens.iter().enumerate().map(|(id, t)| (t.clone(), id as u32)).collect();
-    let merges: Vec<(String, String)> = merges
-        .iter()
-        .map(|m| m.split_once(' ').map(|(a, b)| (a.to_string(), b.to_string())).ok_or_else(|| bad(format!("merge `{m}` is not two tokens"))))
-        .collect::<Result<_>>()?;
-    let bpe = tokenizers::models::bpe::BPE::builder()
-        .vocab_and_merges(vocab, merges)
-        .ignore_merges(pre == "llama-bpe")
-        .build()
-        .map_err(|e| bad(e.to_string()))?;
-    let mut tk = tokenizers::Tokenizer::new(bpe);
+    let bpe = CompactBpe::new(tokens, merges, pre == "llama-bpe").map_err(bad)?;
+    let mut tk = GgufTokenizer::new(bpe);
     if !normalizer.is_null() {
         tk.with_normalizer(Some(tokenizer_part::<tokenizers::NormalizerWrapper>(path, "normalizer", normalizer)?)).map_err(|e| bad(e.to_string()))?;
     }

@@ -3,6 +3,7 @@
 
 pub mod causal_lm;
 pub mod chat_template;
+pub mod compact_bpe;
 pub mod config;
 pub mod error;
 pub mod gguf;

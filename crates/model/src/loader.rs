@@ -114,6 +114,6 @@ pub fn load_gguf(path: &Path) -> Result<LoadedModel> {
         bos_token_id: meta.get("tokenizer.ggml.bos_token_id").and_then(|v| v.as_u64()).map(|i| i as u32),
         ..Default::default()
     };
-    let tokenizer = Some(TextTokenizer::from_tokenizer(tokenizer, path, bos, eos));
+    let tokenizer = Some(TextTokenizer::from_gguf(tokenizer, path, bos, eos));
     Ok(LoadedModel { path: path.to_path_buf(), model, tokenizer, chat_template, generation, storage_dtypes, weight_bytes })
 }

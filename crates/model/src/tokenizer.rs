@@ -1,15 +1,34 @@
 //! The text side of a model directory: tokenizer.json through the `tokenizers` crate, and the
 //! special tokens named in tokenizer_config.json (which may be plain strings or AddedToken dicts).
+//! A GGUF file's tokenizer runs the same pipeline around our compact BPE model.
 
 use crate::error::{ModelError, Result};
+use crate::gguf_arch::GgufTokenizer;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 pub struct TextTokenizer {
-    pub inner: tokenizers::Tokenizer,
+    inner: Backend,
     pub path: PathBuf,
     pub bos_token: Option<String>,
     pub eos_token: Option<String>,
+}
+
+enum Backend {
+    /// tokenizer.json as the tokenizers crate reads it.
+    Json(Box<tokenizers::Tokenizer>),
+    /// Rebuilt from `tokenizer.ggml.*` with the compact BPE model.
+    Gguf(Box<GgufTokenizer>),
+}
+
+/// Calls the same method on whichever pipeline the tokenizer holds.
+macro_rules! on_backend {
+    ($self:expr, $t:ident => $call:expr) => {
+        match &$self.inner {
+            Backend::Json($t) => $call,
+            Backend::Gguf($t) => $call,
+        }
+    };
 }
 
 /// tokenizer_config.json, read leniently: every field is optional.
@@ -67,35 +86,32 @@ impl TextTokenizer {
         }
         let inner = tokenizers::Tokenizer::from_file(path)
             .map_err(|e| ModelError::Tokenizer { path: path.to_path_buf(), message: e.to_string() })?;
-        Ok(Self { inner, path: path.to_path_buf(), bos_token: cfg.bos_token.clone(), eos_token: cfg.eos_token.clone() })
+        Ok(Self { inner: Backend::Json(Box::new(inner)), path: path.to_path_buf(), bos_token: cfg.bos_token.clone(), eos_token: cfg.eos_token.clone() })
     }
 
-    /// A tokenizer built in memory (e.g. from GGUF metadata); `path` names where it came from.
-    pub fn from_tokenizer(inner: tokenizers::Tokenizer, path: &Path, bos_token: Option<String>, eos_token: Option<String>) -> Self {
-        Self { inner, path: path.to_path_buf(), bos_token, eos_token }
+    /// A tokenizer rebuilt from a GGUF file's metadata; `path` names the file.
+    pub fn from_gguf(inner: GgufTokenizer, path: &Path, bos_token: Option<String>, eos_token: Option<String>) -> Self {
+        Self { inner: Backend::Gguf(Box::new(inner)), path: path.to_path_buf(), bos_token, eos_token }
     }
 
     /// `add_special_tokens` as in transformers: true for raw text (adds BOS where the
     /// tokenizer's post-processor says so), false for an already-rendered chat prompt.
     pub fn encode(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>> {
-        let enc = self
-            .inner
-            .encode(text, add_special_tokens)
+        let enc = on_backend!(self, t => t.encode(text, add_special_tokens))
             .map_err(|e| ModelError::Tokenizer { path: self.path.clone(), message: e.to_string() })?;
         Ok(enc.get_ids().to_vec())
     }
 
     pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
-        self.inner
-            .decode(ids, skip_special_tokens)
+        on_backend!(self, t => t.decode(ids, skip_special_tokens))
             .map_err(|e| ModelError::Tokenizer { path: self.path.clone(), message: e.to_string() })
     }
 
     pub fn token_id(&self, token: &str) -> Option<u32> {
-        self.inner.token_to_id(token)
+        on_backend!(self, t => t.token_to_id(token))
     }
 
     pub fn vocab_size(&self) -> usize {
-        self.inner.get_vocab_size(true)
+        on_backend!(self, t => t.get_vocab_size(true))
     }
 }
