@@ -145,12 +145,8 @@ pub fn kernels() -> &'static Kernels {
 /// Below this many weight bytes a mat-vec runs on the calling thread.
 const PARALLEL_MIN_BYTES: usize = 256 << 10;
 
-/// Rows per parallel task: about four tasks per thread, at least 64 KiB of weights each.
 fn rows_per_task(w: &QMatrix) -> usize {
-    let threads = rayon::current_num_threads().max(1);
-    let by_threads = w.rows.div_ceil(threads * 4);
-    let by_bytes = (64 << 10) / w.row_bytes().max(1);
-    by_threads.max(by_bytes).clamp(1, w.rows.max(1))
+    crate::parallel::units_per_task(w.rows, w.row_bytes())
 }
 
 /// `out = W x` for one activation row, on the current rayon pool.

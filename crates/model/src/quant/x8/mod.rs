@@ -291,10 +291,7 @@ impl X8Matrix {
         if threads == 1 || self.data.len() * batch.min(4) < (256 << 10) {
             run(0, &mut by_group);
         } else {
-            // About four tasks per thread, at least 64 KiB of weights each.
-            let by_threads = groups.div_ceil(threads * 4);
-            let by_bytes = (64 << 10) / self.group_bytes().max(1);
-            let per_task = by_threads.max(by_bytes).clamp(1, groups);
+            let per_task = crate::parallel::units_per_task(groups, self.group_bytes());
             crate::parallel::for_each_chunk_mut(&mut by_group, per_task * batch * ROWS, |c, chunk| run(c * per_task, chunk));
         }
         for (g, gvals) in by_group.chunks_exact(batch * ROWS).enumerate() {
