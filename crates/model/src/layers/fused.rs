@@ -12,6 +12,7 @@
 //! form on long prompts. The tests check each op against its candle form.
 
 use crate::layers::rope::RopeLayout;
+use crate::layers::vexp;
 use candle_core::{Device, Result, Storage, Tensor};
 
 /// Runs `f` on the values of `ts` when none is tracked by autograd and each is f32 in CPU memory
@@ -84,11 +85,7 @@ pub fn softmax_last_dim(x: &Tensor) -> Result<Option<Tensor>> {
 
 fn softmax_in_place(row: &mut [f32]) {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0f32;
-    for a in row.iter_mut() {
-        *a = (*a - max).exp();
-        sum += *a;
-    }
+    let sum = vexp::exp_shifted_sum(row, max);
     row.iter_mut().for_each(|a| *a /= sum);
 }
 
@@ -98,7 +95,8 @@ pub fn silu_mul(gate: &Tensor, up: &Tensor) -> Result<Option<Tensor>> {
         return Ok(None);
     }
     with_contiguous(&[gate, up], |v| {
-        let out = v[0].iter().zip(v[1]).map(|(&g, &u)| g / (1.0 + (-g).exp()) * u).collect();
+        let mut out = vec![0f32; v[0].len()];
+        vexp::silu_mul(v[0], v[1], &mut out);
         tensor(out, gate)
     })
 }
@@ -149,7 +147,7 @@ pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, pos: usize, scale: f64) -> Res
         let (qs, ks, vs) = (vals[0], vals[1], vals[2]);
         let group = h / kv;
         let mut out = vec![0f32; h * len * dv];
-        let fma = has_avx2_fma();
+        let fma = vexp::has_avx2_fma();
         let head = |hi: usize, o: &mut [f32]| {
             let (kh, vh) = (&ks[(hi / group) * kstride..][..t * dq], &vs[(hi / group) * vstride..][..t * dv]);
             let qh = &qs[hi * len * dq..][..len * dq];
@@ -264,15 +262,6 @@ unsafe fn attend_head_avx2(s: HeadShape, q: &[f32], k: &[f32], v: &[f32], out: &
             }
         }
     }
-}
-
-fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    false
 }
 
 #[inline(always)]
@@ -394,7 +383,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn plain_and_avx2_heads_agree() {
-        if !super::has_avx2_fma() {
+        if !super::vexp::has_avx2_fma() {
             return;
         }
         for (len, t, dq, dv, pos) in [(1, 37, 64, 64, 36), (5, 21, 24, 40, 16), (3, 9, 12, 8, 6)] {

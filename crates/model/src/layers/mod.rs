@@ -12,6 +12,7 @@ pub mod mlp;
 pub mod moe;
 pub mod norm;
 pub mod rope;
+pub mod vexp;
 
 use candle_core::{Result, Tensor, D};
 
