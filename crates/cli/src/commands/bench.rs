@@ -125,11 +125,16 @@ pub fn run(a: BenchArgs) -> Result<()> {
     if !a.no_roofline {
         // Measured after peak RSS was read, so its buffer does not count against the model.
         let bandwidth = super::roofline::measure_read_bandwidth(threads);
-        // Bytes one decode step reads as the model holds them (f32 for safetensors checkpoints,
-        // packed for GGUF), without the embedding table; the file size where unknown.
-        let read = m.model.info().decode_weight_bytes_per_token.unwrap_or(m.weight_bytes);
+        // Bytes one decode step reads: the weights as the model holds them (f32 for safetensors
+        // checkpoints, packed for GGUF) without the embedding table (the file size where
+        // unknown), and the KV cache at the mean context length of the decode.
+        let info = m.model.info();
+        let weights_read = info.decode_weight_bytes_per_token.unwrap_or(m.weight_bytes);
+        let kv_read = info.kv_cache_bytes_per_token * (a.prompt_tokens + a.gen_tokens / 2) as u64;
+        let read = weights_read + kv_read;
         let ceiling = bandwidth / read.max(1) as f64;
         report["decode_bytes_per_token"] = read.into();
+        report["decode_kv_bytes_per_token"] = kv_read.into();
         report["read_bandwidth_bytes_s"] = bandwidth.into();
         report["decode_ceiling_tok_s"] = ceiling.into();
         report["decode_fraction_of_ceiling"] = (best_decode / ceiling).into();
