@@ -187,18 +187,8 @@ fn attend_head<const FMA: bool>(s: HeadShape, q: &[f32], k: &[f32], v: &[f32], o
     for i in 0..s.len {
         let qi = &q[i * s.dq..(i + 1) * s.dq];
         let seen = (s.pos + i + 1).min(s.t);
-        // Four keys at a time: four independent accumulation chains instead of one.
-        let mut j = 0;
-        while j + 4 <= seen {
-            let ks: [&[f32]; 4] = std::array::from_fn(|m| &k[(j + m) * s.dq..(j + m + 1) * s.dq]);
-            let d4 = dots::<FMA, 4>(qi, ks);
-            for m in 0..4 {
-                scores[j + m] = d4[m] * s.scale;
-            }
-            j += 4;
-        }
-        for j in j..seen {
-            scores[j] = dots::<FMA, 1>(qi, [&k[j * s.dq..(j + 1) * s.dq]])[0] * s.scale;
+        for (score, kj) in scores[..seen].iter_mut().zip(k.chunks_exact(s.dq)) {
+            *score = dot::<FMA>(qi, kj) * s.scale;
         }
         softmax_in_place(&mut scores[..seen]);
         let oi = &mut out[i * s.dv..(i + 1) * s.dv];
@@ -270,27 +260,20 @@ fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
     if FMA { a.mul_add(b, c) } else { a * b + c }
 }
 
-/// Dot products of `q` with `N` keys. Each key's sum runs the same way whatever N (eight lanes,
-/// then a pairwise tree, then the tail), so a score does not depend on how keys were grouped.
+/// Eight partial sums, then a pairwise tree, then the tail: the compiler vectorises the loop,
+/// and a score does not depend on the query's position.
 #[inline(always)]
-fn dots<const FMA: bool, const N: usize>(q: &[f32], keys: [&[f32]; N]) -> [f32; N] {
-    let mut acc = [[0f32; 8]; N];
-    let body = q.len() / 8 * 8;
-    for c in (0..body).step_by(8) {
-        let qc: &[f32; 8] = q[c..c + 8].try_into().expect("8 lanes");
-        for (a, key) in acc.iter_mut().zip(&keys) {
-            let kc: &[f32; 8] = key[c..c + 8].try_into().expect("8 lanes");
-            for l in 0..8 {
-                a[l] = madd::<FMA>(qc[l], kc[l], a[l]);
-            }
+fn dot<const FMA: bool>(q: &[f32], key: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (qc, kc) = (q.chunks_exact(8), key.chunks_exact(8));
+    let tail: f32 = qc.remainder().iter().zip(kc.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in qc.zip(kc) {
+        for l in 0..8 {
+            acc[l] = madd::<FMA>(x[l], y[l], acc[l]);
         }
     }
-    std::array::from_fn(|m| {
-        let a = acc[m];
-        let b: [f32; 4] = std::array::from_fn(|l| a[l] + a[l + 4]);
-        let tail: f32 = q[body..].iter().zip(&keys[m][body..]).map(|(x, y)| x * y).sum();
-        ((b[0] + b[2]) + (b[1] + b[3])) + tail
-    })
+    let b: [f32; 4] = std::array::from_fn(|l| acc[l] + acc[l + 4]);
+    ((b[0] + b[2]) + (b[1] + b[3])) + tail
 }
 
 #[cfg(test)]
