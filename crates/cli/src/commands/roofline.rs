@@ -5,34 +5,50 @@
 use rayon::prelude::*;
 use std::time::Instant;
 
-/// Read bandwidth in bytes/s: summing a 512 MiB buffer (well past any cache), best of 3.
-pub fn measure_read_bandwidth(threads: usize) -> f64 {
-    let n = (512usize << 20) / 4;
-    let buf: Vec<f32> = (0..n).map(|i| (i & 1023) as f32).collect();
-    let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build() {
-        Ok(p) => p,
-        Err(_) => return 0.0,
-    };
-    let chunk = n.div_ceil(threads.max(1) * 8);
-    let mut best = f64::MAX;
-    for _ in 0..3 {
-        let t = Instant::now();
-        let s: f32 = pool.install(|| {
-            buf.par_chunks(chunk)
-                .map(|c| {
-                    // 16 independent lanes so the adds vectorize and the loop is load-bound.
-                    let mut acc = [0f32; 16];
-                    for v in c.chunks_exact(16) {
-                        for i in 0..16 {
-                            acc[i] += v[i];
-                        }
-                    }
-                    acc.iter().sum::<f32>()
-                })
-                .sum()
-        });
-        std::hint::black_box(s);
-        best = best.min(t.elapsed().as_secs_f64());
+/// A 256 MiB buffer (well past any cache) and a pool of the benchmark's thread count, to read
+/// the memory bandwidth now and again during a benchmark: on a shared machine it swings (30 to
+/// 55 GB/s on our 2-core VM within minutes) with what the neighbours do, so a decode is judged
+/// against a reading taken beside it.
+pub struct BandwidthProbe {
+    buf: Vec<f32>,
+    pool: rayon::ThreadPool,
+}
+
+impl BandwidthProbe {
+    pub fn new(threads: usize) -> Option<Self> {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().ok()?;
+        let n = (256usize << 20) / 4;
+        // In huge pages, as the model's weights are: the ceiling is what the memory can give.
+        let mut buf = Vec::with_capacity(n);
+        reasoner_model::huge_pages::advise_huge_pages(buf.spare_capacity_mut());
+        buf.extend((0..n).map(|i| (i & 1023) as f32));
+        Some(Self { buf, pool })
     }
-    (n * 4) as f64 / best
+
+    /// Read bandwidth in bytes/s: summing the buffer, best of 3.
+    pub fn read(&self) -> f64 {
+        let chunk = self.buf.len().div_ceil(self.pool.current_num_threads() * 8);
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            let t = Instant::now();
+            let s: f32 = self.pool.install(|| {
+                self.buf
+                    .par_chunks(chunk)
+                    .map(|c| {
+                        // 16 independent lanes so the adds vectorize and the loop is load-bound.
+                        let mut acc = [0f32; 16];
+                        for v in c.chunks_exact(16) {
+                            for i in 0..16 {
+                                acc[i] += v[i];
+                            }
+                        }
+                        acc.iter().sum::<f32>()
+                    })
+                    .sum()
+            });
+            std::hint::black_box(s);
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        (self.buf.len() * 4) as f64 / best
+    }
 }
