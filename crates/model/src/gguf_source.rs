@@ -5,6 +5,7 @@
 //! seen as one matrix per expert (`model.layers.L.mlp.experts.E.gate_proj.weight`), a byte
 //! range of the map; MLA's split `attn_k_b` / `attn_v_b` are joined back into `kv_b_proj` (f32).
 
+use crate::huge_pages::HugeBytes;
 use crate::error::{ModelError, Result};
 use crate::gguf::{GgufFile, TensorInfo};
 use crate::gguf_arch::{gguf_experts_of, gguf_kv_b_part_of, gguf_to_hf_name, hf_expert_name, join_kv_b, llama_qk_permutation};
@@ -27,6 +28,8 @@ pub struct PackedMatrix {
 #[derive(Clone)]
 enum PackedBytes {
     Owned(Arc<Vec<u8>>),
+    /// Moved out of the mapping into huge-page memory (see `into_huge_pages`).
+    Huge(Arc<HugeBytes>),
     Mapped { file: Arc<GgufFile>, tensor: usize },
     /// Part of a mapped tensor: one expert of a stacked 3-D tensor.
     MappedRange { file: Arc<GgufFile>, tensor: usize, start: usize, len: usize },
@@ -46,6 +49,7 @@ impl PackedMatrix {
     pub fn bytes(&self) -> &[u8] {
         match &self.bytes {
             PackedBytes::Owned(b) => b,
+            PackedBytes::Huge(b) => b,
             PackedBytes::Mapped { file, tensor } => file.data_of(&file.tensors()[*tensor]),
             PackedBytes::MappedRange { file, tensor, start, len } => &file.data_of(&file.tensors()[*tensor])[*start..*start + *len],
         }
@@ -63,9 +67,27 @@ impl PackedMatrix {
     /// it was copied elsewhere (see `GgufFile::release_pages`); owned bytes are left alone.
     pub fn release_pages_of(&self, part: &[u8]) {
         match &self.bytes {
-            PackedBytes::Owned(_) => {}
+            PackedBytes::Owned(_) | PackedBytes::Huge(_) => {}
             PackedBytes::Mapped { file, .. } | PackedBytes::MappedRange { file, .. } => file.release_pages(part),
         }
+    }
+
+    /// The same matrix with its bytes copied out of the file mapping into huge-page memory
+    /// (`huge_pages`), the mapped pages released band by band so it is never resident twice:
+    /// the mapping's 4 KiB pages cost decode a TLB miss every 4 KiB (0.5B Q8_0 decode +12%).
+    /// Small or already-owned matrices are returned as they are.
+    pub fn into_huge_pages(self) -> Self {
+        const BAND: usize = 8 << 20;
+        if !matches!(self.bytes, PackedBytes::Mapped { .. } | PackedBytes::MappedRange { .. }) || self.n_bytes() < (2 << 20) {
+            return self;
+        }
+        let src = self.bytes();
+        let mut moved = HugeBytes::zeroed(src.len());
+        for (dst, part) in moved.chunks_mut(BAND).zip(src.chunks(BAND)) {
+            dst.copy_from_slice(part);
+            self.release_pages_of(part);
+        }
+        Self { bytes: PackedBytes::Huge(Arc::new(moved)), ..self }
     }
 
     pub fn dequantize(&self) -> Result<Tensor> {

@@ -9,6 +9,7 @@ pub mod error;
 pub mod gguf;
 pub mod gguf_arch;
 pub mod gguf_source;
+pub mod huge_pages;
 pub mod layers;
 pub mod loader;
 pub mod models;

@@ -23,7 +23,8 @@ pub enum LinearWeight {
 
 impl LinearWeight {
     /// A packed weight in the form its kernels run fastest on: Q4_K, Q6_K or Q5_0 with rows in
-    /// eights is interleaved (when this CPU has the SIMD kernels) and its mapped pages released.
+    /// eights is interleaved (when this CPU has the SIMD kernels), other formats are moved into
+    /// huge-page memory; either way its mapped pages are released.
     pub fn from_packed(p: PackedMatrix) -> Self {
         if X8Matrix::fits(p.dtype, p.rows, p.cols) && quant::x8::has_simd_kernels() {
             // Source pages are released band by band, so a large matrix is never resident twice.
@@ -31,7 +32,7 @@ impl LinearWeight {
                 return LinearWeight::X8(Arc::new(x8));
             }
         }
-        LinearWeight::Packed(p)
+        LinearWeight::Packed(p.into_huge_pages())
     }
 
     /// (out, in): rows and columns of the weight, whatever its form.

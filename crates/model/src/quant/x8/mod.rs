@@ -15,6 +15,7 @@ mod q4k;
 mod q5_0;
 mod q6k;
 
+use crate::huge_pages::HugeBytes;
 use rayon::prelude::*;
 
 use super::blocks::{BLOCK_Q5_0, QK};
@@ -84,7 +85,7 @@ pub struct X8Matrix {
     pub dtype: GgmlType,
     pub rows: usize,
     pub cols: usize,
-    data: Vec<u8>,
+    data: HugeBytes,
 }
 
 impl std::fmt::Debug for X8Matrix {
@@ -152,7 +153,7 @@ impl X8Matrix {
         }
         let (rb, group_bytes) = (nb * bb, nb * ROWS * bb);
         let band = (8 << 20) / group_bytes * group_bytes + group_bytes;
-        let mut out = vec![0u8; data.len()];
+        let mut out = HugeBytes::zeroed(data.len());
         let interleave = movers(dtype).0;
         for (i, out_band) in out.chunks_mut(band).enumerate() {
             let first = i * band / group_bytes;
