@@ -8,7 +8,7 @@
 //! another from shared 64 MiB mappings instead, so nearly all of their bytes sit in huge pages.
 
 use std::ops::{Deref, DerefMut};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 const HUGE: usize = 2 << 20;
 const CHUNK: usize = 64 << 20;
@@ -67,7 +67,9 @@ impl Drop for Chunk {
     }
 }
 
-static CURRENT: Mutex<Option<(Arc<Chunk>, usize)>> = Mutex::new(None);
+/// The chunk being filled and how much of it is used. Held weakly: once every buffer carved
+/// from it is dropped (a model unloaded), its memory goes back to the system.
+static CURRENT: Mutex<Option<(Weak<Chunk>, usize)>> = Mutex::new(None);
 
 impl HugeBytes {
     pub fn zeroed(len: usize) -> Self {
@@ -77,12 +79,12 @@ impl HugeBytes {
         }
         let mut current = CURRENT.lock().unwrap_or_else(|e| e.into_inner());
         // Starts on a cache line so SIMD loads of a matrix never straddle one needlessly.
-        let used = current.as_ref().map(|(c, used)| (c.clone(), used.next_multiple_of(64)));
+        let used = current.as_ref().and_then(|(c, used)| Some((c.upgrade()?, used.next_multiple_of(64))));
         let (chunk, start) = match used {
             Some((c, start)) if start + len <= c.len => (c, start),
             _ => (Arc::new(Chunk::new(CHUNK)), 0),
         };
-        *current = Some((chunk.clone(), start + len));
+        *current = Some((Arc::downgrade(&chunk), start + len));
         Self { chunk, start, len }
     }
 }
@@ -114,6 +116,14 @@ impl DerefMut for HugeBytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chunk_is_freed_with_its_last_buffer() {
+        let a = HugeBytes::zeroed(100);
+        let weak = Arc::downgrade(&a.chunk);
+        drop(a);
+        assert!(weak.upgrade().is_none(), "the arena must not keep a chunk alive");
+    }
 
     #[test]
     fn buffers_are_zeroed_disjoint_and_outlive_their_neighbours() {

@@ -302,3 +302,30 @@ fn never_panics_on_truncated_or_corrupted_files() {
         }
     }
 }
+
+/// A packed matrix large enough to be moved out of the file mapping into huge-page memory keeps
+/// its bytes, and a linear layer over it computes what one over the mapping computes.
+#[test]
+fn packed_weights_moved_to_huge_pages_keep_their_bytes() {
+    use reasoner_model::gguf_source::GgufSource;
+    use reasoner_model::layers::linear::{Linear, LinearWeight};
+    use std::sync::Arc;
+    let (rows, cols) = (2048, 1024); // 2.2 MB of Q8_0: past the 2 MiB below which nothing moves
+    let x: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919 % 1013) as f32 - 506.0) * 1e-3).collect();
+    let mut w = GgufWriter::new();
+    w.set("general.architecture", MetaValue::String("qwen2".into()));
+    w.add_tensor_bytes("token_embd.weight", &[cols as u64, rows as u64], GgmlType::Q8_0, quant::quantize(GgmlType::Q8_0, &x, cols).unwrap())
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.gguf");
+    w.write(&path).unwrap();
+    let src = GgufSource::new(Arc::new(GgufFile::open(&path).unwrap())).unwrap();
+    let mapped = src.packed_matrix("model.embed_tokens.weight").unwrap();
+    let moved = mapped.clone().into_huge_pages();
+    assert_eq!(moved.bytes(), mapped.bytes());
+    assert_ne!(moved.bytes().as_ptr(), mapped.bytes().as_ptr(), "the bytes should have moved");
+    let input: Vec<f32> = (0..cols).map(|i| (i as f32 * 0.37).sin()).collect();
+    let input = candle_core::Tensor::from_vec(input, (1, cols), &candle_core::Device::Cpu).unwrap();
+    let run = |weight: LinearWeight| Linear { weight, bias: None }.forward(&input).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert_eq!(run(LinearWeight::from_packed(mapped)), run(LinearWeight::Packed(moved)));
+}
