@@ -128,14 +128,19 @@ mod avx2 {
 
     pub(in super::super) const KERNELS: Group32Kernels = Group32Kernels { one: group_dot, four: group_dot4 };
 
-    /// Bits `shift..shift + 4` of each row's qh as 0x10 / 0 in that row's four bytes.
+    /// Bits `first..first + 4` of each row's qh (`first` a multiple of 4) as 0x10 / 0 in that
+    /// row's four bytes: the byte holding them is spread to the row's four bytes (no shift
+    /// needed), then each byte tests its own bit.
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
-    fn fifth_bits(qh: __m256i, shift: i32) -> __m256i {
-        // Byte 0 of each (shifted) u32 to its four bytes, then one bit per byte.
-        let spread = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12, 0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12);
-        let bit = _mm256_set1_epi32(0x0804_0201);
-        let v = _mm256_shuffle_epi8(_mm256_srl_epi32(qh, _mm_cvtsi32_si128(shift)), spread);
+    fn fifth_bits(qh: __m256i, first: usize) -> __m256i {
+        let k = (first / 8) as i8;
+        let spread = _mm256_setr_epi8(
+            k, k, k, k, 4 + k, 4 + k, 4 + k, 4 + k, 8 + k, 8 + k, 8 + k, 8 + k, 12 + k, 12 + k, 12 + k, 12 + k, //
+            k, k, k, k, 4 + k, 4 + k, 4 + k, 4 + k, 8 + k, 8 + k, 8 + k, 8 + k, 12 + k, 12 + k, 12 + k, 12 + k,
+        );
+        let bit = _mm256_set1_epi32((0x0804_0201u32 << (first % 8)) as i32);
+        let v = _mm256_shuffle_epi8(qh, spread);
         _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit), _mm256_set1_epi8(0x10))
     }
 
@@ -145,8 +150,8 @@ mod avx2 {
     pub(super) fn unpack(blk: *const u8, qh: __m256i, c: usize) -> (__m256i, __m256i) {
         let m4 = _mm256_set1_epi8(0x0F);
         let w = unsafe { _mm256_loadu_si256(blk.add(QS + 32 * c) as *const __m256i) };
-        let lo = _mm256_or_si256(_mm256_and_si256(w, m4), fifth_bits(qh, 4 * c as i32));
-        let hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(w, 4), m4), fifth_bits(qh, 16 + 4 * c as i32));
+        let lo = _mm256_or_si256(_mm256_and_si256(w, m4), fifth_bits(qh, 4 * c));
+        let hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(w, 4), m4), fifth_bits(qh, 16 + 4 * c));
         (lo, hi)
     }
 
