@@ -67,17 +67,21 @@ impl Drop for Chunk {
     }
 }
 
-/// The chunk being filled and how much of it is used. Held weakly: once every buffer carved
-/// from it is dropped (a model unloaded), its memory goes back to the system.
-static CURRENT: Mutex<Option<(Weak<Chunk>, usize)>> = Mutex::new(None);
+/// Hands out buffers from the chunk being filled. Holds that chunk weakly: once every buffer
+/// carved from it is dropped (a model unloaded), its memory goes back to the system.
+struct Arena {
+    current: Mutex<Option<(Weak<Chunk>, usize)>>,
+}
 
-impl HugeBytes {
-    pub fn zeroed(len: usize) -> Self {
+static ARENA: Arena = Arena { current: Mutex::new(None) };
+
+impl Arena {
+    fn alloc(&self, len: usize) -> HugeBytes {
         // Larger buffers get a mapping of their own; smaller ones share the current chunk.
         if len >= CHUNK / 2 {
-            return Self { chunk: Arc::new(Chunk::new(len)), start: 0, len };
+            return HugeBytes { chunk: Arc::new(Chunk::new(len)), start: 0, len };
         }
-        let mut current = CURRENT.lock().unwrap_or_else(|e| e.into_inner());
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
         // Starts on a cache line so SIMD loads of a matrix never straddle one needlessly.
         let used = current.as_ref().and_then(|(c, used)| Some((c.upgrade()?, used.next_multiple_of(64))));
         let (chunk, start) = match used {
@@ -85,7 +89,13 @@ impl HugeBytes {
             _ => (Arc::new(Chunk::new(CHUNK)), 0),
         };
         *current = Some((Arc::downgrade(&chunk), start + len));
-        Self { chunk, start, len }
+        HugeBytes { chunk, start, len }
+    }
+}
+
+impl HugeBytes {
+    pub fn zeroed(len: usize) -> Self {
+        ARENA.alloc(len)
     }
 }
 
@@ -119,7 +129,11 @@ mod tests {
 
     #[test]
     fn a_chunk_is_freed_with_its_last_buffer() {
-        let a = HugeBytes::zeroed(100);
+        let arena = Arena { current: Mutex::new(None) };
+        let a = arena.alloc(100);
+        let b = arena.alloc(200);
+        assert!(Arc::ptr_eq(&a.chunk, &b.chunk), "small buffers share a chunk");
+        drop(b);
         let weak = Arc::downgrade(&a.chunk);
         drop(a);
         assert!(weak.upgrade().is_none(), "the arena must not keep a chunk alive");
