@@ -327,5 +327,5 @@ fn packed_weights_moved_to_huge_pages_keep_their_bytes() {
     let input: Vec<f32> = (0..cols).map(|i| (i as f32 * 0.37).sin()).collect();
     let input = candle_core::Tensor::from_vec(input, (1, cols), &candle_core::Device::Cpu).unwrap();
     let run = |weight: LinearWeight| Linear { weight, bias: None }.forward(&input).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    assert_eq!(run(LinearWeight::from_packed(mapped)), run(LinearWeight::Packed(moved)));
+    assert_eq!(run(LinearWeight::Packed(mapped)), run(LinearWeight::Packed(moved)));
 }

@@ -1,7 +1,7 @@
 //! A linear layer y = x Wᵀ + b with W stored (out, in) as in every checkpoint format. The weight
 //! is either an f32 tensor (candle's matmul, trainable) or kept packed in its stored GGUF format
 //! (F16, Q8_0, Q4_K, …) and multiplied by our quantized kernels without a dequantized copy.
-//! Q4_K, Q6_K and Q5_0 weights are moved into the eight-row interleaved layout
+//! Q4_K, Q6_K, Q5_0 and Q8_0 weights are moved into the eight-row interleaved layout
 //! (`quant::X8Matrix`) at load, as llama.cpp repacks Q4_K: their row-at-a-time kernels are
 //! compute-bound at 2 threads.
 
@@ -17,12 +17,12 @@ use std::sync::Arc;
 pub enum LinearWeight {
     Dense(Tensor), // (out, in)
     Packed(PackedMatrix),
-    /// A Q4_K, Q6_K or Q5_0 matrix interleaved eight rows at a time (same bytes, moved).
+    /// A Q4_K, Q6_K, Q5_0 or Q8_0 matrix interleaved eight rows at a time (same bytes, moved).
     X8(Arc<X8Matrix>),
 }
 
 impl LinearWeight {
-    /// A packed weight in the form its kernels run fastest on: Q4_K, Q6_K or Q5_0 with rows in
+    /// A packed weight in the form its kernels run fastest on: Q4_K, Q6_K, Q5_0 or Q8_0 with rows in
     /// eights is interleaved (when this CPU has the SIMD kernels), other formats are moved into
     /// huge-page memory; either way its mapped pages are released.
     pub fn from_packed(p: PackedMatrix) -> Self {

@@ -1,0 +1,170 @@
+//! Q8_0×8: eight rows' Q8_0 blocks side by side (llama.cpp repacks Q8_0 the same way into
+//! `block_q8_0x4`). Per group of 8 rows and 32-value block, 272 bytes (= 8 × 34):
+//!
+//! | offset | bytes | content |
+//! |--------|-------|---------|
+//! | 0      | 16    | d of rows 0..8 (f16) |
+//! | 16     | 256   | int8 values: 4-byte chunk c (0..8), row r at 16 + 32c + 4r (the row's qs[4c..4c + 4]) |
+//!
+//! One broadcast of four activation bytes meets the same four positions of all eight rows, and
+//! each row's block sum lands in its own 32-bit lane, so the scale is applied to eight rows by
+//! one multiply-add.
+
+use super::super::blocks::BLOCK_Q8_0;
+use super::super::float::f16_to_f32;
+use super::super::kernels::Q8Row;
+use super::{Group32Kernels, ROWS};
+
+const GROUP_BLOCK: usize = ROWS * BLOCK_Q8_0;
+const QS: usize = 16;
+
+pub(super) const SCALAR: Group32Kernels = Group32Kernels { one: group_dot_scalar, four: group_dot4_scalar };
+
+/// Moves one row's Q8_0 block into its slots of a group block.
+pub(super) fn interleave_row(src: &[u8], r: usize, blk: &mut [u8]) {
+    blk[2 * r..2 * r + 2].copy_from_slice(&src[0..2]);
+    for c in 0..8 {
+        blk[QS + 32 * c + 4 * r..][..4].copy_from_slice(&src[2 + 4 * c..][..4]);
+    }
+}
+
+/// The inverse of `interleave_row`.
+pub(super) fn deinterleave_row(blk: &[u8], r: usize, dst: &mut [u8]) {
+    dst[0..2].copy_from_slice(&blk[2 * r..2 * r + 2]);
+    for c in 0..8 {
+        dst[2 + 4 * c..][..4].copy_from_slice(&blk[QS + 32 * c + 4 * r..][..4]);
+    }
+}
+
+/// The reference group kernel: per row and block the exact Σ q·y, then acc += sumi·(d·d_a) as
+/// one fused multiply-add, the order the SIMD kernels follow. (`_sums` serve formats with an
+/// offset; Q8_0 has none.)
+unsafe fn group_dot_scalar(group: &[u8], a: &Q8Row, _sums: &[i32], out: &mut [f32; ROWS]) {
+    let mut acc = [0f32; ROWS];
+    for (b, blk) in group.chunks_exact(GROUP_BLOCK).enumerate() {
+        let y = &a.qs[32 * b..32 * b + 32];
+        for r in 0..ROWS {
+            let mut sumi = 0i32;
+            for c in 0..8 {
+                for i in 0..4 {
+                    sumi += blk[QS + 32 * c + 4 * r + i] as i8 as i32 * y[4 * c + i] as i32;
+                }
+            }
+            let d = f16_to_f32(u16::from_le_bytes([blk[2 * r], blk[2 * r + 1]]));
+            acc[r] = (sumi as f32).mul_add(d * a.d[b], acc[r]);
+        }
+    }
+    *out = acc;
+}
+
+unsafe fn group_dot4_scalar(group: &[u8], a: [&Q8Row; 4], sums: [&[i32]; 4], out: &mut [[f32; ROWS]; 4]) {
+    for t in 0..4 {
+        unsafe { group_dot_scalar(group, a[t], sums[t], &mut out[t]) };
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(super) use avx2::KERNELS as AVX2;
+#[cfg(target_arch = "x86_64")]
+pub(super) use vnni::KERNELS as VNNI;
+
+/// The kernels for one instruction set; the expanding module brings `step`: acc += Σ of four
+/// products w·y per 32-bit lane, for signed weights w (as |w| and y carrying w's sign, so the
+/// unsigned-by-signed multiply instructions apply).
+#[cfg(target_arch = "x86_64")]
+macro_rules! q8_0_kernels {
+    ($features:literal) => {
+        /// acc += (Σ q·y)·(d·d_a) for one block of eight rows.
+        #[target_feature(enable = $features)]
+        #[inline]
+        fn accumulate(blk: *const u8, s: __m256i, a_d: f32, acc: &mut __m256) {
+            let dw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk as *const __m128i) });
+            *acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(a_d)), *acc);
+        }
+
+        /// # Safety
+        /// The CPU must have the features named; `group` must hold `sums.len()` group blocks
+        /// and `a` as many Q8_0 blocks.
+        #[target_feature(enable = $features)]
+        unsafe fn group_dot(group: &[u8], a: &Q8Row, sums: &[i32], out: &mut [f32; ROWS]) {
+            let nb = sums.len();
+            assert!(group.len() >= nb * GROUP_BLOCK && a.d.len() >= nb && a.qs.len() >= 32 * nb);
+            let mut acc = _mm256_setzero_ps();
+            for b in 0..nb {
+                let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
+                let y = unsafe { a.qs.as_ptr().add(32 * b) };
+                let mut s = _mm256_setzero_si256();
+                for c in 0..8 {
+                    let w = unsafe { _mm256_loadu_si256(blk.add(QS + 32 * c) as *const __m256i) };
+                    let yc = _mm256_set1_epi32(unsafe { (y.add(4 * c) as *const i32).read_unaligned() });
+                    s = step(s, _mm256_abs_epi8(w), _mm256_sign_epi8(yc, w));
+                }
+                accumulate(blk, s, a.d[b], &mut acc);
+            }
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr(), acc) };
+        }
+
+        /// Four activation rows: each weight vector is loaded once and used four times.
+        /// # Safety
+        /// As `group_dot`, for every row.
+        #[target_feature(enable = $features)]
+        unsafe fn group_dot4(group: &[u8], a: [&Q8Row; 4], sums: [&[i32]; 4], out: &mut [[f32; ROWS]; 4]) {
+            let nb = sums[0].len();
+            assert!(group.len() >= nb * GROUP_BLOCK && (0..4).all(|t| sums[t].len() == nb && a[t].d.len() >= nb && a[t].qs.len() >= 32 * nb));
+            let mut acc = [_mm256_setzero_ps(); 4];
+            for b in 0..nb {
+                let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
+                let y: [*const i8; 4] = std::array::from_fn(|t| unsafe { a[t].qs.as_ptr().add(32 * b) });
+                let mut s = [_mm256_setzero_si256(); 4];
+                for c in 0..8 {
+                    let w = unsafe { _mm256_loadu_si256(blk.add(QS + 32 * c) as *const __m256i) };
+                    let aw = _mm256_abs_epi8(w);
+                    for t in 0..4 {
+                        let yc = _mm256_set1_epi32(unsafe { (y[t].add(4 * c) as *const i32).read_unaligned() });
+                        s[t] = step(s[t], aw, _mm256_sign_epi8(yc, w));
+                    }
+                }
+                for t in 0..4 {
+                    accumulate(blk, s[t], a[t].d[b], &mut acc[t]);
+                }
+            }
+            for t in 0..4 {
+                unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]) };
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{Group32Kernels, Q8Row, GROUP_BLOCK, QS, ROWS};
+    use std::arch::x86_64::*;
+
+    pub(in super::super) const KERNELS: Group32Kernels = Group32Kernels { one: group_dot, four: group_dot4 };
+
+    /// 16-bit pair sums (|w|·|y| ≤ 128·127, a pair ≤ 32512: no saturation), widened at once.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn step(acc: __m256i, w: __m256i, y: __m256i) -> __m256i {
+        _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(w, y), _mm256_set1_epi16(1)))
+    }
+
+    q8_0_kernels!("avx2,fma,f16c");
+}
+
+/// AVX-512 VNNI on 256-bit vectors: `vpdpbusd` sums four u8·i8 products into each 32-bit lane.
+#[cfg(target_arch = "x86_64")]
+mod vnni {
+    use super::{Group32Kernels, Q8Row, GROUP_BLOCK, QS, ROWS};
+    use std::arch::x86_64::*;
+
+    pub(in super::super) const KERNELS: Group32Kernels = Group32Kernels { one: group_dot, four: group_dot4 };
+
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+    #[inline]
+    fn step(acc: __m256i, w: __m256i, y: __m256i) -> __m256i {
+        _mm256_dpbusd_epi32(acc, w, y)
+    }
+
+    q8_0_kernels!("avx2,fma,f16c,avx512f,avx512vl,avx512vnni");
+}
