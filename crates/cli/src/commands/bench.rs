@@ -105,16 +105,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         }
         let decode = a.gen_tokens as f64 / t1.elapsed().as_secs_f64();
         kv_cache_bytes = kv_cache_bytes.max(cache.allocated_bytes());
-        if peak_rss.is_none() {
-            peak_rss = Some(peak_rss_bytes());
-            probe = if a.no_roofline { None } else { BandwidthProbe::new(threads) };
-        }
-        let after = probe.as_ref().map(BandwidthProbe::read);
         best_prefill = best_prefill.max(prefill);
-        if decode > best_decode {
-            best_decode = decode;
-            bandwidth_at_best = before.into_iter().chain(after).reduce(f64::max);
-        }
         if a.speculative {
             // The same greedy tokens: the first from the prompt pass, then gen_tokens decoded.
             let params = SamplingParams::greedy(a.gen_tokens + 1);
@@ -125,6 +116,15 @@ pub fn run(a: BenchArgs) -> Result<()> {
             }
             best_spec = best_spec.max(stats.decode_tokens as f64 / stats.decode_secs);
             spec_acceptance = stats.acceptance_rate();
+        }
+        if peak_rss.is_none() {
+            peak_rss = Some(peak_rss_bytes());
+            probe = if a.no_roofline { None } else { BandwidthProbe::new(threads) };
+        }
+        let after = probe.as_ref().map(BandwidthProbe::read);
+        if decode > best_decode {
+            best_decode = decode;
+            bandwidth_at_best = before.into_iter().chain(after).reduce(f64::max);
         }
     }
     let mut report = serde_json::json!({
