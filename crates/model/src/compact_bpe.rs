@@ -132,10 +132,10 @@ impl CompactBpe {
                     heap.push(Reverse((m.rank, p, m.new_id)));
                 }
             }
-            if next[pos] < n {
-                if let Some(m) = self.merge((ids[pos], ids[next[pos]])) {
-                    heap.push(Reverse((m.rank, pos, m.new_id)));
-                }
+            if next[pos] < n
+                && let Some(m) = self.merge((ids[pos], ids[next[pos]]))
+            {
+                heap.push(Reverse((m.rank, pos, m.new_id)));
             }
         }
         let mut k = 0;
@@ -158,10 +158,10 @@ impl Model for CompactBpe {
         if sequence.is_empty() {
             return Ok(vec![]);
         }
-        if self.ignore_merges {
-            if let Some(id) = self.token_to_id(sequence) {
-                return Ok(vec![Token::new(id, sequence.to_string(), (0, sequence.len()))]);
-            }
+        if self.ignore_merges
+            && let Some(id) = self.token_to_id(sequence)
+        {
+            return Ok(vec![Token::new(id, sequence.to_string(), (0, sequence.len()))]);
         }
         // One symbol per character; a character outside the vocabulary is dropped (no unknown
         // token and no byte fallback in byte-level BPE, as the crate's BPE does then).

@@ -45,7 +45,7 @@ pub fn has_avx2_fma() -> bool {
 }
 
 #[cfg(target_arch = "x86_64")]
-pub mod avx2 {
+mod avx2 {
     use std::arch::x86_64::*;
 
     const LO: f32 = -87.336_55;

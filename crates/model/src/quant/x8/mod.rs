@@ -83,6 +83,18 @@ macro_rules! four_of {
 }
 use four_of;
 
+/// The same for the 32-value block formats (Q8_0 activation rows and block sums).
+macro_rules! four_of32 {
+    ($name:ident, $one:path) => {
+        unsafe fn $name(group: &[u8], a: [&Q8Row; 4], sums: [&[i32]; 4], out: &mut [[f32; ROWS]; 4]) {
+            for t in 0..4 {
+                unsafe { $one(group, a[t], sums[t], &mut out[t]) };
+            }
+        }
+    };
+}
+use four_of32;
+
 /// A Q4_K, Q6_K, Q5_0 or Q8_0 matrix in the eight-row interleaved layout. Rows are a multiple of 8.
 #[derive(Clone)]
 pub struct X8Matrix {

@@ -57,11 +57,7 @@ unsafe fn group_dot_scalar(group: &[u8], a: &Q8Row, _sums: &[i32], out: &mut [f3
     *out = acc;
 }
 
-unsafe fn group_dot4_scalar(group: &[u8], a: [&Q8Row; 4], sums: [&[i32]; 4], out: &mut [[f32; ROWS]; 4]) {
-    for t in 0..4 {
-        unsafe { group_dot_scalar(group, a[t], sums[t], &mut out[t]) };
-    }
-}
+super::four_of32!(group_dot4_scalar, group_dot_scalar);
 
 #[cfg(target_arch = "x86_64")]
 pub(super) use avx2::KERNELS as AVX2;
