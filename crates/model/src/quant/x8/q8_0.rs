@@ -64,16 +64,18 @@ pub(super) use avx2::KERNELS as AVX2;
 #[cfg(target_arch = "x86_64")]
 pub(super) use vnni::KERNELS as VNNI;
 
-/// The kernels for one instruction set; the expanding module brings `step`: acc += Σ of four
-/// products w·y per 32-bit lane, for signed weights w (as |w| and y carrying w's sign, so the
-/// unsigned-by-signed multiply instructions apply).
+/// The kernels for one instruction set. The unsigned-by-signed multiply instructions need the
+/// weights as unsigned bytes; the expanding module brings how: `weights(w)` (once per weight
+/// vector), `acts(y, w)` (per activation row), `step` (acc += Σ of four products per 32-bit
+/// lane) and `offset(Σy)` (what to take off each row's block sum afterwards).
 #[cfg(target_arch = "x86_64")]
 macro_rules! q8_0_kernels {
     ($features:literal) => {
         /// acc += (Σ q·y)·(d·d_a) for one block of eight rows.
         #[target_feature(enable = $features)]
         #[inline]
-        fn accumulate(blk: *const u8, s: __m256i, a_d: f32, acc: &mut __m256) {
+        fn accumulate(blk: *const u8, s: __m256i, ysum: i32, a_d: f32, acc: &mut __m256) {
+            let s = _mm256_sub_epi32(s, _mm256_set1_epi32(offset(ysum)));
             let dw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk as *const __m128i) });
             *acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(a_d)), *acc);
         }
@@ -93,9 +95,9 @@ macro_rules! q8_0_kernels {
                 for c in 0..8 {
                     let w = unsafe { _mm256_loadu_si256(blk.add(QS + 32 * c) as *const __m256i) };
                     let yc = _mm256_set1_epi32(unsafe { (y.add(4 * c) as *const i32).read_unaligned() });
-                    s = step(s, _mm256_abs_epi8(w), _mm256_sign_epi8(yc, w));
+                    s = step(s, weights(w), acts(yc, w));
                 }
-                accumulate(blk, s, a.d[b], &mut acc);
+                accumulate(blk, s, sums[b], a.d[b], &mut acc);
             }
             unsafe { _mm256_storeu_ps(out.as_mut_ptr(), acc) };
         }
@@ -114,14 +116,14 @@ macro_rules! q8_0_kernels {
                 let mut s = [_mm256_setzero_si256(); 4];
                 for c in 0..8 {
                     let w = unsafe { _mm256_loadu_si256(blk.add(QS + 32 * c) as *const __m256i) };
-                    let aw = _mm256_abs_epi8(w);
+                    let uw = weights(w);
                     for t in 0..4 {
                         let yc = _mm256_set1_epi32(unsafe { (y[t].add(4 * c) as *const i32).read_unaligned() });
-                        s[t] = step(s[t], aw, _mm256_sign_epi8(yc, w));
+                        s[t] = step(s[t], uw, acts(yc, w));
                     }
                 }
                 for t in 0..4 {
-                    accumulate(blk, s[t], a[t].d[b], &mut acc[t]);
+                    accumulate(blk, s[t], sums[t][b], a[t].d[b], &mut acc[t]);
                 }
             }
             for t in 0..4 {
@@ -138,11 +140,28 @@ mod avx2 {
 
     pub(in super::super) const KERNELS: Group32Kernels = Group32Kernels { one: group_dot, four: group_dot4 };
 
-    /// 16-bit pair sums (|w|·|y| ≤ 128·127, a pair ≤ 32512: no saturation), widened at once.
+    /// |w|, with y carrying w's sign: 16-bit pair sums stay ≤ 2·128·127 = 32512 (no saturation).
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn weights(w: __m256i) -> __m256i {
+        _mm256_abs_epi8(w)
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn acts(y: __m256i, w: __m256i) -> __m256i {
+        _mm256_sign_epi8(y, w)
+    }
+
+    /// Pair sums widened at once.
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
     fn step(acc: __m256i, w: __m256i, y: __m256i) -> __m256i {
         _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(w, y), _mm256_set1_epi16(1)))
+    }
+
+    fn offset(_ysum: i32) -> i32 {
+        0
     }
 
     q8_0_kernels!("avx2,fma,f16c");
@@ -156,10 +175,29 @@ mod vnni {
 
     pub(in super::super) const KERNELS: Group32Kernels = Group32Kernels { one: group_dot, four: group_dot4 };
 
+    /// w + 128 as an unsigned byte (one xor per weight vector, shared by every activation
+    /// row); the 128·Σy it adds is taken off per block (`offset`). vpdpbusd sums in 32 bits,
+    /// so nothing saturates.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+    #[inline]
+    fn weights(w: __m256i) -> __m256i {
+        _mm256_xor_si256(w, _mm256_set1_epi8(-128))
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+    #[inline]
+    fn acts(y: __m256i, _w: __m256i) -> __m256i {
+        y
+    }
+
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
     #[inline]
     fn step(acc: __m256i, w: __m256i, y: __m256i) -> __m256i {
         _mm256_dpbusd_epi32(acc, w, y)
+    }
+
+    fn offset(ysum: i32) -> i32 {
+        128 * ysum
     }
 
     q8_0_kernels!("avx2,fma,f16c,avx512f,avx512vl,avx512vnni");
