@@ -75,7 +75,7 @@ pub(super) use avx2::KERNELS as AVX2;
 #[cfg(target_arch = "x86_64")]
 pub(super) use vnni::KERNELS as VNNI;
 
-/// The four-row (prefill) kernel, once for each instruction set: the expanding module brings
+/// The one-row (decode) and four-row (prefill) kernels, once for each instruction set: the expanding module brings
 /// `step` (multiply-accumulate one weight vector with one broadcast activation) and `widen`
 /// (low and high accumulators → one i32 sum per row). Each unpacked weight vector is used for
 /// four activation rows; activations are read through raw pointers (slices here kept the
@@ -83,6 +83,31 @@ pub(super) use vnni::KERNELS as VNNI;
 #[cfg(target_arch = "x86_64")]
 macro_rules! four_rows {
     ($features:literal) => {
+        /// One activation row (decode).
+        /// # Safety
+        /// The CPU must have the features named; `group` must hold `sums.len()` group blocks
+        /// and `a` as many Q8_0 blocks.
+        #[target_feature(enable = $features)]
+        unsafe fn group_dot(group: &[u8], a: &Q8Row, sums: &[i32], out: &mut [f32; ROWS]) {
+            let nb = sums.len();
+            assert!(group.len() >= nb * GROUP_BLOCK && a.d.len() >= nb && a.qs.len() >= 32 * nb);
+            let mut acc = _mm256_setzero_ps();
+            for b in 0..nb {
+                let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
+                let qh = unsafe { _mm256_loadu_si256(blk.add(QH) as *const __m256i) };
+                let y = unsafe { a.qs.as_ptr().add(32 * b) };
+                let bc = |at: usize| _mm256_set1_epi32(unsafe { (y.add(at) as *const i32).read_unaligned() });
+                let (mut lo, mut hi) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+                for c in 0..4 {
+                    let (wl, wh) = unpack(blk, qh, c);
+                    lo = step(lo, wl, bc(4 * c));
+                    hi = step(hi, wh, bc(16 + 4 * c));
+                }
+                accumulate(blk, widen(lo, hi), sums[b], a.d[b], &mut acc);
+            }
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr(), acc) };
+        }
+
         /// # Safety
         /// The CPU must have the features named; `group` must hold `nb` group blocks and every
         /// activation row `nb` blocks and sums.
@@ -118,7 +143,6 @@ macro_rules! four_rows {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::super::bcast4;
     use super::{Group32Kernels, Q8Row, GROUP_BLOCK, QH, QS, ROWS};
     use std::arch::x86_64::*;
 
@@ -176,33 +200,10 @@ mod avx2 {
         *acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(a_d)), *acc);
     }
 
-    /// # Safety
-    /// The CPU must have AVX2, FMA and F16C; `group` must hold `sums.len()` group blocks and
-    /// `a` as many Q8_0 blocks.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub(super) unsafe fn group_dot(group: &[u8], a: &Q8Row, sums: &[i32], out: &mut [f32; ROWS]) {
-        let nb = sums.len();
-        assert!(group.len() >= nb * GROUP_BLOCK && a.d.len() >= nb && a.qs.len() >= 32 * nb);
-        let mut acc = _mm256_setzero_ps();
-        for (b, &ysum) in sums.iter().enumerate() {
-            let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
-            let qh = unsafe { _mm256_loadu_si256(blk.add(QH) as *const __m256i) };
-            let y = &a.qs[32 * b..32 * b + 32];
-            let (mut lo16, mut hi16) = (_mm256_setzero_si256(), _mm256_setzero_si256());
-            for c in 0..4 {
-                let (lo, hi) = unpack(blk, qh, c);
-                lo16 = step(lo16, lo, bcast4(y, 4 * c));
-                hi16 = step(hi16, hi, bcast4(y, 16 + 4 * c));
-            }
-            accumulate(blk, widen(lo16, hi16), ysum, a.d[b], &mut acc);
-        }
-        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), acc) };
-    }
-
     four_rows!("avx2,fma,f16c");
 }
 
-/// The four-row (prefill) kernel with AVX-512 VNNI on 256-bit vectors (see q4k.rs): `vpdpbusd`
+/// The kernels with AVX-512 VNNI on 256-bit vectors (see q4k.rs): `vpdpbusd`
 /// accumulates each row's products in its own 32-bit lane, no 16-bit sums to widen.
 #[cfg(target_arch = "x86_64")]
 mod vnni {
@@ -210,7 +211,7 @@ mod vnni {
     use super::{Group32Kernels, Q8Row, GROUP_BLOCK, QH, ROWS};
     use std::arch::x86_64::*;
 
-    pub(in super::super) const KERNELS: Group32Kernels = Group32Kernels { one: super::avx2::KERNELS.one, four: group_dot4 };
+    pub(in super::super) const KERNELS: Group32Kernels = Group32Kernels { one: group_dot, four: group_dot4 };
 
     /// One step: four u8·i8 products summed straight into each row's 32-bit lane.
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
