@@ -98,6 +98,37 @@ pub(super) use vnni::KERNELS as VNNI;
 #[cfg(target_arch = "x86_64")]
 macro_rules! four_rows {
     ($features:literal) => {
+        /// One activation row (decode).
+        /// # Safety
+        /// The CPU must have the features named; `group` must hold `a.len()` group blocks and
+        /// `sums` as many entries as `a`.
+        #[target_feature(enable = $features)]
+        unsafe fn group_dot(group: &[u8], a: &[BlockQ8K], sums: &[PairSums], out: &mut [f32; ROWS]) {
+            assert!(group.len() >= a.len() * GROUP_BLOCK && sums.len() >= a.len());
+            let m4 = _mm256_set1_epi8(0x0F);
+            let (mut acc, mut acc_min) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+            for (b, (ab, ps)) in a.iter().zip(sums).enumerate() {
+                let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
+                let u = unpack_scales(blk);
+                let (mut sumi, mut summ) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+                for p in 0..4 {
+                    let q = unsafe { blk.add(QS + 256 * p) };
+                    let (mut lo, mut hi) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+                    for c in 0..8 {
+                        let w = unsafe { _mm256_loadu_si256(q.add(32 * c) as *const __m256i) };
+                        let (wl, wh) = (_mm256_and_si256(w, m4), _mm256_and_si256(_mm256_srli_epi16(w, 4), m4));
+                        lo = step(lo, wl, bcast4(&ab.qs, 64 * p + 4 * c));
+                        hi = step(hi, wh, bcast4(&ab.qs, 64 * p + 32 + 4 * c));
+                    }
+                    let (sl, sh) = scales(u.sc[p / 2][p % 2]);
+                    sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(apply(lo, sl), apply(hi, sh)));
+                    summ = _mm256_add_epi32(summ, _mm256_madd_epi16(min_pairs(&u, p), _mm256_set1_epi32(ps[p])));
+                }
+                accumulate(blk, ab.d, sumi, summ, &mut acc, &mut acc_min);
+            }
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr(), _mm256_sub_ps(acc, acc_min)) };
+        }
+
         /// # Safety
         /// The CPU must have the features named; `group` must hold `nb` group blocks and every
         /// row of `a` and `sums` `nb` entries.
@@ -205,38 +236,6 @@ mod avx2 {
         *acc_min = _mm256_fmadd_ps(_mm256_cvtepi32_ps(summ), _mm256_mul_ps(dmw, da), *acc_min);
     }
 
-    /// # Safety
-    /// The CPU must have AVX2, FMA and F16C; `group` must hold `a.len()` group blocks and
-    /// `sums` as many entries as `a`.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub(super) unsafe fn group_dot(group: &[u8], a: &[BlockQ8K], sums: &[PairSums], out: &mut [f32; ROWS]) {
-        assert!(group.len() >= a.len() * GROUP_BLOCK && sums.len() >= a.len());
-        let m4 = _mm256_set1_epi8(0x0F);
-        let (mut acc, mut acc_min) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-        for (b, (ab, ps)) in a.iter().zip(sums).enumerate() {
-            let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
-            let u = unpack_scales(blk);
-            let (mut sumi, mut summ) = (_mm256_setzero_si256(), _mm256_setzero_si256());
-            for p in 0..4 {
-                let q = unsafe { blk.add(QS + 256 * p) };
-                let (mut lo16, mut hi16) = (_mm256_setzero_si256(), _mm256_setzero_si256());
-                for c in 0..8 {
-                    let w = unsafe { _mm256_loadu_si256(q.add(32 * c) as *const __m256i) };
-                    let (lo, hi) = (_mm256_and_si256(w, m4), _mm256_and_si256(_mm256_srli_epi16(w, 4), m4));
-                    // ≤ 8 · 2 · 15 · 127 = 30480 per lane: the 16-bit sums cannot overflow.
-                    lo16 = _mm256_add_epi16(lo16, _mm256_maddubs_epi16(lo, bcast4(&ab.qs, 64 * p + 4 * c)));
-                    hi16 = _mm256_add_epi16(hi16, _mm256_maddubs_epi16(hi, bcast4(&ab.qs, 64 * p + 32 + 4 * c)));
-                }
-                let half = u.sc[p / 2][p % 2];
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(lo16, scale_pairs(half, false)));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(hi16, scale_pairs(half, true)));
-                summ = _mm256_add_epi32(summ, _mm256_madd_epi16(min_pairs(&u, p), _mm256_set1_epi32(ps[p])));
-            }
-            accumulate(blk, ab.d, sumi, summ, &mut acc, &mut acc_min);
-        }
-        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), _mm256_sub_ps(acc, acc_min)) };
-    }
-
     /// One multiply-accumulate step of the four-row kernel: 16-bit pair sums (≤ 8 · 2 · 15 · 127
     /// per lane over a sub-block, no overflow).
     #[target_feature(enable = "avx2,fma,f16c")]
@@ -268,7 +267,7 @@ mod vnni {
     use super::{BlockQ8K, GroupKernels, PairSums, GROUP_BLOCK, QS, ROWS};
     use std::arch::x86_64::*;
 
-    pub(in super::super) const KERNELS: GroupKernels = GroupKernels { one: super::avx2::KERNELS.one, four: group_dot4 };
+    pub(in super::super) const KERNELS: GroupKernels = GroupKernels { one: group_dot, four: group_dot4 };
 
     /// One step: four u8·i8 products summed straight into each row's 32-bit lane.
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
