@@ -96,6 +96,33 @@ macro_rules! four_of32 {
 }
 use four_of32;
 
+/// The kernel table's one-row (decode) and four-row (prefill) entries over a format's
+/// `rows_dot::<N>` (N activation rows at once), expanded in each instruction set's module.
+#[cfg(target_arch = "x86_64")]
+macro_rules! one_and_four {
+    ($features:literal, $act:ty, $sums:ty) => {
+        /// One activation row (decode).
+        /// # Safety
+        /// As `rows_dot`.
+        #[target_feature(enable = $features)]
+        unsafe fn group_dot(group: &[u8], a: $act, sums: $sums, out: &mut [f32; ROWS]) {
+            let mut o = [[0f32; ROWS]; 1];
+            unsafe { rows_dot::<1>(group, [a], [sums], &mut o) };
+            *out = o[0];
+        }
+
+        /// Four activation rows (prefill).
+        /// # Safety
+        /// As `rows_dot`.
+        #[target_feature(enable = $features)]
+        unsafe fn group_dot4(group: &[u8], a: [$act; 4], sums: [$sums; 4], out: &mut [[f32; ROWS]; 4]) {
+            unsafe { rows_dot::<4>(group, a, sums, out) }
+        }
+    };
+}
+#[cfg(target_arch = "x86_64")]
+use one_and_four;
+
 /// A Q4_K, Q6_K, Q5_0 or Q8_0 matrix in the eight-row interleaved layout. Rows are a multiple of 8.
 #[derive(Clone)]
 pub struct X8Matrix {
@@ -412,6 +439,20 @@ pub fn has_simd_kernels() -> bool {
 #[inline]
 fn bcast4(y: &[i8], at: usize) -> std::arch::x86_64::__m256i {
     std::arch::x86_64::_mm256_set1_epi32(i32::from_le_bytes([y[at] as u8, y[at + 1] as u8, y[at + 2] as u8, y[at + 3] as u8]))
+}
+
+/// acc += (s − offset)·(d·d_a) for one block of the 32-value formats (Q5_0, Q8_0), whose group
+/// block opens with the eight rows' f16 scales d; `s` holds each row's integer Σ q·y and
+/// `offset` what the format's stored values add to it (16·Σy for Q5_0's unsigned values).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn accumulate32(blk: *const u8, s: std::arch::x86_64::__m256i, offset: i32, a_d: f32, acc: &mut std::arch::x86_64::__m256) {
+    use std::arch::x86_64::*;
+    let s = _mm256_sub_epi32(s, _mm256_set1_epi32(offset));
+    // SAFETY: every group block of these formats starts with its eight 2-byte scales.
+    let dw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk as *const __m128i) });
+    *acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(a_d)), *acc);
 }
 
 #[cfg(test)]

@@ -91,87 +91,61 @@ pub(super) use avx2::KERNELS as AVX2;
 #[cfg(target_arch = "x86_64")]
 pub(super) use vnni::KERNELS as VNNI;
 
-/// The four-row (prefill) kernel, once for each instruction set: the expanding module brings
+/// The one-row (decode) and four-row (prefill) kernels, one generic body over the number of
+/// activation rows, once for each instruction set: the expanding module brings
 /// `step` (multiply-accumulate one weight vector with one broadcast activation), `scales`
 /// (sub-blocks 2p, 2p + 1 in `apply`'s form) and `apply` (accumulator × scales → i32 per row).
-/// Each unpacked weight vector is used for four activation rows.
+/// Each unpacked weight vector is used for every activation row.
 #[cfg(target_arch = "x86_64")]
-macro_rules! four_rows {
+macro_rules! group_kernels {
     ($features:literal) => {
-        /// One activation row (decode).
-        /// # Safety
-        /// The CPU must have the features named; `group` must hold `a.len()` group blocks and
-        /// `sums` as many entries as `a`.
-        #[target_feature(enable = $features)]
-        unsafe fn group_dot(group: &[u8], a: &[BlockQ8K], sums: &[PairSums], out: &mut [f32; ROWS]) {
-            assert!(group.len() >= a.len() * GROUP_BLOCK && sums.len() >= a.len());
-            let m4 = _mm256_set1_epi8(0x0F);
-            let (mut acc, mut acc_min) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-            for (b, (ab, ps)) in a.iter().zip(sums).enumerate() {
-                let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
-                let u = unpack_scales(blk);
-                let (mut sumi, mut summ) = (_mm256_setzero_si256(), _mm256_setzero_si256());
-                for p in 0..4 {
-                    let q = unsafe { blk.add(QS + 256 * p) };
-                    let (mut lo, mut hi) = (_mm256_setzero_si256(), _mm256_setzero_si256());
-                    for c in 0..8 {
-                        let w = unsafe { _mm256_loadu_si256(q.add(32 * c) as *const __m256i) };
-                        let (wl, wh) = (_mm256_and_si256(w, m4), _mm256_and_si256(_mm256_srli_epi16(w, 4), m4));
-                        lo = step(lo, wl, bcast4(&ab.qs, 64 * p + 4 * c));
-                        hi = step(hi, wh, bcast4(&ab.qs, 64 * p + 32 + 4 * c));
-                    }
-                    let (sl, sh) = scales(u.sc[p / 2][p % 2]);
-                    sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(apply(lo, sl), apply(hi, sh)));
-                    summ = _mm256_add_epi32(summ, _mm256_madd_epi16(min_pairs(&u, p), _mm256_set1_epi32(ps[p])));
-                }
-                accumulate(blk, ab.d, sumi, summ, &mut acc, &mut acc_min);
-            }
-            unsafe { _mm256_storeu_ps(out.as_mut_ptr(), _mm256_sub_ps(acc, acc_min)) };
-        }
-
+        /// `N` activation rows at once: each weight vector is unpacked once and used for all.
         /// # Safety
         /// The CPU must have the features named; `group` must hold `nb` group blocks and every
-        /// row of `a` and `sums` `nb` entries.
+        /// activation row `nb` blocks and sums.
         #[target_feature(enable = $features)]
-        unsafe fn group_dot4(group: &[u8], a: [&[BlockQ8K]; 4], sums: [&[PairSums]; 4], out: &mut [[f32; ROWS]; 4]) {
+        #[inline]
+        unsafe fn rows_dot<const N: usize>(group: &[u8], a: [&[BlockQ8K]; N], sums: [&[PairSums]; N], out: &mut [[f32; ROWS]; N]) {
             let nb = a[0].len();
-            assert!(group.len() >= nb * GROUP_BLOCK && (0..4).all(|t| a[t].len() == nb && sums[t].len() >= nb));
+            assert!(group.len() >= nb * GROUP_BLOCK && (0..N).all(|t| a[t].len() == nb && sums[t].len() >= nb));
             let m4 = _mm256_set1_epi8(0x0F);
-            let mut acc = [_mm256_setzero_ps(); 4];
-            let mut acc_min = [_mm256_setzero_ps(); 4];
+            let mut acc = [_mm256_setzero_ps(); N];
+            let mut acc_min = [_mm256_setzero_ps(); N];
             for b in 0..nb {
                 let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
                 let u = unpack_scales(blk);
-                let y: [&[i8; 256]; 4] = std::array::from_fn(|t| &a[t][b].qs);
-                let mut sumi = [_mm256_setzero_si256(); 4];
-                let mut summ = [_mm256_setzero_si256(); 4];
+                let y: [&[i8; 256]; N] = std::array::from_fn(|t| &a[t][b].qs);
+                let mut sumi = [_mm256_setzero_si256(); N];
+                let mut summ = [_mm256_setzero_si256(); N];
                 for p in 0..4 {
                     let q = unsafe { blk.add(QS + 256 * p) };
-                    let mut lo = [_mm256_setzero_si256(); 4];
-                    let mut hi = [_mm256_setzero_si256(); 4];
+                    let mut lo = [_mm256_setzero_si256(); N];
+                    let mut hi = [_mm256_setzero_si256(); N];
                     for c in 0..8 {
                         let w = unsafe { _mm256_loadu_si256(q.add(32 * c) as *const __m256i) };
                         let (wl, wh) = (_mm256_and_si256(w, m4), _mm256_and_si256(_mm256_srli_epi16(w, 4), m4));
-                        for t in 0..4 {
+                        for t in 0..N {
                             lo[t] = step(lo[t], wl, bcast4(y[t], 64 * p + 4 * c));
                             hi[t] = step(hi[t], wh, bcast4(y[t], 64 * p + 32 + 4 * c));
                         }
                     }
                     let (sl, sh) = scales(u.sc[p / 2][p % 2]);
                     let mins = min_pairs(&u, p);
-                    for t in 0..4 {
+                    for t in 0..N {
                         sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(apply(lo[t], sl), apply(hi[t], sh)));
                         summ[t] = _mm256_add_epi32(summ[t], _mm256_madd_epi16(mins, _mm256_set1_epi32(sums[t][b][p])));
                     }
                 }
-                for t in 0..4 {
+                for t in 0..N {
                     accumulate(blk, a[t][b].d, sumi[t], summ[t], &mut acc[t], &mut acc_min[t]);
                 }
             }
-            for t in 0..4 {
+            for t in 0..N {
                 unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), _mm256_sub_ps(acc[t], acc_min[t])) };
             }
         }
+
+        super::super::one_and_four!($features, &[BlockQ8K], &[PairSums]);
     };
 }
 #[cfg(target_arch = "x86_64")]
@@ -257,7 +231,7 @@ mod avx2 {
         _mm256_madd_epi16(acc, scale)
     }
 
-    four_rows!("avx2,fma,f16c");
+    group_kernels!("avx2,fma,f16c");
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -289,5 +263,5 @@ mod vnni {
         _mm256_mullo_epi32(acc, scale)
     }
 
-    four_rows!("avx2,fma,f16c,avx512f,avx512vl,avx512vnni");
+    group_kernels!("avx2,fma,f16c,avx512f,avx512vl,avx512vnni");
 }

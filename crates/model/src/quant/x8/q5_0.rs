@@ -75,69 +75,50 @@ pub(super) use avx2::KERNELS as AVX2;
 #[cfg(target_arch = "x86_64")]
 pub(super) use vnni::KERNELS as VNNI;
 
-/// The one-row (decode) and four-row (prefill) kernels, once for each instruction set: the expanding module brings
+/// The one-row (decode) and four-row (prefill) kernels, one generic body over the number of
+/// activation rows, once for each instruction set: the expanding module brings
 /// `step` (multiply-accumulate one weight vector with one broadcast activation) and `widen`
 /// (low and high accumulators → one i32 sum per row). Each unpacked weight vector is used for
-/// four activation rows; activations are read through raw pointers (slices here kept the
+/// every activation row; activations are read through raw pointers (slices here kept the
 /// compiler from unrolling, at a third of the speed).
 #[cfg(target_arch = "x86_64")]
-macro_rules! four_rows {
+macro_rules! group_kernels {
     ($features:literal) => {
-        /// One activation row (decode).
-        /// # Safety
-        /// The CPU must have the features named; `group` must hold `sums.len()` group blocks
-        /// and `a` as many Q8_0 blocks.
-        #[target_feature(enable = $features)]
-        unsafe fn group_dot(group: &[u8], a: &Q8Row, sums: &[i32], out: &mut [f32; ROWS]) {
-            let nb = sums.len();
-            assert!(group.len() >= nb * GROUP_BLOCK && a.d.len() >= nb && a.qs.len() >= 32 * nb);
-            let mut acc = _mm256_setzero_ps();
-            for b in 0..nb {
-                let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
-                let qh = unsafe { _mm256_loadu_si256(blk.add(QH) as *const __m256i) };
-                let y = unsafe { a.qs.as_ptr().add(32 * b) };
-                let bc = |at: usize| _mm256_set1_epi32(unsafe { (y.add(at) as *const i32).read_unaligned() });
-                let (mut lo, mut hi) = (_mm256_setzero_si256(), _mm256_setzero_si256());
-                for c in 0..4 {
-                    let (wl, wh) = unpack(blk, qh, c);
-                    lo = step(lo, wl, bc(4 * c));
-                    hi = step(hi, wh, bc(16 + 4 * c));
-                }
-                accumulate(blk, widen(lo, hi), sums[b], a.d[b], &mut acc);
-            }
-            unsafe { _mm256_storeu_ps(out.as_mut_ptr(), acc) };
-        }
-
+        /// `N` activation rows at once: each weight vector is unpacked once and used for all.
         /// # Safety
         /// The CPU must have the features named; `group` must hold `nb` group blocks and every
         /// activation row `nb` blocks and sums.
         #[target_feature(enable = $features)]
-        unsafe fn group_dot4(group: &[u8], a: [&Q8Row; 4], sums: [&[i32]; 4], out: &mut [[f32; ROWS]; 4]) {
+        #[inline]
+        unsafe fn rows_dot<const N: usize>(group: &[u8], a: [&Q8Row; N], sums: [&[i32]; N], out: &mut [[f32; ROWS]; N]) {
             let nb = sums[0].len();
-            assert!(group.len() >= nb * GROUP_BLOCK && (0..4).all(|t| sums[t].len() == nb && a[t].d.len() >= nb && a[t].qs.len() >= 32 * nb));
-            let mut acc = [_mm256_setzero_ps(); 4];
+            assert!(group.len() >= nb * GROUP_BLOCK && (0..N).all(|t| sums[t].len() == nb && a[t].d.len() >= nb && a[t].qs.len() >= 32 * nb));
+            let mut acc = [_mm256_setzero_ps(); N];
             for b in 0..nb {
                 let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
                 let qh = unsafe { _mm256_loadu_si256(blk.add(QH) as *const __m256i) };
-                let y: [*const i8; 4] = std::array::from_fn(|t| unsafe { a[t].qs.as_ptr().add(32 * b) });
+                let y: [*const i8; N] = std::array::from_fn(|t| unsafe { a[t].qs.as_ptr().add(32 * b) });
                 let bc = |t: usize, at: usize| _mm256_set1_epi32(unsafe { (y[t].add(at) as *const i32).read_unaligned() });
-                let mut lo = [_mm256_setzero_si256(); 4];
-                let mut hi = [_mm256_setzero_si256(); 4];
+                let mut lo = [_mm256_setzero_si256(); N];
+                let mut hi = [_mm256_setzero_si256(); N];
                 for c in 0..4 {
                     let (wl, wh) = unpack(blk, qh, c);
-                    for t in 0..4 {
+                    for t in 0..N {
                         lo[t] = step(lo[t], wl, bc(t, 4 * c));
                         hi[t] = step(hi[t], wh, bc(t, 16 + 4 * c));
                     }
                 }
-                for t in 0..4 {
-                    accumulate(blk, widen(lo[t], hi[t]), sums[t][b], a[t].d[b], &mut acc[t]);
+                for t in 0..N {
+                    // The stored values are q + 16: take 16·Σy off.
+                    super::super::accumulate32(blk, widen(lo[t], hi[t]), 16 * sums[t][b], a[t].d[b], &mut acc[t]);
                 }
             }
-            for t in 0..4 {
+            for t in 0..N {
                 unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]) };
             }
         }
+
+        super::super::one_and_four!($features, &Q8Row, &[i32]);
     };
 }
 
@@ -191,23 +172,14 @@ mod avx2 {
         _mm256_add_epi32(_mm256_madd_epi16(lo, ones), _mm256_madd_epi16(hi, ones))
     }
 
-    /// acc += (Σ q·y − 16·Σy)·(d·d_a) for one block, `s` being Σ q·y per row.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    #[inline]
-    pub(super) fn accumulate(blk: *const u8, s: __m256i, ysum: i32, a_d: f32, acc: &mut __m256) {
-        let s = _mm256_sub_epi32(s, _mm256_set1_epi32(16 * ysum));
-        let dw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk as *const __m128i) });
-        *acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(a_d)), *acc);
-    }
-
-    four_rows!("avx2,fma,f16c");
+    group_kernels!("avx2,fma,f16c");
 }
 
 /// The kernels with AVX-512 VNNI on 256-bit vectors (see q4k.rs): `vpdpbusd`
 /// accumulates each row's products in its own 32-bit lane, no 16-bit sums to widen.
 #[cfg(target_arch = "x86_64")]
 mod vnni {
-    use super::avx2::{accumulate, unpack};
+    use super::avx2::unpack;
     use super::{Group32Kernels, Q8Row, GROUP_BLOCK, QH, ROWS};
     use std::arch::x86_64::*;
 
@@ -226,5 +198,5 @@ mod vnni {
         _mm256_add_epi32(lo, hi)
     }
 
-    four_rows!("avx2,fma,f16c,avx512f,avx512vl,avx512vnni");
+    group_kernels!("avx2,fma,f16c,avx512f,avx512vl,avx512vnni");
 }

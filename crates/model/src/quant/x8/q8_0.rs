@@ -71,65 +71,38 @@ pub(super) use vnni::KERNELS as VNNI;
 #[cfg(target_arch = "x86_64")]
 macro_rules! q8_0_kernels {
     ($features:literal) => {
-        /// acc += (Σ q·y)·(d·d_a) for one block of eight rows.
+        /// `N` activation rows at once: each weight vector is unpacked once and used for all.
+        /// # Safety
+        /// The CPU must have the features named; `group` must hold `nb` group blocks and every
+        /// activation row `nb` blocks and sums.
         #[target_feature(enable = $features)]
         #[inline]
-        fn accumulate(blk: *const u8, s: __m256i, ysum: i32, a_d: f32, acc: &mut __m256) {
-            let s = _mm256_sub_epi32(s, _mm256_set1_epi32(offset(ysum)));
-            let dw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk as *const __m128i) });
-            *acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(a_d)), *acc);
-        }
-
-        /// # Safety
-        /// The CPU must have the features named; `group` must hold `sums.len()` group blocks
-        /// and `a` as many Q8_0 blocks.
-        #[target_feature(enable = $features)]
-        unsafe fn group_dot(group: &[u8], a: &Q8Row, sums: &[i32], out: &mut [f32; ROWS]) {
-            let nb = sums.len();
-            assert!(group.len() >= nb * GROUP_BLOCK && a.d.len() >= nb && a.qs.len() >= 32 * nb);
-            let mut acc = _mm256_setzero_ps();
-            for b in 0..nb {
-                let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
-                let y = unsafe { a.qs.as_ptr().add(32 * b) };
-                let mut s = _mm256_setzero_si256();
-                for c in 0..8 {
-                    let w = unsafe { _mm256_loadu_si256(blk.add(QS + 32 * c) as *const __m256i) };
-                    let yc = _mm256_set1_epi32(unsafe { (y.add(4 * c) as *const i32).read_unaligned() });
-                    s = step(s, weights(w), acts(yc, w));
-                }
-                accumulate(blk, s, sums[b], a.d[b], &mut acc);
-            }
-            unsafe { _mm256_storeu_ps(out.as_mut_ptr(), acc) };
-        }
-
-        /// Four activation rows: each weight vector is loaded once and used four times.
-        /// # Safety
-        /// As `group_dot`, for every row.
-        #[target_feature(enable = $features)]
-        unsafe fn group_dot4(group: &[u8], a: [&Q8Row; 4], sums: [&[i32]; 4], out: &mut [[f32; ROWS]; 4]) {
+        unsafe fn rows_dot<const N: usize>(group: &[u8], a: [&Q8Row; N], sums: [&[i32]; N], out: &mut [[f32; ROWS]; N]) {
             let nb = sums[0].len();
-            assert!(group.len() >= nb * GROUP_BLOCK && (0..4).all(|t| sums[t].len() == nb && a[t].d.len() >= nb && a[t].qs.len() >= 32 * nb));
-            let mut acc = [_mm256_setzero_ps(); 4];
+            assert!(group.len() >= nb * GROUP_BLOCK && (0..N).all(|t| sums[t].len() == nb && a[t].d.len() >= nb && a[t].qs.len() >= 32 * nb));
+            let mut acc = [_mm256_setzero_ps(); N];
             for b in 0..nb {
                 let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
-                let y: [*const i8; 4] = std::array::from_fn(|t| unsafe { a[t].qs.as_ptr().add(32 * b) });
-                let mut s = [_mm256_setzero_si256(); 4];
+                let y: [*const i8; N] = std::array::from_fn(|t| unsafe { a[t].qs.as_ptr().add(32 * b) });
+                let mut s = [_mm256_setzero_si256(); N];
                 for c in 0..8 {
                     let w = unsafe { _mm256_loadu_si256(blk.add(QS + 32 * c) as *const __m256i) };
                     let uw = weights(w);
-                    for t in 0..4 {
+                    for t in 0..N {
                         let yc = _mm256_set1_epi32(unsafe { (y[t].add(4 * c) as *const i32).read_unaligned() });
                         s[t] = step(s[t], uw, acts(yc, w));
                     }
                 }
-                for t in 0..4 {
-                    accumulate(blk, s[t], sums[t][b], a[t].d[b], &mut acc[t]);
+                for t in 0..N {
+                    super::super::accumulate32(blk, s[t], offset(sums[t][b]), a[t].d[b], &mut acc[t]);
                 }
             }
-            for t in 0..4 {
+            for t in 0..N {
                 unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]) };
             }
         }
+
+        super::super::one_and_four!($features, &Q8Row, &[i32]);
     };
 }
 
