@@ -105,54 +105,61 @@ pub(super) use avx2::KERNELS as AVX2;
 #[cfg(target_arch = "x86_64")]
 pub(super) use vnni::KERNELS as VNNI;
 
-/// The four-row (prefill) kernel, once for each instruction set: the expanding module brings
-/// `step` (multiply-accumulate one weight vector with one broadcast activation), `FLUSH`
-/// (chunks per accumulator before scaling) and `apply` (accumulator × scale j → i32 per row).
-/// Each unpacked weight vector is used for four activation rows.
+/// The one-row (decode) and four-row (prefill) kernels, one generic body over the number of
+/// activation rows, once for each instruction set: the expanding module brings `step`
+/// (multiply-accumulate one weight vector with one broadcast activation), `FLUSH` (chunks per
+/// accumulator before scaling), `scales` (scale j of the 8 rows in `apply`'s form) and `apply`
+/// (accumulator × scales → i32 per row). Each unpacked weight vector is used for every
+/// activation row.
 #[cfg(target_arch = "x86_64")]
-macro_rules! four_rows {
+macro_rules! group_kernels {
     ($features:literal) => {
+        /// `N` activation rows at once.
         /// # Safety
         /// The CPU must have the features named; `group` must hold `nb` group blocks and every
-        /// row of `a` `nb` blocks.
+        /// activation row `nb` blocks.
         #[target_feature(enable = $features)]
-        unsafe fn group_dot4(group: &[u8], a: [&[BlockQ8K]; 4], _sums: [&[PairSums]; 4], out: &mut [[f32; ROWS]; 4]) {
+        #[inline]
+        unsafe fn rows_dot<const N: usize>(group: &[u8], a: [&[BlockQ8K]; N], _sums: [&[PairSums]; N], out: &mut [[f32; ROWS]; N]) {
             let nb = a[0].len();
             assert!(group.len() >= nb * GROUP_BLOCK && a.iter().all(|x| x.len() == nb));
-            let mut acc = [_mm256_setzero_ps(); 4];
+            let mut acc = [_mm256_setzero_ps(); N];
             for b in 0..nb {
                 let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
-                let mut sumi = [_mm256_setzero_si256(); 4];
+                let y: [&[i8; 256]; N] = std::array::from_fn(|t| &a[t][b].qs);
+                let mut sumi = [_mm256_setzero_si256(); N];
                 for n in 0..2 {
                     for c0 in (0..8).step_by(FLUSH) {
-                        let mut part = [[_mm256_setzero_si256(); 4]; 4]; // [row t][k]
+                        let mut part = [[_mm256_setzero_si256(); 4]; N]; // [row t][k]
                         for c in c0..c0 + FLUSH {
                             let q = unpack(blk, n, c);
-                            for t in 0..4 {
+                            for t in 0..N {
                                 for k in 0..4 {
-                                    part[t][k] = step(part[t][k], q[k], bcast4(&a[t][b].qs, 128 * n + 32 * k + 4 * c));
+                                    part[t][k] = step(part[t][k], q[k], bcast4(y[t], 128 * n + 32 * k + 4 * c));
                                 }
                             }
                         }
                         for k in 0..4 {
                             // Weight positions 128n + 32k + 4c.. of these chunks have scale j.
-                            let j = 8 * n + 2 * k + c0 / 4;
-                            for t in 0..4 {
-                                sumi[t] = _mm256_add_epi32(sumi[t], apply(part[t][k], blk, j));
+                            let sc = scales(blk, 8 * n + 2 * k + c0 / 4);
+                            for t in 0..N {
+                                sumi[t] = _mm256_add_epi32(sumi[t], apply(part[t][k], sc));
                             }
                         }
                     }
                 }
                 let dw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk as *const __m128i) });
-                for t in 0..4 {
+                for t in 0..N {
                     let s = _mm256_sub_epi32(sumi[t], offsets(blk, &a[t][b]));
                     acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(a[t][b].d)), acc[t]);
                 }
             }
-            for t in 0..4 {
+            for t in 0..N {
                 unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]) };
             }
         }
+
+        super::super::one_and_four!($features, &[BlockQ8K], &[PairSums]);
     };
 }
 
@@ -163,14 +170,6 @@ mod avx2 {
     use std::arch::x86_64::*;
 
     pub(in super::super) const KERNELS: GroupKernels = GroupKernels { one: group_dot, four: group_dot4 };
-
-    /// Scale j of the 8 rows in i16 lane pairs (2r, 2r + 1), the lanes `maddubs` leaves for r.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    #[inline]
-    fn scale_pairs(blk: *const u8, j: usize) -> __m256i {
-        let s = unsafe { _mm_loadl_epi64(blk.add(SCALES + 8 * j) as *const __m128i) };
-        _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(s, s))
-    }
 
     /// 32 · Σ_j scale_j · bsum_j per row: the −32 offset of every weight, taken off at once.
     #[target_feature(enable = "avx2,fma,f16c")]
@@ -205,44 +204,8 @@ mod avx2 {
         ]
     }
 
-    /// Σ scale·q·y over half n of one super-block for one activation row, accumulated into `sumi`.
-    /// 16-bit sums cover two chunks (≤ 2 · 2 · 63 · 127 = 32004 per lane) before each scale step.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    #[inline]
-    fn half_dot(blk: *const u8, y: &[i8; 256], n: usize, sumi: &mut __m256i) {
-        for c0 in (0..8).step_by(2) {
-            let mut acc = [_mm256_setzero_si256(); 4];
-            for c in c0..c0 + 2 {
-                let q = unpack(blk, n, c);
-                for k in 0..4 {
-                    acc[k] = _mm256_add_epi16(acc[k], _mm256_maddubs_epi16(q[k], bcast4(y, 128 * n + 32 * k + 4 * c)));
-                }
-            }
-            for (k, acc) in acc.iter().enumerate() {
-                *sumi = _mm256_add_epi32(*sumi, _mm256_madd_epi16(*acc, scale_pairs(blk, 8 * n + 2 * k + c0 / 4)));
-            }
-        }
-    }
-
-    /// # Safety
-    /// The CPU must have AVX2, FMA and F16C; `group` must hold `a.len()` group blocks.
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub(super) unsafe fn group_dot(group: &[u8], a: &[BlockQ8K], _sums: &[PairSums], out: &mut [f32; ROWS]) {
-        assert!(group.len() >= a.len() * GROUP_BLOCK);
-        let mut acc = _mm256_setzero_ps();
-        for (b, ab) in a.iter().enumerate() {
-            let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
-            let mut sumi = _mm256_setzero_si256();
-            half_dot(blk, &ab.qs, 0, &mut sumi);
-            half_dot(blk, &ab.qs, 1, &mut sumi);
-            let sumi = _mm256_sub_epi32(sumi, offsets(blk, ab));
-            let dw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk as *const __m128i) });
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_mul_ps(dw, _mm256_set1_ps(ab.d)), acc);
-        }
-        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), acc) };
-    }
-
-    /// One multiply-accumulate step of the four-row kernel (16-bit pair sums).
+    /// One multiply-accumulate step: 16-bit pair sums (≤ 2 · 2 · 63 · 127 = 32004 per lane over
+    /// two chunks, no overflow).
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
     fn step(acc: __m256i, w: __m256i, y: __m256i) -> __m256i {
@@ -252,18 +215,26 @@ mod avx2 {
     /// Chunks summed before the scale step: two keep the 16-bit sums within range.
     const FLUSH: usize = 2;
 
-    /// Accumulator × scale j of the 8 rows → i32 per row.
+    /// Scale j of the 8 rows in i16 lane pairs (2r, 2r + 1), the lanes `maddubs` leaves for r.
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
-    fn apply(acc: __m256i, blk: *const u8, j: usize) -> __m256i {
-        _mm256_madd_epi16(acc, scale_pairs(blk, j))
+    fn scales(blk: *const u8, j: usize) -> __m256i {
+        let s = unsafe { _mm_loadl_epi64(blk.add(SCALES + 8 * j) as *const __m128i) };
+        _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(s, s))
     }
 
-    four_rows!("avx2,fma,f16c");
+    /// Accumulator × scales → i32 per row.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn apply(acc: __m256i, scale: __m256i) -> __m256i {
+        _mm256_madd_epi16(acc, scale)
+    }
+
+    group_kernels!("avx2,fma,f16c");
 }
 
-/// The four-row (prefill) kernel with AVX-512 VNNI on 256-bit vectors (see q4k.rs): each
-/// 16-value sub-block's products gather in 32-bit lanes, then one multiply by the row scales.
+/// The kernels with AVX-512 VNNI on 256-bit vectors (see q4k.rs): each 16-value sub-block's
+/// products gather in 32-bit lanes, then one multiply by the row scales.
 #[cfg(target_arch = "x86_64")]
 mod vnni {
     use super::super::bcast4;
@@ -271,7 +242,7 @@ mod vnni {
     use super::{BlockQ8K, GroupKernels, PairSums, GROUP_BLOCK, ROWS, SCALES};
     use std::arch::x86_64::*;
 
-    pub(in super::super) const KERNELS: GroupKernels = GroupKernels { one: super::avx2::KERNELS.one, four: group_dot4 };
+    pub(in super::super) const KERNELS: GroupKernels = GroupKernels { one: group_dot, four: group_dot4 };
 
     /// One step: four u8·i8 products summed straight into each row's 32-bit lane.
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
@@ -283,12 +254,19 @@ mod vnni {
     /// A whole 16-value sub-block (4 chunks) before the scale step.
     const FLUSH: usize = 4;
 
-    /// Accumulator × scale j of the 8 rows (sign-extended to i32 lanes).
+    /// Scale j of the 8 rows, sign-extended to one i32 per row.
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
     #[inline]
-    fn apply(acc: __m256i, blk: *const u8, j: usize) -> __m256i {
-        _mm256_mullo_epi32(acc, _mm256_cvtepi8_epi32(unsafe { _mm_loadl_epi64(blk.add(SCALES + 8 * j) as *const __m128i) }))
+    fn scales(blk: *const u8, j: usize) -> __m256i {
+        _mm256_cvtepi8_epi32(unsafe { _mm_loadl_epi64(blk.add(SCALES + 8 * j) as *const __m128i) })
     }
 
-    four_rows!("avx2,fma,f16c,avx512f,avx512vl,avx512vnni");
+    /// Accumulator × scales → i32 per row.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+    #[inline]
+    fn apply(acc: __m256i, scale: __m256i) -> __m256i {
+        _mm256_mullo_epi32(acc, scale)
+    }
+
+    group_kernels!("avx2,fma,f16c,avx512f,avx512vl,avx512vnni");
 }
