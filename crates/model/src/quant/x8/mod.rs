@@ -381,7 +381,12 @@ fn simd_kernel_sets(dtype: GgmlType) -> Vec<Kernels> {
         if has_vnni() {
             match dtype {
                 GgmlType::Q4K => out.push(Kernels::K(q4k::VNNI)),
-                GgmlType::Q5_0 => out.push(Kernels::B32(q5_0::VNNI)),
+                GgmlType::Q5_0 => {
+                    out.push(Kernels::B32(q5_0::VNNI));
+                    if has_bitalg() {
+                        out.push(Kernels::B32(q5_0::VNNI_BITALG));
+                    }
+                }
                 GgmlType::Q6K => out.push(Kernels::K(q6k::VNNI)),
                 GgmlType::Q8_0 => out.push(Kernels::B32(q8_0::VNNI)),
                 _ => {}
@@ -400,6 +405,13 @@ fn simd_kernels(dtype: GgmlType) -> Option<Kernels> {
 fn has_vnni() -> bool {
     static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *HAS.get_or_init(|| is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl") && is_x86_feature_detected!("avx512f"))
+}
+
+/// AVX-512 BW and BITALG (bit shuffles into mask registers), beside VNNI.
+#[cfg(target_arch = "x86_64")]
+fn has_bitalg() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| has_vnni() && is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512bitalg"))
 }
 
 /// The fastest group kernels this CPU runs (AVX2+FMA+F16C, else scalar; `REASONER_KERNELS=scalar`

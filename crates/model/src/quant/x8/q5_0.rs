@@ -74,6 +74,8 @@ super::four_of32!(group_dot4_scalar, group_dot_scalar);
 pub(super) use avx2::KERNELS as AVX2;
 #[cfg(target_arch = "x86_64")]
 pub(super) use vnni::KERNELS as VNNI;
+#[cfg(target_arch = "x86_64")]
+pub(super) use vnni_bitalg::KERNELS as VNNI_BITALG;
 
 /// The one-row (decode) and four-row (prefill) kernels, one generic body over the number of
 /// activation rows, once for each instruction set: the expanding module brings
@@ -188,15 +190,54 @@ mod vnni {
     /// One step: four u8·i8 products summed straight into each row's 32-bit lane.
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
     #[inline]
-    fn step(acc: __m256i, w: __m256i, y: __m256i) -> __m256i {
+    pub(super) fn step(acc: __m256i, w: __m256i, y: __m256i) -> __m256i {
         _mm256_dpbusd_epi32(acc, w, y)
     }
 
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
     #[inline]
-    fn widen(lo: __m256i, hi: __m256i) -> __m256i {
+    pub(super) fn widen(lo: __m256i, hi: __m256i) -> __m256i {
         _mm256_add_epi32(lo, hi)
     }
 
     group_kernels!("avx2,fma,f16c,avx512f,avx512vl,avx512vnni");
+}
+
+/// The VNNI kernels where the CPU also has AVX-512 BITALG: the fifth bits of a chunk come from
+/// one `vpshufbitqmb` into a mask register and a masked byte add, instead of a shuffle, two
+/// ands and a compare per weight vector. Each 64-bit lane of the weight vector holds rows
+/// 2L and 2L + 1, whose two `qh` words are exactly 64-bit lane L of the qh register, so one
+/// constant bit index per byte picks its bit.
+#[cfg(target_arch = "x86_64")]
+mod vnni_bitalg {
+    use super::vnni::{step, widen};
+    use super::{Group32Kernels, Q8Row, GROUP_BLOCK, QH, QS, ROWS};
+    use std::arch::x86_64::*;
+
+    pub(in super::super) const KERNELS: Group32Kernels = Group32Kernels { one: group_dot, four: group_dot4 };
+
+    /// Byte j of each 64-bit lane (row 2L + j / 4, value `first + j % 4`) → bit 32·(j / 4) +
+    /// first + j % 4 of that lane of qh.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni,avx512bw,avx512bitalg")]
+    #[inline]
+    fn fifth_bits(qh: __m256i, first: usize) -> __mmask32 {
+        let f = first as i64;
+        let lane = f | (f + 1) << 8 | (f + 2) << 16 | (f + 3) << 24 | (f + 32) << 32 | (f + 33) << 40 | (f + 34) << 48 | (f + 35) << 56;
+        _mm256_bitshuffle_epi64_mask(qh, _mm256_set1_epi64x(lane))
+    }
+
+    /// As `avx2::unpack`: the two unsigned 5-bit weight vectors of chunk c for 8 rows.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni,avx512bw,avx512bitalg")]
+    #[inline]
+    fn unpack(blk: *const u8, qh: __m256i, c: usize) -> (__m256i, __m256i) {
+        let (m4, sixteen) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(0x10));
+        let w = unsafe { _mm256_loadu_si256(blk.add(QS + 32 * c) as *const __m256i) };
+        let (lo, hi) = (_mm256_and_si256(w, m4), _mm256_and_si256(_mm256_srli_epi16(w, 4), m4));
+        (
+            _mm256_mask_add_epi8(lo, fifth_bits(qh, 4 * c), lo, sixteen),
+            _mm256_mask_add_epi8(hi, fifth_bits(qh, 16 + 4 * c), hi, sixteen),
+        )
+    }
+
+    group_kernels!("avx2,fma,f16c,avx512f,avx512vl,avx512vnni,avx512bw,avx512bitalg");
 }
