@@ -4,7 +4,7 @@
 use crate::error::Result;
 use crate::layers::fused;
 use crate::layers::kv_cache::LayerCache;
-use crate::layers::linear::Linear;
+use crate::layers::linear::{forward_many, Linear};
 use crate::layers::norm::RmsNorm;
 use crate::layers::rope::RotaryEmbedding;
 use crate::layers::softmax_last_dim;
@@ -64,9 +64,10 @@ impl GqaAttention {
         let s = self.shape;
         let n = x.dims()[0];
         // Projections run once over all sequences' tokens: this is where batching pays.
-        let q = self.q_proj.forward(x)?.reshape((n, s.n_heads, s.head_dim))?;
-        let k = self.k_proj.forward(x)?.reshape((n, s.n_kv_heads, s.head_dim))?;
-        let v = self.v_proj.forward(x)?.reshape((n, s.n_kv_heads, s.head_dim))?;
+        let [q, k, v] = forward_many([&self.q_proj, &self.k_proj, &self.v_proj], x)?;
+        let q = q.reshape((n, s.n_heads, s.head_dim))?;
+        let k = k.reshape((n, s.n_kv_heads, s.head_dim))?;
+        let v = v.reshape((n, s.n_kv_heads, s.head_dim))?;
         let (q, k) = match (&self.q_norm, &self.k_norm) {
             (Some(qn), Some(kn)) => (qn.forward(&q)?, kn.forward(&k)?),
             _ => (q, k),

@@ -136,6 +136,51 @@ impl Linear {
     }
 }
 
+/// `layers[i].forward(x)` for layers that read the same input (a layer's q, k, v projections;
+/// gate and up). When all hold interleaved quantized weights they run as one dispatch over the
+/// cores with the input quantized once per kind (`X8Matrix::matmul_many`): in a decode step
+/// each dispatch ends with the cores waiting for each other, ~200 times per token.
+pub fn forward_many<const N: usize>(layers: [&Linear; N], x: &Tensor) -> candle_core::Result<[Tensor; N]> {
+    let outs = match fused_weights(&layers, x)? {
+        Some(mats) => {
+            let (n, k) = x.dims2()?;
+            let x = x.contiguous()?;
+            let (storage, layout) = x.storage_and_layout();
+            let Storage::Cpu(cpu) = &*storage else { candle_core::bail!("packed linear weights run on the CPU only") };
+            let xs = &cpu.as_slice::<f32>()?[layout.start_offset()..layout.start_offset() + n * k];
+            let mut bufs: Vec<Vec<f32>> = mats.iter().map(|m| vec![0f32; n * m.rows]).collect();
+            let mut outs: Vec<&mut [f32]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+            X8Matrix::matmul_many(&mats, xs, &mut outs);
+            drop(storage);
+            let mut ys = Vec::with_capacity(N);
+            for ((buf, m), layer) in bufs.into_iter().zip(&mats).zip(layers) {
+                let y = Tensor::from_vec(buf, (n, m.rows), &Device::Cpu)?;
+                ys.push(match &layer.bias {
+                    Some(b) => y.broadcast_add(b)?,
+                    None => y,
+                });
+            }
+            ys
+        }
+        None => layers.iter().map(|l| l.forward(x)).collect::<candle_core::Result<Vec<_>>>()?,
+    };
+    outs.try_into().map_err(|_| candle_core::Error::Msg("forward_many: output count".into()))
+}
+
+/// The layers' interleaved weights when all have them, take `x`'s width and would run the
+/// integer kernels on `x` (not the banded f32 GEMM of a long prefill without int8).
+fn fused_weights<'a>(layers: &[&'a Linear], x: &Tensor) -> candle_core::Result<Option<Vec<&'a X8Matrix>>> {
+    let Ok((n, k)) = x.dims2() else { return Ok(None) };
+    let mut mats = Vec::with_capacity(layers.len());
+    for l in layers {
+        match &l.weight {
+            LinearWeight::X8(w) if w.cols == k && (n < GEMM_MIN_ROWS || quant::kernels::int8_prefill_for(w.dtype)) => mats.push(&**w),
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(mats))
+}
+
 /// From this many input rows on (prefill), a band of weight rows is dequantized once and run
 /// through f32 GEMM, which beats per-row integer dots when each weight is reused many times.
 const GEMM_MIN_ROWS: usize = 8;

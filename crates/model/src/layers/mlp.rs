@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::layers::fused;
-use crate::layers::linear::Linear;
+use crate::layers::linear::{forward_many, Linear};
 use crate::weights::VarPath;
 use candle_core::Tensor;
 
@@ -23,7 +23,7 @@ impl SwiGlu {
     }
 
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let (gate, up) = (self.gate_proj.forward(x)?, self.up_proj.forward(x)?);
+        let [gate, up] = forward_many([&self.gate_proj, &self.up_proj], x)?;
         let hidden = match fused::silu_mul(&gate, &up)? {
             Some(h) => h,
             None => (gate.silu()? * up)?,

@@ -271,77 +271,151 @@ impl X8Matrix {
         let batch = x.len() / cols;
         assert_eq!(batch * cols, x.len(), "{} x8 matmul: x length {} is not a multiple of {cols}", self.dtype, x.len());
         assert_eq!(out.len(), batch * rows, "{} x8 matmul: out has {} values, expected {}", self.dtype, out.len(), batch * rows);
-        // SAFETY (every kernel call below): the kernels come from `best_kernels` & co., which
-        // only hand out ones this CPU runs; each group holds `n_blocks` blocks and every
-        // activation row as many blocks and sums.
-        match k {
-            Kernels::K(k) => {
-                let acts = quantize_rows(x, cols, |xb| {
-                    let mut blocks = vec![BlockQ8K::default(); xb.len() / QK_K];
-                    quantize_row_q8_k(xb, &mut blocks);
-                    let sums: Vec<PairSums> = blocks.iter().map(pair_sums).collect();
-                    (blocks, sums)
-                });
-                self.drive(
-                    &acts,
-                    |g, a, o| unsafe { (k.one)(g, &a.0, &a.1, o) },
-                    |g, a, o| unsafe { (k.four)(g, a.map(|a| a.0.as_slice()), a.map(|a| a.1.as_slice()), o) },
-                    out,
-                );
-            }
-            Kernels::B32(k) => {
-                let acts = quantize_rows(x, cols, |xb| {
-                    let q = Q8Row::quantize(xb);
-                    let sums: Vec<i32> = q.qs.chunks_exact(QK).map(|b| b.iter().map(|&v| v as i32).sum()).collect();
-                    (q, sums)
-                });
-                self.drive(
-                    &acts,
-                    |g, a, o| unsafe { (k.one)(g, &a.0, &a.1, o) },
-                    |g, a, o| unsafe { (k.four)(g, a.map(|a| &a.0), a.map(|a| a.1.as_slice()), o) },
-                    out,
-                );
-            }
+        let acts = Acts::quantize(k, x, cols);
+        run_many(&[(self, k, &acts)], batch, &mut [out]);
+    }
+
+    /// `outs[i] = mats[i] x[b]` for every activation row b, for matrices that read the same input
+    /// (a layer's q, k and v projections, or its gate and up): the activations are quantized
+    /// once per kind (Q8_K for Q4_K / Q6_K, Q8_0 rows for Q5_0 / Q8_0) and the groups of all the
+    /// matrices go to the threads in one dispatch, so the cores meet once instead of once per
+    /// matrix, and small matrices (k, v) no longer run on one core while the others wait.
+    pub fn matmul_many(mats: &[&X8Matrix], x: &[f32], outs: &mut [&mut [f32]]) {
+        let Some(cols) = mats.first().map(|m| m.cols) else { return };
+        let batch = x.len() / cols;
+        assert_eq!(batch * cols, x.len(), "x8 matmul_many: x length {} is not a multiple of {cols}", x.len());
+        assert_eq!(mats.len(), outs.len(), "x8 matmul_many: {} matrices, {} outputs", mats.len(), outs.len());
+        for (m, o) in mats.iter().zip(outs.iter()) {
+            assert_eq!(m.cols, cols, "x8 matmul_many: a {}x{} matrix beside ones of {cols} columns", m.rows, m.cols);
+            assert_eq!(o.len(), batch * m.rows, "x8 matmul_many: out has {} values, expected {}", o.len(), batch * m.rows);
+        }
+        let kernels: Vec<Kernels> = mats.iter().map(|m| best_kernels(m.dtype)).collect();
+        let need = |k: fn(&Kernels) -> bool| kernels.iter().any(k);
+        let act_k = need(|k| matches!(k, Kernels::K(_))).then(|| Acts::quantize(kernels[kernels.iter().position(|k| matches!(k, Kernels::K(_))).expect("one K")], x, cols));
+        let act_b = need(|k| matches!(k, Kernels::B32(_))).then(|| Acts::quantize(kernels[kernels.iter().position(|k| matches!(k, Kernels::B32(_))).expect("one B32")], x, cols));
+        let jobs: Vec<(&X8Matrix, Kernels, &Acts)> = mats
+            .iter()
+            .zip(&kernels)
+            .map(|(m, &k)| {
+                let acts = match k {
+                    Kernels::K(_) => act_k.as_ref(),
+                    Kernels::B32(_) => act_b.as_ref(),
+                };
+                (*m, k, acts.expect("quantized above"))
+            })
+            .collect();
+        run_many(&jobs, batch, outs);
+    }
+
+    /// Groups `first..` of this matrix (as many as `chunk` holds) against every activation row,
+    /// into `chunk` as (group, batch, 8); four activation rows at a time where possible, so a
+    /// group's weights are read from memory once and reused from cache for every row.
+    fn run_groups(&self, k: Kernels, acts: &Acts, first: usize, chunk: &mut [f32]) {
+        // SAFETY (every kernel call): the kernels come from `best_kernels` & co., which only hand
+        // out ones this CPU runs; each group holds `n_blocks` blocks and every activation row as
+        // many blocks and sums (quantized from rows of `cols` values).
+        match (k, acts) {
+            (Kernels::K(k), Acts::K(a)) => self.run_groups_with(
+                a,
+                |g, a, o| unsafe { (k.one)(g, &a.0, &a.1, o) },
+                |g, a, o| unsafe { (k.four)(g, a.map(|a| a.0.as_slice()), a.map(|a| a.1.as_slice()), o) },
+                first,
+                chunk,
+            ),
+            (Kernels::B32(k), Acts::B32(a)) => self.run_groups_with(
+                a,
+                |g, a, o| unsafe { (k.one)(g, &a.0, &a.1, o) },
+                |g, a, o| unsafe { (k.four)(g, a.map(|a| &a.0), a.map(|a| a.1.as_slice()), o) },
+                first,
+                chunk,
+            ),
+            _ => unreachable!("activations are quantized for the kernels' kind"),
         }
     }
 
-    /// Runs the group kernels over every group and activation row: results as (group, batch, 8),
-    /// each task a run of groups and the whole batch, so a group's weights are read from memory
-    /// once and reused from cache for every row; four activation rows at a time where possible.
-    fn drive<A: Sync>(
+    fn run_groups_with<A>(
         &self,
         acts: &[A],
-        one: impl Fn(&[u8], &A, &mut [f32; ROWS]) + Sync,
-        four: impl Fn(&[u8], [&A; 4], &mut [[f32; ROWS]; 4]) + Sync,
-        out: &mut [f32],
+        one: impl Fn(&[u8], &A, &mut [f32; ROWS]),
+        four: impl Fn(&[u8], [&A; 4], &mut [[f32; ROWS]; 4]),
+        first: usize,
+        chunk: &mut [f32],
     ) {
-        let (rows, batch) = (self.rows, acts.len());
-        let mut by_group = vec![0f32; rows * batch];
-        let run = |first: usize, chunk: &mut [f32]| {
-            for (i, gout) in chunk.chunks_exact_mut(batch * ROWS).enumerate() {
-                let group = self.group(first + i);
-                let mut rest = gout;
-                let mut t = 0;
-                while t + 4 <= batch {
-                    let (o, tail) = rest.split_at_mut(4 * ROWS);
-                    let mut o4 = [[0f32; ROWS]; 4];
-                    four(group, std::array::from_fn(|j| &acts[t + j]), &mut o4);
-                    o.copy_from_slice(o4.as_flattened());
-                    (rest, t) = (tail, t + 4);
-                }
-                for (a, o) in acts[t..].iter().zip(rest.chunks_exact_mut(ROWS)) {
-                    one(group, a, o.try_into().expect("chunks of ROWS"));
-                }
+        let batch = acts.len();
+        for (i, gout) in chunk.chunks_exact_mut(batch * ROWS).enumerate() {
+            let group = self.group(first + i);
+            let mut rest = gout;
+            let mut t = 0;
+            while t + 4 <= batch {
+                let (o, tail) = rest.split_at_mut(4 * ROWS);
+                let mut o4 = [[0f32; ROWS]; 4];
+                four(group, std::array::from_fn(|j| &acts[t + j]), &mut o4);
+                o.copy_from_slice(o4.as_flattened());
+                (rest, t) = (tail, t + 4);
             }
-        };
-        let (groups, threads) = (rows / ROWS, rayon::current_num_threads());
-        if threads == 1 || self.data.len() * batch.min(4) < (256 << 10) {
-            run(0, &mut by_group);
-        } else {
-            let per_task = crate::parallel::units_per_task(groups, self.group_bytes());
-            crate::parallel::for_each_chunk_mut(&mut by_group, per_task * batch * ROWS, |c, chunk| run(c * per_task, chunk));
+            for (a, o) in acts[t..].iter().zip(rest.chunks_exact_mut(ROWS)) {
+                one(group, a, o.try_into().expect("chunks of ROWS"));
+            }
         }
-        for (g, gvals) in by_group.chunks_exact(batch * ROWS).enumerate() {
+    }
+}
+
+/// Activation rows quantized for one kind of kernel, with the sums the formats' offsets need.
+enum Acts {
+    K(Vec<(Vec<BlockQ8K>, Vec<PairSums>)>),
+    B32(Vec<(Q8Row, Vec<i32>)>),
+}
+
+impl Acts {
+    fn quantize(k: Kernels, x: &[f32], cols: usize) -> Self {
+        match k {
+            Kernels::K(_) => Acts::K(quantize_rows(x, cols, |xb| {
+                let mut blocks = vec![BlockQ8K::default(); xb.len() / QK_K];
+                quantize_row_q8_k(xb, &mut blocks);
+                let sums: Vec<PairSums> = blocks.iter().map(pair_sums).collect();
+                (blocks, sums)
+            })),
+            Kernels::B32(_) => Acts::B32(quantize_rows(x, cols, |xb| {
+                let q = Q8Row::quantize(xb);
+                let sums: Vec<i32> = q.qs.chunks_exact(QK).map(|b| b.iter().map(|&v| v as i32).sum()).collect();
+                (q, sums)
+            })),
+        }
+    }
+}
+
+/// Runs every job (matrix, kernels, activations) over all its groups, `batch` activation rows
+/// each, into `outs` (batch, rows): one dispatch over the cores for all the jobs, each task a
+/// run of one matrix's groups of about the same number of bytes; on one core when the weights
+/// are too few to repay a dispatch.
+fn run_many(jobs: &[(&X8Matrix, Kernels, &Acts)], batch: usize, outs: &mut [&mut [f32]]) {
+    let mut by_group: Vec<Vec<f32>> = jobs.iter().map(|(m, ..)| vec![0f32; m.rows * batch]).collect();
+    let total: usize = jobs.iter().map(|(m, ..)| m.data.len()).sum();
+    let threads = rayon::current_num_threads();
+    if threads == 1 || total * batch.min(4) < (256 << 10) {
+        for ((m, k, acts), buf) in jobs.iter().zip(&mut by_group) {
+            m.run_groups(*k, acts, 0, buf);
+        }
+    } else {
+        // Task size from all the jobs' bytes together (see `units_per_task`).
+        let task_bytes = crate::parallel::units_per_task(total, 1);
+        let mut tasks: Vec<(usize, usize, &mut [f32])> = Vec::new();
+        for (j, ((m, ..), buf)) in jobs.iter().zip(&mut by_group).enumerate() {
+            let groups = m.rows / ROWS;
+            let per_task = groups.div_ceil(m.data.len().div_ceil(task_bytes).max(1));
+            for (c, chunk) in buf.chunks_mut(per_task * batch * ROWS).enumerate() {
+                tasks.push((j, c * per_task, chunk));
+            }
+        }
+        crate::parallel::for_each_chunk_mut(&mut tasks, 1, |_, t| {
+            let (j, first, chunk) = &mut t[0];
+            let (m, k, acts) = jobs[*j];
+            m.run_groups(k, acts, *first, chunk);
+        });
+    }
+    for ((m, ..), (buf, out)) in jobs.iter().zip(by_group.iter().zip(outs.iter_mut())) {
+        let rows = m.rows;
+        for (g, gvals) in buf.chunks_exact(batch * ROWS).enumerate() {
             for (b, vals) in gvals.chunks_exact(ROWS).enumerate() {
                 out[b * rows + g * ROWS..b * rows + (g + 1) * ROWS].copy_from_slice(vals);
             }
@@ -547,6 +621,41 @@ mod tests {
                     let mut v = vec![0f32; batch * rows];
                     x8.matmul_with(k, &x, &mut v);
                     assert_eq!(s, v, "{dtype} {rows}x{cols} batch {batch}, kernel set {i}");
+                }
+            }
+        }
+    }
+
+    /// Several matrices of mixed formats in one dispatch give what each gives alone, bit for
+    /// bit, whether split over two threads or run on one, one activation row or several.
+    #[test]
+    fn matmul_many_equals_one_at_a_time() {
+        let cols = 1024;
+        // Big enough together (~1.3 MB) to be split into tasks over the threads.
+        let shapes = [(GgmlType::Q4K, 512), (GgmlType::Q6K, 64), (GgmlType::Q5_0, 256), (GgmlType::Q8_0, 8), (GgmlType::Q4K, 8)];
+        let mats: Vec<X8Matrix> = shapes
+            .iter()
+            .enumerate()
+            .map(|(i, &(dtype, rows))| X8Matrix::from_rows(dtype, &matrix(dtype, rows, cols, i).data, rows, cols).unwrap())
+            .collect();
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            for batch in [1, 5] {
+                let x = acts(batch, cols);
+                let want: Vec<Vec<f32>> = mats
+                    .iter()
+                    .map(|m| {
+                        let mut o = vec![0f32; batch * m.rows];
+                        pool.install(|| m.matmul(&x, &mut o));
+                        o
+                    })
+                    .collect();
+                let mut got: Vec<Vec<f32>> = mats.iter().map(|m| vec![f32::NAN; batch * m.rows]).collect();
+                let mut outs: Vec<&mut [f32]> = got.iter_mut().map(|o| o.as_mut_slice()).collect();
+                let refs: Vec<&X8Matrix> = mats.iter().collect();
+                pool.install(|| X8Matrix::matmul_many(&refs, &x, &mut outs));
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert_eq!(g, w, "matrix {i} ({}), {threads} threads, batch {batch}", mats[i].dtype);
                 }
             }
         }
