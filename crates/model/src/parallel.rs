@@ -48,6 +48,78 @@ pub fn for_each_chunk_mut<T: Send>(data: &mut [T], chunk: usize, f: impl Fn(usiz
     }
 }
 
+/// Runs `f(range)` so that every unit of 0..units is in exactly one range, on all threads of
+/// the current pool, each thread streaming through one contiguous stretch of memory.
+///
+/// Each thread owns an equal stretch and claims ranges from its front, upwards; a thread whose
+/// stretch is done takes ranges from the back of the stretch with the most left. Claims are a
+/// quarter of what is left, down to `grain`, so the threads finish within one small claim of
+/// each other whatever their speeds, while each reads its stretch as one unbroken stream. (Fixed
+/// tasks handed out in turn either left a core idle at the end of a mat-vec, with few tasks, or
+/// made every thread start many new streams, each a prefetcher ramp-up, with many; walking a
+/// stretch downwards from its end instead ran 25% slower.)
+pub fn for_each_range_stealing(units: usize, grain: usize, f: impl Fn(std::ops::Range<usize>) + Sync) {
+    let threads = rayon::current_num_threads().max(1);
+    let grain = grain.max(1);
+    if threads == 1 || units <= grain {
+        if units > 0 {
+            f(0..units);
+        }
+        return;
+    }
+    let stretches: Vec<Stretch> = (0..threads).map(|t| Stretch::new(units * t / threads, units * (t + 1) / threads)).collect();
+    let walker = |w: usize| {
+        while let Some(range) = stretches[w].claim(true, grain) {
+            f(range);
+        }
+        // Help the others: from the back of whichever stretch has the most left.
+        loop {
+            let Some(victim) = stretches.iter().max_by_key(|s| s.remaining()).filter(|s| s.remaining() > 0) else { break };
+            if let Some(range) = victim.claim(false, grain) {
+                f(range);
+            }
+        }
+    };
+    if !SpinPool::get(threads).is_some_and(|p| p.try_run(threads, &walker)) {
+        (0..threads).into_par_iter().for_each(walker);
+    }
+}
+
+/// The unclaimed units [front, back) of a stretch, packed in one word so a claim is one CAS.
+#[repr(align(64))]
+struct Stretch {
+    start: usize,
+    left: AtomicU64,
+}
+
+impl Stretch {
+    fn new(start: usize, end: usize) -> Self {
+        Self { start, left: AtomicU64::new(((end - start) as u64) << 32) }
+    }
+
+    fn remaining(&self) -> u64 {
+        let cur = self.left.load(Ordering::Relaxed);
+        (cur >> 32).saturating_sub(cur & 0xFFFF_FFFF)
+    }
+
+    /// A quarter of what is left (at least `grain`) from the front (`front`) or the back.
+    fn claim(&self, front: bool, grain: usize) -> Option<std::ops::Range<usize>> {
+        let mut cur = self.left.load(Ordering::Relaxed);
+        loop {
+            let (lo, hi) = (cur & 0xFFFF_FFFF, cur >> 32);
+            if lo >= hi {
+                return None;
+            }
+            let take = ((hi - lo) / 4).max(grain as u64).min(hi - lo);
+            let (next, range) = if front { (hi << 32 | (lo + take), lo..lo + take) } else { ((hi - take) << 32 | lo, hi - take..hi) };
+            match self.left.compare_exchange_weak(cur, next, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return Some(self.start + range.start as usize..self.start + range.end as usize),
+                Err(now) => cur = now,
+            }
+        }
+    }
+}
+
 /// Units (weight rows or row groups of `unit_bytes` each) per task when `units` are split over
 /// the current pool: two tasks per thread, at least 64 KiB of weights each. Each task streams
 /// one contiguous stretch of weights, and every new stretch costs the prefetchers a ramp-up:
@@ -270,5 +342,26 @@ mod tests {
                 assert!(v.iter().enumerate().all(|(k, &x)| x == (k / 10 + t) as u32));
             });
         });
+    }
+
+    #[test]
+    fn stealing_walks_cover_every_unit_once() {
+        for threads in [1, 2, 3, 4] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                for (units, grain) in [(0, 1), (1, 1), (5, 8), (10, 1), (1000, 7), (4096, 64)] {
+                    let seen: Vec<AtomicUsize> = (0..units).map(|_| AtomicUsize::new(0)).collect();
+                    for _ in 0..20 {
+                        for_each_range_stealing(units, grain, |r| {
+                            assert!(!r.is_empty() && r.end <= units, "{r:?} of {units}");
+                            r.for_each(|u| {
+                                seen[u].fetch_add(1, Ordering::Relaxed);
+                            });
+                        });
+                    }
+                    assert!(seen.iter().all(|c| c.load(Ordering::Relaxed) == 20), "{threads} threads, {units} units / {grain}");
+                }
+            });
+        }
     }
 }

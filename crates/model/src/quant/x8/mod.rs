@@ -360,6 +360,11 @@ impl X8Matrix {
     }
 }
 
+/// A job's result buffer, written by the threads at disjoint groups.
+struct OutPtr(*mut f32);
+// SAFETY: only used to hand each thread the groups it claimed (see `run_many`).
+unsafe impl Sync for OutPtr {}
+
 /// Activation rows quantized for one kind of kernel, with the sums the formats' offsets need.
 enum Acts {
     K(Vec<(Vec<BlockQ8K>, Vec<PairSums>)>),
@@ -385,9 +390,9 @@ impl Acts {
 }
 
 /// Runs every job (matrix, kernels, activations) over all its groups, `batch` activation rows
-/// each, into `outs` (batch, rows): one dispatch over the cores for all the jobs, each task a
-/// run of one matrix's groups of about the same number of bytes; on one core when the weights
-/// are too few to repay a dispatch.
+/// each, into `outs` (batch, rows): one dispatch over the cores for all the jobs, their groups
+/// taken as one sequence (`for_each_range_stealing`); on one core when the
+/// weights are too few to repay a dispatch.
 fn run_many(jobs: &[(&X8Matrix, Kernels, &Acts)], batch: usize, outs: &mut [&mut [f32]]) {
     let mut by_group: Vec<Vec<f32>> = jobs.iter().map(|(m, ..)| vec![0f32; m.rows * batch]).collect();
     let total: usize = jobs.iter().map(|(m, ..)| m.data.len()).sum();
@@ -397,20 +402,29 @@ fn run_many(jobs: &[(&X8Matrix, Kernels, &Acts)], batch: usize, outs: &mut [&mut
             m.run_groups(*k, acts, 0, buf);
         }
     } else {
-        // Task size from all the jobs' bytes together (see `units_per_task`).
-        let task_bytes = crate::parallel::units_per_task(total, 1);
-        let mut tasks: Vec<(usize, usize, &mut [f32])> = Vec::new();
-        for (j, ((m, ..), buf)) in jobs.iter().zip(&mut by_group).enumerate() {
-            let groups = m.rows / ROWS;
-            let per_task = groups.div_ceil(m.data.len().div_ceil(task_bytes).max(1));
-            for (c, chunk) in buf.chunks_mut(per_task * batch * ROWS).enumerate() {
-                tasks.push((j, c * per_task, chunk));
-            }
+        // Job j's groups are units first[j]..first[j + 1] of the sequence.
+        let mut first = vec![0usize];
+        for (m, ..) in jobs {
+            first.push(first.last().copied().unwrap_or(0) + m.rows / ROWS);
         }
-        crate::parallel::for_each_chunk_mut(&mut tasks, 1, |_, t| {
-            let (j, first, chunk) = &mut t[0];
-            let (m, k, acts) = jobs[*j];
-            m.run_groups(k, acts, *first, chunk);
+        let units = first[jobs.len()];
+        let outs: Vec<OutPtr> = by_group.iter_mut().map(|b| OutPtr(b.as_mut_ptr())).collect();
+        // Claims shrink to ~16 KiB of weights: the two walkers meet within a microsecond.
+        let grain = (16 << 10) / (total / units).max(1);
+        crate::parallel::for_each_range_stealing(units, grain, |range| {
+            // The range's groups, job by job.
+            let mut u = range.start;
+            while u < range.end {
+                let j = first.partition_point(|&f| f <= u) - 1;
+                let (m, k, acts) = jobs[j];
+                let (g, end) = (u - first[j], range.end.min(first[j + 1]) - first[j]);
+                // SAFETY: every unit (job j, group g) is handed out exactly once, and groups
+                // g..end own values g·batch·8.. end·batch·8 of job j's buffer, which outlives
+                // the dispatch.
+                let chunk = unsafe { std::slice::from_raw_parts_mut(outs[j].0.add(g * batch * ROWS), (end - g) * batch * ROWS) };
+                m.run_groups(k, acts, g, chunk);
+                u = first[j] + end;
+            }
         });
     }
     for ((m, ..), (buf, out)) in jobs.iter().zip(by_group.iter().zip(outs.iter_mut())) {
