@@ -394,7 +394,10 @@ impl Acts {
 /// taken as one sequence (`for_each_range_stealing`); on one core when the
 /// weights are too few to repay a dispatch.
 fn run_many(jobs: &[(&X8Matrix, Kernels, &Acts)], batch: usize, outs: &mut [&mut [f32]]) {
-    let mut by_group: Vec<Vec<f32>> = jobs.iter().map(|(m, ..)| vec![0f32; m.rows * batch]).collect();
+    // Results come as (group, batch, 8): for one activation row that is `out` itself.
+    let mut scratch: Vec<Vec<f32>> = if batch == 1 { Vec::new() } else { jobs.iter().map(|(m, ..)| vec![0f32; m.rows * batch]).collect() };
+    let mut by_group: Vec<&mut [f32]> =
+        if batch == 1 { outs.iter_mut().map(|o| &mut **o).collect() } else { scratch.iter_mut().map(|b| b.as_mut_slice()).collect() };
     let total: usize = jobs.iter().map(|(m, ..)| m.data.len()).sum();
     let threads = rayon::current_num_threads();
     if threads == 1 || total * batch.min(4) < (256 << 10) {
@@ -408,8 +411,8 @@ fn run_many(jobs: &[(&X8Matrix, Kernels, &Acts)], batch: usize, outs: &mut [&mut
             first.push(first.last().copied().unwrap_or(0) + m.rows / ROWS);
         }
         let units = first[jobs.len()];
-        let outs: Vec<OutPtr> = by_group.iter_mut().map(|b| OutPtr(b.as_mut_ptr())).collect();
-        // Claims shrink to ~16 KiB of weights: the two walkers meet within a microsecond.
+        let ptrs: Vec<OutPtr> = by_group.iter_mut().map(|b| OutPtr(b.as_mut_ptr())).collect();
+        // Claims shrink to ~16 KiB of weights: the threads finish within a microsecond or so.
         let grain = (16 << 10) / (total / units).max(1);
         crate::parallel::for_each_range_stealing(units, grain, |range| {
             // The range's groups, job by job.
@@ -421,13 +424,14 @@ fn run_many(jobs: &[(&X8Matrix, Kernels, &Acts)], batch: usize, outs: &mut [&mut
                 // SAFETY: every unit (job j, group g) is handed out exactly once, and groups
                 // g..end own values g·batch·8.. end·batch·8 of job j's buffer, which outlives
                 // the dispatch.
-                let chunk = unsafe { std::slice::from_raw_parts_mut(outs[j].0.add(g * batch * ROWS), (end - g) * batch * ROWS) };
+                let chunk = unsafe { std::slice::from_raw_parts_mut(ptrs[j].0.add(g * batch * ROWS), (end - g) * batch * ROWS) };
                 m.run_groups(k, acts, g, chunk);
                 u = first[j] + end;
             }
         });
     }
-    for ((m, ..), (buf, out)) in jobs.iter().zip(by_group.iter().zip(outs.iter_mut())) {
+    drop(by_group);
+    for ((m, ..), (buf, out)) in jobs.iter().zip(scratch.iter().zip(outs.iter_mut())) {
         let rows = m.rows;
         for (g, gvals) in buf.chunks_exact(batch * ROWS).enumerate() {
             for (b, vals) in gvals.chunks_exact(ROWS).enumerate() {
