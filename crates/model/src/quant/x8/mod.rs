@@ -10,10 +10,10 @@
 //! GMAC/s on one thread).
 //!
 //! This module holds what the formats share: interleaving a row-major matrix, getting rows
-//! back, and the mat-mul driver (activations quantized once, groups of rows split over the
-//! cores, four activation rows at a time in prefill). Kernels: scalar reference, AVX2, and for
-//! the four-row prefill kernels AVX-512 VNNI (`vpdpbusd` on 256-bit vectors) where the CPU has
-//! it; decode stays on AVX2, being bound by memory there.
+//! back, and the mat-mul driver (activations quantized once per kind, the groups of one or
+//! several matrices taken by the cores in one dispatch, four activation rows at a time in
+//! prefill). Kernels: scalar reference, AVX2, and AVX-512 VNNI (`vpdpbusd` on 256-bit vectors)
+//! where the CPU has it, for decode and prefill alike; Q5_0 also has a BITALG set.
 
 mod q4k;
 mod q5_0;
