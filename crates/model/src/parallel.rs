@@ -59,6 +59,7 @@ pub fn for_each_chunk_mut<T: Send>(data: &mut [T], chunk: usize, f: impl Fn(usiz
 /// made every thread start many new streams, each a prefetcher ramp-up, with many; walking a
 /// stretch downwards from its end instead ran 25% slower.)
 pub fn for_each_range_stealing(units: usize, grain: usize, f: impl Fn(std::ops::Range<usize>) + Sync) {
+    assert!(units < 1 << 32, "for_each_range_stealing: {units} units do not fit a stretch's 32-bit bounds");
     let threads = rayon::current_num_threads().max(1);
     let grain = grain.max(1);
     if threads == 1 || units <= grain {

@@ -290,9 +290,9 @@ impl X8Matrix {
             assert_eq!(o.len(), batch * m.rows, "x8 matmul_many: out has {} values, expected {}", o.len(), batch * m.rows);
         }
         let kernels: Vec<Kernels> = mats.iter().map(|m| best_kernels(m.dtype)).collect();
-        let need = |k: fn(&Kernels) -> bool| kernels.iter().any(k);
-        let act_k = need(|k| matches!(k, Kernels::K(_))).then(|| Acts::quantize(kernels[kernels.iter().position(|k| matches!(k, Kernels::K(_))).expect("one K")], x, cols));
-        let act_b = need(|k| matches!(k, Kernels::B32(_))).then(|| Acts::quantize(kernels[kernels.iter().position(|k| matches!(k, Kernels::B32(_))).expect("one B32")], x, cols));
+        // Each kind of activation the kernels take, quantized once.
+        let acts_for = |k_quant: bool| kernels.iter().find(|k| matches!(k, Kernels::K(_)) == k_quant).map(|&k| Acts::quantize(k, x, cols));
+        let (act_k, act_b) = (acts_for(true), acts_for(false));
         let jobs: Vec<(&X8Matrix, Kernels, &Acts)> = mats
             .iter()
             .zip(&kernels)
