@@ -129,6 +129,10 @@ impl Linear {
             LinearWeight::Packed(p) => packed_forward(&self.weight, p.dtype, x)?,
             LinearWeight::X8(w) => packed_forward(&self.weight, w.dtype, x)?,
         };
+        self.add_bias(y)
+    }
+
+    fn add_bias(&self, y: Tensor) -> candle_core::Result<Tensor> {
         match &self.bias {
             Some(b) => y.broadcast_add(b),
             None => Ok(y),
@@ -143,24 +147,15 @@ impl Linear {
 pub fn forward_many<const N: usize>(layers: [&Linear; N], x: &Tensor) -> candle_core::Result<[Tensor; N]> {
     let outs = match fused_weights(&layers, x)? {
         Some(mats) => {
-            let (n, k) = x.dims2()?;
-            let x = x.contiguous()?;
-            let (storage, layout) = x.storage_and_layout();
-            let Storage::Cpu(cpu) = &*storage else { candle_core::bail!("packed linear weights run on the CPU only") };
-            let xs = &cpu.as_slice::<f32>()?[layout.start_offset()..layout.start_offset() + n * k];
+            let n = x.dims2()?.0;
             let mut bufs: Vec<Vec<f32>> = mats.iter().map(|m| vec![0f32; n * m.rows]).collect();
-            let mut outs: Vec<&mut [f32]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
-            X8Matrix::matmul_many(&mats, xs, &mut outs);
-            drop(storage);
-            let mut ys = Vec::with_capacity(N);
-            for ((buf, m), layer) in bufs.into_iter().zip(&mats).zip(layers) {
-                let y = Tensor::from_vec(buf, (n, m.rows), &Device::Cpu)?;
-                ys.push(match &layer.bias {
-                    Some(b) => y.broadcast_add(b)?,
-                    None => y,
-                });
-            }
-            ys
+            with_input_rows(x, |xs| {
+                let mut outs: Vec<&mut [f32]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+                X8Matrix::matmul_many(&mats, xs, &mut outs);
+                Ok(())
+            })?;
+            let ys = bufs.into_iter().zip(&mats).zip(layers);
+            ys.map(|((buf, m), layer)| layer.add_bias(Tensor::from_vec(buf, (n, m.rows), &Device::Cpu)?)).collect::<candle_core::Result<Vec<_>>>()?
         }
         None => layers.iter().map(|l| l.forward(x)).collect::<candle_core::Result<Vec<_>>>()?,
     };
@@ -174,7 +169,7 @@ fn fused_weights<'a>(layers: &[&'a Linear], x: &Tensor) -> candle_core::Result<O
     let mut mats = Vec::with_capacity(layers.len());
     for l in layers {
         match &l.weight {
-            LinearWeight::X8(w) if w.cols == k && (n < GEMM_MIN_ROWS || quant::kernels::int8_prefill_for(w.dtype)) => mats.push(&**w),
+            LinearWeight::X8(w) if w.cols == k && runs_integer_kernels(n, w.dtype) => mats.push(&**w),
             _ => return Ok(None),
         }
     }
@@ -187,6 +182,20 @@ const GEMM_MIN_ROWS: usize = 8;
 /// Weight rows dequantized at a time: bounds the f32 scratch to a few MiB.
 const GEMM_BAND_ROWS: usize = 512;
 
+/// Whether `n` input rows on `dtype` weights run the integer kernels (else banded f32 GEMM).
+fn runs_integer_kernels(n: usize, dtype: GgmlType) -> bool {
+    n < GEMM_MIN_ROWS || quant::kernels::int8_prefill_for(dtype)
+}
+
+/// `f` over the rows of a 2-D input as one contiguous f32 slice.
+fn with_input_rows<R>(x: &Tensor, f: impl FnOnce(&[f32]) -> candle_core::Result<R>) -> candle_core::Result<R> {
+    let (n, k) = x.dims2()?;
+    let x = x.contiguous()?;
+    let (storage, layout) = x.storage_and_layout();
+    let Storage::Cpu(cpu) = &*storage else { candle_core::bail!("packed linear weights run on the CPU only") };
+    f(&cpu.as_slice::<f32>()?[layout.start_offset()..layout.start_offset() + n * k])
+}
+
 /// y = x Wᵀ with W packed (`dtype` rows, plain or interleaved eight at a time): the quantized
 /// kernels with activations quantized to Q8, as llama.cpp does (for many rows tiled, or four
 /// rows at a time when interleaved); with int8 prefill turned off
@@ -196,25 +205,23 @@ fn packed_forward(weight: &LinearWeight, dtype: GgmlType, x: &Tensor) -> candle_
     if k != cols {
         candle_core::bail!("packed linear: input has {k} features, weight {rows}x{cols} expects {cols}");
     }
-    if n >= GEMM_MIN_ROWS && !quant::kernels::int8_prefill_for(dtype) {
+    if !runs_integer_kernels(n, dtype) {
         return banded_gemm(rows, cols, x, |r, out| weight.dequantize_packed_row(r, out));
     }
-    let x = x.contiguous()?;
-    let (storage, layout) = x.storage_and_layout();
-    let Storage::Cpu(cpu) = &*storage else { candle_core::bail!("packed linear weights run on the CPU only") };
-    let xs = &cpu.as_slice::<f32>()?[layout.start_offset()..layout.start_offset() + n * k];
     let mut out = vec![0f32; n * rows];
-    match weight {
-        LinearWeight::Packed(p) => {
-            let qm = p.qmatrix();
-            if !(n >= GEMM_MIN_ROWS && quant::kernels::matmul_tiled(&qm, xs, &mut out)) {
-                quant::matmul(&qm, xs, &mut out);
+    with_input_rows(x, |xs| {
+        match weight {
+            LinearWeight::Packed(p) => {
+                let qm = p.qmatrix();
+                if !(n >= GEMM_MIN_ROWS && quant::kernels::matmul_tiled(&qm, xs, &mut out)) {
+                    quant::matmul(&qm, xs, &mut out);
+                }
             }
+            LinearWeight::X8(w) => w.matmul(xs, &mut out),
+            LinearWeight::Dense(_) => candle_core::bail!("packed_forward on a dense weight"),
         }
-        LinearWeight::X8(w) => w.matmul(xs, &mut out),
-        LinearWeight::Dense(_) => candle_core::bail!("packed_forward on a dense weight"),
-    }
-    drop(storage);
+        Ok(())
+    })?;
     Tensor::from_vec(out, (n, rows), &Device::Cpu)
 }
 
