@@ -1,6 +1,8 @@
 //! Quantized mat-vec speed as GB/s of weight bytes streamed, beside the machine's measured
 //! memory read bandwidth (the roofline a memory-bound mat-vec is judged against).
-//! Run: `cargo bench -p reasoner-model --bench quant_matvec` (QUICK=1 for a short run).
+//! Run: `cargo bench -p reasoner-model --bench quant_matvec` (QUICK=1 for a short run;
+//! TYPES=q4_K,q6_K and KERNELS=x8,avx2 keep only those rows; SHAPE=RxC measures that shape;
+//! KERNEL=1 times the x8 kernels alone on one core instead: pick a SHAPE that fits L2, e.g. 64x8192).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -84,6 +86,8 @@ fn x8_matvec_gbs(mats: &[X8Matrix], threads: usize, min_time: Duration) -> f64 {
 
 fn main() {
     let quick = std::env::var("QUICK").is_ok();
+    // Comma-separated filters on the type and kernel columns (all when unset).
+    let keep = |var: &str, name: &str| std::env::var(var).map_or(true, |v| v.split(',').any(|x| x.eq_ignore_ascii_case(name)));
     let min_time = Duration::from_millis(if quick { 300 } else { 1500 });
     let tables = kernels::available();
     let best = kernels::kernels();
@@ -94,15 +98,20 @@ fn main() {
     println!();
     println!("{:<6} {:>11} {:>8} {:>7} {:>5} {:>9} {:>9} {:>8}", "type", "shape", "MiB", "kernels", "thr", "hot GB/s", "cold GB/s", "cold/mem");
 
-    for dtype in [GgmlType::Q8_0, GgmlType::Q5_0, GgmlType::Q4K, GgmlType::Q6K] {
-        for (rows, cols) in SHAPES {
+    for dtype in [GgmlType::Q8_0, GgmlType::Q5_0, GgmlType::Q4K, GgmlType::Q6K].into_iter().filter(|t| keep("TYPES", t.name())) {
+        // SHAPE=RxC measures one other shape (e.g. 128x4096, which fits a core's L2: the kernels' own speed).
+        let custom = std::env::var("SHAPE").ok().and_then(|v| {
+            let (r, c) = v.split_once('x')?;
+            Some(vec![(r.parse().ok()?, c.parse().ok()?)])
+        });
+        for (rows, cols) in custom.unwrap_or(SHAPES.to_vec()) {
             let w: Vec<f32> = (0..rows * cols).map(|i| (((i * 2654435761) >> 7) % 2001) as f32 * 1e-5 - 0.01).collect();
             let m = QMatrix::quantize(dtype, &w, rows, cols).unwrap();
             let copies = COLD_BYTES.div_ceil(m.data.len());
             let cold: Vec<QMatrix> = (0..copies).map(|_| m.clone()).collect();
             let hot = std::slice::from_ref(&m);
             let mib = m.data.len() as f64 / (1 << 20) as f64;
-            for k in tables.iter().filter(|k| k.name != "scalar" || !quick) {
+            for k in tables.iter().filter(|k| (k.name != "scalar" || !quick) && keep("KERNELS", k.name)) {
                 for threads in [1, 2] {
                     let h = matvec_gbs(k, hot, threads, min_time);
                     let c = matvec_gbs(k, &cold, threads, min_time);
@@ -119,8 +128,14 @@ fn main() {
                     );
                 }
             }
-            if X8Matrix::fits(dtype, rows, cols) {
+            if X8Matrix::fits(dtype, rows, cols) && keep("KERNELS", "x8") {
                 let x8 = X8Matrix::from_rows(dtype, &m.data, rows, cols).unwrap();
+                if std::env::var("KERNEL").is_ok() {
+                    let x: Vec<f32> = (0..cols).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5).collect();
+                    let gbs: Vec<String> = (0..5).map(|_| format!("{:.1}", x8.kernel_bytes_per_s(&x, 200) / 1e9)).collect();
+                    println!("{:<6} {:>11} {:>8.2} {:>7} kernel alone, 1 core, GB/s: {}", dtype.name(), format!("{rows}x{cols}"), mib, "x8", gbs.join(" "));
+                    continue;
+                }
                 let cold: Vec<X8Matrix> = (0..copies).map(|_| x8.clone()).collect();
                 for threads in [1, 2] {
                     let h = x8_matvec_gbs(std::slice::from_ref(&x8), threads, min_time);

@@ -261,6 +261,24 @@ impl X8Matrix {
         self.matmul_with(best_kernels(self.dtype), x, out)
     }
 
+    /// Bench support: the best kernels' own speed in bytes of weights per second on this thread,
+    /// with the activation row quantized once and no dispatch (best of `passes` passes over the
+    /// matrix; a matrix that fits the core's L2 measures the instructions, not the memory).
+    #[doc(hidden)]
+    pub fn kernel_bytes_per_s(&self, x: &[f32], passes: usize) -> f64 {
+        let k = best_kernels(self.dtype);
+        let acts = Acts::quantize(k, &x[..self.cols], self.cols);
+        let mut out = vec![0f32; self.rows];
+        let mut best = f64::MAX;
+        for _ in 0..passes {
+            let t = std::time::Instant::now();
+            self.run_groups(k, &acts, 0, &mut out);
+            best = best.min(t.elapsed().as_secs_f64());
+            std::hint::black_box(&out);
+        }
+        self.data.len() as f64 / best
+    }
+
     /// `matmul` with the plain reference kernels (tests compare the SIMD ones against them).
     pub fn matmul_scalar(&self, x: &[f32], out: &mut [f32]) {
         self.matmul_with(scalar_kernels(self.dtype), x, out)
