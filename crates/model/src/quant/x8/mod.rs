@@ -521,7 +521,7 @@ fn has_vnni() -> bool {
 #[cfg(target_arch = "x86_64")]
 fn has_bitalg() -> bool {
     static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAS.get_or_init(|| has_vnni() && is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512bitalg"))
+    *HAS.get_or_init(|| has_vnni() && is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512bitalg") && is_x86_feature_detected!("gfni"))
 }
 
 /// The fastest group kernels this CPU runs (AVX2+FMA+F16C, else scalar; `REASONER_KERNELS=scalar`

@@ -218,7 +218,7 @@ mod vnni_bitalg {
 
     /// Byte j of each 64-bit lane (row 2L + j / 4, value `first + j % 4`) → bit 32·(j / 4) +
     /// first + j % 4 of that lane of qh.
-    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni,avx512bw,avx512bitalg")]
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni,avx512bw,avx512bitalg,gfni")]
     #[inline]
     fn fifth_bits(qh: __m256i, first: usize) -> __mmask32 {
         let f = first as i64;
@@ -227,17 +227,19 @@ mod vnni_bitalg {
     }
 
     /// As `avx2::unpack`: the two unsigned 5-bit weight vectors of chunk c for 8 rows.
-    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni,avx512bw,avx512bitalg")]
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni,avx512bw,avx512bitalg,gfni")]
     #[inline]
     fn unpack(blk: *const u8, qh: __m256i, c: usize) -> (__m256i, __m256i) {
         let (m4, sixteen) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(0x10));
         let w = unsafe { _mm256_loadu_si256(blk.add(QS + 32 * c) as *const __m256i) };
-        let (lo, hi) = (_mm256_and_si256(w, m4), _mm256_and_si256(_mm256_srli_epi16(w, 4), m4));
+        // The high nibble moved down by one GF(2) affine map (bit i ← bit i + 4, the rest 0).
+        let high_down = _mm256_set1_epi64x(0x1020_4080_0000_0000);
+        let (lo, hi) = (_mm256_and_si256(w, m4), _mm256_gf2p8affine_epi64_epi8::<0>(w, high_down));
         (
             _mm256_mask_add_epi8(lo, fifth_bits(qh, 4 * c), lo, sixteen),
             _mm256_mask_add_epi8(hi, fifth_bits(qh, 16 + 4 * c), hi, sixteen),
         )
     }
 
-    group_kernels!("avx2,fma,f16c,avx512f,avx512vl,avx512vnni,avx512bw,avx512bitalg");
+    group_kernels!("avx2,fma,f16c,avx512f,avx512vl,avx512vnni,avx512bw,avx512bitalg,gfni");
 }
