@@ -497,7 +497,12 @@ fn simd_kernel_sets(dtype: GgmlType) -> Vec<Kernels> {
                         out.push(Kernels::B32(q5_0::VNNI_BITALG));
                     }
                 }
-                GgmlType::Q6K => out.push(Kernels::K(q6k::VNNI)),
+                GgmlType::Q6K => {
+                    out.push(Kernels::K(q6k::VNNI));
+                    if has_gfni() {
+                        out.push(Kernels::K(q6k::VNNI_GFNI));
+                    }
+                }
                 GgmlType::Q8_0 => out.push(Kernels::B32(q8_0::VNNI)),
                 _ => {}
             }
@@ -522,6 +527,13 @@ fn has_vnni() -> bool {
 fn has_bitalg() -> bool {
     static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *HAS.get_or_init(|| has_vnni() && is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512bitalg") && is_x86_feature_detected!("gfni"))
+}
+
+/// GFNI (bit moves within bytes as one affine map), beside VNNI.
+#[cfg(target_arch = "x86_64")]
+fn has_gfni() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| has_vnni() && is_x86_feature_detected!("gfni"))
 }
 
 /// The fastest group kernels this CPU runs (AVX2+FMA+F16C, else scalar; `REASONER_KERNELS=scalar`

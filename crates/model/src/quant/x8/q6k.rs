@@ -104,6 +104,8 @@ unsafe fn group_dot_scalar(group: &[u8], a: &[BlockQ8K], _sums: &[PairSums], out
 pub(super) use avx2::KERNELS as AVX2;
 #[cfg(target_arch = "x86_64")]
 pub(super) use vnni::KERNELS as VNNI;
+#[cfg(target_arch = "x86_64")]
+pub(super) use vnni_gfni::KERNELS as VNNI_GFNI;
 
 /// The one-row (decode) and four-row (prefill) kernels, one generic body over the number of
 /// activation rows, once for each instruction set: the expanding module brings `step`
@@ -247,26 +249,72 @@ mod vnni {
     /// One step: four u8·i8 products summed straight into each row's 32-bit lane.
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
     #[inline]
-    fn step(acc: __m256i, w: __m256i, y: __m256i) -> __m256i {
+    pub(super) fn step(acc: __m256i, w: __m256i, y: __m256i) -> __m256i {
         _mm256_dpbusd_epi32(acc, w, y)
     }
 
     /// A whole 16-value sub-block (4 chunks) before the scale step.
-    const FLUSH: usize = 4;
+    pub(super) const FLUSH: usize = 4;
 
     /// Scale j of the 8 rows, sign-extended to one i32 per row.
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
     #[inline]
-    fn scales(blk: *const u8, j: usize) -> __m256i {
+    pub(super) fn scales(blk: *const u8, j: usize) -> __m256i {
         _mm256_cvtepi8_epi32(unsafe { _mm_loadl_epi64(blk.add(SCALES + 8 * j) as *const __m128i) })
     }
 
     /// Accumulator × scales → i32 per row.
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
     #[inline]
-    fn apply(acc: __m256i, scale: __m256i) -> __m256i {
+    pub(super) fn apply(acc: __m256i, scale: __m256i) -> __m256i {
         _mm256_mullo_epi32(acc, scale)
     }
 
     group_kernels!("avx2,fma,f16c,avx512f,avx512vl,avx512vnni");
+}
+
+/// The VNNI kernels where the CPU also has GFNI: each bit move of the unpack (a nibble down, two
+/// high bits up into place) is one affine map over GF(2) instead of a shift and a mask, and
+/// the or with the other part one `vpternlogd`, about half the instructions per weight vector.
+#[cfg(target_arch = "x86_64")]
+mod vnni_gfni {
+    use super::super::bcast4;
+    use super::avx2::offsets;
+    use super::vnni::{apply, scales, step, FLUSH};
+    use super::{chunk, BlockQ8K, GroupKernels, PairSums, GROUP_BLOCK, ROWS};
+    use std::arch::x86_64::*;
+
+    pub(in super::super) const KERNELS: GroupKernels = GroupKernels { one: group_dot, four: group_dot4 };
+
+    /// The 8×8 bit matrix (as `vgf2p8affineqb` takes it: byte 7 − i selects the bits that make
+    /// output bit i) moving bits `from..from + n` of each byte to `to..to + n`, the rest 0.
+    const fn bit_move(from: u32, to: u32, n: u32) -> i64 {
+        let mut m = 0u64;
+        let mut k = 0;
+        while k < n {
+            m |= 1 << (8 * (7 - (to + k)) + from + k);
+            k += 1;
+        }
+        m as i64
+    }
+
+    /// As `avx2::unpack`: the four unsigned 6-bit weight vectors of chunk c in half n.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni,gfni")]
+    #[inline]
+    fn unpack(blk: *const u8, n: usize, c: usize) -> [__m256i; 4] {
+        let ld = |off: usize| unsafe { _mm256_loadu_si256(blk.add(off) as *const __m256i) };
+        let at = chunk(n, c);
+        let (a, b, h) = (ld(at), ld(at + 32), ld(at + 64));
+        let mv = |v: __m256i, m: i64| _mm256_gf2p8affine_epi64_epi8::<0>(v, _mm256_set1_epi64x(m));
+        // (x & mask) | y in one instruction (truth table 0xEA: A·B + C).
+        let and_or = |x: __m256i, mask: i8, y: __m256i| _mm256_ternarylogic_epi32::<0xEA>(x, _mm256_set1_epi8(mask), y);
+        [
+            and_or(a, 0x0F, mv(h, bit_move(0, 4, 2))),
+            and_or(b, 0x0F, mv(h, bit_move(2, 4, 2))),
+            and_or(h, 0x30, mv(a, bit_move(4, 0, 4))),
+            _mm256_or_si256(mv(b, bit_move(4, 0, 4)), mv(h, bit_move(6, 4, 2))),
+        ]
+    }
+
+    group_kernels!("avx2,fma,f16c,avx512f,avx512vl,avx512vnni,gfni");
 }
