@@ -84,17 +84,19 @@ macro_rules! q8_0_kernels {
             for b in 0..nb {
                 let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
                 let y: [*const i8; N] = std::array::from_fn(|t| unsafe { a[t].qs.as_ptr().add(32 * b) });
-                let mut s = [_mm256_setzero_si256(); N];
+                // Even and odd chunks in separate accumulators: two chains of four steps.
+                let mut s = [[_mm256_setzero_si256(); N]; 2];
                 for c in 0..8 {
                     let w = unsafe { _mm256_loadu_si256(blk.add(QS + 32 * c) as *const __m256i) };
                     let uw = weights(w);
                     for t in 0..N {
                         let yc = _mm256_set1_epi32(unsafe { (y[t].add(4 * c) as *const i32).read_unaligned() });
-                        s[t] = step(s[t], uw, acts(yc, w));
+                        s[c % 2][t] = step(s[c % 2][t], uw, acts(yc, w));
                     }
                 }
                 for t in 0..N {
-                    super::super::accumulate32(blk, s[t], offset(sums[t][b]), a[t].d[b], &mut acc[t]);
+                    let s = _mm256_add_epi32(s[0][t], s[1][t]);
+                    super::super::accumulate32(blk, s, offset(sums[t][b]), a[t].d[b], &mut acc[t]);
                 }
             }
             for t in 0..N {
