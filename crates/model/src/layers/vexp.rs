@@ -78,6 +78,12 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     fn load(xs: &[f32], pad: f32) -> __m256 {
+        if xs.len() == 8 {
+            // SAFETY: xs holds eight floats.
+            return unsafe { _mm256_loadu_ps(xs.as_ptr()) };
+        }
+        // A short tail through a padded buffer (a copy of unknown length is a library call:
+        // kept off the full vectors).
         let mut buf = [pad; 8];
         buf[..xs.len()].copy_from_slice(xs);
         // SAFETY: buf holds eight floats.
@@ -87,6 +93,10 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     fn store(v: __m256, out: &mut [f32]) {
+        if out.len() == 8 {
+            // SAFETY: out holds eight floats.
+            return unsafe { _mm256_storeu_ps(out.as_mut_ptr(), v) };
+        }
         let mut buf = [0f32; 8];
         // SAFETY: buf holds eight floats.
         unsafe { _mm256_storeu_ps(buf.as_mut_ptr(), v) };
