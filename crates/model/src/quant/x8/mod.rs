@@ -13,7 +13,8 @@
 //! back, and the mat-mul driver (activations quantized once per kind, the groups of one or
 //! several matrices taken by the cores in one dispatch, four activation rows at a time in
 //! prefill). Kernels: scalar reference, AVX2, and AVX-512 VNNI (`vpdpbusd` on 256-bit vectors)
-//! where the CPU has it, for decode and prefill alike; Q5_0 also has a BITALG set.
+//! where the CPU has it, for decode and prefill alike; Q5_0 also has a VNNI + BITALG + GFNI set
+//! and Q6_K a VNNI + GFNI set.
 
 mod q4k;
 mod q5_0;
@@ -522,7 +523,7 @@ fn has_vnni() -> bool {
     *HAS.get_or_init(|| is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl") && is_x86_feature_detected!("avx512f"))
 }
 
-/// AVX-512 BW and BITALG (bit shuffles into mask registers), beside VNNI.
+/// AVX-512 BW and BITALG (bit shuffles into mask registers) and GFNI, beside VNNI.
 #[cfg(target_arch = "x86_64")]
 fn has_bitalg() -> bool {
     static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();

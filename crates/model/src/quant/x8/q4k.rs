@@ -120,15 +120,18 @@ macro_rules! group_kernels {
                     let q = unsafe { blk.add(QS + 256 * p) };
                     // Even and odd chunks in separate accumulators: four short dependency
                     // chains per activation row instead of two long ones.
-                    // Even and odd chunks in separate accumulators: four short dependency
-                    // chains per activation row instead of two long ones.
+                    // One activation row: even and odd chunks in separate accumulators, four
+                    // short dependency chains instead of two long ones. Several rows already
+                    // give independent chains, and twice the accumulators would not fit the
+                    // registers (prefill fell by a third when they spilled).
+                    let split = if N == 1 { 2 } else { 1 };
                     let mut lo = [[_mm256_setzero_si256(); N]; 2];
                     let mut hi = [[_mm256_setzero_si256(); N]; 2];
                     for c in 0..8 {
                         let (wl, wh) = nibbles(unsafe { _mm256_loadu_si256(q.add(32 * c) as *const __m256i) });
                         for t in 0..N {
-                            lo[c % 2][t] = step(lo[c % 2][t], wl, bcast4(y[t], 64 * p + 4 * c));
-                            hi[c % 2][t] = step(hi[c % 2][t], wh, bcast4(y[t], 64 * p + 32 + 4 * c));
+                            lo[c % split][t] = step(lo[c % split][t], wl, bcast4(y[t], 64 * p + 4 * c));
+                            hi[c % split][t] = step(hi[c % split][t], wh, bcast4(y[t], 64 * p + 32 + 4 * c));
                         }
                     }
                     let (sl, sh) = scales(u.sc[p / 2][p % 2]);

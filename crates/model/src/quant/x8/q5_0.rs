@@ -207,7 +207,8 @@ mod vnni {
 /// one `vpshufbitqmb` into a mask register and a masked byte add, instead of a shuffle, two
 /// ands and a compare per weight vector. Each 64-bit lane of the weight vector holds rows
 /// 2L and 2L + 1, whose two `qh` words are exactly 64-bit lane L of the qh register, so one
-/// constant bit index per byte picks its bit.
+/// constant bit index per byte picks its bit. GFNI (on every CPU with BITALG so far) moves the
+/// high nibbles down in one instruction instead of a shift and a mask.
 #[cfg(target_arch = "x86_64")]
 mod vnni_bitalg {
     use super::vnni::{step, widen};

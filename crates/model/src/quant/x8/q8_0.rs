@@ -84,14 +84,16 @@ macro_rules! q8_0_kernels {
             for b in 0..nb {
                 let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
                 let y: [*const i8; N] = std::array::from_fn(|t| unsafe { a[t].qs.as_ptr().add(32 * b) });
-                // Even and odd chunks in separate accumulators: two chains of four steps.
+                // One activation row: even and odd chunks in separate accumulators, two chains
+                // of four steps (several rows already give independent chains).
+                let split = if N == 1 { 2 } else { 1 };
                 let mut s = [[_mm256_setzero_si256(); N]; 2];
                 for c in 0..8 {
                     let w = unsafe { _mm256_loadu_si256(blk.add(QS + 32 * c) as *const __m256i) };
                     let uw = weights(w);
                     for t in 0..N {
                         let yc = _mm256_set1_epi32(unsafe { (y[t].add(4 * c) as *const i32).read_unaligned() });
-                        s[c % 2][t] = step(s[c % 2][t], uw, acts(yc, w));
+                        s[c % split][t] = step(s[c % split][t], uw, acts(yc, w));
                     }
                 }
                 for t in 0..N {
