@@ -99,7 +99,7 @@ fn main() {
     println!("{:<6} {:>11} {:>8} {:>7} {:>5} {:>9} {:>9} {:>8}", "type", "shape", "MiB", "kernels", "thr", "hot GB/s", "cold GB/s", "cold/mem");
 
     for dtype in [GgmlType::Q8_0, GgmlType::Q5_0, GgmlType::Q4K, GgmlType::Q6K].into_iter().filter(|t| keep("TYPES", t.name())) {
-        // SHAPE=RxC measures one other shape (e.g. 128x4096, which fits a core's L2: the kernels' own speed).
+        // SHAPE=RxC measures that shape instead of the two model shapes.
         let custom = std::env::var("SHAPE").ok().and_then(|v| {
             let (r, c) = v.split_once('x')?;
             Some(vec![(r.parse().ok()?, c.parse().ok()?)])

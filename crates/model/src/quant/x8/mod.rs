@@ -576,6 +576,19 @@ fn bcast4(y: &[i8], at: usize) -> std::arch::x86_64::__m256i {
     std::arch::x86_64::_mm256_set1_epi32(i32::from_le_bytes([y[at] as u8, y[at + 1] as u8, y[at + 2] as u8, y[at + 3] as u8]))
 }
 
+/// The 8×8 bit matrix `vgf2p8affineqb` takes (byte 7 − i selects the bits that make output
+/// bit i) for moving bits `from..from + n` of each byte to `to..to + n`, the others 0.
+#[cfg(target_arch = "x86_64")]
+const fn bit_move(from: u32, to: u32, n: u32) -> i64 {
+    let mut m = 0u64;
+    let mut k = 0;
+    while k < n {
+        m |= 1 << (8 * (7 - (to + k)) + from + k);
+        k += 1;
+    }
+    m as i64
+}
+
 /// acc += (s − offset)·(d·d_a) for one block of the 32-value formats (Q5_0, Q8_0), whose group
 /// block opens with the eight rows' f16 scales d; `s` holds each row's integer Σ q·y and
 /// `offset` what the format's stored values add to it (16·Σy for Q5_0's unsigned values).

@@ -92,9 +92,11 @@ pub(super) use avx2::KERNELS as AVX2;
 pub(super) use vnni::KERNELS as VNNI;
 
 /// The one-row (decode) and four-row (prefill) kernels, one generic body over the number of
-/// activation rows, once for each instruction set: the expanding module brings
-/// `step` (multiply-accumulate one weight vector with one broadcast activation), `scales`
-/// (sub-blocks 2p, 2p + 1 in `apply`'s form) and `apply` (accumulator × scales → i32 per row).
+/// activation rows, once for each instruction set: the expanding module brings `nibbles`
+/// (a weight vector's low and high nibbles in `step`'s form), `step` (multiply-accumulate one
+/// weight vector with one broadcast activation), `join` (two partial accumulators as one),
+/// `scales` (sub-blocks 2p, 2p + 1 in `apply`'s form), `apply` and `apply_high` (accumulator of
+/// low / high nibbles × scales → i32 per row).
 /// Each unpacked weight vector is used for every activation row.
 #[cfg(target_arch = "x86_64")]
 macro_rules! group_kernels {
@@ -118,8 +120,6 @@ macro_rules! group_kernels {
                 let mut summ = [_mm256_setzero_si256(); N];
                 for p in 0..4 {
                     let q = unsafe { blk.add(QS + 256 * p) };
-                    // Even and odd chunks in separate accumulators: four short dependency
-                    // chains per activation row instead of two long ones.
                     // One activation row: even and odd chunks in separate accumulators, four
                     // short dependency chains instead of two long ones. Several rows already
                     // give independent chains, and twice the accumulators would not fit the

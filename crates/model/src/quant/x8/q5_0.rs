@@ -233,8 +233,8 @@ mod vnni_bitalg {
     fn unpack(blk: *const u8, qh: __m256i, c: usize) -> (__m256i, __m256i) {
         let (m4, sixteen) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(0x10));
         let w = unsafe { _mm256_loadu_si256(blk.add(QS + 32 * c) as *const __m256i) };
-        // The high nibble moved down by one GF(2) affine map (bit i ← bit i + 4, the rest 0).
-        let high_down = _mm256_set1_epi64x(0x1020_4080_0000_0000);
+        // The high nibble moved down by one GF(2) affine map.
+        let high_down = _mm256_set1_epi64x(super::super::bit_move(4, 0, 4));
         let (lo, hi) = (_mm256_and_si256(w, m4), _mm256_gf2p8affine_epi64_epi8::<0>(w, high_down));
         (
             _mm256_mask_add_epi8(lo, fifth_bits(qh, 4 * c), lo, sixteen),

@@ -278,25 +278,13 @@ mod vnni {
 /// the or with the other part one `vpternlogd`, about half the instructions per weight vector.
 #[cfg(target_arch = "x86_64")]
 mod vnni_gfni {
-    use super::super::bcast4;
+    use super::super::{bcast4, bit_move};
     use super::avx2::offsets;
     use super::vnni::{apply, scales, step, FLUSH};
     use super::{chunk, BlockQ8K, GroupKernels, PairSums, GROUP_BLOCK, ROWS};
     use std::arch::x86_64::*;
 
     pub(in super::super) const KERNELS: GroupKernels = GroupKernels { one: group_dot, four: group_dot4 };
-
-    /// The 8×8 bit matrix (as `vgf2p8affineqb` takes it: byte 7 − i selects the bits that make
-    /// output bit i) moving bits `from..from + n` of each byte to `to..to + n`, the rest 0.
-    const fn bit_move(from: u32, to: u32, n: u32) -> i64 {
-        let mut m = 0u64;
-        let mut k = 0;
-        while k < n {
-            m |= 1 << (8 * (7 - (to + k)) + from + k);
-            k += 1;
-        }
-        m as i64
-    }
 
     /// As `avx2::unpack`: the four unsigned 6-bit weight vectors of chunk c in half n.
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni,gfni")]
