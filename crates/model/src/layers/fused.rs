@@ -154,6 +154,8 @@ pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, pos: usize, scale: f64) -> Res
         let per_set = group / sets_per_kv;
         let mut out = vec![0f32; h * len * dv];
         let fma = vexp::has_avx2_fma();
+        #[cfg(target_arch = "x86_64")]
+        let wide = fma && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl");
         let set = |si: usize, o: &mut [f32]| {
             let first = si * per_set;
             let (kh, vh) = (&ks[(first / group) * kstride..][..t * dq], &vs[(first / group) * vstride..][..t * dv]);
@@ -161,8 +163,11 @@ pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, pos: usize, scale: f64) -> Res
             let shape = HeadShape { len, t, dq, dv, pos, scale: scale as f32 };
             #[cfg(target_arch = "x86_64")]
             if fma {
-                // SAFETY: the CPU has AVX2 and FMA (checked by has_avx2_fma).
-                return unsafe { attend_heads_avx2(shape, per_set, qh, kh, vh, o) };
+                // SAFETY: the CPU has AVX2 and FMA (checked by has_avx2_fma), and AVX-512 F
+                // and VL where `wide`.
+                return unsafe {
+                    if wide { attend_heads_avx512(shape, per_set, qh, kh, vh, o) } else { attend_heads_avx2(shape, per_set, qh, kh, vh, o) }
+                };
             }
             let _ = fma;
             for (qh, o) in qh.chunks_exact(len * dq).zip(o.chunks_exact_mut(len * dv)) {
@@ -210,14 +215,34 @@ fn attend_head<const FMA: bool>(s: HeadShape, q: &[f32], k: &[f32], v: &[f32], o
 
 /// `attend_head` with AVX2 and FMA for `heads` query heads that share one kv head (q is
 /// (heads, len, dq), out (heads, len, dv)), two heads at a time: each key or value vector
-/// loaded serves both, so the loads per multiply-add fall from 1.25 to 0.75. Scores are four
-/// keys' dots at a time, reduced together; the weighted sum of values stays in registers 32
-/// outputs at a time. Each score and output is summed in one fixed order whatever the query's
-/// position or how heads are paired, so prefill equals decode and every head equals
-/// `attend_head` run alone.
+/// loaded serves both, so the loads per multiply-add fall from 1.25 to 0.75.
+/// # Safety
+/// The CPU has AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn attend_heads_avx2(s: HeadShape, heads: usize, q: &[f32], k: &[f32], v: &[f32], out: &mut [f32]) {
+    unsafe { attend_heads_tiled::<2>(s, heads, q, k, v, out) }
+}
+
+/// `attend_heads_avx2` three heads at a time, with AVX-512's 32 vector registers to hold the
+/// twelve score accumulators (0.58 loads per multiply-add).
+/// # Safety
+/// The CPU has AVX2, FMA, AVX-512 F and VL.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+unsafe fn attend_heads_avx512(s: HeadShape, heads: usize, q: &[f32], k: &[f32], v: &[f32], out: &mut [f32]) {
+    unsafe { attend_heads_tiled::<3>(s, heads, q, k, v, out) }
+}
+
+/// The body of the SIMD attention, `TILE` heads at a time (inlined into each caller, whose
+/// features decide the registers). Scores are four keys' dots at a time, reduced together;
+/// the weighted sum of values stays in registers 32 outputs at a time. Each score and output
+/// is summed in one fixed order whatever the query's position or how heads are tiled, so
+/// prefill equals decode and every head equals `attend_head` run alone.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn attend_heads_tiled<const TILE: usize>(s: HeadShape, heads: usize, q: &[f32], k: &[f32], v: &[f32], out: &mut [f32]) {
     let (dq, dv, len, t) = (s.dq, s.dv, s.len, s.t);
     if dq % 8 != 0 || dv % 8 != 0 {
         for (qh, o) in q.chunks_exact(len * dq).zip(out.chunks_exact_mut(len * dv)).take(heads) {
@@ -227,41 +252,42 @@ unsafe fn attend_heads_avx2(s: HeadShape, heads: usize, q: &[f32], k: &[f32], v:
     }
     assert!(q.len() >= heads * len * dq && k.len() >= t * dq && v.len() >= t * dv && out.len() >= heads * len * dv);
     let mut scores = vec![0f32; heads * t];
-    let out_ptr = out.as_mut_ptr();
+    let (scores_ptr, out_ptr) = (scores.as_mut_ptr(), out.as_mut_ptr());
     for i in 0..len {
         let seen = (s.pos + i + 1).min(t);
         // SAFETY (all calls): the lengths were checked above; head hd's query i, scores and
         // output row lie inside q, scores and out, and `seen` ≤ t keys inside k and v.
         let mut hd = 0;
         while hd < heads {
-            let pair = heads - hd >= 2;
+            let n = (heads - hd).min(TILE);
             let qi = |h: usize| unsafe { q.as_ptr().add(((hd + h) * len + i) * dq) };
-            let sc = scores.as_mut_ptr();
+            let sc = |h: usize| unsafe { scores_ptr.add((hd + h) * t) };
             unsafe {
-                if pair {
-                    scores_avx2::<2>(s, seen, [qi(0), qi(1)], k.as_ptr(), [sc.add(hd * t), sc.add((hd + 1) * t)]);
-                } else {
-                    scores_avx2::<1>(s, seen, [qi(0)], k.as_ptr(), [sc.add(hd * t)]);
+                match n {
+                    3 => scores_avx2::<3>(s, seen, [qi(0), qi(1), qi(2)], k.as_ptr(), [sc(0), sc(1), sc(2)]),
+                    2 => scores_avx2::<2>(s, seen, [qi(0), qi(1)], k.as_ptr(), [sc(0), sc(1)]),
+                    _ => scores_avx2::<1>(s, seen, [qi(0)], k.as_ptr(), [sc(0)]),
                 }
             }
-            hd += if pair { 2 } else { 1 };
+            hd += n;
         }
-        for row in scores.chunks_exact_mut(t).take(heads) {
-            softmax_in_place(&mut row[..seen]);
+        for hd in 0..heads {
+            // SAFETY: head hd's `seen` ≤ t scores lie inside `scores`.
+            softmax_in_place(unsafe { std::slice::from_raw_parts_mut(scores_ptr.add(hd * t), seen) });
         }
         let mut hd = 0;
         while hd < heads {
-            let pair = heads - hd >= 2;
+            let n = (heads - hd).min(TILE);
             let oi = |h: usize| unsafe { out_ptr.add(((hd + h) * len + i) * dv) };
-            let sc = |h: usize| unsafe { scores.as_ptr().add((hd + h) * t) };
+            let sc = |h: usize| unsafe { scores_ptr.add((hd + h) * t) as *const f32 };
             unsafe {
-                if pair {
-                    weighted_values_avx2::<2>(dv, seen, [sc(0), sc(1)], v.as_ptr(), [oi(0), oi(1)]);
-                } else {
-                    weighted_values_avx2::<1>(dv, seen, [sc(0)], v.as_ptr(), [oi(0)]);
+                match n {
+                    3 => weighted_values_avx2::<3>(dv, seen, [sc(0), sc(1), sc(2)], v.as_ptr(), [oi(0), oi(1), oi(2)]),
+                    2 => weighted_values_avx2::<2>(dv, seen, [sc(0), sc(1)], v.as_ptr(), [oi(0), oi(1)]),
+                    _ => weighted_values_avx2::<1>(dv, seen, [sc(0)], v.as_ptr(), [oi(0)]),
                 }
             }
-            hd += if pair { 2 } else { 1 };
+            hd += n;
         }
     }
 }
@@ -459,15 +485,25 @@ mod tests {
             unsafe { super::attend_heads_avx2(shape, 1, &q, &k, &v, &mut simd) };
             let d = plain.iter().zip(&simd).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
             assert!(d < 1e-5, "len {len} t {t} dq {dq} dv {dv}: {d}");
-            // Three heads on the same keys (a pair, then one alone) equal each head alone, bit
-            // for bit, whatever the output held before.
-            let q3 = [vals(len * dq, 4), q.clone(), vals(len * dq, 5)].concat();
-            let mut three = vec![f32::NAN; 3 * len * dv];
-            unsafe { super::attend_heads_avx2(shape, 3, &q3, &k, &v, &mut three) };
-            for (hd, qh) in q3.chunks_exact(len * dq).enumerate() {
-                let mut alone = vec![0f32; len * dv];
-                unsafe { super::attend_heads_avx2(shape, 1, qh, &k, &v, &mut alone) };
-                assert_eq!(&three[hd * len * dv..][..len * dv], &alone[..], "head {hd} of 3, t {t}");
+            // Several heads on the same keys (tiled by two, or by three with AVX-512) equal each
+            // head alone, bit for bit, whatever the output held before.
+            let wide = is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl");
+            let heads = 7;
+            let qs: Vec<f32> = (0..heads as u64).flat_map(|h| vals(len * dq, 40 + h)).collect();
+            for avx512 in [false, wide] {
+                let mut all = vec![f32::NAN; heads * len * dv];
+                unsafe {
+                    if avx512 {
+                        super::attend_heads_avx512(shape, heads, &qs, &k, &v, &mut all)
+                    } else {
+                        super::attend_heads_avx2(shape, heads, &qs, &k, &v, &mut all)
+                    }
+                };
+                for (hd, qh) in qs.chunks_exact(len * dq).enumerate() {
+                    let mut alone = vec![0f32; len * dv];
+                    unsafe { super::attend_heads_avx2(shape, 1, qh, &k, &v, &mut alone) };
+                    assert_eq!(&all[hd * len * dv..][..len * dv], &alone[..], "head {hd} of {heads}, t {t}, avx512 {avx512}");
+                }
             }
         }
     }
