@@ -81,7 +81,7 @@ impl<'m> Engine<'m> {
                     return Err(ModelError::Invalid("empty prompt".into()));
                 }
                 Ok(Active {
-                    cache: lm.new_cache(),
+                    cache: self.model.new_cache(),
                     logits: Vec::new(),
                     sampler: Sampler::new(r.params.clone()),
                     decoder: IncrementalDecoder::default(),

@@ -123,7 +123,7 @@ impl<'m> SpeculativeDecoder<'m> {
         if prompt_ids.is_empty() {
             return Err(ModelError::Invalid("empty prompt".into()));
         }
-        let mut cache = lm.new_cache();
+        let mut cache = model.new_cache();
         let (logits, mut hidden) =
             draft.forward_with_all_hidden(&mut [SeqInput { tokens: prompt_ids, cache: Some(&mut cache) }], LogitsFor::Last)?;
         let mut sampler = Sampler::new(params.clone());

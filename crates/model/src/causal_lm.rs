@@ -2,7 +2,7 @@
 //! more sequences through the model, each with its own cache, and return logits.
 
 use crate::error::{ModelError, Result};
-use crate::layers::kv_cache::SequenceCache;
+use crate::layers::kv_cache::{KvDtype, SequenceCache};
 use candle_core::Tensor;
 use serde::Serialize;
 
@@ -29,7 +29,7 @@ pub struct ModelInfo {
     pub hidden_size: usize,
     pub vocab_size: usize,
     pub max_positions: usize,
-    /// Bytes the KV cache holds per token (all layers, f32).
+    /// Bytes an f32 KV cache holds per token (all layers); half that in f16.
     pub kv_cache_bytes_per_token: u64,
     /// What a plain multi-head K/V cache of the same model would need per token, for comparison.
     pub mha_kv_cache_bytes_per_token: u64,
@@ -45,7 +45,14 @@ pub struct ModelInfo {
 pub trait CausalLm: Send + Sync {
     /// Logits per sequence: (1, vocab) for `Last`, (tokens, vocab) for `All`.
     fn forward(&self, seqs: &mut [SeqInput<'_>], which: LogitsFor) -> Result<Vec<Tensor>>;
+    /// An f32 cache for one sequence.
     fn new_cache(&self) -> SequenceCache;
+    /// A cache that stores keys and values as `dtype` where this architecture's attention reads
+    /// it; f32 otherwise (DeepSeek's MLA latent cache).
+    fn new_cache_with(&self, dtype: KvDtype) -> SequenceCache {
+        let _ = dtype;
+        self.new_cache()
+    }
     fn info(&self) -> ModelInfo;
     /// The model's built-in draft for speculative decoding (DeepSeek-V3's MTP module), when the
     /// checkpoint has one.

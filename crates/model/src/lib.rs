@@ -21,5 +21,5 @@ pub mod weights;
 
 pub use causal_lm::{CausalLm, LogitsFor, ModelInfo, SeqInput};
 pub use error::{ModelError, Result};
-pub use layers::kv_cache::SequenceCache;
+pub use layers::kv_cache::{KvDtype, SequenceCache};
 pub use loader::{load_model, LoadedModel};

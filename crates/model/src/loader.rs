@@ -2,6 +2,7 @@
 //! template, generation defaults). Everything a command needs comes back in one `LoadedModel`.
 
 use crate::causal_lm::CausalLm;
+use crate::layers::kv_cache::{KvDtype, SequenceCache};
 use crate::chat_template::ChatTemplate;
 use crate::config::{GenerationDefaults, RawConfig};
 use crate::error::{ModelError, Result};
@@ -24,9 +25,16 @@ pub struct LoadedModel {
     /// Storage dtypes (name -> tensor count) and bytes of the weights on disk.
     pub storage_dtypes: BTreeMap<String, usize>,
     pub weight_bytes: u64,
+    /// How caches from `new_cache` store keys and values: f32 (the default) or f16.
+    pub kv_dtype: KvDtype,
 }
 
 impl LoadedModel {
+    /// A cache for one sequence, in `kv_dtype` where the architecture supports it.
+    pub fn new_cache(&self) -> SequenceCache {
+        self.model.new_cache_with(self.kv_dtype)
+    }
+
     /// Token ids that end generation: generation_config's eos ids plus the tokenizer's eos token.
     pub fn eos_ids(&self) -> Vec<u32> {
         let mut ids = self.generation.eos_token_id.clone();
@@ -59,7 +67,7 @@ pub fn load_model(path: &Path) -> Result<LoadedModel> {
     let tokenizer = if tok_path.exists() { Some(TextTokenizer::load(&tok_path, &tok_cfg)?) } else { None };
     let chat_template = load_chat_template(path, &tok_cfg)?;
     let generation = GenerationDefaults::read_optional(&path.join("generation_config.json"))?;
-    Ok(LoadedModel { path: path.to_path_buf(), model, tokenizer, chat_template, generation, storage_dtypes, weight_bytes })
+    Ok(LoadedModel { path: path.to_path_buf(), model, tokenizer, chat_template, generation, storage_dtypes, weight_bytes, kv_dtype: KvDtype::F32 })
 }
 
 /// `chat_template.jinja` wins over tokenizer_config.json's `chat_template`, as in transformers.
@@ -115,5 +123,5 @@ pub fn load_gguf(path: &Path) -> Result<LoadedModel> {
         ..Default::default()
     };
     let tokenizer = Some(TextTokenizer::from_gguf(tokenizer, path, bos, eos));
-    Ok(LoadedModel { path: path.to_path_buf(), model, tokenizer, chat_template, generation, storage_dtypes, weight_bytes })
+    Ok(LoadedModel { path: path.to_path_buf(), model, tokenizer, chat_template, generation, storage_dtypes, weight_bytes, kv_dtype: KvDtype::F32 })
 }

@@ -18,6 +18,8 @@ use std::time::Instant;
 pub struct BenchArgs {
     #[arg(long)]
     pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub kv_cache: model_arg::KvCacheArg,
     #[arg(long, default_value_t = 128)]
     pub prompt_tokens: usize,
     #[arg(long, default_value_t = 64)]
@@ -55,7 +57,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     if a.prompt_tokens == 0 || a.gen_tokens == 0 || a.repeats == 0 {
         bail!("--prompt-tokens, --gen-tokens and --repeats must be at least 1");
     }
-    let m = model_arg::open(&a.model)?;
+    let m = model_arg::open_with_cache(&a.model, a.kv_cache)?;
     if a.speculative && m.model.mtp_draft().is_none() {
         bail!(
             "--speculative: {} has no MTP module (config.json num_nextn_predict_layers is 0 or its weights are missing), so there is no draft to speculate with",
@@ -77,6 +79,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let (mut best_prefill, mut best_decode) = (0.0f64, 0.0f64);
     let mut kv_cache_bytes = 0usize;
+    let kv_dtype = m.new_cache().dtype();
     // Peak RSS is read after the first repeat (model, cache and scratch at their largest), before
     // the bandwidth probe's buffer exists; the probe then reads the bandwidth before and after
     // each repeat, and the best decode is judged against the higher reading beside it.
@@ -85,12 +88,12 @@ pub fn run(a: BenchArgs) -> Result<()> {
     let (mut best_spec, mut spec_acceptance) = (0.0f64, 0.0f64);
     // Warm-up, as llama-bench does: the first pass over memory-mapped weights pays page faults.
     {
-        let mut cache = m.model.new_cache();
+        let mut cache = m.new_cache();
         m.model.forward(&mut [SeqInput { tokens: &prompt[..1], cache: Some(&mut cache) }], LogitsFor::Last)?;
     }
     for _ in 0..a.repeats {
         let before = probe.as_ref().map(BandwidthProbe::read);
-        let mut cache = m.model.new_cache();
+        let mut cache = m.new_cache();
         let t0 = Instant::now();
         let logits = m.model.forward(&mut [SeqInput { tokens: &prompt, cache: Some(&mut cache) }], LogitsFor::Last)?;
         let prefill = a.prompt_tokens as f64 / t0.elapsed().as_secs_f64();
@@ -137,6 +140,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         "threads": threads,
         // Allocated KV-cache bytes at the end of decode: RSS is judged against weights + cache.
         "kv_cache_bytes": kv_cache_bytes,
+        "kv_cache_dtype": format!("{kv_dtype:?}").to_lowercase(),
     });
     if let Some(bandwidth) = bandwidth_at_best {
         // Bytes one decode step reads: the weights as the model holds them (f32 for safetensors
@@ -144,7 +148,8 @@ pub fn run(a: BenchArgs) -> Result<()> {
         // unknown), and the KV cache at the mean context length of the decode.
         let info = m.model.info();
         let weights_read = info.decode_weight_bytes_per_token.unwrap_or(m.weight_bytes);
-        let kv_read = info.kv_cache_bytes_per_token * (a.prompt_tokens + a.gen_tokens / 2) as u64;
+        let kv_per_token = info.kv_cache_bytes_per_token / 4 * kv_dtype.size_in_bytes() as u64;
+        let kv_read = kv_per_token * (a.prompt_tokens + a.gen_tokens / 2) as u64;
         let read = weights_read + kv_read;
         let ceiling = bandwidth / read.max(1) as f64;
         report["decode_bytes_per_token"] = read.into();
@@ -169,7 +174,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         println!("weight bytes    {}", m.weight_bytes);
         let rss = report["peak_rss_bytes"].as_u64().unwrap_or(0);
         let base = m.weight_bytes + kv_cache_bytes as u64;
-        println!("KV cache        {kv_cache_bytes} bytes allocated");
+        println!("KV cache        {kv_cache_bytes} bytes allocated ({})", report["kv_cache_dtype"].as_str().unwrap_or(""));
         println!("peak RSS        {rss} ({:+.1}% over weights + KV cache)", 100.0 * (rss as f64 / base.max(1) as f64 - 1.0));
         if let Some(bw) = report["read_bandwidth_bytes_s"].as_f64() {
             println!(

@@ -17,6 +17,8 @@ use std::path::PathBuf;
 pub struct ChatArgs {
     #[arg(long)]
     pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub kv_cache: model_arg::KvCacheArg,
     /// A system message. None by default: nothing is added to what you type.
     #[arg(long)]
     pub system: Option<String>,
@@ -28,7 +30,7 @@ pub struct ChatArgs {
 }
 
 pub fn run(a: ChatArgs) -> Result<()> {
-    let m = model_arg::open(&a.model)?;
+    let m = model_arg::open_with_cache(&a.model, a.kv_cache)?;
     let params = a.sampling.resolve(&m.generation)?;
     let engine = Engine::new(&m);
     let mut history: Vec<ChatMessage> = a.system.iter().map(|s| ChatMessage::new("system", s)).collect();

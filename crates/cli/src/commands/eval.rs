@@ -27,6 +27,8 @@ pub struct EvalArgs {
     /// A Hugging Face model directory.
     #[arg(long)]
     pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub kv_cache: model_arg::KvCacheArg,
     /// A generated task: add, sub, mul, linear, countdown or mixed.
     #[arg(
         long,
@@ -102,7 +104,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         },
     };
 
-    let m = model_arg::open(&a.model)?;
+    let m = model_arg::open_with_cache(&a.model, a.kv_cache)?;
     let params = a.sampling.resolve(&m.generation)?;
     if m.chat_template.is_none() {
         eprintln!(

@@ -15,6 +15,8 @@ use std::path::PathBuf;
 pub struct GenerateArgs {
     #[arg(long)]
     pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub kv_cache: model_arg::KvCacheArg,
     #[arg(long)]
     pub prompt: String,
     /// Feed the prompt as raw text (no chat template).
@@ -34,7 +36,7 @@ pub struct GenerateArgs {
 }
 
 pub fn run(a: GenerateArgs) -> Result<()> {
-    let m = model_arg::open(&a.model)?;
+    let m = model_arg::open_with_cache(&a.model, a.kv_cache)?;
     let params = a.sampling.resolve(&m.generation)?;
     let (ids, think_open) = if a.raw {
         let tok = m.tokenizer.as_ref().with_context(|| format!("{}: no tokenizer.json", m.path.display()))?;

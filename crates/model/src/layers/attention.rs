@@ -99,6 +99,8 @@ pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, pos: usize, scale: f64) -> can
     if let Some(out) = fused::attend(q, k, v, pos, scale)? {
         return Ok(out);
     }
+    // An f16 cache is widened for the matmul form.
+    let (k, v) = (&k.to_dtype(q.dtype())?, &v.to_dtype(q.dtype())?);
     let (h, len, dq) = q.dims3()?;
     let (kv, t, _) = k.dims3()?;
     let dv = v.dims()[2];

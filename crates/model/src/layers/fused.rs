@@ -13,13 +13,36 @@
 
 use crate::layers::rope::RopeLayout;
 use crate::layers::vexp;
-use candle_core::{Device, Result, Storage, Tensor};
+use candle_core::{DType, Device, Result, Storage, Tensor, WithDType};
+use half::f16;
+
+/// What a KV cache holds: f32, or f16 widened to f32 as it is loaded.
+pub(crate) trait KvElem: WithDType {
+    const F16: bool;
+    fn to_f32(self) -> f32;
+}
+
+impl KvElem for f32 {
+    const F16: bool = false;
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        self
+    }
+}
+
+impl KvElem for f16 {
+    const F16: bool = true;
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        f16::to_f32(self)
+    }
+}
 
 /// Runs `f` on the values of `ts` when none is tracked by autograd and each is f32 in CPU memory
 /// with rows (the last dimension) contiguous; `None` otherwise, and the caller then takes the
 /// differentiable path. Each slice starts at the tensor's first element and ends after its
 /// last, so a strided view (a cache buffer's first rows) is read in place, not copied.
-fn with_values<R>(ts: &[&Tensor], f: impl FnOnce(&[&[f32]]) -> Result<R>) -> Result<Option<R>> {
+fn with_values<T: WithDType, R>(ts: &[&Tensor], f: impl FnOnce(&[&[T]]) -> Result<R>) -> Result<Option<R>> {
     let rows_contiguous = |t: &Tensor| t.stride().last().is_none_or(|&s| s == 1 || t.dims().last() == Some(&1));
     if ts.iter().any(|t| t.track_op() || !t.device().is_cpu() || !rows_contiguous(t) || t.elem_count() == 0) {
         return Ok(None);
@@ -28,7 +51,7 @@ fn with_values<R>(ts: &[&Tensor], f: impl FnOnce(&[&[f32]]) -> Result<R>) -> Res
     let mut slices = Vec::with_capacity(ts.len());
     for (storage, layout) in &guards {
         let Storage::Cpu(cpu) = &**storage else { return Ok(None) };
-        let Ok(all) = cpu.as_slice::<f32>() else { return Ok(None) };
+        let Ok(all) = cpu.as_slice::<T>() else { return Ok(None) };
         let start = layout.start_offset();
         let span = 1 + layout.dims().iter().zip(layout.stride()).map(|(d, s)| (d - 1) * s).sum::<usize>();
         slices.push(&all[start..start + span]);
@@ -41,7 +64,7 @@ fn with_contiguous<R>(ts: &[&Tensor], f: impl FnOnce(&[&[f32]]) -> Result<R>) ->
     if ts.iter().any(|t| !t.is_contiguous()) {
         return Ok(None);
     }
-    with_values(ts, f)
+    with_values::<f32, R>(ts, f)
 }
 
 fn tensor(values: Vec<f32>, like: &Tensor) -> Result<Tensor> {
@@ -139,49 +162,73 @@ pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, pos: usize, scale: f64) -> Res
         return Ok(None);
     }
     // Cache views are the first t rows of a longer buffer: heads sit `stride[0]` apart.
-    let (q, kstride, vstride) = (q.contiguous()?, k.stride()[0], v.stride()[0]);
-    if k.stride()[1] != dq || v.stride()[1] != dv {
+    if k.stride()[1] != dq || v.stride()[1] != dv || k.dtype() != v.dtype() {
         return Ok(None);
     }
-    with_values(&[&q, k, v], |vals| {
-        let (qs, ks, vs) = (vals[0], vals[1], vals[2]);
-        let group = h / kv;
-        // Query heads go to the threads in sets that share one kv head, so the SIMD kernel can
-        // use each key and value it loads for several heads: as few heads per set as keep
-        // every thread busy (sets divide the group).
-        let threads = rayon::current_num_threads();
-        let sets_per_kv = (1..=group).find(|&d| group % d == 0 && kv * d >= threads).unwrap_or(group);
-        let per_set = group / sets_per_kv;
-        let mut out = vec![0f32; h * len * dv];
-        let fma = vexp::has_avx2_fma();
-        #[cfg(target_arch = "x86_64")]
-        let wide = fma && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl");
-        let set = |si: usize, o: &mut [f32]| {
-            let first = si * per_set;
-            let (kh, vh) = (&ks[(first / group) * kstride..][..t * dq], &vs[(first / group) * vstride..][..t * dv]);
-            let qh = &qs[first * len * dq..][..per_set * len * dq];
-            let shape = HeadShape { len, t, dq, dv, pos, scale: scale as f32 };
-            #[cfg(target_arch = "x86_64")]
-            if fma {
-                // SAFETY: the CPU has AVX2 and FMA (checked by has_avx2_fma), and AVX-512 F
-                // and VL where `wide`.
-                return unsafe {
-                    if wide { attend_heads_avx512(shape, per_set, qh, kh, vh, o) } else { attend_heads_avx2(shape, per_set, qh, kh, vh, o) }
-                };
-            }
-            let _ = fma;
-            for (qh, o) in qh.chunks_exact(len * dq).zip(o.chunks_exact_mut(len * dv)) {
-                attend_head::<false>(shape, qh, kh, vh, o);
-            }
+    let q = q.contiguous()?;
+    with_values::<f32, _>(&[&q], |qs| {
+        let shape = HeadShape { len, t, dq, dv, pos, scale: scale as f32 };
+        let heads = Heads { h, kv, kstride: k.stride()[0], vstride: v.stride()[0] };
+        let out = match k.dtype() {
+            DType::F32 => with_values::<f32, _>(&[k, v], |kv| Ok(attend_values(shape, heads, qs[0], kv[0], kv[1])))?,
+            DType::F16 => with_values::<f16, _>(&[k, v], |kv| Ok(attend_values(shape, heads, qs[0], kv[0], kv[1])))?,
+            _ => None,
         };
-        // Split over the cores once the cache is long enough to repay the dispatch.
-        if h * len * t * (dq + dv) >= 1 << 16 {
-            crate::parallel::for_each_chunk_mut(&mut out, per_set * len * dv, set);
-        } else {
-            out.chunks_exact_mut(per_set * len * dv).enumerate().for_each(|(si, o)| set(si, o));
-        }
-        Tensor::from_vec(out, (h, len, dv), &Device::Cpu)
+        out.map(|out| Tensor::from_vec(out, (h, len, dv), &Device::Cpu)).transpose()
     })
+    .map(Option::flatten)
+}
+
+/// Query heads `h` on `kv` key/value heads whose keys and values sit `kstride` and `vstride`
+/// values apart.
+#[derive(Clone, Copy)]
+struct Heads {
+    h: usize,
+    kv: usize,
+    kstride: usize,
+    vstride: usize,
+}
+
+/// `attend` on plain values: q (h, len, dq), keys and values in the cache's layout.
+fn attend_values<E: KvElem>(shape: HeadShape, heads: Heads, qs: &[f32], ks: &[E], vs: &[E]) -> Vec<f32> {
+    let (HeadShape { len, t, dq, dv, .. }, Heads { h, kv, kstride, vstride }) = (shape, heads);
+    let group = h / kv;
+    // Query heads go to the threads in sets that share one kv head, so the SIMD kernel can
+    // use each key and value it loads for several heads: as few heads per set as keep
+    // every thread busy (sets divide the group).
+    let threads = rayon::current_num_threads();
+    let sets_per_kv = (1..=group).find(|&d| group % d == 0 && kv * d >= threads).unwrap_or(group);
+    let per_set = group / sets_per_kv;
+    let mut out = vec![0f32; h * len * dv];
+    let fma = vexp::has_avx2_fma();
+    #[cfg(target_arch = "x86_64")]
+    let fma = fma && is_x86_feature_detected!("f16c");
+    #[cfg(target_arch = "x86_64")]
+    let wide = fma && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl");
+    let set = |si: usize, o: &mut [f32]| {
+        let first = si * per_set;
+        let (kh, vh) = (&ks[(first / group) * kstride..][..t * dq], &vs[(first / group) * vstride..][..t * dv]);
+        let qh = &qs[first * len * dq..][..per_set * len * dq];
+        #[cfg(target_arch = "x86_64")]
+        if fma {
+            // SAFETY: the CPU has AVX2, FMA (checked by has_avx2_fma) and F16C, and
+            // AVX-512 F and VL where `wide`.
+            return unsafe {
+                if wide { attend_heads_avx512(shape, per_set, qh, kh, vh, o) } else { attend_heads_avx2(shape, per_set, qh, kh, vh, o) }
+            };
+        }
+        let _ = fma;
+        for (qh, o) in qh.chunks_exact(len * dq).zip(o.chunks_exact_mut(len * dv)) {
+            attend_head::<false, E>(shape, qh, kh, vh, o);
+        }
+    };
+    // Split over the cores once the cache is long enough to repay the dispatch.
+    if h * len * t * (dq + dv) >= 1 << 16 {
+        crate::parallel::for_each_chunk_mut(&mut out, per_set * len * dv, set);
+    } else {
+        out.chunks_exact_mut(per_set * len * dv).enumerate().for_each(|(si, o)| set(si, o));
+    }
+    out
 }
 
 #[derive(Clone, Copy)]
@@ -196,19 +243,19 @@ struct HeadShape {
 
 /// One query head: `len` queries (rows of q) over `t` keys and values (rows of k, v).
 #[inline(always)]
-fn attend_head<const FMA: bool>(s: HeadShape, q: &[f32], k: &[f32], v: &[f32], out: &mut [f32]) {
+fn attend_head<const FMA: bool, E: KvElem>(s: HeadShape, q: &[f32], k: &[E], v: &[E], out: &mut [f32]) {
     let mut scores = vec![0f32; s.t];
     for i in 0..s.len {
         let qi = &q[i * s.dq..(i + 1) * s.dq];
         let seen = (s.pos + i + 1).min(s.t);
         for (score, kj) in scores[..seen].iter_mut().zip(k.chunks_exact(s.dq)) {
-            *score = dot::<FMA>(qi, kj) * s.scale;
+            *score = dot::<FMA, E>(qi, kj) * s.scale;
         }
         softmax_in_place(&mut scores[..seen]);
         let oi = &mut out[i * s.dv..(i + 1) * s.dv];
         oi.fill(0.0);
         for (&p, vj) in scores[..seen].iter().zip(v.chunks_exact(s.dv)) {
-            oi.iter_mut().zip(vj).for_each(|(a, &b)| *a = madd::<FMA>(p, b, *a));
+            oi.iter_mut().zip(vj).for_each(|(a, &b)| *a = madd::<FMA>(p, b.to_f32(), *a));
         }
     }
 }
@@ -219,9 +266,9 @@ fn attend_head<const FMA: bool>(s: HeadShape, q: &[f32], k: &[f32], v: &[f32], o
 /// # Safety
 /// The CPU has AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn attend_heads_avx2(s: HeadShape, heads: usize, q: &[f32], k: &[f32], v: &[f32], out: &mut [f32]) {
-    unsafe { attend_heads_tiled::<2>(s, heads, q, k, v, out) }
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn attend_heads_avx2<E: KvElem>(s: HeadShape, heads: usize, q: &[f32], k: &[E], v: &[E], out: &mut [f32]) {
+    unsafe { attend_heads_tiled::<2, E>(s, heads, q, k, v, out) }
 }
 
 /// `attend_heads_avx2` three heads at a time, with AVX-512's 32 vector registers to hold the
@@ -229,9 +276,9 @@ unsafe fn attend_heads_avx2(s: HeadShape, heads: usize, q: &[f32], k: &[f32], v:
 /// # Safety
 /// The CPU has AVX2, FMA, AVX-512 F and VL.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
-unsafe fn attend_heads_avx512(s: HeadShape, heads: usize, q: &[f32], k: &[f32], v: &[f32], out: &mut [f32]) {
-    unsafe { attend_heads_tiled::<3>(s, heads, q, k, v, out) }
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl")]
+unsafe fn attend_heads_avx512<E: KvElem>(s: HeadShape, heads: usize, q: &[f32], k: &[E], v: &[E], out: &mut [f32]) {
+    unsafe { attend_heads_tiled::<3, E>(s, heads, q, k, v, out) }
 }
 
 /// The body of the SIMD attention, `TILE` heads at a time (inlined into each caller, whose
@@ -240,13 +287,13 @@ unsafe fn attend_heads_avx512(s: HeadShape, heads: usize, q: &[f32], k: &[f32], 
 /// is summed in one fixed order whatever the query's position or how heads are tiled, so
 /// prefill equals decode and every head equals `attend_head` run alone.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-unsafe fn attend_heads_tiled<const TILE: usize>(s: HeadShape, heads: usize, q: &[f32], k: &[f32], v: &[f32], out: &mut [f32]) {
+unsafe fn attend_heads_tiled<const TILE: usize, E: KvElem>(s: HeadShape, heads: usize, q: &[f32], k: &[E], v: &[E], out: &mut [f32]) {
     let (dq, dv, len, t) = (s.dq, s.dv, s.len, s.t);
     if dq % 8 != 0 || dv % 8 != 0 {
         for (qh, o) in q.chunks_exact(len * dq).zip(out.chunks_exact_mut(len * dv)).take(heads) {
-            attend_head::<true>(s, qh, k, v, o);
+            attend_head::<true, E>(s, qh, k, v, o);
         }
         return;
     }
@@ -264,9 +311,9 @@ unsafe fn attend_heads_tiled<const TILE: usize>(s: HeadShape, heads: usize, q: &
             let sc = |h: usize| unsafe { scores_ptr.add((hd + h) * t) };
             unsafe {
                 match n {
-                    3 => scores_avx2::<3>(s, seen, [qi(0), qi(1), qi(2)], k.as_ptr(), [sc(0), sc(1), sc(2)]),
-                    2 => scores_avx2::<2>(s, seen, [qi(0), qi(1)], k.as_ptr(), [sc(0), sc(1)]),
-                    _ => scores_avx2::<1>(s, seen, [qi(0)], k.as_ptr(), [sc(0)]),
+                    3 => scores_avx2::<3, E>(s, seen, [qi(0), qi(1), qi(2)], k.as_ptr(), [sc(0), sc(1), sc(2)]),
+                    2 => scores_avx2::<2, E>(s, seen, [qi(0), qi(1)], k.as_ptr(), [sc(0), sc(1)]),
+                    _ => scores_avx2::<1, E>(s, seen, [qi(0)], k.as_ptr(), [sc(0)]),
                 }
             }
             hd += n;
@@ -282,9 +329,9 @@ unsafe fn attend_heads_tiled<const TILE: usize>(s: HeadShape, heads: usize, q: &
             let sc = |h: usize| unsafe { scores_ptr.add((hd + h) * t) as *const f32 };
             unsafe {
                 match n {
-                    3 => weighted_values_avx2::<3>(dv, seen, [sc(0), sc(1), sc(2)], v.as_ptr(), [oi(0), oi(1), oi(2)]),
-                    2 => weighted_values_avx2::<2>(dv, seen, [sc(0), sc(1)], v.as_ptr(), [oi(0), oi(1)]),
-                    _ => weighted_values_avx2::<1>(dv, seen, [sc(0)], v.as_ptr(), [oi(0)]),
+                    3 => weighted_values_avx2::<3, E>(dv, seen, [sc(0), sc(1), sc(2)], v.as_ptr(), [oi(0), oi(1), oi(2)]),
+                    2 => weighted_values_avx2::<2, E>(dv, seen, [sc(0), sc(1)], v.as_ptr(), [oi(0), oi(1)]),
+                    _ => weighted_values_avx2::<1, E>(dv, seen, [sc(0)], v.as_ptr(), [oi(0)]),
                 }
             }
             hd += n;
@@ -297,9 +344,9 @@ unsafe fn attend_heads_tiled<const TILE: usize>(s: HeadShape, heads: usize, q: &
 /// # Safety
 /// AVX2 and FMA; dq a multiple of 8; the pointers hold what is named.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-unsafe fn scores_avx2<const H: usize>(s: HeadShape, seen: usize, q: [*const f32; H], k: *const f32, out: [*mut f32; H]) {
+unsafe fn scores_avx2<const H: usize, E: KvElem>(s: HeadShape, seen: usize, q: [*const f32; H], k: *const E, out: [*mut f32; H]) {
     use std::arch::x86_64::*;
     let dq = s.dq;
     let mut j = 0;
@@ -309,7 +356,7 @@ unsafe fn scores_avx2<const H: usize>(s: HeadShape, seen: usize, q: [*const f32;
         for c in (0..dq).step_by(8) {
             let qv: [__m256; H] = std::array::from_fn(|h| unsafe { _mm256_loadu_ps(q[h].add(c)) });
             for m in 0..n {
-                let kv = unsafe { _mm256_loadu_ps(k.add((j + m) * dq + c)) };
+                let kv = unsafe { load8(k.add((j + m) * dq + c)) };
                 for h in 0..H {
                     acc[h][m] = _mm256_fmadd_ps(qv[h], kv, acc[h][m]);
                 }
@@ -335,9 +382,9 @@ unsafe fn scores_avx2<const H: usize>(s: HeadShape, seen: usize, q: [*const f32;
 /// # Safety
 /// AVX2 and FMA; dv a multiple of 8; the pointers hold what is named.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-unsafe fn weighted_values_avx2<const H: usize>(dv: usize, seen: usize, p: [*const f32; H], v: *const f32, out: [*mut f32; H]) {
+unsafe fn weighted_values_avx2<const H: usize, E: KvElem>(dv: usize, seen: usize, p: [*const f32; H], v: *const E, out: [*mut f32; H]) {
     use std::arch::x86_64::*;
     for c in (0..dv).step_by(32) {
         let w = (dv - c).min(32) / 8;
@@ -346,7 +393,7 @@ unsafe fn weighted_values_avx2<const H: usize>(dv: usize, seen: usize, p: [*cons
             let pv: [__m256; H] = std::array::from_fn(|h| _mm256_set1_ps(unsafe { *p[h].add(jj) }));
             let vj = unsafe { v.add(jj * dv + c) };
             for r in 0..w {
-                let x = unsafe { _mm256_loadu_ps(vj.add(8 * r)) };
+                let x = unsafe { load8(vj.add(8 * r)) };
                 for h in 0..H {
                     o[h][r] = _mm256_fmadd_ps(pv[h], x, o[h][r]);
                 }
@@ -360,6 +407,19 @@ unsafe fn weighted_values_avx2<const H: usize>(dv: usize, seen: usize, p: [*cons
     }
 }
 
+/// Eight cached values as f32.
+/// # Safety
+/// AVX2 and F16C; `p` points at eight values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn load8<E: KvElem>(p: *const E) -> std::arch::x86_64::__m256 {
+    use std::arch::x86_64::*;
+    unsafe {
+        if E::F16 { _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i)) } else { _mm256_loadu_ps(p as *const f32) }
+    }
+}
+
 #[inline(always)]
 fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
     // mul_add is one instruction where FMA is enabled and a slow library call elsewhere.
@@ -369,13 +429,13 @@ fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
 /// Eight partial sums, then a pairwise tree, then the tail: the compiler vectorises the loop,
 /// and a score does not depend on the query's position.
 #[inline(always)]
-fn dot<const FMA: bool>(q: &[f32], key: &[f32]) -> f32 {
+fn dot<const FMA: bool, E: KvElem>(q: &[f32], key: &[E]) -> f32 {
     let mut acc = [0f32; 8];
     let (qc, kc) = (q.chunks_exact(8), key.chunks_exact(8));
-    let tail: f32 = qc.remainder().iter().zip(kc.remainder()).map(|(x, y)| x * y).sum();
+    let tail: f32 = qc.remainder().iter().zip(kc.remainder()).map(|(x, y)| x * y.to_f32()).sum();
     for (x, y) in qc.zip(kc) {
         for l in 0..8 {
-            acc[l] = madd::<FMA>(x[l], y[l], acc[l]);
+            acc[l] = madd::<FMA>(x[l], y[l].to_f32(), acc[l]);
         }
     }
     let b: [f32; 4] = std::array::from_fn(|l| acc[l] + acc[l + 4]);
@@ -388,7 +448,7 @@ mod tests {
     //! public call takes the differentiable path.
     use crate::config::{RopeConfig, RopeScaling};
     use crate::layers::attention::attend;
-    use crate::layers::kv_cache::LayerCache;
+    use crate::layers::kv_cache::{KvDtype, LayerCache};
     use crate::layers::norm::RmsNorm;
     use crate::layers::rope::{RopeLayout, RotaryEmbedding};
     use candle_core::{Device, Tensor, Var};
@@ -448,9 +508,17 @@ mod tests {
 
     #[test]
     fn attention_over_cache_views_equals_the_matmul_form() {
+        for dtype in [KvDtype::F32, KvDtype::F16] {
+            attention_over_cache_views_equals_the_matmul_form_in(dtype);
+        }
+    }
+
+    /// With an f16 cache both forms read the same rounded keys and values (the matmul form
+    /// widens them), so they agree as closely as with f32.
+    fn attention_over_cache_views_equals_the_matmul_form_in(dtype: KvDtype) {
         // 6 query heads on 2 kv heads; the cache's views are the first rows of a longer buffer.
         let (h, kv, d) = (6, 2, 24);
-        let mut cache = LayerCache::default();
+        let mut cache = LayerCache::new(dtype);
         cache.append(&[&random(&[kv, 6, d], 5), &random(&[kv, 6, d], 6)]).unwrap();
         // The last case has a cache long enough to split the heads over the threads.
         for (len, seed, grow) in [(3, 7, 0), (1, 8, 0), (1, 9, 300)] {
@@ -460,11 +528,12 @@ mod tests {
             let kv_all = cache.append(&[&random(&[kv, len, d], seed), &random(&[kv, len, d], seed + 10)]).unwrap();
             let (k, v) = (&kv_all[0], &kv_all[1]);
             assert!(!k.is_contiguous(), "the test should exercise strided cache views");
+            assert_eq!(k.dtype(), dtype.dtype());
             let t = k.dims()[1];
             let q = random(&[h, len, d], seed + 20);
             let fused = super::attend(&q, k, v, t - len, 0.2).unwrap().expect("fused attention");
             let reference = attend(&tracked(&q), k, v, t - len, 0.2).unwrap();
-            assert!(max_diff(&fused, &reference) < 1e-5, "len {len}");
+            assert!(max_diff(&fused, &reference) < 1e-5, "len {len} {dtype:?}");
             assert!(max_diff(&attend(&q, k, v, t - len, 0.2).unwrap(), &reference) < 1e-5);
         }
     }
@@ -472,19 +541,26 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn plain_and_avx2_heads_agree() {
-        if !super::vexp::has_avx2_fma() {
+        if !super::vexp::has_avx2_fma() || !is_x86_feature_detected!("f16c") {
             return;
         }
+        plain_and_avx2_heads_agree_on::<f32>();
+        plain_and_avx2_heads_agree_on::<half::f16>();
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn plain_and_avx2_heads_agree_on<E: super::KvElem>() {
         for (len, t, dq, dv, pos) in [(1, 37, 64, 64, 36), (5, 21, 24, 40, 16), (3, 9, 12, 8, 6)] {
             let vals = |n: usize, seed: u64| random(&[n], seed).to_vec1::<f32>().unwrap();
-            let (q, k, v) = (vals(len * dq, 1), vals(t * dq, 2), vals(t * dv, 3));
+            let cached = |n: usize, seed: u64| vals(n, seed).into_iter().map(|x| E::from_f64(x as f64)).collect::<Vec<E>>();
+            let (q, k, v) = (vals(len * dq, 1), cached(t * dq, 2), cached(t * dv, 3));
             let shape = super::HeadShape { len, t, dq, dv, pos, scale: 0.3 };
             let (mut plain, mut simd) = (vec![0f32; len * dv], vec![0f32; len * dv]);
-            super::attend_head::<false>(shape, &q, &k, &v, &mut plain);
+            super::attend_head::<false, E>(shape, &q, &k, &v, &mut plain);
             // SAFETY: checked above that this CPU has AVX2 and FMA.
             unsafe { super::attend_heads_avx2(shape, 1, &q, &k, &v, &mut simd) };
             let d = plain.iter().zip(&simd).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-            assert!(d < 1e-5, "len {len} t {t} dq {dq} dv {dv}: {d}");
+            assert!(d < 1e-5, "len {len} t {t} dq {dq} dv {dv} {:?}: {d}", E::DTYPE);
             // Several heads on the same keys (tiled by two, or by three with AVX-512) equal each
             // head alone, bit for bit, whatever the output held before.
             let wide = is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl");
@@ -522,18 +598,19 @@ mod tests {
 
 #[cfg(test)]
 mod timing {
+    use candle_core::DType::{F16, F32};
     use candle_core::{Device, Tensor};
 
     /// `cargo test --release -p reasoner-model --lib attention_timing -- --ignored --nocapture`
     #[test]
     #[ignore]
     fn attention_timing() {
-        // Qwen2.5-0.5B's heads (14 on 2 kv heads, d 64) and R1-Distill-1.5B's (12 on 2, d 128);
-        // 28 layers' caches cycled, so a long cache comes from memory as in a decode step.
-        for (h, kv, d) in [(14, 2, 64), (12, 2, 128)] {
+        // Qwen2.5-0.5B's heads (14 on 2 kv heads, d 64) and R1-Distill-1.5B's (12 on 2, d 128),
+        // with f32 and f16 caches; 28 layers' caches cycled, so a long cache comes from memory as in a decode step.
+        for (h, kv, d, dtype) in [(14, 2, 64, F32), (12, 2, 128, F32), (14, 2, 64, F16), (12, 2, 128, F16)] {
             for t in [128usize, 512, 2048] {
-                let q = Tensor::ones((h, 1, d), candle_core::DType::F32, &Device::Cpu).unwrap();
-                let cache = || Tensor::ones((kv, t, d), candle_core::DType::F32, &Device::Cpu).unwrap();
+                let q = Tensor::ones((h, 1, d), F32, &Device::Cpu).unwrap();
+                let cache = || Tensor::ones((kv, t, d), dtype, &Device::Cpu).unwrap();
                 let layers: Vec<(Tensor, Tensor)> = (0..28).map(|_| (cache(), cache())).collect();
                 let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
                 pool.install(|| {
@@ -545,7 +622,7 @@ mod timing {
                     }
                     let us = start.elapsed().as_secs_f64() * 1e6 / n as f64;
                     let gflops = (h * t * d * 4) as f64 / us / 1e3;
-                    eprintln!("h {h} kv {kv} d {d} t {t}: {us:.1} us per layer-step, {gflops:.1} GFLOP/s (1 thread)");
+                    eprintln!("h {h} kv {kv} d {d} t {t} {dtype:?}: {us:.1} us per layer-step, {gflops:.1} GFLOP/s (1 thread)");
                 });
             }
         }

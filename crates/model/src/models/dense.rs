@@ -7,7 +7,7 @@ use crate::config::RopeConfig;
 use crate::error::Result;
 use crate::layers::attention::{AttentionShape, GqaAttention};
 use crate::layers::embedding::Embedding;
-use crate::layers::kv_cache::{LayerCache, SequenceCache};
+use crate::layers::kv_cache::{KvDtype, LayerCache, SequenceCache};
 use crate::layers::linear::Linear;
 use crate::layers::mlp::SwiGlu;
 use crate::layers::norm::RmsNorm;
@@ -101,6 +101,10 @@ impl CausalLm for DenseTransformer {
 
     fn new_cache(&self) -> SequenceCache {
         SequenceCache::new(self.spec.num_layers)
+    }
+
+    fn new_cache_with(&self, dtype: KvDtype) -> SequenceCache {
+        SequenceCache::with_dtype(self.spec.num_layers, dtype)
     }
 
     fn info(&self) -> ModelInfo {
