@@ -38,7 +38,7 @@ pub fn run(a: InfoArgs) -> Result<()> {
     println!("stored dtypes     {}", dtypes.join(", "));
     println!("weight bytes      {}", m.weight_bytes);
     println!(
-        "KV cache / token  {} bytes ({} values per layer); a full multi-head cache: {} bytes",
+        "KV cache / token  {} bytes in f32 ({} values per layer; half in f16, --kv-cache); a full multi-head cache: {} bytes",
         info.kv_cache_bytes_per_token, info.kv_cache_values_per_token_per_layer, info.mha_kv_cache_bytes_per_token
     );
     println!("chat template     {}", template.unwrap_or_else(|| "none".into()));
