@@ -6,7 +6,7 @@ use crate::detokenize::IncrementalDecoder;
 use crate::reasoning::{ReasoningParser, Segment};
 use crate::sampler::{Sampler, SamplingParams};
 use crate::stop::StopMatcher;
-use reasoner_model::{LoadedModel, LogitsFor, ModelError, Result, SeqInput, SequenceCache};
+use reasoner_model::{forward_chunked, LoadedModel, LogitsFor, ModelError, Result, SeqInput, SequenceCache, PREFILL_CHUNK};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -102,7 +102,7 @@ impl<'m> Engine<'m> {
             })
             .collect::<Result<_>>()?;
 
-        // Prefill: each whole prompt in one pass.
+        // Prefill: the prompts together, PREFILL_CHUNK tokens of each per pass.
         let t0 = Instant::now();
         let logits = {
             let mut inputs: Vec<SeqInput> = seqs
@@ -110,7 +110,7 @@ impl<'m> Engine<'m> {
                 .zip(requests)
                 .map(|(s, r)| SeqInput { tokens: &r.prompt_ids, cache: Some(&mut s.cache) })
                 .collect();
-            lm.forward(&mut inputs, LogitsFor::Last)?
+            forward_chunked(lm.as_ref(), &mut inputs, PREFILL_CHUNK)?
         };
         stats.prefill_tokens = requests.iter().map(|r| r.prompt_ids.len()).sum();
         stats.prefill_secs = t0.elapsed().as_secs_f64();

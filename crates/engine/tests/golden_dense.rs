@@ -6,7 +6,7 @@ mod common;
 use common::*;
 
 use reasoner_engine::scoring::token_logprobs;
-use reasoner_model::{load_model, KvDtype, LogitsFor, SeqInput};
+use reasoner_model::{forward_chunked, load_model, KvDtype, LogitsFor, SeqInput};
 
 const DENSE: &[&str] = &["qwen2_f32", "qwen2_bf16_sharded", "llama_f32", "llama_bf16", "qwen3_f32"];
 
@@ -90,6 +90,40 @@ fn f16_kv_cache_logprobs_match_transformers() {
         let d = max_diff(&ours, &floats(&case["logprobs"]));
         eprintln!("{name}: f16 cache logprobs max abs diff {d}");
         assert!(d <= 0.01, "{name}: f16 cache logprobs max abs diff {d}");
+    }
+}
+
+/// Prompts fed a few tokens per pass through the cache (as `generate` feeds long prompts) give
+/// the one-pass logits, for two sequences of different lengths batched together, and leave
+/// caches that decode the next token alike.
+#[test]
+fn chunked_prefill_equals_one_pass() {
+    for name in ["qwen2_f32", "llama_bf16"] {
+        let m = load_model(&fixture(name)).unwrap();
+        let g = golden(name);
+        let (a, b) = (ids(&g["cases"][1]["ids"]), ids(&g["cases"][2]["ids"]));
+        assert!(a.len() != b.len() && a.len().min(b.len()) > 3, "two prompts of different lengths, each over several pieces");
+        let last_row = |t: &candle_core::Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let (mut whole, mut chunked) = ([m.new_cache(), m.new_cache()], [m.new_cache(), m.new_cache()]);
+        let [wa, wb] = &mut whole;
+        let one = m
+            .model
+            .forward(&mut [SeqInput { tokens: &a, cache: Some(wa) }, SeqInput { tokens: &b, cache: Some(wb) }], LogitsFor::Last)
+            .unwrap();
+        let [ca, cb] = &mut chunked;
+        let pieces = forward_chunked(m.model.as_ref(), &mut [SeqInput { tokens: &a, cache: Some(ca) }, SeqInput { tokens: &b, cache: Some(cb) }], 3).unwrap();
+        for (x, y) in one.iter().zip(&pieces) {
+            let d = max_diff(&last_row(x), &last_row(y));
+            assert!(d <= 1e-4, "{name}: chunked prefill logits differ by {d}");
+        }
+        for (w, c) in whole.iter_mut().zip(chunked.iter_mut()) {
+            assert_eq!(w.position(), c.position());
+            let next = [1u32];
+            let x = m.model.forward(&mut [SeqInput { tokens: &next, cache: Some(w) }], LogitsFor::Last).unwrap();
+            let y = m.model.forward(&mut [SeqInput { tokens: &next, cache: Some(c) }], LogitsFor::Last).unwrap();
+            let d = max_diff(&last_row(&x[0]), &last_row(&y[0]));
+            assert!(d <= 1e-4, "{name}: decode after chunked prefill differs by {d}");
+        }
     }
 }
 

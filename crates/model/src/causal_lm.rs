@@ -76,6 +76,36 @@ pub trait MtpDraft: Send + Sync {
     fn draft_logits(&self, hidden: &Tensor, next_tokens: &[u32], cache: &mut SequenceCache, which: LogitsFor) -> Result<Tensor>;
 }
 
+/// Prompt tokens per forward call when prompts go through the cache (llama.cpp's default
+/// micro-batch): a prefill's activations then scale with this, not with the prompt (a 4096-token
+/// prompt on the 1.5B shape held ~1.5 GB of them in one pass).
+pub const PREFILL_CHUNK: usize = 512;
+
+/// `forward` with `LogitsFor::Last` for sequences that each have a cache, their new tokens fed
+/// `chunk` at a time (every sequence's next piece in one call). A sequence's logits come from
+/// its last piece; attention reads the earlier pieces from the cache, so the result is the
+/// one-pass result.
+pub fn forward_chunked(lm: &dyn CausalLm, seqs: &mut [SeqInput<'_>], chunk: usize) -> Result<Vec<Tensor>> {
+    let chunk = chunk.max(1);
+    if seqs.iter().any(|s| s.cache.is_none() || s.tokens.is_empty()) {
+        return Err(ModelError::Invalid("chunked prefill needs a cache and at least one token per sequence".into()));
+    }
+    let rounds = seqs.iter().map(|s| s.tokens.len().div_ceil(chunk)).max().unwrap_or(0);
+    let mut last: Vec<Option<Tensor>> = vec![None; seqs.len()];
+    for r in 0..rounds {
+        let (start, active): (usize, Vec<usize>) = (r * chunk, (0..seqs.len()).filter(|&i| seqs[i].tokens.len() > r * chunk).collect());
+        let mut pieces: Vec<SeqInput<'_>> = seqs
+            .iter_mut()
+            .filter(|s| s.tokens.len() > start)
+            .map(|s| SeqInput { tokens: &s.tokens[start..s.tokens.len().min(start + chunk)], cache: s.cache.as_deref_mut() })
+            .collect();
+        for (i, logits) in active.into_iter().zip(lm.forward(&mut pieces, LogitsFor::Last)?) {
+            last[i] = Some(logits);
+        }
+    }
+    last.into_iter().map(|l| l.ok_or_else(|| ModelError::Invalid("chunked prefill produced no logits".into()))).collect()
+}
+
 /// Refuse ids past the embedding table before they reach an index op.
 pub fn check_token_ids(seqs: &[SeqInput<'_>], vocab_size: usize) -> Result<()> {
     for s in seqs {

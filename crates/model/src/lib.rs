@@ -19,7 +19,7 @@ pub mod quantize;
 pub mod tokenizer;
 pub mod weights;
 
-pub use causal_lm::{CausalLm, LogitsFor, ModelInfo, SeqInput};
+pub use causal_lm::{forward_chunked, CausalLm, LogitsFor, ModelInfo, SeqInput, PREFILL_CHUNK};
 pub use error::{ModelError, Result};
 pub use layers::kv_cache::{KvDtype, SequenceCache};
 pub use loader::{load_model, LoadedModel};

@@ -10,7 +10,7 @@ use clap::Args;
 use reasoner_engine::sampler::argmax;
 use reasoner_engine::speculative::generate_speculative;
 use reasoner_engine::SamplingParams;
-use reasoner_model::{LogitsFor, SeqInput};
+use reasoner_model::{forward_chunked, LogitsFor, SeqInput, PREFILL_CHUNK};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -95,7 +95,8 @@ pub fn run(a: BenchArgs) -> Result<()> {
         let before = probe.as_ref().map(BandwidthProbe::read);
         let mut cache = m.new_cache();
         let t0 = Instant::now();
-        let logits = m.model.forward(&mut [SeqInput { tokens: &prompt, cache: Some(&mut cache) }], LogitsFor::Last)?;
+        // As `generate` and llama-bench (its default micro-batch) feed a prompt.
+        let logits = forward_chunked(m.model.as_ref(), &mut [SeqInput { tokens: &prompt, cache: Some(&mut cache) }], PREFILL_CHUNK)?;
         let prefill = a.prompt_tokens as f64 / t0.elapsed().as_secs_f64();
         let mut next = argmax(&logits[0].flatten_all()?.to_vec1::<f32>()?);
         let mut plain_tokens = vec![next];
