@@ -204,6 +204,23 @@ fn bench_reports_the_design_keys_and_speculative_figures() {
 }
 
 #[test]
+fn kv_cache_flag_sets_the_cache_dtype_and_its_bytes() {
+    let model = fixture("qwen2_f32");
+    let bench = |extra: &[&str]| {
+        let mut args = vec!["bench", "--model", model.to_str().unwrap(), "--prompt-tokens", "8", "--gen-tokens", "8", "--no-roofline", "--json"];
+        args.extend_from_slice(extra);
+        stdout_json(&reasoner(&args))
+    };
+    let (default, f32, f16) = (bench(&[]), bench(&["--kv-cache", "f32"]), bench(&["--kv-cache", "f16"]));
+    assert_eq!(default["kv_cache_dtype"], "f16", "the CLI's default cache is f16: {default}");
+    assert_eq!(f32["kv_cache_dtype"], "f32");
+    assert_eq!(f16["kv_cache_dtype"], "f16");
+    let bytes = |v: &serde_json::Value| v["kv_cache_bytes"].as_u64().unwrap();
+    assert!(bytes(&f16) > 0 && bytes(&f32) == 2 * bytes(&f16), "f32 {} vs f16 {} bytes", bytes(&f32), bytes(&f16));
+    assert_clean_failure(&reasoner(&["bench", "--model", model.to_str().unwrap(), "--kv-cache", "q4"]), &["--kv-cache", "q4"]);
+}
+
+#[test]
 fn quantize_writes_a_gguf_that_loads_and_lists_fallbacks() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("m.gguf");
