@@ -93,7 +93,8 @@ pub fn forward_chunked(lm: &dyn CausalLm, seqs: &mut [SeqInput<'_>], chunk: usiz
     let rounds = seqs.iter().map(|s| s.tokens.len().div_ceil(chunk)).max().unwrap_or(0);
     let mut last: Vec<Option<Tensor>> = vec![None; seqs.len()];
     for r in 0..rounds {
-        let (start, active): (usize, Vec<usize>) = (r * chunk, (0..seqs.len()).filter(|&i| seqs[i].tokens.len() > r * chunk).collect());
+        let start = r * chunk;
+        let active: Vec<usize> = (0..seqs.len()).filter(|&i| seqs[i].tokens.len() > start).collect();
         let mut pieces: Vec<SeqInput<'_>> = seqs
             .iter_mut()
             .filter(|s| s.tokens.len() > start)
