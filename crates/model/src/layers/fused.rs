@@ -93,6 +93,22 @@ pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Option<Tensor>> {
     })
 }
 
+/// Adds `bias` to every row of `y` in place (rows of the bias's length): false, `y`
+/// untouched, when the bias is tracked by autograd or not plain f32 values.
+pub fn add_bias_rows(y: &mut [f32], bias: &Tensor) -> Result<bool> {
+    let d = bias.elem_count();
+    if d == 0 || y.len() % d != 0 {
+        return Ok(false);
+    }
+    Ok(with_contiguous(&[bias], |b| {
+        for row in y.chunks_exact_mut(d) {
+            row.iter_mut().zip(b[0]).for_each(|(a, &c)| *a += c);
+        }
+        Ok(())
+    })?
+    .is_some())
+}
+
 /// Numerically stable softmax over the last dimension.
 pub fn softmax_last_dim(x: &Tensor) -> Result<Option<Tensor>> {
     let Some(&d) = x.dims().last() else { return Ok(None) };

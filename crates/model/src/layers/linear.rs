@@ -7,6 +7,7 @@
 
 use crate::error::{ModelError, Result};
 use crate::gguf_source::PackedMatrix;
+use crate::layers::fused;
 use crate::quant::{self, GgmlType, X8Matrix};
 use crate::weights::VarPath;
 use candle_core::{Device, Storage, Tensor};
@@ -132,6 +133,18 @@ impl Linear {
         self.add_bias(y)
     }
 
+    /// `y` (n, out) as a tensor with the bias added: on the values themselves when the bias
+    /// is plain f32 (inference: no candle op and no second buffer per projection), else by
+    /// candle's broadcast add.
+    fn output_with_bias(&self, mut y: Vec<f32>, shape: (usize, usize)) -> candle_core::Result<Tensor> {
+        if let Some(b) = &self.bias {
+            if !fused::add_bias_rows(&mut y, b)? {
+                return self.add_bias(Tensor::from_vec(y, shape, &Device::Cpu)?);
+            }
+        }
+        Tensor::from_vec(y, shape, &Device::Cpu)
+    }
+
     fn add_bias(&self, y: Tensor) -> candle_core::Result<Tensor> {
         match &self.bias {
             Some(b) => y.broadcast_add(b),
@@ -155,7 +168,7 @@ pub fn forward_many<const N: usize>(layers: [&Linear; N], x: &Tensor) -> candle_
                 Ok(())
             })?;
             let ys = bufs.into_iter().zip(&mats).zip(layers);
-            ys.map(|((buf, m), layer)| layer.add_bias(Tensor::from_vec(buf, (n, m.rows), &Device::Cpu)?)).collect::<candle_core::Result<Vec<_>>>()?
+            ys.map(|((buf, m), layer)| layer.output_with_bias(buf, (n, m.rows))).collect::<candle_core::Result<Vec<_>>>()?
         }
         None => layers.iter().map(|l| l.forward(x)).collect::<candle_core::Result<Vec<_>>>()?,
     };
@@ -242,4 +255,40 @@ fn banded_gemm(
         outs.push(x.matmul(&w.t()?)?);
     }
     Tensor::cat(&outs, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{forward_many, Linear, LinearWeight};
+    use crate::quant::{self, GgmlType, X8Matrix};
+    use candle_core::{Device, Tensor, Var};
+    use std::sync::Arc;
+
+    fn values(n: usize, seed: usize) -> Vec<f32> {
+        (0..n).map(|i| (((i + seed) * 2654435761) % 1000) as f32 * 1e-3 - 0.5).collect()
+    }
+
+    fn x8_linear(rows: usize, cols: usize, seed: usize, bias: Option<Tensor>) -> Linear {
+        let bytes = quant::quantize(GgmlType::Q8_0, &values(rows * cols, seed), cols).unwrap();
+        Linear { weight: LinearWeight::X8(Arc::new(X8Matrix::from_rows(GgmlType::Q8_0, &bytes, rows, cols).unwrap())), bias }
+    }
+
+    /// The projections' bias is added to the kernels' output in place: exactly what candle's
+    /// add gives, once; a bias tracked by autograd still goes through candle.
+    #[test]
+    fn biases_added_in_place_equal_the_candle_add() {
+        let (rows, cols) = (64, 128);
+        let bias = Tensor::from_vec(values(rows, 7), rows, &Device::Cpu).unwrap();
+        let x = Tensor::from_vec(values(2 * cols, 3), (2, cols), &Device::Cpu).unwrap();
+        let (with, without) = (x8_linear(rows, cols, 1, Some(bias.clone())), x8_linear(rows, cols, 1, None));
+        let other = x8_linear(rows, cols, 2, None);
+        let [a, _] = forward_many([&with, &other], &x).unwrap();
+        let [b, _] = forward_many([&without, &other], &x).unwrap();
+        let expected = b.broadcast_add(&bias).unwrap();
+        assert_eq!(a.to_vec2::<f32>().unwrap(), expected.to_vec2::<f32>().unwrap());
+        let tracked = x8_linear(rows, cols, 1, Some(Var::from_tensor(&bias).unwrap().as_tensor().clone()));
+        let [c, _] = forward_many([&tracked, &other], &x).unwrap();
+        assert!(c.track_op(), "a tracked bias must take candle's add");
+        assert_eq!(c.to_vec2::<f32>().unwrap(), expected.to_vec2::<f32>().unwrap());
+    }
 }
