@@ -10,19 +10,26 @@
 #   reasoner  {reasoner bench --json line}   or   reasoner  ERROR <its stderr>
 #   ratio     ours/llama.cpp prefill X decode Y weight_bytes Z
 # Both use -p/--prompt-tokens 128 and -n/--gen-tokens 64 (PROMPT_TOKENS / GEN_TOKENS override),
-# llama-bench with 5 repetitions (REPS) and reasoner bench with --repeats 5; both report their best
+# llama-bench and reasoner bench with 5 repetitions each (REPS); both report their best
 # repetition (llama-bench's mean/stddev are printed too). llama-bench runs with its defaults
 # otherwise (f16 KV cache, flash attention auto, weight repacking on). The load average is
 # printed: on a shared 2-core machine other work skews both figures.
+# DEPTH=N compares decoding after an N-token context instead (long reasoning traces):
+# llama-bench -p 0 -n GEN_TOKENS -d N beside reasoner bench --prompt-tokens N; the prefill
+# ratio is then n/a (llama-bench times only the decode).
 # Exit status is 0 when llama.cpp ran, even if reasoner failed (so its error shows beside the peer);
 # when llama.cpp cannot load the file (e.g. a GGUF of ours it rejects) its error is printed, ours
 # still runs, and the exit status is 1.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
-[ $# -ge 1 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,19p' "$0" >&2; exit 2; }
 model="$1"; threads="${2:-2}"
-pp="${PROMPT_TOKENS:-128}"; tg="${GEN_TOKENS:-64}"; reps="${REPS:-5}"
+pp="${PROMPT_TOKENS:-128}"; tg="${GEN_TOKENS:-64}"; reps="${REPS:-5}"; depth="${DEPTH:-0}"
+llama_args=(-p "$pp" -n "$tg")
+if [ "$depth" -gt 0 ]; then
+    llama_args=(-p 0 -n "$tg" -d "$depth"); pp="$depth"
+fi
 [ -f "$model" ] || { echo "no such file: $model" >&2; exit 2; }
 
 bin="$("$repo/tools/llama_cpp/build.sh" --print | sed -n 's/^LLAMA_CPP_BIN=//p')"
@@ -35,7 +42,7 @@ tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 # llama.cpp
 echo "load      $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) on $(nproc) cores"
 llama_ok=1
-if ! "$bin/llama-bench" -m "$model" -t "$threads" -p "$pp" -n "$tg" -r "$reps" -o json >"$tmp/llama.json" 2>"$tmp/llama.err"; then
+if ! "$bin/llama-bench" -m "$model" -t "$threads" "${llama_args[@]}" -r "$reps" -o json >"$tmp/llama.json" 2>"$tmp/llama.err"; then
     echo "llama.cpp ERROR $(grep -E 'error|failed' "$tmp/llama.err" | tail -3 | tr '\n' ' ')"
     llama_ok=0
     llama_line='{}'
@@ -55,7 +62,7 @@ for r in rows:
         out[f"{key}_stddev"] = r["stddev_ts"]
 r = rows[0]
 out.update(weights_bytes=r["model_size"], n_params=r["model_n_params"], threads=r["n_threads"],
-           model_type=r.get("model_type"), kv=f'{r.get("type_k")}/{r.get("type_v")}', flash_attn=r.get("flash_attn"),
+           model_type=r.get("model_type"), kv=f'{r.get("type_k")}/{r.get("type_v")}', flash_attn=r.get("flash_attn"), depth=r.get("n_depth"),
            cpu=r.get("cpu_info"), build=r.get("build_commit"))
 print(json.dumps(out))
 PY
@@ -71,10 +78,10 @@ fi
 ours_line=""
 if [ -x "$ours" ]; then
     run_ours() { RAYON_NUM_THREADS="$threads" "$ours" bench --model "$model" --prompt-tokens "$pp" --gen-tokens "$tg" "$@" --json; }
-    if ! run_ours --threads "$threads" --repeats 5 >"$tmp/ours.out" 2>"$tmp/ours.err"; then
+    if ! run_ours --threads "$threads" --repeats "$reps" >"$tmp/ours.out" 2>"$tmp/ours.err"; then
         # older binaries: no --threads (thread count from RAYON_NUM_THREADS) or no --repeats
         if grep -q -- "unexpected argument" "$tmp/ours.err"; then
-            run_ours --repeats 5 >"$tmp/ours.out" 2>"$tmp/ours.err" || run_ours >"$tmp/ours.out" 2>"$tmp/ours.err"
+            run_ours --repeats "$reps" >"$tmp/ours.out" 2>"$tmp/ours.err" || run_ours >"$tmp/ours.out" 2>"$tmp/ours.err"
         fi
     fi
     ours_line="$(grep -m1 '^{' "$tmp/ours.out" || true)"
