@@ -77,16 +77,9 @@ fn f16_kv_cache_logprobs_match_transformers() {
         let m = load_model(&fixture(name)).unwrap();
         let case = &golden(name)["cases"][2];
         let ids = ids(&case["ids"]);
-        let mut cache = m.model.new_cache_with(KvDtype::F16);
-        let mut ours = Vec::new();
-        for t in 0..ids.len() - 1 {
-            let out = m.model.forward(&mut [SeqInput { tokens: &ids[t..t + 1], cache: Some(&mut cache) }], LogitsFor::Last).unwrap();
-            let logits: Vec<f32> = out[0].flatten_all().unwrap().to_vec1().unwrap();
-            let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let log_sum = max + logits.iter().map(|x| (x - max).exp()).sum::<f32>().ln();
-            ours.push(logits[ids[t + 1] as usize] - log_sum);
-        }
+        let cache = m.model.new_cache_with(KvDtype::F16);
         assert_eq!(cache.dtype(), KvDtype::F16);
+        let ours = decode_logprobs_in(m.model.as_ref(), &ids, cache);
         let d = max_diff(&ours, &floats(&case["logprobs"]));
         eprintln!("{name}: f16 cache logprobs max abs diff {d}");
         assert!(d <= 0.01, "{name}: f16 cache logprobs max abs diff {d}");

@@ -14,7 +14,7 @@ use reasoner_engine::scoring::token_logprobs;
 use reasoner_model::quant::kernels::set_int8_prefill;
 use reasoner_model::quant::GgmlType;
 use reasoner_model::quantize::{quantize_model, QuantizeOptions};
-use reasoner_model::{load_model, LoadedModel};
+use reasoner_model::{load_model, KvDtype, LoadedModel};
 
 const FIXTURE: &str = "qwen2_trained";
 
@@ -66,4 +66,35 @@ fn quantized_weights_stay_close_to_f32_on_a_trained_model() {
         }
     }
     set_int8_prefill(true);
+}
+
+/// What the f16 KV cache (the CLI's default) costs on the trained model: every case decoded token
+/// by token through an f16 cache against transformers' f32 numbers, bounded as Q8_0 weights are
+/// (mean |Δ logprob| ≤ 0.02), with the held-out perplexity reported beside the f32 cache's.
+#[test]
+fn f16_kv_cache_stays_close_to_f32_on_a_trained_model() {
+    let m = load_model(&fixture(FIXTURE)).unwrap();
+    let (mut worst, mut sum, mut n) = (0f32, 0f64, 0usize);
+    let mut nll = [0f64; 2];
+    let mut held = 0usize;
+    for case in golden(FIXTURE)["cases"].as_array().unwrap() {
+        let ids = ids(&case["ids"]);
+        let f16 = decode_logprobs_in(m.model.as_ref(), &ids, m.model.new_cache_with(KvDtype::F16));
+        let f32 = decode_logprobs_in(m.model.as_ref(), &ids, m.model.new_cache_with(KvDtype::F32));
+        for (a, b) in f16.iter().zip(&floats(&case["logprobs"])) {
+            worst = worst.max((a - b).abs());
+            sum += (a - b).abs() as f64;
+            n += 1;
+        }
+        if case["kind"] == "heldout" {
+            for (k, lp) in [&f32, &f16].iter().enumerate() {
+                nll[k] -= lp.iter().map(|&v| v as f64).sum::<f64>();
+            }
+            held += f16.len();
+        }
+    }
+    let mean = (sum / n as f64) as f32;
+    let [p32, p16] = nll.map(|v| (v / held as f64).exp());
+    eprintln!("{FIXTURE} f16 KV cache: |Δ logprob| vs transformers max {worst:.4} mean {mean:.5}; held-out perplexity {p16:.4} vs {p32:.4} with an f32 cache ({:+.3}%)", 100.0 * (p16 / p32 - 1.0));
+    assert!(held > 0 && mean <= 0.02, "f16 KV cache: mean |Δ logprob| {mean}");
 }

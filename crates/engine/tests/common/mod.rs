@@ -2,7 +2,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 use reasoner_model::layers::log_softmax_last_dim;
-use reasoner_model::{CausalLm, LogitsFor, SeqInput};
+use reasoner_model::{CausalLm, LogitsFor, SeqInput, SequenceCache};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -29,7 +29,11 @@ pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 
 /// Log-probs of ids[1..] computed token by token through the KV cache (the decode path).
 pub fn decode_logprobs(model: &dyn CausalLm, ids: &[u32]) -> Vec<f32> {
-    let mut cache = model.new_cache();
+    decode_logprobs_in(model, ids, model.new_cache())
+}
+
+/// `decode_logprobs` through a given (empty) cache, e.g. an f16 one.
+pub fn decode_logprobs_in(model: &dyn CausalLm, ids: &[u32], mut cache: SequenceCache) -> Vec<f32> {
     let mut out = Vec::new();
     for t in 0..ids.len() - 1 {
         let logits = model.forward(&mut [SeqInput { tokens: &ids[t..t + 1], cache: Some(&mut cache) }], LogitsFor::Last).unwrap();
