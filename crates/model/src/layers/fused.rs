@@ -1,9 +1,9 @@
 //! Fused inference forms of the small per-token ops (RMSNorm, rotary embedding, softmax,
-//! SiLU·up) and of causal attention.
+//! SiLU·up, bias add) and of causal attention.
 //!
 //! The candle forms beside each caller stay the model's definition: they are differentiable,
 //! and they run whenever autograd tracks an input (training) or a tensor is not f32 in CPU
-//! memory. Decoding one token with them cost ~60 small candle ops per layer, each allocating
+//! memory (attention also reads an f16 cache, widening it as it loads). Decoding one token with them cost ~60 small candle ops per layer, each allocating
 //! and dispatching: ~4 ms per token of serial work on the 0.5B shape (17% of the step). Here
 //! each op is one pass over plain slices, in the arithmetic transformers and llama.cpp use
 //! (RMSNorm multiplies by the reciprocal root; the attention's dots use FMA where the CPU has
