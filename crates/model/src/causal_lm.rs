@@ -94,12 +94,12 @@ pub fn forward_chunked(lm: &dyn CausalLm, seqs: &mut [SeqInput<'_>], chunk: usiz
     let mut last: Vec<Option<Tensor>> = vec![None; seqs.len()];
     for r in 0..rounds {
         let start = r * chunk;
-        let active: Vec<usize> = (0..seqs.len()).filter(|&i| seqs[i].tokens.len() > start).collect();
-        let mut pieces: Vec<SeqInput<'_>> = seqs
+        let (active, mut pieces): (Vec<usize>, Vec<SeqInput<'_>>) = seqs
             .iter_mut()
-            .filter(|s| s.tokens.len() > start)
-            .map(|s| SeqInput { tokens: &s.tokens[start..s.tokens.len().min(start + chunk)], cache: s.cache.as_deref_mut() })
-            .collect();
+            .enumerate()
+            .filter(|(_, s)| s.tokens.len() > start)
+            .map(|(i, s)| (i, SeqInput { tokens: &s.tokens[start..s.tokens.len().min(start + chunk)], cache: s.cache.as_deref_mut() }))
+            .unzip();
         for (i, logits) in active.into_iter().zip(lm.forward(&mut pieces, LogitsFor::Last)?) {
             last[i] = Some(logits);
         }
