@@ -204,6 +204,20 @@ fn bench_reports_the_design_keys_and_speculative_figures() {
 }
 
 #[test]
+fn bench_judges_decode_against_the_bandwidth_read_beside_it() {
+    // 20 tokens: stretches of 8, 8 and 4 with a bandwidth reading between each.
+    let v = stdout_json(&reasoner(&["bench", "--model", fixture("qwen2_f32").to_str().unwrap(), "--prompt-tokens", "8", "--gen-tokens", "20", "--json"]));
+    let f = |key: &str| v[key].as_f64().unwrap_or_else(|| panic!("missing {key}: {v}"));
+    let (lo, hi) = (v["read_bandwidth_range_bytes_s"][0].as_f64().unwrap(), v["read_bandwidth_range_bytes_s"][1].as_f64().unwrap());
+    let bandwidth = f("read_bandwidth_bytes_s");
+    // The mean is weighted by decode time over stretches each judged at a reading beside it.
+    assert!(1e8 < lo && lo <= bandwidth && bandwidth <= hi, "bandwidth {bandwidth} outside its readings {lo}..{hi}");
+    assert_eq!(f("decode_ceiling_tok_s"), bandwidth / f("decode_bytes_per_token"));
+    let fraction = f("roofline_decode_tok_s") / f("decode_ceiling_tok_s");
+    assert!((f("decode_fraction_of_ceiling") / fraction - 1.0).abs() < 1e-9, "{v}");
+}
+
+#[test]
 fn kv_cache_flag_sets_the_cache_dtype_and_its_bytes() {
     let model = fixture("qwen2_f32");
     let bench = |extra: &[&str]| {

@@ -25,11 +25,11 @@ impl BandwidthProbe {
         Some(Self { buf, pool })
     }
 
-    /// Read bandwidth in bytes/s: summing the buffer, best of 3.
-    pub fn read(&self) -> f64 {
+    /// Read bandwidth in bytes/s: summing the buffer, best of `passes`.
+    pub fn read(&self, passes: usize) -> f64 {
         let chunk = self.buf.len().div_ceil(self.pool.current_num_threads() * 8);
         let mut best = f64::MAX;
-        for _ in 0..3 {
+        for _ in 0..passes.max(1) {
             let t = Instant::now();
             let s: f32 = self.pool.install(|| {
                 self.buf
