@@ -5,7 +5,7 @@
 use crate::sampler::{Sampler, SamplingParams};
 use candle_core::Tensor;
 use reasoner_model::causal_lm::MtpDraft;
-use reasoner_model::{LoadedModel, LogitsFor, ModelError, Result, SeqInput, SequenceCache};
+use reasoner_model::{LoadedModel, LogitsFor, ModelError, Result, SeqInput, SequenceCache, PREFILL_CHUNK};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -112,6 +112,14 @@ pub struct SpeculativeDecoder<'m> {
 impl<'m> SpeculativeDecoder<'m> {
     /// Run the prompt through the main model and sample the first token (without the draft).
     pub fn start(model: &'m LoadedModel, prompt_ids: &[u32], params: &SamplingParams) -> Result<(Self, u32)> {
+        Self::start_chunked(model, prompt_ids, params, PREFILL_CHUNK)
+    }
+
+    /// `start` with the prompt fed `chunk` tokens per pass (as `forward_chunked` does for plain
+    /// decoding), through the main model and then the draft, so a long prompt's activations
+    /// scale with the chunk; the last piece waits in `pending` for the first sampled token,
+    /// which its last row predicts.
+    pub fn start_chunked(model: &'m LoadedModel, prompt_ids: &[u32], params: &SamplingParams, chunk: usize) -> Result<(Self, u32)> {
         let lm = model.model.as_ref();
         let draft = lm.mtp_draft().ok_or_else(|| {
             ModelError::Invalid(format!(
@@ -123,26 +131,27 @@ impl<'m> SpeculativeDecoder<'m> {
         if prompt_ids.is_empty() {
             return Err(ModelError::Invalid("empty prompt".into()));
         }
-        let mut cache = model.new_cache();
+        let (mut cache, mut draft_cache) = (model.new_cache(), draft.new_draft_cache());
+        let pieces: Vec<&[u32]> = prompt_ids.chunks(chunk.max(1)).collect();
+        let (last_piece, earlier) = pieces.split_last().expect("a non-empty prompt has a piece");
+        let mut start = 0;
+        for piece in earlier {
+            let (_, hidden) = draft.forward_with_all_hidden(&mut [SeqInput { tokens: piece, cache: Some(&mut cache) }], LogitsFor::Last)?;
+            // Every row's next token is still in the prompt, so the piece goes through the draft
+            // now (its logits would predict prompt tokens: not needed).
+            draft.draft_logits(&hidden[0], &prompt_ids[start + 1..=start + piece.len()], &mut draft_cache, LogitsFor::Last)?;
+            start += piece.len();
+        }
         let (logits, mut hidden) =
-            draft.forward_with_all_hidden(&mut [SeqInput { tokens: prompt_ids, cache: Some(&mut cache) }], LogitsFor::Last)?;
+            draft.forward_with_all_hidden(&mut [SeqInput { tokens: last_piece, cache: Some(&mut cache) }], LogitsFor::Last)?;
+        let pending = hidden.swap_remove(0);
         let mut sampler = Sampler::new(params.clone());
         let mut history = prompt_ids.to_vec();
         let first = sampler.sample(&mut row(&logits[0], 0)?, &history);
         history.push(first);
-        let stats = SpecStats { main_forwards: 1, ..SpecStats::default() };
-        let mut d = Self {
-            draft,
-            sampler,
-            cache,
-            draft_cache: draft.new_draft_cache(),
-            history,
-            pending: hidden.swap_remove(0),
-            pending_from: 1,
-            draft_logits: None,
-            stats,
-        };
-        // The prompt through the draft now, so that the decode steps only see one or two rows.
+        let stats = SpecStats { main_forwards: pieces.len(), ..SpecStats::default() };
+        let mut d = Self { draft, sampler, cache, draft_cache, history, pending, pending_from: start + 1, draft_logits: None, stats };
+        // The rest of the prompt through the draft now, so that the decode steps only see one or two rows.
         d.draft_logits = Some(d.run_draft()?);
         Ok((d, first))
     }

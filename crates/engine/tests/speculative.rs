@@ -47,6 +47,31 @@ fn greedy_speculative_equals_plain_greedy() {
     eprintln!("greedy acceptance on deepseek_v3_mtp: {}/{}", total.0, total.1);
 }
 
+/// A prompt fed in pieces (main model, then the draft, piece by piece) drafts and verifies as
+/// the one-pass prompt does: same drafts, acceptances and tokens, probabilities within
+/// rounding. A draft cache that missed or repeated a prompt position would change the draft's
+/// probabilities.
+#[test]
+fn chunked_prompt_drafts_as_one_pass() {
+    let m = mtp_model();
+    let steps = |chunk: usize| {
+        let (mut dec, first) = SpeculativeDecoder::start_chunked(&m, PROMPT, &SamplingParams::greedy(16), chunk).unwrap();
+        let steps: Vec<_> = (0..8).map(|_| dec.step().unwrap()).collect();
+        (first, steps, dec.stats.main_forwards)
+    };
+    let (first, whole, forwards) = steps(1000);
+    assert_eq!(forwards, 1 + 8);
+    for chunk in [1, 2, 4] {
+        let (f, pieces, forwards) = steps(chunk);
+        assert_eq!(f, first, "chunk {chunk}");
+        assert_eq!(forwards, PROMPT.len().div_ceil(chunk) + 8, "chunk {chunk}");
+        for (i, (a, b)) in pieces.iter().zip(&whole).enumerate() {
+            assert_eq!((a.draft, a.accepted, &a.tokens), (b.draft, b.accepted, &b.tokens), "chunk {chunk}, step {i}");
+            assert!((a.draft_prob - b.draft_prob).abs() < 1e-4 && (a.main_prob - b.main_prob).abs() < 1e-4, "chunk {chunk}, step {i}: {a:?} vs {b:?}");
+        }
+    }
+}
+
 #[test]
 fn counts_add_up() {
     let m = mtp_model();
