@@ -17,13 +17,14 @@ impl IncrementalDecoder {
         self.ids.push(id);
         let prefix = tok.decode(&self.ids[self.prefix_offset..self.read_offset], false)?;
         let full = tok.decode(&self.ids[self.prefix_offset..], false)?;
-        if full.len() > prefix.len() && !full.ends_with('\u{FFFD}') {
-            if let Some(delta) = full.get(prefix.len()..) {
-                let delta = delta.to_string();
-                self.prefix_offset = self.read_offset;
-                self.read_offset = self.ids.len();
-                return Ok(delta);
-            }
+        if full.len() > prefix.len()
+            && !full.ends_with('\u{FFFD}')
+            && let Some(delta) = full.get(prefix.len()..)
+        {
+            let delta = delta.to_string();
+            self.prefix_offset = self.read_offset;
+            self.read_offset = self.ids.len();
+            return Ok(delta);
         }
         Ok(String::new())
     }

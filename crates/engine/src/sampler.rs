@@ -200,10 +200,10 @@ pub fn argmax(logits: &[f32]) -> u32 {
 fn apply_repeat_penalty(logits: &mut [f32], history: &[u32], penalty: f32) {
     let mut seen = std::collections::HashSet::with_capacity(history.len());
     for &t in history {
-        if seen.insert(t) {
-            if let Some(l) = logits.get_mut(t as usize) {
-                *l = if *l > 0.0 { *l / penalty } else { *l * penalty };
-            }
+        if seen.insert(t)
+            && let Some(l) = logits.get_mut(t as usize)
+        {
+            *l = if *l > 0.0 { *l / penalty } else { *l * penalty };
         }
     }
 }

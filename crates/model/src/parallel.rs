@@ -74,8 +74,7 @@ pub fn for_each_range_stealing(units: usize, grain: usize, f: impl Fn(std::ops::
             f(range);
         }
         // Help the others: from the back of whichever stretch has the most left.
-        loop {
-            let Some(victim) = stretches.iter().max_by_key(|s| s.remaining()).filter(|s| s.remaining() > 0) else { break };
+        while let Some(victim) = stretches.iter().max_by_key(|s| s.remaining()).filter(|s| s.remaining() > 0) {
             if let Some(range) = victim.claim(false, grain) {
                 f(range);
             }

@@ -25,7 +25,7 @@ impl Transcript {
             Segment::Reasoning(t) if self.show_thinking => {
                 if !self.in_thinking {
                     self.in_thinking = true;
-                    let _ = if self.tty { write!(out, "{DIM}Thinking…\n") } else { writeln!(out, "<think>") };
+                    let _ = if self.tty { writeln!(out, "{DIM}Thinking…") } else { writeln!(out, "<think>") };
                 }
                 let _ = write!(out, "{t}");
             }

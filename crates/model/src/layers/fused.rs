@@ -97,7 +97,7 @@ pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Option<Tensor>> {
 /// untouched, when the bias is tracked by autograd or not plain f32 values.
 pub fn add_bias_rows(y: &mut [f32], bias: &Tensor) -> Result<bool> {
     let d = bias.elem_count();
-    if d == 0 || y.len() % d != 0 {
+    if d == 0 || !y.len().is_multiple_of(d) {
         return Ok(false);
     }
     Ok(with_contiguous(&[bias], |b| {
@@ -371,6 +371,8 @@ unsafe fn scores_avx2<const H: usize, E: KvElem>(s: HeadShape, seen: usize, q: [
         let mut acc = [[_mm256_setzero_ps(); 4]; H];
         for c in (0..dq).step_by(8) {
             let qv: [__m256; H] = std::array::from_fn(|h| unsafe { _mm256_loadu_ps(q[h].add(c)) });
+            // m indexes the accumulators of every head: no single array to iterate.
+            #[allow(clippy::needless_range_loop)]
             for m in 0..n {
                 let kv = unsafe { load8(k.add((j + m) * dq + c)) };
                 for h in 0..H {
@@ -408,6 +410,7 @@ unsafe fn weighted_values_avx2<const H: usize, E: KvElem>(dv: usize, seen: usize
         for jj in 0..seen {
             let pv: [__m256; H] = std::array::from_fn(|h| _mm256_set1_ps(unsafe { *p[h].add(jj) }));
             let vj = unsafe { v.add(jj * dv + c) };
+            #[allow(clippy::needless_range_loop)]
             for r in 0..w {
                 let x = unsafe { load8(vj.add(8 * r)) };
                 for h in 0..H {

@@ -137,10 +137,10 @@ impl Linear {
     /// is plain f32 (inference: no candle op and no second buffer per projection), else by
     /// candle's broadcast add.
     fn output_with_bias(&self, mut y: Vec<f32>, shape: (usize, usize)) -> candle_core::Result<Tensor> {
-        if let Some(b) = &self.bias {
-            if !fused::add_bias_rows(&mut y, b)? {
-                return self.add_bias(Tensor::from_vec(y, shape, &Device::Cpu)?);
-            }
+        if let Some(b) = &self.bias
+            && !fused::add_bias_rows(&mut y, b)?
+        {
+            return self.add_bias(Tensor::from_vec(y, shape, &Device::Cpu)?);
         }
         Tensor::from_vec(y, shape, &Device::Cpu)
     }

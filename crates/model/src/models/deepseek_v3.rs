@@ -372,7 +372,7 @@ pub fn load(raw: &RawConfig, root: &VarPath, generation: Generation) -> Result<D
             eh_proj: Linear::load(&vp.pp("eh_proj"), 2 * h, h, false)?,
             layer: DecoderLayer::load(&vp, &spec, spec.is_moe_layer(i))?,
             head_norm: RmsNorm::load(&vp.pp("shared_head.norm"), h, eps)?,
-            head: own_head.map(|w| Linear::from_tensor(w)).unwrap_or_else(|| lm_head.clone()),
+            head: own_head.map(Linear::from_tensor).unwrap_or_else(|| lm_head.clone()),
         });
     }
     Ok(DeepseekV3 { spec, embed_tokens, layers, norm, lm_head, rope, attn_impl: AttnImpl::Auto, mtp })

@@ -119,12 +119,12 @@ pub(crate) fn check_heads(raw: &RawConfig, c: &DenseCommon) -> Result<usize> {
         return Err(ModelError::key(p, "num_attention_heads", "hidden_size, num_hidden_layers, num_attention_heads and vocab_size must be positive"));
     }
     let kv = c.num_key_value_heads.unwrap_or(c.num_attention_heads);
-    if kv == 0 || c.num_attention_heads % kv != 0 {
+    if kv == 0 || !c.num_attention_heads.is_multiple_of(kv) {
         return Err(ModelError::key(p, "num_key_value_heads", format!("{kv} must divide num_attention_heads ({})", c.num_attention_heads)));
     }
     let head_dim = match c.head_dim {
         Some(d) => d,
-        None if c.hidden_size % c.num_attention_heads == 0 => c.hidden_size / c.num_attention_heads,
+        None if c.hidden_size.is_multiple_of(c.num_attention_heads) => c.hidden_size / c.num_attention_heads,
         None => {
             return Err(ModelError::key(p, "hidden_size", format!("{} is not divisible by num_attention_heads ({})", c.hidden_size, c.num_attention_heads)))
         }

@@ -84,7 +84,7 @@ pub fn dequantize_row(dtype: GgmlType, bytes: &[u8], out: &mut [f32]) -> Result<
 /// Quantizes a row-major `rows x cols` f32 matrix, row by row.
 pub fn quantize(dtype: GgmlType, x: &[f32], cols: usize) -> Result<Vec<u8>, QuantError> {
     let rb = row_bytes(dtype, cols)?;
-    let rows = if cols == 0 { 0 } else { x.len() / cols };
+    let rows = x.len().checked_div(cols).unwrap_or(0);
     if rows * cols != x.len() {
         let expected = rows * cols;
         return Err(QuantError::WrongSize { dtype: GgmlType::F32, rows, cols, got: x.len(), expected });

@@ -366,6 +366,8 @@ mod imp {
             }
             out.d.push(_mm256_cvtph_ps(unsafe { _mm_loadu_si128(dd.as_ptr() as *const __m128i) }));
             out.dmin.push(_mm256_cvtph_ps(unsafe { _mm_loadu_si128(dm.as_ptr() as *const __m128i) }));
+            // A transpose: scale t of every row into one vector.
+            #[allow(clippy::needless_range_loop)]
             for t in 0..8 {
                 let v: [i32; 8] = std::array::from_fn(|r| scs[r][t] as i32);
                 out.sc.push(unsafe { _mm256_loadu_si256(v.as_ptr() as *const __m256i) });

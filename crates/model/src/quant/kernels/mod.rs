@@ -232,7 +232,7 @@ pub fn matmul(w: &QMatrix, x: &[f32], out: &mut [f32]) {
 const BATCH_TILE_BYTES: usize = 512 << 10;
 
 pub fn matmul_with(k: &Kernels, w: &QMatrix, x: &[f32], out: &mut [f32]) {
-    let batch = if w.cols == 0 { 0 } else { x.len() / w.cols };
+    let batch = x.len().checked_div(w.cols).unwrap_or(0);
     assert_eq!(batch * w.cols, x.len(), "matmul: x length {} is not a multiple of {}", x.len(), w.cols);
     assert_eq!(out.len(), batch * w.rows, "matmul: out has {} values, expected {}", out.len(), batch * w.rows);
     if batch == 1 {
@@ -322,7 +322,7 @@ pub fn matmul_tiled_with(core: GemmCore, w: &QMatrix, x: &[f32], out: &mut [f32]
     if !(kind.is_some() || w.dtype == GgmlType::Q4K) || !gemm_avx2::available().contains(&core) {
         return false;
     }
-    let batch = if w.cols == 0 { 0 } else { x.len() / w.cols };
+    let batch = x.len().checked_div(w.cols).unwrap_or(0);
     assert_eq!(batch * w.cols, x.len(), "matmul: x length {} is not a multiple of {}", x.len(), w.cols);
     assert_eq!(out.len(), batch * w.rows, "matmul: out has {} values, expected {}", out.len(), batch * w.rows);
     if batch == 0 || w.rows == 0 {

@@ -175,9 +175,9 @@ impl X8Matrix {
     pub fn fits(dtype: GgmlType, rows: usize, cols: usize) -> bool {
         matches!(dtype, GgmlType::Q4K | GgmlType::Q6K | GgmlType::Q5_0 | GgmlType::Q8_0)
             && rows > 0
-            && rows % ROWS == 0
+            && rows.is_multiple_of(ROWS)
             && cols > 0
-            && cols % block_values(dtype) == 0
+            && cols.is_multiple_of(block_values(dtype))
     }
 
     /// Interleaves a row-major matrix (`rows` rows of blocks of `dtype`).
