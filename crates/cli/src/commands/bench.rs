@@ -196,8 +196,8 @@ fn decode_greedy(m: &LoadedModel, cache: &mut SequenceCache, tokens: &mut Vec<u3
     Ok(())
 }
 
-/// Tokens decoded per stretch between two bandwidth readings: a few hundred milliseconds, the
-/// time over which this VM's memory bandwidth holds still.
+/// Tokens decoded per stretch between two bandwidth readings: 0.1–0.4 s on the benchmark
+/// shapes, shorter than this VM's memory bandwidth usually holds still (a second or more).
 const ROOFLINE_STRETCH: usize = 8;
 
 /// Decode speed against the memory bandwidth of the same moments.
