@@ -3,8 +3,9 @@
 //!
 //! The candle forms beside each caller stay the model's definition: they are differentiable,
 //! and they run whenever autograd tracks an input (training) or a tensor is not f32 in CPU
-//! memory (attention also reads an f16 cache, widening it as it loads). Decoding one token with them cost ~60 small candle ops per layer, each allocating
-//! and dispatching: ~4 ms per token of serial work on the 0.5B shape (17% of the step). Here
+//! memory (attention also reads an f16 cache, widening it as it loads). Decoding one token
+//! with them cost ~60 small candle ops per layer, each allocating and dispatching: ~4 ms per
+//! token of serial work on the 0.5B shape (17% of the step). Here
 //! each op is one pass over plain slices, in the arithmetic transformers and llama.cpp use
 //! (RMSNorm multiplies by the reciprocal root; the attention's dots use FMA where the CPU has
 //! it). Attention reads the cache's strided views in place, skips the masked half instead of
@@ -280,7 +281,7 @@ fn attend_head<const FMA: bool, E: KvElem>(s: HeadShape, q: &[f32], k: &[E], v: 
 /// (heads, len, dq), out (heads, len, dv)), two heads at a time: each key or value vector
 /// loaded serves both, so the loads per multiply-add fall from 1.25 to 0.75.
 /// # Safety
-/// The CPU has AVX2 and FMA.
+/// The CPU has AVX2, FMA and F16C.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn attend_heads_avx2<E: KvElem>(s: HeadShape, heads: usize, q: &[f32], k: &[E], v: &[E], out: &mut [f32]) {
@@ -290,7 +291,7 @@ unsafe fn attend_heads_avx2<E: KvElem>(s: HeadShape, heads: usize, q: &[f32], k:
 /// `attend_heads_avx2` three heads at a time, with AVX-512's 32 vector registers to hold the
 /// twelve score accumulators (0.58 loads per multiply-add).
 /// # Safety
-/// The CPU has AVX2, FMA, AVX-512 F and VL.
+/// The CPU has AVX2, FMA, F16C, AVX-512 F and VL.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl")]
 unsafe fn attend_heads_avx512<E: KvElem>(s: HeadShape, heads: usize, q: &[f32], k: &[E], v: &[E], out: &mut [f32]) {
@@ -302,6 +303,8 @@ unsafe fn attend_heads_avx512<E: KvElem>(s: HeadShape, heads: usize, q: &[f32], 
 /// the weighted sum of values stays in registers 32 outputs at a time. Each score and output
 /// is summed in one fixed order whatever the query's position or how heads are tiled, so
 /// prefill equals decode and every head equals `attend_head` run alone.
+/// # Safety
+/// The CPU has AVX2, FMA and F16C.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
@@ -358,7 +361,7 @@ unsafe fn attend_heads_tiled<const TILE: usize, E: KvElem>(s: HeadShape, heads: 
 /// Scores of `H` query heads (`q[h]`: dq values) against keys 0..seen (rows of `k`), scaled,
 /// into `out[h][0..seen]`.
 /// # Safety
-/// AVX2 and FMA; dq a multiple of 8; the pointers hold what is named.
+/// AVX2, FMA and F16C; dq a multiple of 8; the pointers hold what is named.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
@@ -398,7 +401,7 @@ unsafe fn scores_avx2<const H: usize, E: KvElem>(s: HeadShape, seen: usize, q: [
 /// out[h] = Σ_j p[h][j] · v_j over keys 0..seen for `H` heads, 32 outputs at a time in
 /// registers, each summed in key order.
 /// # Safety
-/// AVX2 and FMA; dv a multiple of 8; the pointers hold what is named.
+/// AVX2, FMA and F16C; dv a multiple of 8; the pointers hold what is named.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
