@@ -44,6 +44,12 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Write a GGUF file in 8-bit, 4-bit or 16-bit weights, from an HF directory or GGUF.
     Quantize(commands::quantize::QuantizeArgs),
+    /// Train: SFT, pretraining or GRPO from a TOML config, with crash-safe checkpoints.
+    Train(commands::train::TrainArgs),
+    /// Rejection-sampled traces from a teacher, kept when graded correct, as an SFT dataset.
+    Distill(commands::distill::DistillArgs),
+    /// PNG charts of a training run's metrics.
+    Plot(commands::train::PlotArgs),
 }
 
 fn main() -> ExitCode {
@@ -90,5 +96,8 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Eval(a) => commands::eval::run(a),
         Command::Bench(a) => commands::bench::run(a),
         Command::Quantize(a) => commands::quantize::run(a),
+        Command::Train(a) => commands::train::run(a),
+        Command::Distill(a) => commands::distill::run(a),
+        Command::Plot(a) => commands::train::plot(a),
     }
 }

@@ -58,9 +58,17 @@ pub fn load_model(path: &Path) -> Result<LoadedModel> {
         }
         return Err(ModelError::io(path, "expected a Hugging Face model directory (config.json + *.safetensors) or a .gguf file"));
     }
-    let raw = RawConfig::read(&path.join("config.json"))?;
     let weights = SafetensorsDir::open(path)?;
-    let model = load_architecture(&raw, &weights)?;
+    load_model_with_weights(path, &path.join("config.json"), &weights)
+}
+
+/// A model whose config, tokenizer and template come from the directory `dir` (config from
+/// `config_path`) and whose weights come from `weights`: the trainer builds its models this way
+/// from tensors it holds in memory (trainable variables, or a fresh random init).
+pub fn load_model_with_weights(dir: &Path, config_path: &Path, weights: &dyn WeightSource) -> Result<LoadedModel> {
+    let path = dir;
+    let raw = RawConfig::read(config_path)?;
+    let model = load_architecture(&raw, weights)?;
     let (storage_dtypes, weight_bytes) = weights.storage_summary();
     let tok_cfg = TokenizerConfig::read_optional(&path.join("tokenizer_config.json"))?;
     let tok_path = path.join("tokenizer.json");

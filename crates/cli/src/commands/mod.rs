@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod chat;
+pub mod distill;
 pub mod eval;
 pub mod generate;
 pub mod grade;
@@ -9,4 +10,5 @@ pub mod info;
 pub mod logprobs;
 pub mod quantize;
 pub mod roofline;
+pub mod train;
 pub mod transcript;
