@@ -189,3 +189,39 @@ fn gradients_match_finite_differences() {
     }
     eprintln!("{checked} coordinates; worst finite-difference error {worst:.2e} of each tensor's largest gradient");
 }
+
+/// One GRPO update raises the log-probability of a completion with a positive advantage and
+/// lowers that of one with a negative advantage (the objective's sign, end to end).
+#[test]
+fn grpo_step_moves_logprobs_with_the_advantage() {
+    use reasoner_train::config::LossType;
+    use reasoner_train::loss::{grpo_loss, GrpoObjective, PolicyTokens};
+    let policy = Policy::from_checkpoint(&root().join("tests/fixtures/qwen2_f32")).unwrap();
+    let (good, bad): (Vec<u32>, Vec<u32>) = ((0..12).map(|i| 10 + i).collect(), (0..12).map(|i| 200 + i).collect());
+    let prompt = 4;
+    let logps = |p: &Policy| -> Vec<f32> {
+        let lp: Vec<f32> = next_token_logprobs(p.train.model.as_ref(), &[&good, &bad]).unwrap().to_vec1().unwrap();
+        let n = good.len() - 1;
+        vec![lp[prompt - 1..n].iter().sum(), lp[n + prompt - 1..].iter().sum()]
+    };
+    let before = logps(&policy);
+    for loss_type in [LossType::Grpo, LossType::DrGrpo, LossType::Dapo] {
+        let lp = next_token_logprobs(policy.train.model.as_ref(), &[&good, &bad]).unwrap();
+        let n = good.len() - 1;
+        let c = good.len() - prompt;
+        let old: Vec<f32> = lp.to_vec1().unwrap();
+        let parts = vec![
+            PolicyTokens { logp: lp.narrow(0, n - c, c).unwrap(), old_logp: &old[n - c..n], ref_logp: &[], advantage: 1.0 },
+            PolicyTokens { logp: lp.narrow(0, 2 * n - c, c).unwrap(), old_logp: &old[2 * n - c..], ref_logp: &[], advantage: -1.0 },
+        ];
+        let obj = GrpoObjective { eps_low: 0.2, eps_high: 0.2, beta: 0.0, loss_type, batch_completions: 2, batch_tokens: 2 * c, max_completion_tokens: c };
+        let terms = grpo_loss(&parts, &obj).unwrap();
+        let mut g = Gradients::new(&policy);
+        g.add(&policy, &terms.loss.backward().unwrap()).unwrap();
+        let o = OptimSection { lr: 1e-3, ..Default::default() };
+        AdamW::new(&policy, &o).step(&policy, &g, 1e-3).unwrap();
+    }
+    let after = logps(&policy);
+    assert!(after[0] > before[0] + 0.1, "positive advantage: log p {} -> {}", before[0], after[0]);
+    assert!(after[1] < before[1] - 0.1, "negative advantage: log p {} -> {}", before[1], after[1]);
+}
