@@ -16,6 +16,7 @@ pub mod problem;
 pub mod report;
 pub mod rewards;
 pub mod rng;
+pub mod traces;
 
 pub use countdown::{CountdownError, countdown_check, countdown_verify};
 pub use dataset::{DatasetError, LoadOptions, Loaded, load_jsonl, read_jsonl, write_jsonl};
