@@ -12,6 +12,8 @@ pub mod extract;
 pub mod generators;
 pub mod grade;
 pub mod metrics;
+pub mod ood;
+pub mod phrasing;
 pub mod problem;
 pub mod report;
 pub mod rewards;
