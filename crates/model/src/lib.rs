@@ -2,6 +2,7 @@
 //! architecture with its forward pass.
 
 pub mod causal_lm;
+pub mod bpe_train;
 pub mod chat_template;
 pub mod compact_bpe;
 pub mod config;

@@ -12,10 +12,15 @@ pub mod extract;
 pub mod generators;
 pub mod grade;
 pub mod metrics;
+pub mod ood;
+pub mod phrasing;
+pub mod pretrain;
 pub mod problem;
+pub mod recipe_data;
 pub mod report;
 pub mod rewards;
 pub mod rng;
+pub mod traces;
 
 pub use countdown::{CountdownError, countdown_check, countdown_verify};
 pub use dataset::{DatasetError, LoadOptions, Loaded, load_jsonl, read_jsonl, write_jsonl};
