@@ -50,6 +50,8 @@ enum Command {
     Distill(commands::distill::DistillArgs),
     /// PNG charts of a training run's metrics.
     Plot(commands::train::PlotArgs),
+    /// Run a whole training recipe (tiny-r1: tokenizer, pretraining, SFT, GRPO, distillation).
+    Recipe(commands::recipe::RecipeArgs),
 }
 
 fn main() -> ExitCode {
@@ -99,5 +101,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Train(a) => commands::train::run(a),
         Command::Distill(a) => commands::distill::run(a),
         Command::Plot(a) => commands::train::plot(a),
+        Command::Recipe(a) => commands::recipe::run(a),
     }
 }

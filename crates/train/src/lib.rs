@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod optim;
 pub mod plot;
 pub mod policy;
+pub mod recipe;
 pub mod run;
 pub mod sft;
 

@@ -9,6 +9,7 @@ pub mod grade;
 pub mod info;
 pub mod logprobs;
 pub mod quantize;
+pub mod recipe;
 pub mod roofline;
 pub mod train;
 pub mod transcript;

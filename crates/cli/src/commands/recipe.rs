@@ -1,0 +1,29 @@
+//! `reasoner recipe tiny-r1 [--out DIR]`: the whole tiny-r1 recipe, resumable stage by stage.
+
+use anyhow::{bail, Result};
+use clap::Args;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct RecipeArgs {
+    /// The recipe to run (only `tiny-r1` exists).
+    pub name: String,
+    /// Where its data, stage runs, results.md and plots go.
+    #[arg(long, allow_hyphen_values = true, default_value = "runs/tiny-r1")]
+    pub out: PathBuf,
+    /// The directory holding recipe.toml and the stage configs.
+    #[arg(long, allow_hyphen_values = true, default_value = "recipes/tiny-r1")]
+    pub recipe_dir: PathBuf,
+}
+
+pub fn run(a: RecipeArgs) -> Result<()> {
+    if a.name != "tiny-r1" {
+        bail!("unknown recipe `{}` (known: tiny-r1)", a.name);
+    }
+    let t = std::time::Instant::now();
+    let report = reasoner_train::recipe::run_recipe(&a.recipe_dir, &a.out, std::io::stderr().is_terminal())?;
+    eprintln!("recipe finished in {:.0} s", t.elapsed().as_secs_f64());
+    print!("{}", std::fs::read_to_string(&report)?);
+    Ok(())
+}
