@@ -91,15 +91,11 @@ pub fn extract_answer(response: &str) -> Option<String> {
     extract(response).map(|e| e.answer)
 }
 
-/// Extraction on text that has no thinking in it: the first candidate, in priority order,
-/// that the grader's parser reads (Math-Verify likewise moves on when a match does not parse).
+/// Extraction on text that has no thinking in it: the best candidate in priority order.
+/// (Math-Verify moves on when a match does not parse; we keep it and compare it as text, since
+/// what sympy parses and we do not — sums, integrals — is the answer all the same.)
 pub fn extract_from_content(content: &str) -> Option<Extracted> {
-    let candidates = crate::extract_spans::candidates(content);
-    let parsed = candidates
-        .iter()
-        .find(|c| crate::grade::parser::parse(&c.answer).is_ok())
-        .or_else(|| candidates.first())?;
-    Some(parsed.clone())
+    crate::extract_spans::candidates(content).into_iter().next()
 }
 
 /// The contents of the last complete, non-empty `\boxed{…}` / `\fbox{…}` / `\boxed 5`.

@@ -149,8 +149,9 @@ fn raw_spans(text: &str) -> Vec<Hit> {
             text[i + 2..].find("\\]").map(|e| (i + 2, i + 2 + e, i + 4 + e))
         } else if b[i..].starts_with(b"\\(") {
             text[i + 2..].find("\\)").map(|e| (i + 2, i + 2 + e, i + 4 + e))
-        } else if b[i..].starts_with(b"\\frac{") {
-            simple_fraction(text, i).map(|e| (i, e, e))
+        } else if b[i..].starts_with(b"\\frac{") || b[i..].starts_with(b"-\\frac{") {
+            let at = if b[i] == b'-' { i + 1 } else { i };
+            simple_fraction(text, at).map(|e| (i, e, e))
         } else {
             None
         };

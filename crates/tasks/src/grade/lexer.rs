@@ -68,12 +68,18 @@ fn lex_into(c: &[char], out: &mut Vec<Tok>, depth: usize) -> Result<(), LexError
         return Err(LexError("text nested too deeply".into()));
     }
     let mut i = 0;
+    let mut brackets = 0usize;
     while i < c.len() {
         let ch = c[i];
+        match ch {
+            '(' | '[' | '{' => brackets += 1,
+            ')' | ']' | '}' => brackets = brackets.saturating_sub(1),
+            _ => {}
+        }
         if ch.is_whitespace() || ch == '~' {
             i += 1;
         } else if ch.is_ascii_digit() || (ch == '.' && c.get(i + 1).is_some_and(char::is_ascii_digit)) {
-            i = number(c, i, out);
+            i = number(c, i, out, brackets == 0);
         } else if ch == '\\' {
             i = command(c, i, out, depth)?;
         } else if ch.is_alphabetic() {
@@ -149,7 +155,9 @@ fn degree_at(c: &[char], i: usize) -> Option<usize> {
 fn letters(word: &str, out: &mut Vec<Tok>) {
     match word {
         "and" | "or" => out.push(Tok::And),
-        "percent" | "percentage" | "pct" | "Percent" | "Percentage" => out.push(Tok::Percent),
+        // Inside math a percent word is a unit, as Math-Verify drops it (`28 \text{ percentage}`
+        // is 28); plain-text "28 percent" becomes `28%` during extraction.
+        "percent" | "percentage" | "pct" | "Percent" | "Percentage" => out.push(Tok::Word(word.to_string())),
         w if FUNCTIONS.contains(&w) => out.push(Tok::Cmd(w.to_string())),
         w => out.extend(w.chars().map(|ch| Tok::Ident(ch.to_string()))),
     }
@@ -162,7 +170,8 @@ pub const FUNCTIONS: &[&str] = &[
 
 /// A number from `i`: digits, thousands groups joined by `,` + 3 digits, `{,}`, `,\!`, `\,`, `\ `,
 /// or a space + 3 digits (only after a 1–3 digit lead, as `1 000` is written), and a decimal part.
-fn number(c: &[char], start: usize, out: &mut Vec<Tok>) -> usize {
+/// Inside brackets a bare comma separates items: `(12,102)` is a pair.
+fn number(c: &[char], start: usize, out: &mut Vec<Tok>, top: bool) -> usize {
     let mut text = String::new();
     let mut i = start;
     while i < c.len() && c[i].is_ascii_digit() {
@@ -172,7 +181,7 @@ fn number(c: &[char], start: usize, out: &mut Vec<Tok>) -> usize {
     let lead_ok = (1..=3).contains(&text.len()) && !text.starts_with('0');
     if lead_ok {
         loop {
-            let Some(after) = separator_end(c, i) else { break };
+            let Some(after) = separator_end(c, i, top) else { break };
             let group: String = c[after..c.len().min(after + 3)].iter().collect();
             let next = c.get(after + 3);
             if group.len() == 3 && group.chars().all(|d| d.is_ascii_digit()) && !next.is_some_and(char::is_ascii_digit) {
@@ -196,9 +205,12 @@ fn number(c: &[char], start: usize, out: &mut Vec<Tok>) -> usize {
 }
 
 /// Where the digits after a thousands separator at `i` start.
-fn separator_end(c: &[char], i: usize) -> Option<usize> {
+fn separator_end(c: &[char], i: usize, top: bool) -> Option<usize> {
     let at = |k: usize, s: &str| s.chars().enumerate().all(|(j, x)| c.get(k + j) == Some(&x));
-    for sep in ["{,}", ",\\!", ",\\,", "\\,", "\\!", "\\ ", ",", " "] {
+    for sep in ["{,}", "{, }", " {,}", " {, }", ",\\!", ",\\,", "\\,", "\\!", "\\ ", ",", " "] {
+        if !top && (sep == "," || sep == " ") {
+            continue;
+        }
         if at(i, sep) {
             let mut j = i + sep.chars().count();
             if sep.starts_with(',') && sep.len() > 1 {
@@ -219,6 +231,8 @@ fn command(c: &[char], i: usize, out: &mut Vec<Tok>, depth: usize) -> Result<usi
         let tok = match first {
             '{' => Some(Tok::SetOpen),
             '}' => Some(Tok::SetClose),
+            // `\\frac`: a doubled backslash before a command name (escaped strings).
+            '\\' if c.get(j + 1).is_some_and(char::is_ascii_alphabetic) => return command(c, j, out, depth),
             '\\' => Some(Tok::RowSep),
             '%' => Some(Tok::Percent),
             '(' | ')' | '[' | ']' | '$' | ',' | '!' | ';' | ':' | ' ' | '>' | '|' => None,
@@ -327,7 +341,7 @@ fn text_argument(inner: &str, out: &mut Vec<Tok>, depth: usize) -> Result<(), Le
             out.push(Tok::And);
             return Ok(());
         }
-        "percent" | "percentage" | "%" => {
+        "%" => {
             out.push(Tok::Percent);
             return Ok(());
         }
