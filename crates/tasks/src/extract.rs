@@ -241,7 +241,10 @@ mod tests {
             ans("so \\boxed{\\frac{1}{2}} done"),
             Some("\\frac{1}{2}".into())
         );
-        assert_eq!(ans("\\boxed{1} then \\boxed{2}"), Some("2".into()));
+        // Boxes fewer than 10 characters apart form one list, as in Math-Verify.
+        assert_eq!(ans("\\boxed{1} then \\boxed{2}"), Some("1, 2".into()));
+        assert_eq!(ans("\\boxed{1} is wrong, so finally \\boxed{2}"), Some("1, 2".into()));
+        assert_eq!(ans("\\boxed{1} is wrong. After more work we see \\boxed{2}"), Some("2".into()));
         assert_eq!(ans("\\boxed{\\{1,2\\}}"), Some("\\{1,2\\}".into()));
         assert_eq!(ans("$\\boxed 5$."), Some("5".into()));
         assert_eq!(ans("\\fbox{7} Answer: 8"), Some("7".into()));
@@ -273,13 +276,15 @@ mod tests {
             ans("So the final answer is $42$.\nThanks 7"),
             Some("42".into())
         );
-        assert_eq!(ans("**Answer:** 1,234."), Some("1,234".into()));
+        assert_eq!(ans("**Answer:** 1,234."), Some("1234".into()));
         assert_eq!(ans("Final Answer:\n\n  17\n"), Some("17".into()));
         assert_eq!(ans("we get 3, then -12.5 apples"), Some("-12.5".into()));
-        assert_eq!(ans("total 1,234,567 units"), Some("1,234,567".into()));
+        assert_eq!(ans("total 1,234,567 units"), Some("1234567".into()));
         assert_eq!(ans("ratio 3/4."), Some("3/4".into()));
         assert_eq!(ans("5-3 is 2"), Some("2".into()));
-        assert_eq!(ans("list 1,2"), Some("2".into()));
+        // A comma before fewer than three digits is a decimal comma, as Math-Verify reads it.
+        assert_eq!(ans("list 1,2"), Some("1.2".into()));
+        assert_eq!(ans("AZYUK2A"), None);
         assert_eq!(ans("no digits"), None);
     }
 

@@ -117,15 +117,17 @@ fn words(s: &str) -> String {
     s.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase()
 }
 
-/// A gold percentage may be read as itself or as a fraction; a predicted one is a fraction.
+/// A percentage is a fraction (25% ≡ 1/4); a whole-number one may also stand for the number
+/// itself, on either side (Math-Verify: 75 ≡ 75%, while 0.75 ≢ 0.75%).
 fn values_equal(g: &Expr, p: &Expr) -> bool {
     if expressions_equal(g, p) {
         return true;
     }
-    match g {
-        Expr::Percent(inner) => expressions_equal(inner, p),
-        _ => false,
-    }
+    let whole_percent = |e: &Expr| match e {
+        Expr::Percent(inner) if matches!(**inner, Expr::Num(ref n) if n.is_integer()) => Some((**inner).clone()),
+        _ => None,
+    };
+    whole_percent(g).is_some_and(|x| expressions_equal(&x, p)) || whole_percent(p).is_some_and(|x| expressions_equal(g, &x))
 }
 
 fn sequences_equal(a: &[Node], b: &[Node]) -> bool {

@@ -388,7 +388,6 @@ mod tests {
         assert!(crate::grade::parser::parse("\\sqrt[3]{x}").is_ok());
         assert!(crate::grade::parser::parse("1 +").is_err());
         assert!(crate::grade::parser::parse("(1 + 2").is_err());
-        assert!(crate::grade::parser::parse("\\foo").is_err());
     }
 
     #[test]
@@ -413,7 +412,7 @@ mod tests {
 
     #[test]
     fn huge_powers_do_not_hang() {
-        let e = crate::grade::parser::parse("10^{1000000000}").unwrap();
+        let e = expr("10^{1000000000}");
         assert!(e.exact().is_none());
         assert!(!eq("10^{10^{10}}", "10^{10^{11}}"));
         assert!(eq("-\\infty", "-\\infty"));

@@ -85,8 +85,16 @@ fn lex_into(c: &[char], out: &mut Vec<Tok>, depth: usize) -> Result<(), LexError
         } else if ch.is_alphabetic() {
             let end = i + c[i..].iter().take_while(|x| x.is_alphabetic()).count();
             let word: String = c[i..end].iter().collect();
-            letters(&word, out);
+            // `5 apples`, `30 degrees`: a word set apart after a number is a unit.
+            let after_number = matches!(out.last(), Some(Tok::Num(_))) && i > 0 && c[i - 1].is_whitespace();
+            if after_number && word.chars().count() >= 2 && !FUNCTIONS.contains(&word.as_str()) && word != "and" && word != "or" {
+                out.push(Tok::Word(word));
+            } else {
+                letters(&word, out);
+            }
             i = end;
+        } else if ch == '.' {
+            i += 1; // a full stop after an answer
         } else {
             i += 1;
             let two = c.get(i).copied();
@@ -155,6 +163,8 @@ fn degree_at(c: &[char], i: usize) -> Option<usize> {
 fn letters(word: &str, out: &mut Vec<Tok>) {
     match word {
         "and" | "or" => out.push(Tok::And),
+        // Three letters or more read as a word (`Monday`, `odd`), not a product of variables.
+        w if w.chars().count() >= 3 && !FUNCTIONS.contains(&w) => out.push(Tok::Word(w.to_string())),
         // Inside math a percent word is a unit, as Math-Verify drops it (`28 \text{ percentage}`
         // is 28); plain-text "28 percent" becomes `28%` during extraction.
         "percent" | "percentage" | "pct" | "Percent" | "Percentage" => out.push(Tok::Word(word.to_string())),
@@ -198,6 +208,16 @@ fn number(c: &[char], start: usize, out: &mut Vec<Tok>, top: bool) -> usize {
         while i < c.len() && c[i].is_ascii_digit() {
             text.push(c[i]);
             i += 1;
+        }
+    }
+    // Scientific notation `1.5e3`, `2E-4` (an `e` between a number and digits is no constant).
+    if matches!(c.get(i), Some('e' | 'E')) {
+        let sign = usize::from(matches!(c.get(i + 1), Some('+' | '-')));
+        let digits = c[(i + 1 + sign).min(c.len())..].iter().take_while(|d| d.is_ascii_digit()).count();
+        if digits > 0 && digits <= 4 {
+            text.push('e');
+            text.extend(&c[i + 1..i + 1 + sign + digits]);
+            i += 1 + sign + digits;
         }
     }
     out.push(Tok::Num(text));
@@ -282,7 +302,7 @@ fn command(c: &[char], i: usize, out: &mut Vec<Tok>, depth: usize) -> Result<usi
         }
         n if n.starts_with("quad") || n.starts_with("qquad") => {
             // `\quadx_{2}`: a spacing command glued to the next letters.
-            let rest = n.trim_start_matches('q').trim_start_matches("quad");
+            let rest = n.strip_prefix("qquad").or_else(|| n.strip_prefix("quad")).unwrap_or(n);
             letters(rest, out);
             return Ok(j);
         }

@@ -21,8 +21,9 @@ const MAX_ANSWER_CHARS: usize = 2000;
 /// with math delimiters (`$…$`, `\boxed{…}`) or as a whole solution is extracted first, as
 /// Math-Verify parses its gold.
 pub fn grade(gold: &str, extracted: &str) -> bool {
-    let gold = gold_answer(gold);
-    let extracted = extracted.trim();
+    let gold = answer_of(gold, true);
+    let extracted = answer_of(extracted, false);
+    let extracted = extracted.as_str();
     if gold.is_empty() || extracted.is_empty() {
         return false;
     }
@@ -39,17 +40,21 @@ pub fn grade(gold: &str, extracted: &str) -> bool {
     }
 }
 
-/// The answer inside a gold string that carries delimiters; a plain one as it is.
-fn gold_answer(gold: &str) -> String {
-    let g = gold.trim();
-    let delimited = ["$", "\\(", "\\[", "\\boxed", "\\fbox"].iter().any(|d| g.contains(d));
+/// The answer inside a string that carries delimiters; a plain one as it is, except that a
+/// plain gold number is read as Math-Verify reads one.
+fn answer_of(text: &str, gold: bool) -> String {
+    let g = text.trim();
+    // A gold string may be a whole solution; an extracted answer is unwrapped only when it is
+    // itself wrapped (`$42$`, `\\boxed{42}`).
+    const DELIMITERS: [&str; 5] = ["$", "\\(", "\\[", "\\boxed", "\\fbox"];
+    let delimited = if gold { DELIMITERS.iter().any(|d| g.contains(d)) } else { DELIMITERS.iter().any(|d| g.starts_with(d)) };
     if delimited && let Some(e) = extract_from_content(g) {
         return e.answer;
     }
-    // A bare number reads as Math-Verify reads one (`1,22` has a decimal comma).
-    if g.chars().all(|c| c.is_ascii_digit() || " ,.-%".contains(c))
-        && let Some(e) = extract_from_content(g)
-    {
+    // A bare number reads as Math-Verify reads one (`1,22` has a decimal comma, `1 000` is
+    // a thousand); `1, 2` is a list.
+    let one_number = gold && g.chars().all(|c| c.is_ascii_digit() || " ,.-%".contains(c)) && !g.contains(", ");
+    if one_number && let Some(e) = extract_from_content(g) {
         return e.answer;
     }
     g.to_string()

@@ -292,8 +292,15 @@ impl Parser {
                     }
                 }
                 Some(t) if self.starts_factor(t) => {
+                    // `2\frac{1}{2}` is the mixed number 5/2, as Math-Verify reads it.
+                    let mixed = matches!(t, Tok::Cmd(c) if c == "frac") && matches!(&acc, Expr::Num(n) if n.is_integer());
                     let rhs = self.power()?;
-                    acc = Expr::Mul(Box::new(acc), Box::new(rhs));
+                    let plain_fraction = matches!(&rhs, Expr::Div(a, b) if matches!(**a, Expr::Num(_)) && matches!(**b, Expr::Num(_)));
+                    acc = if mixed && plain_fraction {
+                        Expr::Add(Box::new(acc), Box::new(rhs))
+                    } else {
+                        Expr::Mul(Box::new(acc), Box::new(rhs))
+                    };
                 }
                 _ => return Ok(acc),
             }
@@ -516,8 +523,12 @@ fn is_greek(c: &str) -> bool {
     GREEK.contains(&c)
 }
 
-/// An exact value for `123` / `4.56` (decimals are marked as written with a point).
+/// An exact value for `123` / `4.56` / `1.5e3` (decimals are marked as written with a point).
 fn number(text: &str) -> Result<Expr, ParseError> {
+    let (text, exponent) = match text.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().map_err(|_| ParseError(format!("bad exponent in '{text}'")))?),
+        None => (text, 0),
+    };
     let (int, frac) = text.split_once('.').unwrap_or((text, ""));
     if int.len() + frac.len() > 400 {
         return err("number too long");
@@ -525,8 +536,10 @@ fn number(text: &str) -> Result<Expr, ParseError> {
     let digits = format!("{int}{frac}");
     let n: BigInt = digits.parse().map_err(|_| ParseError(format!("bad number '{text}'")))?;
     let den = num_traits::pow(BigInt::from(10), frac.len());
+    let scale = BigRational::from_integer(num_traits::pow(BigInt::from(10), exponent.unsigned_abs() as usize));
     let v = BigRational::new(n, den);
-    Ok(if frac.is_empty() { Expr::Num(v) } else { Expr::Float(v) })
+    let v = if exponent >= 0 { v * scale } else { v / scale };
+    Ok(if frac.is_empty() && exponent == 0 { Expr::Num(v) } else { Expr::Float(v) })
 }
 
 /// A token written back as text (subscripts and canonical strings).
