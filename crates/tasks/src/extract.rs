@@ -142,7 +142,9 @@ pub fn boxed_chain(text: &str, chain: bool) -> Option<(String, usize)> {
                         break;
                     }
                     if *last == inner {
-                        found.last_mut().map(|f| f.1 = pos);
+                        if let Some(f) = found.last_mut() {
+                            f.1 = pos;
+                        }
                         continue;
                     }
                 }

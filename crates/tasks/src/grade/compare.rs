@@ -24,15 +24,17 @@ fn simplify(n: Node, top: bool) -> Node {
                 return simplify(parts[at + 1].clone(), top);
             }
             let only_eq = rels.iter().all(|r| matches!(r, Rel::Eq | Rel::Approx));
-            if only_eq && parts.len() > 2 && top {
-                if let Some(at) = rels.iter().rposition(|r| *r == Rel::Eq) {
-                    let rest: Vec<Node> = parts[at + 1..].to_vec();
-                    let rest_rels: Vec<Rel> = rels[at + 1..].to_vec();
-                    if rest.len() == 1 {
-                        return simplify(rest[0].clone(), top);
-                    }
-                    return simplify(Node::Rel(rest, rest_rels), top);
+            if only_eq
+                && parts.len() > 2
+                && top
+                && let Some(at) = rels.iter().rposition(|r| *r == Rel::Eq)
+            {
+                let rest: Vec<Node> = parts[at + 1..].to_vec();
+                let rest_rels: Vec<Rel> = rels[at + 1..].to_vec();
+                if rest.len() == 1 {
+                    return simplify(rest[0].clone(), top);
                 }
+                return simplify(Node::Rel(rest, rest_rels), top);
             }
             if parts.len() == 2 && rels[0] == Rel::Approx {
                 let keep = if is_simple_lhs(&parts[0]) { &parts[1] } else { &parts[0] };

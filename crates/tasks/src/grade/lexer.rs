@@ -190,8 +190,7 @@ fn number(c: &[char], start: usize, out: &mut Vec<Tok>, top: bool) -> usize {
     }
     let lead_ok = (1..=3).contains(&text.len()) && !text.starts_with('0');
     if lead_ok {
-        loop {
-            let Some(after) = separator_end(c, i, top) else { break };
+        while let Some(after) = separator_end(c, i, top) {
             let group: String = c[after..c.len().min(after + 3)].iter().collect();
             let next = c.get(after + 3);
             if group.len() == 3 && group.chars().all(|d| d.is_ascii_digit()) && !next.is_some_and(char::is_ascii_digit) {

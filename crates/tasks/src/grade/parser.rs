@@ -6,7 +6,7 @@ use super::expr::{Expr, Func};
 use super::lexer::{FUNCTIONS, Rel, Tok, lex};
 use num_bigint::BigInt;
 use num_rational::BigRational;
-use num_traits::{One, Zero};
+use num_traits::Zero;
 
 /// An answer's shape; expressions are the leaves.
 #[derive(Debug, Clone, PartialEq)]
@@ -376,8 +376,7 @@ impl Parser {
     fn subscript(&mut self) -> Result<String, ParseError> {
         let mut depth = 0i32;
         let mut text = String::new();
-        loop {
-            let Some(t) = self.peek().cloned() else { break };
+        while let Some(t) = self.peek().cloned() {
             self.pos += 1;
             match &t {
                 Tok::Sym('{') => depth += 1,
@@ -504,7 +503,7 @@ impl Parser {
         }
         let mut e = self.power()?;
         while let Some(t) = self.peek() {
-            if matches!(t, Tok::Ident(_)) || (matches!(t, Tok::Num(_)) && false) {
+            if matches!(t, Tok::Ident(_)) {
                 e = Expr::Mul(Box::new(e), Box::new(self.power()?));
             } else {
                 break;
@@ -545,7 +544,10 @@ fn number(text: &str) -> Result<Expr, ParseError> {
 /// A token written back as text (subscripts and canonical strings).
 pub fn token_text(t: &Tok) -> String {
     match t {
-        Tok::Num(n) => n.trim_start_matches('0').to_string().chars().next().map_or("0".into(), |_| n.trim_start_matches('0').to_string()),
+        Tok::Num(n) => match n.trim_start_matches('0') {
+            "" => "0".into(),
+            digits => digits.to_string(),
+        },
         Tok::Ident(s) | Tok::Word(s) => s.clone(),
         Tok::Cmd(c) => format!("\\{c}"),
         Tok::Sym(c) => c.to_string(),
@@ -564,10 +566,4 @@ pub fn token_text(t: &Tok) -> String {
 pub fn canonical(s: &str) -> Option<String> {
     let toks = lex(s).ok()?;
     Some(toks.iter().map(token_text).collect::<Vec<_>>().join(" ").to_lowercase())
-}
-
-impl Node {
-    pub fn one() -> Node {
-        Node::Expr(Expr::Num(BigRational::one()))
-    }
 }
