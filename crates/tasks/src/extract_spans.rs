@@ -7,6 +7,10 @@ use crate::extract::{AnswerForm, Extracted, boxed_chain, last_answer_tag};
 /// Responses are scanned over their last this-many bytes: answers sit at the end, and the
 /// scan stays linear and bounded however long the response.
 const MAX_SCAN: usize = 64 * 1024;
+/// Longest plain arithmetic answer read (`2/3`, `5 * 6 = 30`).
+const MAX_ARITHMETIC: usize = 200;
+/// Occurrences of an answer phrase looked at, from the last one back.
+const MAX_PHRASES: usize = 16;
 
 /// A found answer, with the byte range it came from.
 #[derive(Debug, Clone)]
@@ -86,7 +90,8 @@ pub fn candidates(content: &str) -> Vec<Extracted> {
 /// "final answer", after an " is" in that window).
 fn phrase_hits(lower: &str, phrase: &str, window: usize, spans: &[Hit], numbers: &[Hit], text: &str) -> Vec<Hit> {
     let mut hits = Vec::new();
-    for (at, _) in lower.match_indices(phrase) {
+    let ats: Vec<usize> = lower.match_indices(phrase).map(|(at, _)| at).collect();
+    for &at in ats.iter().rev().take(MAX_PHRASES) {
         let mut from = at + phrase.len();
         if phrase == "final answer" {
             let limit = (from + window).min(lower.len());
@@ -121,6 +126,9 @@ fn math_spans(text: &str) -> Vec<Hit> {
         let mut answer = first.answer.clone();
         let mut end = first.end;
         for next in raw.iter().skip(i + 1).take(5) {
+            if next.start.saturating_sub(end) > 12 {
+                break;
+            }
             let between = text[end..next.start].trim().to_ascii_lowercase();
             let joined = matches!(between.as_str(), "," | "and" | "or" | ",and" | ", and" | ",or" | ", or");
             if !joined {
@@ -140,15 +148,28 @@ fn raw_spans(text: &str) -> Vec<Hit> {
     let b = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
+    // Once a closing delimiter is missing after some point, it is missing after every later
+    // opening too: remembering that keeps unclosed spans from making the scan quadratic.
+    let mut unclosed = [usize::MAX; 3];
+    let mut closing = |kind: usize, from: usize, close: &str| -> Option<usize> {
+        if from >= unclosed[kind] {
+            return None;
+        }
+        let found = text[from..].find(close).map(|e| from + e);
+        if found.is_none() {
+            unclosed[kind] = from;
+        }
+        found
+    };
     while i < b.len() {
         let found = if b[i..].starts_with(b"$$") && !escaped(b, i) {
-            text[i + 2..].find("$$").map(|e| (i + 2, i + 2 + e, i + 4 + e))
+            closing(0, i + 2, "$$").map(|e| (i + 2, e, e + 2))
         } else if b[i] == b'$' && !escaped(b, i) && !(i > 0 && b[i - 1].is_ascii_digit()) {
             inline_dollar(text, i + 1).map(|e| (i + 1, e, e + 1))
         } else if b[i..].starts_with(b"\\[") {
-            text[i + 2..].find("\\]").map(|e| (i + 2, i + 2 + e, i + 4 + e))
+            closing(1, i + 2, "\\]").map(|e| (i + 2, e, e + 2))
         } else if b[i..].starts_with(b"\\(") {
-            text[i + 2..].find("\\)").map(|e| (i + 2, i + 2 + e, i + 4 + e))
+            closing(2, i + 2, "\\)").map(|e| (i + 2, e, e + 2))
         } else if b[i..].starts_with(b"\\frac{") || b[i..].starts_with(b"-\\frac{") {
             let at = if b[i] == b'-' { i + 1 } else { i };
             simple_fraction(text, at).map(|e| (i, e, e))
@@ -213,8 +234,9 @@ fn percent_after(text: &str, at: usize) -> (bool, usize) {
     let rest = &text[at.min(text.len())..];
     let trimmed = rest.trim_start();
     let skip = rest.len() - trimmed.len();
+    let head: String = trimmed.chars().take(10).collect::<String>().to_ascii_lowercase();
     for w in ["\\%", "%", "percentage", "percent", "pct"] {
-        if trimmed.to_ascii_lowercase().starts_with(w) {
+        if head.starts_with(w) {
             return (true, at + skip + w.len());
         }
     }
@@ -262,8 +284,10 @@ fn arithmetic(text: &str, at: usize) -> Option<(String, usize)> {
     if !body.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
+    // Arithmetic answers are short; the bound keeps digit-and-space runs linear to scan.
     let len: usize = rest
         .char_indices()
+        .take(MAX_ARITHMETIC)
         .take_while(|(_, c)| c.is_ascii_digit() || " .+-*×/^()÷".contains(*c))
         .map(|(i, c)| i + c.len_utf8())
         .last()?;
