@@ -3,7 +3,9 @@
 Reads the pytest files of a Math-Verify checkout (huggingface/Math-Verify, tests/*.py) with
 Python's `ast`, takes every `@pytest.mark.parametrize` list whose rows hold a gold, a prediction
 and an expected verdict, and adds the hand-written cases of `extra_cases.jsonl` (other suites and
-the issue's examples). Writes JSON lines: {"source", "gold", "response", "expected", "precision"}.
+the issue's examples) and of `heldout_cases.jsonl` (NeMo-Skills' math_equal tests and this
+project's pre-issue-22 grader table, both directions; measured before the grader was tuned on
+them: 227 of 233 agreed with Math-Verify, 97.4%). Writes JSON lines: {"source", "gold", "response", "expected", "precision"}.
 
 Usage: harvest.py MATH_VERIFY_TESTS_DIR OUT.jsonl
 """
@@ -76,8 +78,10 @@ def main():
     tests_dir = pathlib.Path(sys.argv[1])
     out = pathlib.Path(sys.argv[2])
     cases = harvest(tests_dir)
-    extra = pathlib.Path(__file__).with_name("extra_cases.jsonl")
-    if extra.exists():
+    for extra_name in ["extra_cases.jsonl", "heldout_cases.jsonl"]:
+        extra = pathlib.Path(__file__).with_name(extra_name)
+        if not extra.exists():
+            continue
         for line in extra.read_text().splitlines():
             if line.strip():
                 case = json.loads(line)

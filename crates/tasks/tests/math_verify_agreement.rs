@@ -12,6 +12,11 @@ const DELIBERATE: &[(&str, &str, bool, &str)] = &[
     ("$1000$", "\\boxed{1\\,000}", true, "issue 22 asks for thin-space thousands separators (`1\\,000`); Math-Verify reads a product"),
     ("$7$", "<think>so \\boxed{7}</think> The final answer is 8.", false, "an answer inside <think> never counts; Math-Verify does not know thinking"),
     ("$8$", "<think>so \\boxed{7}</think> The final answer is 8.", true, "the answer after </think> is 8; Math-Verify takes the box inside the thinking"),
+    ("$42$", "The answer is \\boxed{42.}.", true, "a full stop after an answer is punctuation; Math-Verify fails to parse `42.` in a box"),
+    ("$1.5e3$", "The answer is \\boxed{1500}.", true, "issue 22 asks for scientific notation; Math-Verify reads `1.5e3` as 1.5·e·3"),
+    ("$30$", "The answer is \\boxed{30°}.", true, "a degree sign carries no value (as `^\\circ` does in both graders); Math-Verify fails on the unicode sign"),
+    ("$(-\\infty, 2]$", "The answer is \\boxed{(-∞, 2]}.", true, "unicode ∞ is \\infty; Math-Verify does not read it"),
+    ("$18.5$", "The answer is \\boxed{18.50 dollars per day}.", true, "issue 22: units and words after a number; Math-Verify reads the letters as variables"),
     ("$1 - \\frac{1}{\\mathrm{e}}$", "$1 + \\frac{1}{\\mathrm{e}}$", false, "1 - 1/e and 1 + 1/e differ; Math-Verify 0.9.0 accepts them (its test suite records this as expected)"),
 ];
 
@@ -23,7 +28,7 @@ const GAPS: &[(&str, &str, &str)] = &[
     ("$p=5,q=2;p=7,q=2$", "$(5,2),(7,2)$", "`;`-separated groups of equations read as tuples"),
 ];
 
-/// Agreement must not fall below this (measured: 331 of 339 pairs, 97.6%).
+/// Agreement must not fall below this (measured: 556 of 569 pairs, 97.7%).
 const MIN_AGREEMENT: f64 = 0.975;
 
 struct Row {

@@ -323,8 +323,8 @@ fn round6(v: &BigRational) -> BigInt {
 }
 
 /// Equal as math: exactly when both have rational values (rounded to six places when one was
-/// written as a decimal), else numerically, at 8 random points for the variables (a fixed
-/// seed, so grading is deterministic).
+/// written as a decimal), else numerically, at 12 random points for the variables, half of
+/// them negative (a fixed seed, so grading is deterministic).
 pub fn expressions_equal(a: &Expr, b: &Expr) -> bool {
     let rounded = a.has_float() || b.has_float();
     if let (Some(x), Some(y)) = (a.exact(), b.exact()) {
@@ -343,10 +343,13 @@ pub fn expressions_equal(a: &Expr, b: &Expr) -> bool {
     }
     let mut rng = SplitMix64::new(0x5EED_6A7E);
     let mut compared = 0;
-    for _ in 0..8 {
-        let point: BTreeMap<String, f64> = vars.iter().map(|v| (v.clone(), 0.5 + 2.0 * rng.unit_f64())).collect();
+    for i in 0..12 {
+        // Half the points negative, so |x| and x differ; a point where either side is
+        // undefined (√x, ln x at x < 0) says nothing and is skipped.
+        let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
+        let point: BTreeMap<String, f64> = vars.iter().map(|v| (v.clone(), sign * (0.5 + 2.0 * rng.unit_f64()))).collect();
         let (x, y) = (a.eval(&point), b.eval(&point));
-        if x.is_nan() && y.is_nan() {
+        if x.is_nan() || y.is_nan() {
             continue;
         }
         if !close_enough(x, y, rounded) {
