@@ -1,6 +1,7 @@
-//! Answer extraction from a model response: thinking is dropped first, then the answer is the
-//! last `\boxed{…}` (or `\fbox`), else the last `<answer>…</answer>`, else the last
-//! "answer is …" / "Answer: …" line, else the last number.
+//! Answer extraction from a model response, in Math-Verify's order: thinking is dropped first,
+//! then the last `\boxed{…}` (boxes side by side are joined into a list) or "final answer is …
+//! I hope", else `<answer>…</answer>`, else "final answer … is X", "answer: X", "answer … X",
+//! else the rightmost `$…$` / `\(…\)` / `\[…\]` span or plain number (see `spans`).
 
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +13,8 @@ pub enum AnswerForm {
     AnswerTag,
     AnswerLine,
     LastNumber,
+    /// The rightmost `$…$`, `\(…\)` or `\[…\]` span.
+    LatexSpan,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,21 +91,22 @@ pub fn extract_answer(response: &str) -> Option<String> {
     extract(response).map(|e| e.answer)
 }
 
-/// Extraction on text that has no thinking in it.
+/// Extraction on text that has no thinking in it: the best candidate in priority order.
+/// (Math-Verify moves on when a match does not parse; we keep it and compare it as text, since
+/// what sympy parses and we do not — sums, integrals — is the answer all the same.)
 pub fn extract_from_content(content: &str) -> Option<Extracted> {
-    let found = last_boxed(content)
-        .map(|a| (a, AnswerForm::Boxed))
-        .or_else(|| last_answer_tag(content).map(|a| (a, AnswerForm::AnswerTag)))
-        .or_else(|| answer_line(content).map(|a| (a, AnswerForm::AnswerLine)))
-        .or_else(|| last_number(content).map(|a| (a, AnswerForm::LastNumber)))?;
-    Some(Extracted {
-        answer: found.0,
-        form: found.1,
-    })
+    crate::extract_spans::candidates(content).into_iter().next()
 }
 
 /// The contents of the last complete, non-empty `\boxed{…}` / `\fbox{…}` / `\boxed 5`.
 pub fn last_boxed(text: &str) -> Option<String> {
+    boxed_chain(text, false).map(|(a, _)| a)
+}
+
+/// The last box and, with `chain`, the boxes before it that Math-Verify joins to it (fewer than
+/// 10 characters apart, or fewer than 70 with "and", "or", `,` or `;` between and a different
+/// content), joined with ", "; and the byte offset where the last box ends.
+pub fn boxed_chain(text: &str, chain: bool) -> Option<(String, usize)> {
     const BOXED: &str = "\\boxed";
     const FBOX: &str = "\\fbox";
     // Each command's last occurrence before the current position, searched again only after
@@ -111,24 +115,64 @@ pub fn last_boxed(text: &str) -> Option<String> {
     let mut boxed = text.rfind(BOXED);
     let mut fbox = text.rfind(FBOX);
     let mut limit = text.len();
+    let mut found: Vec<(String, usize, usize)> = Vec::new(); // (content, start, end)
     loop {
         let (pos, len) = match (boxed, fbox) {
             (Some(a), Some(b)) if a > b => (a, BOXED.len()),
             (_, Some(b)) => (b, FBOX.len()),
             (Some(a), None) => (a, BOXED.len()),
-            (None, None) => return None,
+            (None, None) => break,
         };
         if len == BOXED.len() {
             boxed = text[..pos].rfind(BOXED);
         } else {
             fbox = text[..pos].rfind(FBOX);
         }
-        match boxed_argument(&text[pos + len..limit.max(pos + len)]) {
-            Some(inner) if !inner.trim().is_empty() => return Some(inner.trim().to_string()),
+        let rest = &text[pos + len..limit.max(pos + len)];
+        match boxed_argument(rest) {
+            Some(inner) if !inner.trim().is_empty() => {
+                let inner = inner.trim().to_string();
+                let end = pos + len + (rest.len() - rest.trim_start().len()) + inner_len(rest);
+                if let Some((last, last_start, _)) = found.last() {
+                    let between = text.get(end..*last_start).unwrap_or("");
+                    let separated = between.len() < 70
+                        && *last != inner
+                        && (between.contains([',', ';']) || has_word(between, "and") || has_word(between, "or"));
+                    if between.len() >= 10 && !separated {
+                        break;
+                    }
+                    if *last == inner {
+                        if let Some(f) = found.last_mut() {
+                            f.1 = pos;
+                        }
+                        continue;
+                    }
+                }
+                found.push((inner, pos, end));
+                if !chain {
+                    break;
+                }
+            }
             Some(_) => {}
             None if text[pos + len..].trim_start().starts_with('{') => limit = pos,
             None => {}
         }
+    }
+    let end = found.first()?.2;
+    let joined: Vec<String> = found.into_iter().rev().map(|f| f.0).collect();
+    Some((joined.join(", "), end))
+}
+
+fn has_word(text: &str, word: &str) -> bool {
+    text.split(|c: char| !c.is_alphanumeric()).any(|w| w == word)
+}
+
+/// Length of the argument `boxed_argument` read, braces included.
+fn inner_len(rest: &str) -> usize {
+    let trimmed = rest.trim_start();
+    match trimmed.strip_prefix('{').and_then(matching_brace) {
+        Some(close) => close + 2,
+        None => trimmed.find(|c: char| c.is_whitespace() || c == '$').unwrap_or(trimmed.len()),
     }
 }
 
@@ -172,7 +216,7 @@ pub(crate) fn matching_brace(body: &str) -> Option<usize> {
 }
 
 /// The last complete, non-empty `<answer>…</answer>` (found from the last closing tag back).
-fn last_answer_tag(text: &str) -> Option<String> {
+pub(crate) fn last_answer_tag(text: &str) -> Option<String> {
     let mut end = text.len();
     loop {
         let close = text[..end].rfind("</answer>")?;
@@ -183,85 +227,6 @@ fn last_answer_tag(text: &str) -> Option<String> {
         }
         end = open;
     }
-}
-
-/// Text after the last "answer is" / "answer:" (any case), to the end of its line; when that
-/// is empty, the next non-empty line.
-fn answer_line(text: &str) -> Option<String> {
-    let lower = text.to_ascii_lowercase();
-    let (pos, len) = ["answer is", "answer:"]
-        .iter()
-        .filter_map(|pat| lower.rfind(pat).map(|p| (p, pat.len())))
-        .max_by_key(|&(p, _)| p)?;
-    let rest = &text[pos + len..];
-    let cleaned = rest
-        .lines()
-        .map(clean_answer_line)
-        .find(|l| !l.is_empty())?;
-    Some(cleaned)
-}
-
-fn clean_answer_line(line: &str) -> String {
-    let trim_set: &[char] = &[' ', '\t', ':', '*', '$', '`'];
-    let mut s = line.trim_matches(trim_set).to_string();
-    while s.ends_with('.') || s.ends_with(trim_set) {
-        s.pop();
-    }
-    let s = s.trim_matches(trim_set);
-    s.strip_prefix("\\(")
-        .and_then(|t| t.strip_suffix("\\)"))
-        .unwrap_or(s)
-        .trim()
-        .to_string()
-}
-
-/// The last number: optional sign, digits with optional `,ddd` groups, decimals, `/d` fractions.
-fn last_number(text: &str) -> Option<String> {
-    let b = text.as_bytes();
-    let mut last = None;
-    let mut i = 0;
-    while i < b.len() {
-        let starts_number =
-            b[i].is_ascii_digit() || (b[i] == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit));
-        if !starts_number || (i > 0 && (b[i - 1].is_ascii_digit() || b[i - 1] == b'.')) {
-            i += 1;
-            continue;
-        }
-        let mut start = i;
-        if i > 0
-            && b[i - 1] == b'-'
-            && (i < 2 || !(b[i - 2].is_ascii_alphanumeric() || b[i - 2] == b')'))
-        {
-            start = i - 1;
-        }
-        let mut j = i;
-        while j < b.len() && b[j].is_ascii_digit() {
-            j += 1;
-        }
-        // Thousands groups: ",ddd" not followed by another digit.
-        while j + 3 < b.len()
-            && b[j] == b','
-            && b[j + 1..j + 4].iter().all(u8::is_ascii_digit)
-            && !b.get(j + 4).is_some_and(u8::is_ascii_digit)
-        {
-            j += 4;
-        }
-        if b.get(j) == Some(&b'.') && b.get(j + 1).is_some_and(u8::is_ascii_digit) {
-            j += 1;
-            while j < b.len() && b[j].is_ascii_digit() {
-                j += 1;
-            }
-        }
-        if b.get(j) == Some(&b'/') && b.get(j + 1).is_some_and(u8::is_ascii_digit) {
-            j += 1;
-            while j < b.len() && b[j].is_ascii_digit() {
-                j += 1;
-            }
-        }
-        last = Some(text[start..j].to_string());
-        i = j;
-    }
-    last
 }
 
 #[cfg(test)]
@@ -278,7 +243,10 @@ mod tests {
             ans("so \\boxed{\\frac{1}{2}} done"),
             Some("\\frac{1}{2}".into())
         );
-        assert_eq!(ans("\\boxed{1} then \\boxed{2}"), Some("2".into()));
+        // Boxes fewer than 10 characters apart form one list, as in Math-Verify.
+        assert_eq!(ans("\\boxed{1} then \\boxed{2}"), Some("1, 2".into()));
+        assert_eq!(ans("\\boxed{1} is wrong, so finally \\boxed{2}"), Some("1, 2".into()));
+        assert_eq!(ans("\\boxed{1} is wrong. After more work we see \\boxed{2}"), Some("2".into()));
         assert_eq!(ans("\\boxed{\\{1,2\\}}"), Some("\\{1,2\\}".into()));
         assert_eq!(ans("$\\boxed 5$."), Some("5".into()));
         assert_eq!(ans("\\fbox{7} Answer: 8"), Some("7".into()));
@@ -310,13 +278,15 @@ mod tests {
             ans("So the final answer is $42$.\nThanks 7"),
             Some("42".into())
         );
-        assert_eq!(ans("**Answer:** 1,234."), Some("1,234".into()));
+        assert_eq!(ans("**Answer:** 1,234."), Some("1234".into()));
         assert_eq!(ans("Final Answer:\n\n  17\n"), Some("17".into()));
         assert_eq!(ans("we get 3, then -12.5 apples"), Some("-12.5".into()));
-        assert_eq!(ans("total 1,234,567 units"), Some("1,234,567".into()));
+        assert_eq!(ans("total 1,234,567 units"), Some("1234567".into()));
         assert_eq!(ans("ratio 3/4."), Some("3/4".into()));
         assert_eq!(ans("5-3 is 2"), Some("2".into()));
-        assert_eq!(ans("list 1,2"), Some("2".into()));
+        // A comma before fewer than three digits is a decimal comma, as Math-Verify reads it.
+        assert_eq!(ans("list 1,2"), Some("1.2".into()));
+        assert_eq!(ans("AZYUK2A"), None);
         assert_eq!(ans("no digits"), None);
     }
 

@@ -9,6 +9,7 @@
 pub mod countdown;
 pub mod dataset;
 pub mod extract;
+pub mod extract_spans;
 pub mod generators;
 pub mod grade;
 pub mod metrics;

@@ -1,6 +1,6 @@
-//! A small parser for LaTeX-ish math expressions (+ − × ÷ ^, implicit multiplication, `\frac`,
-//! `\sqrt`, `\pi`, `\cdot`, `\times`, parentheses, variables, a few functions) and the equality
-//! test on them: exact rational evaluation where possible, else evaluation at random points.
+//! Math expressions as trees, and equality on them: exact rational evaluation where the
+//! values are rational, else evaluation at random points (f64) with a tolerance; decimals as
+//! written are compared rounded to six places, as Math-Verify rounds floats.
 
 use crate::rng::SplitMix64;
 use num_bigint::BigInt;
@@ -11,8 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
     Num(BigRational),
+    /// A number written with a decimal point: compared with rounding.
+    Float(BigRational),
     Var(String),
     Pi,
+    E,
     Infinity,
     Neg(Box<Expr>),
     Add(Box<Expr>, Box<Expr>),
@@ -24,6 +27,11 @@ pub enum Expr {
     Root(Box<Expr>, Box<Expr>),
     Func(Func, Box<Expr>),
     Factorial(Box<Expr>),
+    Binom(Box<Expr>, Box<Expr>),
+    /// `a ± b`: two values; see [`expand_pm`].
+    PlusMinus(Box<Expr>, Box<Expr>),
+    /// `x%`: x/100 in arithmetic; at the top of a gold answer also x itself (see compare).
+    Percent(Box<Expr>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,358 +39,62 @@ pub enum Func {
     Sin,
     Cos,
     Tan,
+    Sec,
+    Csc,
+    Cot,
+    Asin,
+    Acos,
+    Atan,
+    Sinh,
+    Cosh,
+    Tanh,
     Ln,
     Log,
     Exp,
     Abs,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Token {
-    Num(String),
-    Var(String),
-    Cmd(String),
-    Op(char),
-    Open(char),
-    Close(char),
-}
+impl Func {
+    pub fn from_name(name: &str) -> Option<Func> {
+        Some(match name {
+            "sin" => Func::Sin,
+            "cos" => Func::Cos,
+            "tan" => Func::Tan,
+            "sec" => Func::Sec,
+            "csc" => Func::Csc,
+            "cot" => Func::Cot,
+            "arcsin" => Func::Asin,
+            "arccos" => Func::Acos,
+            "arctan" => Func::Atan,
+            "sinh" => Func::Sinh,
+            "cosh" => Func::Cosh,
+            "tanh" => Func::Tanh,
+            "ln" => Func::Ln,
+            "log" | "lg" => Func::Log,
+            "exp" => Func::Exp,
+            _ => return None,
+        })
+    }
 
-const FUNCTION_WORDS: [(&str, Func); 6] = [
-    ("sin", Func::Sin),
-    ("cos", Func::Cos),
-    ("tan", Func::Tan),
-    ("ln", Func::Ln),
-    ("log", Func::Log),
-    ("exp", Func::Exp),
-];
-
-const GREEK: [&str; 22] = [
-    "alpha",
-    "beta",
-    "gamma",
-    "delta",
-    "epsilon",
-    "varepsilon",
-    "zeta",
-    "eta",
-    "theta",
-    "vartheta",
-    "iota",
-    "kappa",
-    "lambda",
-    "mu",
-    "nu",
-    "xi",
-    "rho",
-    "sigma",
-    "tau",
-    "phi",
-    "varphi",
-    "omega",
-];
-
-fn tokenize(s: &str) -> Result<Vec<Token>, String> {
-    let chars: Vec<char> = s.chars().collect();
-    let mut tokens = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c.is_whitespace() {
-            i += 1;
-        } else if c.is_ascii_digit()
-            || (c == '.' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
-        {
-            let start = i;
-            while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
-                i += 1;
-            }
-            tokens.push(Token::Num(chars[start..i].iter().collect()));
-        } else if c == '\\' {
-            let start = i + 1;
-            i += 1;
-            while i < chars.len() && chars[i].is_ascii_alphabetic() {
-                i += 1;
-            }
-            if i == start {
-                return Err(format!(
-                    "unsupported '\\{}'",
-                    chars.get(i).copied().unwrap_or(' ')
-                ));
-            }
-            tokens.push(Token::Cmd(chars[start..i].iter().collect()));
-        } else if c.is_ascii_alphabetic() {
-            let word: String = chars[i..]
-                .iter()
-                .take_while(|c| c.is_ascii_alphabetic())
-                .collect();
-            let named = ["sqrt", "pi"]
-                .iter()
-                .chain(FUNCTION_WORDS.iter().map(|(w, _)| w))
-                .find(|w| word.starts_with(**w) && (word.len() == w.len() || **w == "sqrt"));
-            if let Some(w) = named {
-                tokens.push(Token::Cmd(w.to_string()));
-                i += w.len();
-                continue;
-            }
-            let mut name = c.to_string();
-            i += 1;
-            if chars.get(i) == Some(&'_') {
-                i += 1;
-                match chars.get(i) {
-                    Some('{') => {
-                        let close = chars[i..]
-                            .iter()
-                            .position(|&c| c == '}')
-                            .ok_or("unclosed subscript")?;
-                        name.push('_');
-                        name.extend(&chars[i + 1..i + close]);
-                        i += close + 1;
-                    }
-                    Some(&d) if d.is_ascii_alphanumeric() => {
-                        name.push('_');
-                        name.push(d);
-                        i += 1;
-                    }
-                    _ => return Err("bad subscript".into()),
-                }
-            }
-            tokens.push(Token::Var(name));
-        } else if "+-*/^!|".contains(c) {
-            tokens.push(Token::Op(c));
-            i += 1;
-        } else if "([{".contains(c) {
-            tokens.push(Token::Open(c));
-            i += 1;
-        } else if ")]}".contains(c) {
-            tokens.push(Token::Close(c));
-            i += 1;
-        } else {
-            return Err(format!("unexpected '{c}'"));
+    fn apply(self, x: f64) -> f64 {
+        match self {
+            Func::Sin => x.sin(),
+            Func::Cos => x.cos(),
+            Func::Tan => x.tan(),
+            Func::Sec => 1.0 / x.cos(),
+            Func::Csc => 1.0 / x.sin(),
+            Func::Cot => 1.0 / x.tan(),
+            Func::Asin => x.asin(),
+            Func::Acos => x.acos(),
+            Func::Atan => x.atan(),
+            Func::Sinh => x.sinh(),
+            Func::Cosh => x.cosh(),
+            Func::Tanh => x.tanh(),
+            Func::Ln => x.ln(),
+            Func::Log => x.log10(),
+            Func::Exp => x.exp(),
+            Func::Abs => x.abs(),
         }
-    }
-    Ok(tokens)
-}
-
-struct Parser {
-    tokens: Vec<Token>,
-    pos: usize,
-}
-
-fn closer(open: char) -> char {
-    match open {
-        '(' => ')',
-        '[' => ']',
-        _ => '}',
-    }
-}
-
-impl Parser {
-    fn peek(&self) -> Option<&Token> {
-        self.tokens.get(self.pos)
-    }
-
-    fn next(&mut self) -> Option<Token> {
-        let t = self.tokens.get(self.pos).cloned();
-        self.pos += 1;
-        t
-    }
-
-    fn is_mul_op(t: &Token) -> Option<bool> {
-        match t {
-            Token::Op('*') => Some(true),
-            Token::Op('/') => Some(false),
-            Token::Cmd(c) if c == "cdot" || c == "times" || c == "ast" => Some(true),
-            Token::Cmd(c) if c == "div" => Some(false),
-            _ => None,
-        }
-    }
-
-    /// Could `t` start a factor written right after `prev` (implicit multiplication)? A number
-    /// may follow a variable or a closing bracket (`x2`, `(x+1)2`), never another number.
-    fn starts_implicit_factor(t: &Token, prev: Option<&Token>) -> bool {
-        match t {
-            Token::Var(_) | Token::Open(_) => true,
-            Token::Num(_) => matches!(prev, Some(Token::Var(_) | Token::Close(_))),
-            Token::Cmd(c) => Self::is_mul_op(t).is_none() && c != "pm",
-            _ => false,
-        }
-    }
-
-    fn expr(&mut self) -> Result<Expr, String> {
-        let mut acc = self.term()?;
-        loop {
-            match self.peek() {
-                Some(Token::Op('+')) => {
-                    self.pos += 1;
-                    acc = Expr::Add(Box::new(acc), Box::new(self.term()?));
-                }
-                Some(Token::Op('-')) => {
-                    self.pos += 1;
-                    acc = Expr::Sub(Box::new(acc), Box::new(self.term()?));
-                }
-                _ => return Ok(acc),
-            }
-        }
-    }
-
-    fn term(&mut self) -> Result<Expr, String> {
-        let mut acc = self.signed()?;
-        loop {
-            let Some(t) = self.peek() else { return Ok(acc) };
-            if let Some(is_mul) = Self::is_mul_op(t) {
-                self.pos += 1;
-                let rhs = self.signed()?;
-                acc = if is_mul {
-                    Expr::Mul(Box::new(acc), Box::new(rhs))
-                } else {
-                    Expr::Div(Box::new(acc), Box::new(rhs))
-                };
-            } else if Self::starts_implicit_factor(
-                t,
-                self.pos.checked_sub(1).and_then(|p| self.tokens.get(p)),
-            ) {
-                let rhs = self.power()?;
-                acc = Expr::Mul(Box::new(acc), Box::new(rhs));
-            } else {
-                return Ok(acc);
-            }
-        }
-    }
-
-    fn signed(&mut self) -> Result<Expr, String> {
-        match self.peek() {
-            Some(Token::Op('-')) => {
-                self.pos += 1;
-                Ok(Expr::Neg(Box::new(self.signed()?)))
-            }
-            Some(Token::Op('+')) => {
-                self.pos += 1;
-                self.signed()
-            }
-            _ => self.power(),
-        }
-    }
-
-    fn power(&mut self) -> Result<Expr, String> {
-        let base = self.postfix()?;
-        if self.peek() == Some(&Token::Op('^')) {
-            self.pos += 1;
-            let exponent = match self.peek() {
-                Some(Token::Op('-')) => {
-                    self.pos += 1;
-                    Expr::Neg(Box::new(self.power()?))
-                }
-                _ => self.power()?,
-            };
-            return Ok(Expr::Pow(Box::new(base), Box::new(exponent)));
-        }
-        Ok(base)
-    }
-
-    fn postfix(&mut self) -> Result<Expr, String> {
-        let mut e = self.primary()?;
-        while self.peek() == Some(&Token::Op('!')) {
-            self.pos += 1;
-            e = Expr::Factorial(Box::new(e));
-        }
-        Ok(e)
-    }
-
-    /// A braced group, or a single primary when written without braces.
-    fn argument(&mut self) -> Result<Expr, String> {
-        if self.peek() == Some(&Token::Open('{')) {
-            self.primary()
-        } else {
-            self.postfix()
-        }
-    }
-
-    fn primary(&mut self) -> Result<Expr, String> {
-        match self.next() {
-            Some(Token::Num(text)) => crate::grade::number::parse_decimal(&text)
-                .map(Expr::Num)
-                .ok_or_else(|| format!("bad number '{text}'")),
-            Some(Token::Var(name)) => Ok(Expr::Var(name)),
-            Some(Token::Open(open)) => {
-                let inner = self.expr()?;
-                match self.next() {
-                    Some(Token::Close(c)) if c == closer(open) => Ok(inner),
-                    _ => Err(format!("missing '{}'", closer(open))),
-                }
-            }
-            Some(Token::Op('|')) => {
-                let inner = self.expr()?;
-                match self.next() {
-                    Some(Token::Op('|')) => Ok(Expr::Func(Func::Abs, Box::new(inner))),
-                    _ => Err("missing '|'".into()),
-                }
-            }
-            Some(Token::Cmd(cmd)) => self.command(&cmd),
-            Some(t) => Err(format!("unexpected {t:?}")),
-            None => Err("expression ends early".into()),
-        }
-    }
-
-    fn command(&mut self, cmd: &str) -> Result<Expr, String> {
-        match cmd {
-            "frac" => {
-                let num = self.argument()?;
-                let den = self.argument()?;
-                Ok(Expr::Div(Box::new(num), Box::new(den)))
-            }
-            "sqrt" => {
-                let index = if self.peek() == Some(&Token::Open('[')) {
-                    self.primary()?
-                } else {
-                    Expr::Num(BigRational::from_integer(2.into()))
-                };
-                let radicand = self.argument()?;
-                Ok(Expr::Root(Box::new(index), Box::new(radicand)))
-            }
-            "pi" => Ok(Expr::Pi),
-            "infty" | "inf" => Ok(Expr::Infinity),
-            "abs" => Ok(Expr::Func(Func::Abs, Box::new(self.argument()?))),
-            _ => {
-                if let Some((_, f)) = FUNCTION_WORDS.iter().find(|(w, _)| *w == cmd) {
-                    // `\sin^2 x` squares the function's value.
-                    let outer_power = if self.peek() == Some(&Token::Op('^')) {
-                        self.pos += 1;
-                        Some(self.argument()?)
-                    } else {
-                        None
-                    };
-                    // `\sin(x)^2` is (sin x)^2, while `\sin x^2` is sin(x^2).
-                    let arg = if self.peek() == Some(&Token::Open('(')) {
-                        self.primary()?
-                    } else {
-                        self.power()?
-                    };
-                    let call = Expr::Func(*f, Box::new(arg));
-                    return Ok(match outer_power {
-                        Some(p) => Expr::Pow(Box::new(call), Box::new(p)),
-                        None => call,
-                    });
-                }
-                if GREEK.contains(&cmd) {
-                    return Ok(Expr::Var(format!("\\{cmd}")));
-                }
-                Err(format!("unsupported command '\\{cmd}'"))
-            }
-        }
-    }
-}
-
-/// Parses a whole expression.
-pub fn parse_expr(s: &str) -> Result<Expr, String> {
-    let tokens = tokenize(s)?;
-    if tokens.is_empty() {
-        return Err("empty expression".into());
-    }
-    let mut p = Parser { tokens, pos: 0 };
-    let e = p.expr()?;
-    match p.peek() {
-        None => Ok(e),
-        Some(t) => Err(format!("unexpected {t:?}")),
     }
 }
 
@@ -418,11 +130,11 @@ fn exact_pow(base: &BigRational, exponent: &BigRational) -> Option<BigRational> 
 }
 
 impl Expr {
-    /// The exact rational value, when there is one and no variable, π or root leaves it.
+    /// The exact rational value, when there is one and no variable, π or irrational root leaves it.
     pub fn exact(&self) -> Option<BigRational> {
         Some(match self {
-            Expr::Num(v) => v.clone(),
-            Expr::Var(_) | Expr::Pi | Expr::Infinity => return None,
+            Expr::Num(v) | Expr::Float(v) => v.clone(),
+            Expr::Var(_) | Expr::Pi | Expr::E | Expr::Infinity | Expr::PlusMinus(..) => return None,
             Expr::Neg(a) => -a.exact()?,
             Expr::Add(a, b) => a.exact()? + b.exact()?,
             Expr::Sub(a, b) => a.exact()? - b.exact()?,
@@ -434,6 +146,7 @@ impl Expr {
                 }
                 a.exact()? / d
             }
+            Expr::Percent(a) => a.exact()? / BigRational::from_integer(100.into()),
             Expr::Pow(a, b) => exact_pow(&a.exact()?, &b.exact()?)?,
             Expr::Root(n, x) => {
                 let n = n.exact()?;
@@ -444,33 +157,48 @@ impl Expr {
             }
             Expr::Func(Func::Abs, a) => a.exact()?.abs(),
             Expr::Func(..) => return None,
-            Expr::Factorial(a) => {
-                let n = a.exact()?;
-                let n = if n.is_integer() {
-                    n.numer().to_u32()?
-                } else {
-                    return None;
-                };
-                if n > 500 {
-                    return None;
+            Expr::Factorial(a) => BigRational::from_integer(factorial(small_natural(&a.exact()?)?)?),
+            Expr::Binom(n, k) => {
+                let (n, k) = (small_natural(&n.exact()?)?, small_natural(&k.exact()?)?);
+                if k > n {
+                    return Some(BigRational::zero());
                 }
-                BigRational::from_integer((1..=n).fold(BigInt::one(), |acc, k| acc * k))
+                BigRational::new(factorial(n)?, factorial(k)? * factorial(n - k)?)
             }
         })
+    }
+
+    /// True when a decimal written with a point takes part (the comparison then rounds).
+    pub fn has_float(&self) -> bool {
+        match self {
+            Expr::Float(_) => true,
+            Expr::Num(_) | Expr::Var(_) | Expr::Pi | Expr::E | Expr::Infinity => false,
+            Expr::Neg(a) | Expr::Func(_, a) | Expr::Factorial(a) | Expr::Percent(a) => a.has_float(),
+            Expr::Add(a, b)
+            | Expr::Sub(a, b)
+            | Expr::Mul(a, b)
+            | Expr::Div(a, b)
+            | Expr::Pow(a, b)
+            | Expr::Root(a, b)
+            | Expr::Binom(a, b)
+            | Expr::PlusMinus(a, b) => a.has_float() || b.has_float(),
+        }
     }
 
     /// The value in f64 with `vars` bound; unbound variables are NaN.
     pub fn eval(&self, vars: &BTreeMap<String, f64>) -> f64 {
         match self {
-            Expr::Num(v) => v.to_f64().unwrap_or(f64::NAN),
+            Expr::Num(v) | Expr::Float(v) => v.to_f64().unwrap_or(f64::NAN),
             Expr::Var(name) => vars.get(name).copied().unwrap_or(f64::NAN),
             Expr::Pi => std::f64::consts::PI,
+            Expr::E => std::f64::consts::E,
             Expr::Infinity => f64::INFINITY,
             Expr::Neg(a) => -a.eval(vars),
             Expr::Add(a, b) => a.eval(vars) + b.eval(vars),
             Expr::Sub(a, b) => a.eval(vars) - b.eval(vars),
             Expr::Mul(a, b) => a.eval(vars) * b.eval(vars),
             Expr::Div(a, b) => a.eval(vars) / b.eval(vars),
+            Expr::Percent(a) => a.eval(vars) / 100.0,
             Expr::Pow(a, b) => a.eval(vars).powf(b.eval(vars)),
             Expr::Root(n, x) => {
                 let (n, x) = (n.eval(vars), x.eval(vars));
@@ -480,18 +208,7 @@ impl Expr {
                     x.powf(1.0 / n)
                 }
             }
-            Expr::Func(f, a) => {
-                let x = a.eval(vars);
-                match f {
-                    Func::Sin => x.sin(),
-                    Func::Cos => x.cos(),
-                    Func::Tan => x.tan(),
-                    Func::Ln => x.ln(),
-                    Func::Log => x.log10(),
-                    Func::Exp => x.exp(),
-                    Func::Abs => x.abs(),
-                }
-            }
+            Expr::Func(f, a) => f.apply(a.eval(vars)),
             Expr::Factorial(a) => {
                 let n = a.eval(vars);
                 if n < 0.0 || n.fract() != 0.0 || n > 170.0 {
@@ -500,6 +217,8 @@ impl Expr {
                     (1..=n as u64).map(|k| k as f64).product()
                 }
             }
+            Expr::Binom(..) => self.exact().and_then(|v| v.to_f64()).unwrap_or(f64::NAN),
+            Expr::PlusMinus(..) => f64::NAN,
         }
     }
 
@@ -508,33 +227,108 @@ impl Expr {
             Expr::Var(name) => {
                 out.insert(name.clone());
             }
-            Expr::Num(_) | Expr::Pi | Expr::Infinity => {}
-            Expr::Neg(a) | Expr::Func(_, a) | Expr::Factorial(a) => a.variables(out),
+            Expr::Num(_) | Expr::Float(_) | Expr::Pi | Expr::E | Expr::Infinity => {}
+            Expr::Neg(a) | Expr::Func(_, a) | Expr::Factorial(a) | Expr::Percent(a) => a.variables(out),
             Expr::Add(a, b)
             | Expr::Sub(a, b)
             | Expr::Mul(a, b)
             | Expr::Div(a, b)
             | Expr::Pow(a, b)
-            | Expr::Root(a, b) => {
+            | Expr::Root(a, b)
+            | Expr::Binom(a, b)
+            | Expr::PlusMinus(a, b) => {
                 a.variables(out);
                 b.variables(out);
             }
         }
     }
+
+    /// The letters of a product of single variables (`odd` read as o·d·d), for word answers.
+    pub fn as_letters(&self) -> Option<String> {
+        match self {
+            Expr::Var(v) if v.chars().count() == 1 => Some(v.clone()),
+            Expr::E => Some("e".into()),
+            Expr::Mul(a, b) => Some(a.as_letters()? + &b.as_letters()?),
+            _ => None,
+        }
+    }
 }
 
-fn close_enough(x: f64, y: f64) -> bool {
+fn small_natural(v: &BigRational) -> Option<u32> {
+    if !v.is_integer() || v.is_negative() {
+        return None;
+    }
+    v.numer().to_u32().filter(|&n| n <= 2000)
+}
+
+fn factorial(n: u32) -> Option<BigInt> {
+    (n <= 2000).then(|| (1..=n).fold(BigInt::one(), |acc, k| acc * k))
+}
+
+/// Every reading of the `±` signs (at most four of them are expanded).
+pub fn expand_pm(e: &Expr) -> Vec<Expr> {
+    fn go(e: &Expr, budget: &mut u32) -> Vec<Expr> {
+        let two = |a: &Expr, b: &Expr, budget: &mut u32, f: &dyn Fn(Expr, Expr) -> Expr| -> Vec<Expr> {
+            let xs = go(a, budget);
+            let ys = go(b, budget);
+            xs.iter().flat_map(|x| ys.iter().map(move |y| f(x.clone(), y.clone()))).collect()
+        };
+        let b = |x: Expr| Box::new(x);
+        match e {
+            Expr::PlusMinus(x, y) if *budget > 0 => {
+                *budget -= 1;
+                let mut out = two(x, y, budget, &|p, q| Expr::Add(b(p), b(q)));
+                out.extend(two(x, y, budget, &|p, q| Expr::Sub(b(p), b(q))));
+                out
+            }
+            Expr::Neg(a) => go(a, budget).into_iter().map(|x| Expr::Neg(b(x))).collect(),
+            Expr::Add(x, y) => two(x, y, budget, &|p, q| Expr::Add(b(p), b(q))),
+            Expr::Sub(x, y) => two(x, y, budget, &|p, q| Expr::Sub(b(p), b(q))),
+            Expr::Mul(x, y) => two(x, y, budget, &|p, q| Expr::Mul(b(p), b(q))),
+            Expr::Div(x, y) => two(x, y, budget, &|p, q| Expr::Div(b(p), b(q))),
+            Expr::Pow(x, y) => two(x, y, budget, &|p, q| Expr::Pow(b(p), b(q))),
+            Expr::Root(x, y) => two(x, y, budget, &|p, q| Expr::Root(b(p), b(q))),
+            other => vec![other.clone()],
+        }
+    }
+    let mut budget = 4;
+    go(e, &mut budget)
+}
+
+pub fn contains_pm(e: &Expr) -> bool {
+    match e {
+        Expr::PlusMinus(..) => true,
+        Expr::Neg(a) | Expr::Func(_, a) | Expr::Factorial(a) | Expr::Percent(a) => contains_pm(a),
+        Expr::Add(a, b) | Expr::Sub(a, b) | Expr::Mul(a, b) | Expr::Div(a, b) | Expr::Pow(a, b) | Expr::Root(a, b) | Expr::Binom(a, b) => {
+            contains_pm(a) || contains_pm(b)
+        }
+        _ => false,
+    }
+}
+
+fn close_enough(x: f64, y: f64, rounded: bool) -> bool {
     if x.is_infinite() || y.is_infinite() {
         return x == y;
+    }
+    if rounded && ((x * 1e6).round() == (y * 1e6).round() || (x - y).abs() <= 1e-6) {
+        return true;
     }
     (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
 }
 
-/// Equal as math: exactly when both have rational values, else numerically — at 8 random
-/// points in [0.5, 2.5] for the variables (a fixed seed, so grading is deterministic).
+/// Rounds to six decimal places, exactly.
+fn round6(v: &BigRational) -> BigInt {
+    let scale = BigRational::from_integer(BigInt::from(1_000_000));
+    (v * scale).round().to_integer()
+}
+
+/// Equal as math: exactly when both have rational values (rounded to six places when one was
+/// written as a decimal), else numerically, at 12 random points for the variables, half of
+/// them negative (a fixed seed, so grading is deterministic).
 pub fn expressions_equal(a: &Expr, b: &Expr) -> bool {
+    let rounded = a.has_float() || b.has_float();
     if let (Some(x), Some(y)) = (a.exact(), b.exact()) {
-        return x == y;
+        return x == y || (rounded && round6(&x) == round6(&y));
     }
     let mut vars = BTreeSet::new();
     a.variables(&mut vars);
@@ -543,22 +337,22 @@ pub fn expressions_equal(a: &Expr, b: &Expr) -> bool {
         let (x, y) = (a.eval(&BTreeMap::new()), b.eval(&BTreeMap::new()));
         if !x.is_finite() || !y.is_finite() {
             // Overflowed values (10^{10^{10}}) say nothing; only literal ∞ matches itself.
-            return a == b && x.is_infinite();
+            return x.is_infinite() && x == y && infinity_literal(a) && infinity_literal(b);
         }
-        return close_enough(x, y);
+        return close_enough(x, y, rounded);
     }
     let mut rng = SplitMix64::new(0x5EED_6A7E);
     let mut compared = 0;
-    for _ in 0..8 {
-        let point: BTreeMap<String, f64> = vars
-            .iter()
-            .map(|v| (v.clone(), 0.5 + 2.0 * rng.unit_f64()))
-            .collect();
+    for i in 0..12 {
+        // Half the points negative, so |x| and x differ; a point where either side is
+        // undefined (√x, ln x at x < 0) says nothing and is skipped.
+        let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
+        let point: BTreeMap<String, f64> = vars.iter().map(|v| (v.clone(), sign * (0.5 + 2.0 * rng.unit_f64()))).collect();
         let (x, y) = (a.eval(&point), b.eval(&point));
-        if x.is_nan() && y.is_nan() {
+        if x.is_nan() || y.is_nan() {
             continue;
         }
-        if !close_enough(x, y) {
+        if !close_enough(x, y, rounded) {
             return false;
         }
         compared += 1;
@@ -566,23 +360,37 @@ pub fn expressions_equal(a: &Expr, b: &Expr) -> bool {
     compared >= 3
 }
 
+fn infinity_literal(e: &Expr) -> bool {
+    match e {
+        Expr::Infinity => true,
+        Expr::Neg(a) => infinity_literal(a),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn expr(s: &str) -> Expr {
+        match crate::grade::parser::parse(s) {
+            Ok(crate::grade::parser::Node::Expr(e)) => e,
+            other => panic!("{s}: {other:?}"),
+        }
+    }
+
     fn eq(a: &str, b: &str) -> bool {
-        expressions_equal(&parse_expr(a).unwrap(), &parse_expr(b).unwrap())
+        expressions_equal(&expr(a), &expr(b))
     }
 
     #[test]
     fn parses_latex() {
-        assert!(parse_expr("\\frac{1}{2}x + 3\\sqrt{2}").is_ok());
-        assert!(parse_expr("2(x+1)(x-1)").is_ok());
-        assert!(parse_expr("x^{2} + 2 \\cdot x \\times 3").is_ok());
-        assert!(parse_expr("\\sqrt[3]{x}").is_ok());
-        assert!(parse_expr("1 +").is_err());
-        assert!(parse_expr("(1 + 2").is_err());
-        assert!(parse_expr("\\foo").is_err());
+        assert!(crate::grade::parser::parse("\\frac{1}{2}x + 3\\sqrt{2}").is_ok());
+        assert!(crate::grade::parser::parse("2(x+1)(x-1)").is_ok());
+        assert!(crate::grade::parser::parse("x^{2} + 2 \\cdot x \\times 3").is_ok());
+        assert!(crate::grade::parser::parse("\\sqrt[3]{x}").is_ok());
+        assert!(crate::grade::parser::parse("1 +").is_err());
+        assert!(crate::grade::parser::parse("(1 + 2").is_err());
     }
 
     #[test]
@@ -607,7 +415,7 @@ mod tests {
 
     #[test]
     fn huge_powers_do_not_hang() {
-        let e = parse_expr("10^{1000000000}").unwrap();
+        let e = expr("10^{1000000000}");
         assert!(e.exact().is_none());
         assert!(!eq("10^{10^{10}}", "10^{10^{11}}"));
         assert!(eq("-\\infty", "-\\infty"));

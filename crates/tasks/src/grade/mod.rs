@@ -1,196 +1,67 @@
-//! The math grader: is an extracted answer equal to the gold one? Normalizes surface form,
-//! splits tuples/intervals/sets/lists, then compares values exactly (rationals) or
-//! symbolically (expressions at random points). Also the problem-level entry points.
+//! The math grader: is an extracted answer equal to the gold one? LaTeX is lexed
+//! (`lexer`), parsed into an answer tree (`parser`: lists, relations, intervals, sets,
+//! matrices, expressions) and compared (`compare`, `expr`): exact rationals where the values
+//! are rational, else evaluation at random points. Also the problem-level entry points.
 
+pub mod compare;
 pub mod expr;
-pub mod normalize;
-pub mod number;
-pub mod structure;
+pub mod lexer;
+pub mod parser;
 
 use crate::countdown::{countdown_check, countdown_verify};
-use crate::extract::{AnswerForm, extract};
+use crate::extract::{AnswerForm, extract, extract_from_content};
 use crate::problem::{Problem, TaskError, check_task_name};
-use expr::{Expr, expressions_equal, parse_expr};
-use normalize::{clean_scalar, normalize};
-use num_rational::BigRational;
-use number::{numbers_equal, parse_number};
 use serde::{Deserialize, Serialize};
-use structure::{answers_equal, parse_answer};
 
-/// True when `extracted` is mathematically the same answer as `gold`.
+/// Answers longer than this are not math answers: they are compared as text, which keeps
+/// degenerate outputs cheap.
+const MAX_ANSWER_CHARS: usize = 2000;
+
+/// True when `extracted` is mathematically the same answer as `gold`. A gold answer written
+/// with math delimiters (`$…$`, `\boxed{…}`) or as a whole solution is extracted first, as
+/// Math-Verify parses its gold.
 pub fn grade(gold: &str, extracted: &str) -> bool {
-    // Answers this long are not math answers; compare them as text so degenerate outputs stay
-    // cheap and cannot overflow the recursive parsers.
-    if gold.len() > MAX_ANSWER_CHARS || extracted.len() > MAX_ANSWER_CHARS {
-        return compact(gold) == compact(extracted);
-    }
-    let g = normalize(gold);
-    let e = normalize(extracted);
-    if g.is_empty() || e.is_empty() {
+    let gold = answer_of(gold, true);
+    let extracted = answer_of(extracted, false);
+    let extracted = extracted.as_str();
+    if gold.is_empty() || extracted.is_empty() {
         return false;
     }
-    if compact(&g) == compact(&e) {
-        return true;
+    if gold.len() > MAX_ANSWER_CHARS || extracted.len() > MAX_ANSWER_CHARS {
+        return compact(&gold) == compact(extracted);
     }
-    answers_equal(&parse_answer(&g), &parse_answer(&e), &scalar_equal)
+    match (parser::parse(&gold), parser::parse(extracted)) {
+        (Ok(g), Ok(e)) => compare::answers_equal(&g, &e),
+        // Unparsed answers (`\sum`, `\int`, prose) match only when their tokens do.
+        _ => match (parser::canonical(&gold), parser::canonical(extracted)) {
+            (Some(g), Some(e)) => g == e,
+            _ => compact(&gold) == compact(extracted),
+        },
+    }
 }
 
-const MAX_ANSWER_CHARS: usize = 4000;
-/// Longest value handed to the expression parser and evaluator (recursion depth stays small).
-const MAX_EXPR_CHARS: usize = 500;
+/// The answer inside a string that carries delimiters; a plain one as it is, except that a
+/// plain gold number is read as Math-Verify reads one.
+fn answer_of(text: &str, gold: bool) -> String {
+    let g = text.trim();
+    // A gold string may be a whole solution; an extracted answer is unwrapped only when it is
+    // itself wrapped (`$42$`, `\\boxed{42}`).
+    const DELIMITERS: [&str; 5] = ["$", "\\(", "\\[", "\\boxed", "\\fbox"];
+    let delimited = if gold { DELIMITERS.iter().any(|d| g.contains(d)) } else { DELIMITERS.iter().any(|d| g.starts_with(d)) };
+    if delimited && let Some(e) = extract_from_content(g) {
+        return e.answer;
+    }
+    // A bare number reads as Math-Verify reads one (`1,22` has a decimal comma, `1 000` is
+    // a thousand); `1, 2` is a list.
+    let one_number = gold && g.chars().all(|c| c.is_ascii_digit() || " ,.-%".contains(c)) && !g.contains(", ");
+    if one_number && let Some(e) = extract_from_content(g) {
+        return e.answer;
+    }
+    g.to_string()
+}
 
 fn compact(s: &str) -> String {
     s.chars().filter(|c| !c.is_whitespace()).collect()
-}
-
-/// A run of three or more letters outside `\commands` (and not a function name) marks a word
-/// answer such as "Monday", which is compared as text rather than as a product of variables.
-fn is_text(s: &str) -> bool {
-    let mut run = String::new();
-    let mut in_command = false;
-    let mut words = Vec::new();
-    for c in s.chars().chain(std::iter::once(' ')) {
-        if c.is_ascii_alphabetic() {
-            if !in_command {
-                run.push(c);
-            }
-        } else {
-            in_command = c == '\\';
-            if !run.is_empty() {
-                words.push(std::mem::take(&mut run));
-            }
-        }
-    }
-    const FUNCTIONS: [&str; 7] = ["sin", "cos", "tan", "log", "exp", "sqrt", "pi"];
-    words
-        .iter()
-        .any(|w| w.len() >= 3 && !FUNCTIONS.contains(&w.as_str()))
-}
-
-/// `(A)` and `A` name the same choice.
-fn choice_letter(s: &str) -> Option<char> {
-    let inner = s
-        .strip_prefix('(')
-        .and_then(|r| r.strip_suffix(')'))
-        .unwrap_or(s)
-        .trim();
-    let mut chars = inner.chars();
-    match (chars.next(), chars.next()) {
-        (Some(c), None) if c.is_ascii_uppercase() => Some(c),
-        _ => None,
-    }
-}
-
-const RELATIONS: [&str; 7] = ["\\le", "\\ge", "\\ne", "<", ">", "=", "\\approx"];
-
-/// Splits `lhs REL rhs` at its only relation, if it has exactly one.
-fn split_relation(s: &str) -> Option<(&str, &'static str, &str)> {
-    let mut found = None;
-    for rel in RELATIONS {
-        let mut from = 0;
-        while let Some(p) = s[from..].find(rel) {
-            let at = from + p;
-            let is_prefix_of_command = rel.starts_with('\\')
-                && s[at + rel.len()..].starts_with(|c: char| c.is_ascii_alphabetic());
-            if !is_prefix_of_command {
-                if found.is_some() {
-                    return None;
-                }
-                found = Some((at, rel));
-            }
-            from = at + rel.len();
-        }
-    }
-    let (at, rel) = found?;
-    Some((&s[..at], rel, &s[at + rel.len()..]))
-}
-
-/// Equality of two single values (no top-level commas).
-pub fn scalar_equal(a: &str, b: &str) -> bool {
-    let (a, b) = (clean_scalar(a), clean_scalar(b));
-    if a.is_empty() || b.is_empty() {
-        return false;
-    }
-    if compact(&a) == compact(&b) {
-        return true;
-    }
-    if let (Some(x), Some(y)) = (choice_letter(&a), choice_letter(&b)) {
-        return x == y;
-    }
-    if is_text(&a) || is_text(&b) {
-        return compact(&a).to_lowercase() == compact(&b).to_lowercase();
-    }
-    if let (Some(x), Some(y)) = (parse_number(&a), parse_number(&b)) {
-        return numbers_equal(&x, &y);
-    }
-    match (split_relation(&a), split_relation(&b)) {
-        (None, None) => values_equal(&a, &b),
-        (Some((l1, r1, rhs1)), Some((l2, r2, rhs2))) => {
-            relations_equal((l1, r1, rhs1), (l2, r2, rhs2))
-        }
-        _ => false,
-    }
-}
-
-fn relations_equal(a: (&str, &str, &str), b: (&str, &str, &str)) -> bool {
-    let same = a.1 == b.1 && values_equal(a.0, b.0) && values_equal(a.2, b.2);
-    let mirrored = |x: &str, y: &str| {
-        matches!(
-            (x, y),
-            ("<", ">") | (">", "<") | ("\\le", "\\ge") | ("\\ge", "\\le")
-        )
-    };
-    let swapped = (a.1 == b.1 && (a.1 == "=" || a.1 == "\\ne") || mirrored(a.1, b.1))
-        && values_equal(a.0, b.2)
-        && values_equal(a.2, b.0);
-    if same || swapped {
-        return true;
-    }
-    // Equations that differ by moving terms: compare lhs - rhs up to sign.
-    if a.1 == "=" && b.1 == "=" {
-        let short = |s: &str| s.len() <= MAX_EXPR_CHARS;
-        let diff = |l: &str, r: &str| {
-            if !short(l) || !short(r) {
-                return None;
-            }
-            Some(Expr::Sub(
-                Box::new(parse_expr(l).ok()?),
-                Box::new(parse_expr(r).ok()?),
-            ))
-        };
-        if let (Some(d1), Some(d2)) = (diff(a.0, a.2), diff(b.0, b.2)) {
-            return expressions_equal(&d1, &d2) || expressions_equal(&d1, &Expr::Neg(Box::new(d2)));
-        }
-    }
-    false
-}
-
-/// Values as expressions; a percent on one side may be read as itself or divided by 100.
-fn values_equal(a: &str, b: &str) -> bool {
-    let (a, pa) = strip_percent(a);
-    let (b, pb) = strip_percent(b);
-    if a.len() > MAX_EXPR_CHARS || b.len() > MAX_EXPR_CHARS {
-        return compact(a) == compact(b) && pa == pb;
-    }
-    let (Ok(x), Ok(y)) = (parse_expr(a), parse_expr(b)) else {
-        return compact(a) == compact(b) && pa == pb;
-    };
-    if pa == pb {
-        return expressions_equal(&x, &y);
-    }
-    let (pct, plain) = if pa { (x, y) } else { (y, x) };
-    let hundredth = Expr::Div(
-        Box::new(pct.clone()),
-        Box::new(Expr::Num(BigRational::from_integer(100.into()))),
-    );
-    expressions_equal(&pct, &plain) || expressions_equal(&hundredth, &plain)
-}
-
-fn strip_percent(s: &str) -> (&str, bool) {
-    match s.trim().strip_suffix('%') {
-        Some(rest) => (rest.trim_end(), true),
-        None => (s.trim(), false),
-    }
 }
 
 /// True when `extracted` answers `problem`: countdown problems check the expression against

@@ -1,0 +1,569 @@
+//! Tokens → answer tree: lists, relations (chains included), unions, tuples, intervals, sets,
+//! matrices, and expressions with implicit multiplication. Recursive descent with a depth bound,
+//! so no answer can overflow the stack.
+
+use super::expr::{Expr, Func};
+use super::lexer::{FUNCTIONS, Rel, Tok, lex};
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::Zero;
+
+/// An answer's shape; expressions are the leaves.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    Expr(Expr),
+    /// Words (`\text{Evelyn}`).
+    Text(String),
+    /// `(a, b)`, `[a, b)`: kept with their brackets, read as a tuple or an interval by context.
+    Tuple { open: char, close: char, items: Vec<Node> },
+    /// `\{a, b\}` or `{a, b}`.
+    Set(Vec<Node>),
+    /// `a, b`, `a and b`, `a; b`: unordered, as Math-Verify reads a bare list.
+    List(Vec<Node>),
+    Union(Vec<Node>),
+    Matrix(Vec<Vec<Node>>),
+    /// `a < b ≤ c`: parts and the relations between them.
+    Rel(Vec<Node>, Vec<Rel>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError(pub String);
+
+const MAX_DEPTH: usize = 60;
+
+pub fn parse(s: &str) -> Result<Node, ParseError> {
+    let toks = lex(s).map_err(|e| ParseError(e.0))?;
+    if toks.is_empty() {
+        return Err(ParseError("empty answer".into()));
+    }
+    let mut p = Parser { toks, pos: 0, depth: 0 };
+    let node = p.list(&[])?;
+    match p.peek() {
+        None => Ok(node),
+        Some(t) => Err(ParseError(format!("unexpected {t:?}"))),
+    }
+}
+
+struct Parser {
+    toks: Vec<Tok>,
+    pos: usize,
+    depth: usize,
+}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ParseError> {
+    Err(ParseError(msg.into()))
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos)
+    }
+
+    fn eat(&mut self, t: &Tok) -> bool {
+        if self.peek() == Some(t) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn enter(&mut self) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return err("answer nested too deeply");
+        }
+        Ok(())
+    }
+
+    /// Items separated by `,` `;` "and" "or", up to one of `stops` (not consumed).
+    fn list(&mut self, stops: &[Tok]) -> Result<Node, ParseError> {
+        self.enter()?;
+        let mut items = Vec::new();
+        loop {
+            while self.eat(&Tok::And) {}
+            match self.peek() {
+                None => break,
+                Some(t) if stops.contains(t) => break,
+                _ => {}
+            }
+            items.push(self.relation()?);
+            let mut separated = false;
+            while matches!(self.peek(), Some(Tok::Sym(',' | ';')) | Some(Tok::And)) {
+                self.pos += 1;
+                separated = true;
+            }
+            if !separated {
+                break;
+            }
+        }
+        self.depth -= 1;
+        match items.len() {
+            0 => err("empty list"),
+            1 => Ok(items.pop().unwrap_or(Node::List(Vec::new()))),
+            _ => Ok(Node::List(items)),
+        }
+    }
+
+    fn relation(&mut self) -> Result<Node, ParseError> {
+        let mut parts = vec![self.union()?];
+        let mut rels = Vec::new();
+        while let Some(Tok::Rel(r)) = self.peek() {
+            let r = *r;
+            self.pos += 1;
+            rels.push(r);
+            parts.push(self.union()?);
+        }
+        Ok(if rels.is_empty() { parts.pop().unwrap_or(Node::List(Vec::new())) } else { Node::Rel(parts, rels) })
+    }
+
+    fn union(&mut self) -> Result<Node, ParseError> {
+        let mut parts = vec![self.value()?];
+        while self.eat(&Tok::Cup) {
+            parts.push(self.value()?);
+        }
+        Ok(if parts.len() == 1 { parts.pop().unwrap_or(Node::List(Vec::new())) } else { Node::Union(parts) })
+    }
+
+    /// A bracketed structure, a matrix, words, or an expression.
+    fn value(&mut self) -> Result<Node, ParseError> {
+        self.enter()?;
+        let start = self.pos;
+        let node = self.structure()?;
+        let node = match node {
+            Some(n) if self.at_value_end() => n,
+            _ => {
+                self.pos = start;
+                if let Some(Tok::Word(w)) = self.peek() {
+                    let w = w.clone();
+                    self.pos += 1;
+                    let mut words = vec![w];
+                    while let Some(Tok::Word(w)) = self.peek() {
+                        words.push(w.clone());
+                        self.pos += 1;
+                    }
+                    Node::Text(words.join(" "))
+                } else {
+                    Node::Expr(self.sum()?)
+                }
+            }
+        };
+        self.depth -= 1;
+        Ok(node)
+    }
+
+    fn at_value_end(&self) -> bool {
+        matches!(
+            self.peek(),
+            None | Some(Tok::Sym(',' | ';' | ')' | ']' | '}' | '&')) | Some(Tok::And | Tok::Rel(_) | Tok::Cup | Tok::SetClose | Tok::RowSep)
+        ) || matches!(self.peek(), Some(Tok::Cmd(c)) if c.starts_with("end:"))
+    }
+
+    /// `(…)`/`[…]` with several items, `\{…\}`, `{a, b}`, a matrix; `None` when it is none.
+    fn structure(&mut self) -> Result<Option<Node>, ParseError> {
+        match self.peek().cloned() {
+            Some(Tok::Sym(open @ ('(' | '['))) => {
+                self.pos += 1;
+                let inner = self.list(&[Tok::Sym(')'), Tok::Sym(']')])?;
+                let close = match self.peek() {
+                    Some(Tok::Sym(c @ (')' | ']'))) => *c,
+                    _ => return Ok(None),
+                };
+                self.pos += 1;
+                Ok(match inner {
+                    Node::List(items) => Some(Node::Tuple { open, close, items }),
+                    Node::Matrix(_) => Some(inner),
+                    _ => None,
+                })
+            }
+            Some(Tok::SetOpen) => {
+                self.pos += 1;
+                if self.eat(&Tok::SetClose) {
+                    return Ok(Some(Node::Set(Vec::new())));
+                }
+                let inner = self.list(&[Tok::SetClose])?;
+                if !self.eat(&Tok::SetClose) {
+                    return err("missing \\}");
+                }
+                Ok(Some(Node::Set(match inner {
+                    Node::List(items) => items,
+                    one => vec![one],
+                })))
+            }
+            Some(Tok::Sym('{')) => {
+                self.pos += 1;
+                let inner = self.list(&[Tok::Sym('}')])?;
+                if !self.eat(&Tok::Sym('}')) {
+                    return err("missing }");
+                }
+                Ok(match inner {
+                    Node::List(items) => Some(Node::Set(items)),
+                    _ => None,
+                })
+            }
+            Some(Tok::Cmd(c)) if c.starts_with("begin:") => {
+                self.pos += 1;
+                Ok(Some(self.matrix()?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn matrix(&mut self) -> Result<Node, ParseError> {
+        let mut rows = vec![Vec::new()];
+        loop {
+            match self.peek() {
+                None => return err("matrix without \\end"),
+                Some(Tok::Cmd(c)) if c.starts_with("end:") => {
+                    self.pos += 1;
+                    break;
+                }
+                Some(Tok::RowSep) => {
+                    self.pos += 1;
+                    rows.push(Vec::new());
+                }
+                Some(Tok::Sym('&')) => self.pos += 1,
+                _ => {
+                    let cell = self.relation()?;
+                    if let Some(row) = rows.last_mut() {
+                        row.push(cell);
+                    }
+                }
+            }
+        }
+        rows.retain(|r| !r.is_empty());
+        if rows.is_empty() || rows.iter().any(|r| r.len() != rows[0].len()) {
+            return err("ragged matrix");
+        }
+        Ok(Node::Matrix(rows))
+    }
+
+    fn sum(&mut self) -> Result<Expr, ParseError> {
+        self.enter()?;
+        let mut acc = match self.peek() {
+            Some(Tok::Pm) => {
+                self.pos += 1;
+                Expr::PlusMinus(Box::new(Expr::Num(BigRational::zero())), Box::new(self.term()?))
+            }
+            _ => self.term()?,
+        };
+        loop {
+            acc = match self.peek() {
+                Some(Tok::Sym('+')) => {
+                    self.pos += 1;
+                    Expr::Add(Box::new(acc), Box::new(self.term()?))
+                }
+                Some(Tok::Sym('-')) => {
+                    self.pos += 1;
+                    Expr::Sub(Box::new(acc), Box::new(self.term()?))
+                }
+                Some(Tok::Pm) => {
+                    self.pos += 1;
+                    Expr::PlusMinus(Box::new(acc), Box::new(self.term()?))
+                }
+                _ => break,
+            };
+        }
+        self.depth -= 1;
+        Ok(acc)
+    }
+
+    fn term(&mut self) -> Result<Expr, ParseError> {
+        let mut acc = self.unary()?;
+        loop {
+            match self.peek() {
+                Some(Tok::Sym('*')) => {
+                    self.pos += 1;
+                    acc = Expr::Mul(Box::new(acc), Box::new(self.unary()?));
+                }
+                Some(Tok::Sym('/' | ':')) => {
+                    self.pos += 1;
+                    acc = Expr::Div(Box::new(acc), Box::new(self.unary()?));
+                }
+                Some(Tok::Percent) => {
+                    self.pos += 1;
+                    acc = Expr::Percent(Box::new(acc));
+                }
+                // Units after a value: `5 \text{ cm}`, `15\mbox{ cm}^2`.
+                Some(Tok::Word(_)) => {
+                    self.pos += 1;
+                    if self.eat(&Tok::Sym('^')) {
+                        self.argument()?;
+                    }
+                }
+                Some(t) if self.starts_factor(t) => {
+                    // `2\frac{1}{2}` is the mixed number 5/2, as Math-Verify reads it.
+                    let mixed = matches!(t, Tok::Cmd(c) if c == "frac") && matches!(&acc, Expr::Num(n) if n.is_integer());
+                    let rhs = self.power()?;
+                    let plain_fraction = matches!(&rhs, Expr::Div(a, b) if matches!(**a, Expr::Num(_)) && matches!(**b, Expr::Num(_)));
+                    acc = if mixed && plain_fraction {
+                        Expr::Add(Box::new(acc), Box::new(rhs))
+                    } else {
+                        Expr::Mul(Box::new(acc), Box::new(rhs))
+                    };
+                }
+                _ => return Ok(acc),
+            }
+        }
+    }
+
+    fn starts_factor(&self, t: &Tok) -> bool {
+        match t {
+            Tok::Num(_) => !matches!(self.pos.checked_sub(1).and_then(|p| self.toks.get(p)), Some(Tok::Num(_))),
+            Tok::Ident(_) | Tok::Sym('(' | '{') => true,
+            Tok::Sym('[') => false,
+            Tok::Cmd(c) => !c.starts_with("end:") && !c.starts_with("begin:"),
+            _ => false,
+        }
+    }
+
+    fn unary(&mut self) -> Result<Expr, ParseError> {
+        self.enter()?;
+        let e = match self.peek() {
+            Some(Tok::Sym('-')) => {
+                self.pos += 1;
+                Expr::Neg(Box::new(self.unary()?))
+            }
+            Some(Tok::Sym('+')) => {
+                self.pos += 1;
+                self.unary()?
+            }
+            _ => self.power()?,
+        };
+        self.depth -= 1;
+        Ok(e)
+    }
+
+    fn power(&mut self) -> Result<Expr, ParseError> {
+        let base = self.postfix()?;
+        if self.eat(&Tok::Sym('^')) {
+            let exponent = if self.eat(&Tok::Sym('-')) { Expr::Neg(Box::new(self.argument()?)) } else { self.argument()? };
+            return Ok(Expr::Pow(Box::new(base), Box::new(exponent)));
+        }
+        Ok(base)
+    }
+
+    fn postfix(&mut self) -> Result<Expr, ParseError> {
+        let mut e = self.primary()?;
+        loop {
+            match self.peek() {
+                Some(Tok::Sym('!')) => {
+                    self.pos += 1;
+                    e = Expr::Factorial(Box::new(e));
+                }
+                Some(Tok::Sym('\'')) => {
+                    self.pos += 1;
+                    e = match e {
+                        Expr::Var(v) => Expr::Var(format!("{v}'")),
+                        other => other,
+                    };
+                }
+                Some(Tok::Sym('_')) => {
+                    self.pos += 1;
+                    let sub = self.subscript()?;
+                    e = match e {
+                        Expr::Var(v) => Expr::Var(format!("{v}_{sub}")),
+                        Expr::Num(n) | Expr::Float(n) => Expr::Var(format!("{n}_{sub}")),
+                        _ => return err("subscript on an expression"),
+                    };
+                }
+                _ => return Ok(e),
+            }
+        }
+    }
+
+    /// A subscript as text: `{n-k-1}` → `n-k-1`, `1` → `1`.
+    fn subscript(&mut self) -> Result<String, ParseError> {
+        let mut depth = 0i32;
+        let mut text = String::new();
+        while let Some(t) = self.peek().cloned() {
+            self.pos += 1;
+            match &t {
+                Tok::Sym('{') => depth += 1,
+                Tok::Sym('}') => depth -= 1,
+                _ => text.push_str(&token_text(&t)),
+            }
+            if depth <= 0 {
+                break;
+            }
+        }
+        Ok(text)
+    }
+
+    /// A braced group or one primary (`\frac12`, `x^2`, `\sqrt3`).
+    fn argument(&mut self) -> Result<Expr, ParseError> {
+        match self.peek() {
+            Some(Tok::Sym('{')) => {
+                self.pos += 1;
+                let e = self.sum()?;
+                if !self.eat(&Tok::Sym('}')) {
+                    return err("missing }");
+                }
+                Ok(e)
+            }
+            Some(Tok::Num(n)) if n.len() > 1 && !n.contains('.') => {
+                // `\frac12`: one digit per argument.
+                let n = n.clone();
+                let (first, rest) = n.split_at(1);
+                self.toks[self.pos] = Tok::Num(rest.to_string());
+                number(first)
+            }
+            _ => self.postfix(),
+        }
+    }
+
+    fn primary(&mut self) -> Result<Expr, ParseError> {
+        self.enter()?;
+        let Some(t) = self.peek().cloned() else { return err("answer ends early") };
+        self.pos += 1;
+        let e = match t {
+            Tok::Num(n) => number(&n)?,
+            Tok::Ident(v) if v == "e" => Expr::E,
+            Tok::Ident(v) => Expr::Var(v),
+            Tok::Sym(open @ ('(' | '[' | '{')) => {
+                let e = self.sum()?;
+                let close = match open {
+                    '(' => ')',
+                    '[' => ']',
+                    _ => '}',
+                };
+                if !self.eat(&Tok::Sym(close)) {
+                    return err(format!("missing '{close}'"));
+                }
+                e
+            }
+            Tok::Sym('|') => {
+                let e = self.sum()?;
+                if !self.eat(&Tok::Sym('|')) {
+                    return err("missing '|'");
+                }
+                Expr::Func(Func::Abs, Box::new(e))
+            }
+            Tok::Cmd(c) => self.command(&c)?,
+            t => return err(format!("unexpected {t:?}")),
+        };
+        self.depth -= 1;
+        Ok(e)
+    }
+
+    fn command(&mut self, cmd: &str) -> Result<Expr, ParseError> {
+        Ok(match cmd {
+            "frac" => {
+                let num = self.argument()?;
+                let den = self.argument()?;
+                Expr::Div(Box::new(num), Box::new(den))
+            }
+            "binom" => {
+                let n = self.argument()?;
+                let k = self.argument()?;
+                Expr::Binom(Box::new(n), Box::new(k))
+            }
+            "sqrt" => {
+                let index = if self.eat(&Tok::Sym('[')) {
+                    let i = self.sum()?;
+                    if !self.eat(&Tok::Sym(']')) {
+                        return err("missing ']'");
+                    }
+                    i
+                } else {
+                    Expr::Num(BigRational::from_integer(2.into()))
+                };
+                Expr::Root(Box::new(index), Box::new(self.argument()?))
+            }
+            "pi" => Expr::Pi,
+            "infty" => Expr::Infinity,
+            "abs" => Expr::Func(Func::Abs, Box::new(self.argument()?)),
+            "log" | "lg" if self.peek() == Some(&Tok::Sym('_')) => {
+                self.pos += 1;
+                let base = self.argument()?;
+                let x = self.function_argument()?;
+                Expr::Div(Box::new(Expr::Func(Func::Ln, Box::new(x))), Box::new(Expr::Func(Func::Ln, Box::new(base))))
+            }
+            c if FUNCTIONS.contains(&c) || c == "lg" => {
+                let f = Func::from_name(c).ok_or_else(|| ParseError(format!("unknown function {c}")))?;
+                // `\sin^2 x` squares the value; `\sin^{-1}` is not read as an inverse here.
+                let outer = if self.eat(&Tok::Sym('^')) { Some(self.argument()?) } else { None };
+                let call = Expr::Func(f, Box::new(self.function_argument()?));
+                match outer {
+                    Some(p) => Expr::Pow(Box::new(call), Box::new(p)),
+                    None => call,
+                }
+            }
+            c if is_greek(c) => Expr::Var(format!("\\{c}")),
+            // Commands we do not know (`\\sum`, `\\overrightarrow`) are symbols, as latex2sympy
+            // makes them: equal answers still match, different ones still differ.
+            c => Expr::Var(format!("\\{c}")),
+        })
+    }
+
+    /// `\sin(x)^2` is (sin x)^2 while `\sin x^2` is sin(x^2); `\sin 2x` is sin(2x).
+    fn function_argument(&mut self) -> Result<Expr, ParseError> {
+        if self.peek() == Some(&Tok::Sym('(')) {
+            return self.primary();
+        }
+        let mut e = self.power()?;
+        while let Some(t) = self.peek() {
+            if matches!(t, Tok::Ident(_)) {
+                e = Expr::Mul(Box::new(e), Box::new(self.power()?));
+            } else {
+                break;
+            }
+        }
+        Ok(e)
+    }
+}
+
+fn is_greek(c: &str) -> bool {
+    const GREEK: &[&str] = &[
+        "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta", "iota",
+        "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "phi", "varphi", "chi", "psi", "omega",
+        "Gamma", "Delta", "Theta", "Lambda", "Sigma", "Phi", "Psi", "Omega", "ell",
+    ];
+    GREEK.contains(&c)
+}
+
+/// An exact value for `123` / `4.56` / `1.5e3` (decimals are marked as written with a point).
+fn number(text: &str) -> Result<Expr, ParseError> {
+    let (text, exponent) = match text.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().map_err(|_| ParseError(format!("bad exponent in '{text}'")))?),
+        None => (text, 0),
+    };
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    if int.len() + frac.len() > 400 {
+        return err("number too long");
+    }
+    let digits = format!("{int}{frac}");
+    let n: BigInt = digits.parse().map_err(|_| ParseError(format!("bad number '{text}'")))?;
+    let den = num_traits::pow(BigInt::from(10), frac.len());
+    let scale = BigRational::from_integer(num_traits::pow(BigInt::from(10), exponent.unsigned_abs() as usize));
+    let v = BigRational::new(n, den);
+    let v = if exponent >= 0 { v * scale } else { v / scale };
+    Ok(if frac.is_empty() && exponent == 0 { Expr::Num(v) } else { Expr::Float(v) })
+}
+
+/// A token written back as text (subscripts and canonical strings).
+pub fn token_text(t: &Tok) -> String {
+    match t {
+        Tok::Num(n) => match n.trim_start_matches('0') {
+            "" => "0".into(),
+            digits => digits.to_string(),
+        },
+        Tok::Ident(s) | Tok::Word(s) => s.clone(),
+        Tok::Cmd(c) => format!("\\{c}"),
+        Tok::Sym(c) => c.to_string(),
+        Tok::SetOpen => "\\{".into(),
+        Tok::SetClose => "\\}".into(),
+        Tok::RowSep => "\\\\".into(),
+        Tok::Rel(r) => format!("{r:?}"),
+        Tok::Cup => "\\cup".into(),
+        Tok::Pm => "\\pm".into(),
+        Tok::Percent => "%".into(),
+        Tok::And => ",".into(),
+    }
+}
+
+/// The answer's tokens as one canonical string: the last resort when it does not parse.
+pub fn canonical(s: &str) -> Option<String> {
+    let toks = lex(s).ok()?;
+    Some(toks.iter().map(token_text).collect::<Vec<_>>().join(" ").to_lowercase())
+}
