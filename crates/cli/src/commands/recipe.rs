@@ -15,6 +15,10 @@ pub struct RecipeArgs {
     /// The directory holding recipe.toml and the stage configs.
     #[arg(long, allow_hyphen_values = true, default_value = "recipes/tiny-r1")]
     pub recipe_dir: PathBuf,
+    /// Stop after this stage (data, tokenizer, pretrain, sft, grpo, distill-data,
+    /// student-pretrain, student-distill, student-sft, student-rl, eval).
+    #[arg(long)]
+    pub stop_after: Option<String>,
 }
 
 pub fn run(a: RecipeArgs) -> Result<()> {
@@ -22,8 +26,10 @@ pub fn run(a: RecipeArgs) -> Result<()> {
         bail!("unknown recipe `{}` (known: tiny-r1)", a.name);
     }
     let t = std::time::Instant::now();
-    let report = reasoner_train::recipe::run_recipe(&a.recipe_dir, &a.out, std::io::stderr().is_terminal())?;
-    eprintln!("recipe finished in {:.0} s", t.elapsed().as_secs_f64());
-    print!("{}", std::fs::read_to_string(&report)?);
+    let report = reasoner_train::recipe::run_recipe(&a.recipe_dir, &a.out, std::io::stderr().is_terminal(), a.stop_after.as_deref())?;
+    eprintln!("recipe ran for {:.0} s", t.elapsed().as_secs_f64());
+    if let Some(report) = report {
+        print!("{}", std::fs::read_to_string(&report)?);
+    }
     Ok(())
 }

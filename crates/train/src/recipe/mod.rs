@@ -8,4 +8,4 @@ mod evaluate;
 mod plan;
 
 pub use evaluate::{evaluate_model, StageScore};
-pub use plan::{run_recipe, RecipePlan, StageTimes};
+pub use plan::{run_recipe, RecipePlan, StageTimes, STAGES};

@@ -54,6 +54,8 @@ struct Ctx {
     out: PathBuf,
     progress: bool,
     times: StageTimes,
+    /// Stop after this stage (`--stop-after`).
+    stop_after: Option<String>,
 }
 
 impl Ctx {
@@ -113,6 +115,10 @@ impl Ctx {
         })
     }
 
+    fn stop_here(&self, stage: &str) -> bool {
+        self.stop_after.as_deref() == Some(stage)
+    }
+
     fn final_dir(&self, stage: &str) -> PathBuf {
         self.out.join(stage).join("final")
     }
@@ -123,12 +129,33 @@ enum Start {
     From(PathBuf),
 }
 
-/// Run the whole recipe into `out`; returns the evaluation table's path.
-pub fn run_recipe(recipe_dir: &Path, out: &Path, progress: bool) -> Result<PathBuf> {
+/// The stages, in order.
+pub const STAGES: &[&str] = &[
+    "data",
+    "tokenizer",
+    "pretrain",
+    "sft",
+    "grpo",
+    "distill-data",
+    "student-pretrain",
+    "student-distill",
+    "student-sft",
+    "student-rl",
+    "eval",
+];
+
+/// Run the recipe into `out` (up to `stop_after` when given); returns the results table's
+/// path, or `None` when it stopped early.
+pub fn run_recipe(recipe_dir: &Path, out: &Path, progress: bool, stop_after: Option<&str>) -> Result<Option<PathBuf>> {
+    if let Some(s) = stop_after
+        && !STAGES.contains(&s)
+    {
+        return Err(TrainError::Invalid(format!("--stop-after: no stage `{s}` (stages: {})", STAGES.join(", "))));
+    }
     let plan_path = recipe_dir.join("recipe.toml");
     let text = std::fs::read_to_string(&plan_path).map_err(|e| TrainError::io(&plan_path, e))?;
     let plan: RecipePlan = toml::from_str(&text).map_err(|e| TrainError::Config { path: plan_path.clone(), message: e.to_string() })?;
-    let mut ctx = Ctx { recipe_dir: recipe_dir.to_path_buf(), out: out.to_path_buf(), progress, times: StageTimes::new() };
+    let mut ctx = Ctx { recipe_dir: recipe_dir.to_path_buf(), out: out.to_path_buf(), progress, times: StageTimes::new(), stop_after: stop_after.map(str::to_string) };
     let data = out.join("data");
     let tok_dir = out.join("tokenizer");
     let data_err = |e: reasoner_tasks::recipe_data::RecipeDataError| TrainError::Invalid(format!("recipe data: {e}"));
@@ -141,6 +168,9 @@ pub fn run_recipe(recipe_dir: &Path, out: &Path, progress: bool) -> Result<PathB
         write_grpo_dataset(&data.join("grpo.jsonl"), plan.grpo_problems, plan.seed + 2, &Mix::grpo(), &guard).map_err(data_err)?;
         Ok(())
     })?;
+    if ctx.stop_here("data") {
+        return Ok(None);
+    }
     ctx.stage("tokenizer", |_| {
         let trained = train_tokenizer(&[data.join("pretrain.txt"), data.join("sft.jsonl")], plan.vocab_size, &tok_dir)?;
         let generation = json!({"bos_token_id": 0, "eos_token_id": 1, "do_sample": true, "temperature": 0.6, "top_p": 0.95, "max_new_tokens": plan.eval_max_tokens});
@@ -151,11 +181,23 @@ pub fn run_recipe(recipe_dir: &Path, out: &Path, progress: bool) -> Result<PathB
         }
         Ok(())
     })?;
+    if ctx.stop_here("tokenizer") {
+        return Ok(None);
+    }
     let init = |who: &str| Start::Init { config: out.join(format!("{who}.config.json")), tokenizer: tok_dir.clone() };
 
     ctx.train("pretrain", "pretrain.toml", RunKind::Pretrain, init("teacher"), &data.join("pretrain.txt"))?;
+    if ctx.stop_here("pretrain") {
+        return Ok(None);
+    }
     ctx.train("sft", "sft.toml", RunKind::Sft, Start::From(ctx.final_dir("pretrain")), &data.join("sft.jsonl"))?;
+    if ctx.stop_here("sft") {
+        return Ok(None);
+    }
     ctx.train("grpo", "grpo.toml", RunKind::Grpo, Start::From(ctx.final_dir("sft")), &data.join("grpo.jsonl"))?;
+    if ctx.stop_here("grpo") {
+        return Ok(None);
+    }
 
     // Distillation: the RL teacher's correct traces on fresh problems of the SFT mix.
     let teacher_dir = ctx.final_dir("grpo");
@@ -175,10 +217,25 @@ pub fn run_recipe(recipe_dir: &Path, out: &Path, progress: bool) -> Result<PathB
         let table: BTreeMap<_, _> = stats.iter().map(|(k, s)| (k.clone(), json!({"sampled": s.sampled, "correct": s.accepted, "kept": s.kept}))).collect();
         crate::checkpoint::write_synced(&data.join("distill-acceptance.json"), serde_json::to_string_pretty(&table).unwrap_or_default().as_bytes())
     })?;
+    if ctx.stop_here("distill-data") {
+        return Ok(None);
+    }
     ctx.train("student-pretrain", "student-pretrain.toml", RunKind::Pretrain, init("student"), &data.join("pretrain.txt"))?;
+    if ctx.stop_here("student-pretrain") {
+        return Ok(None);
+    }
     ctx.train("student-distill", "student-sft.toml", RunKind::Sft, Start::From(ctx.final_dir("student-pretrain")), &data.join("distill.jsonl"))?;
+    if ctx.stop_here("student-distill") {
+        return Ok(None);
+    }
     ctx.train("student-sft", "student-sft.toml", RunKind::Sft, Start::From(ctx.final_dir("student-pretrain")), &data.join("sft.jsonl"))?;
+    if ctx.stop_here("student-sft") {
+        return Ok(None);
+    }
     ctx.train("student-rl", "student-grpo.toml", RunKind::Grpo, Start::From(ctx.final_dir("student-sft")), &data.join("grpo.jsonl"))?;
+    if ctx.stop_here("student-rl") {
+        return Ok(None);
+    }
 
     // Scores of every stage on the held-out sets.
     let stages = ["pretrain", "sft", "grpo", "student-distill", "student-sft", "student-rl"];
@@ -199,7 +256,7 @@ pub fn run_recipe(recipe_dir: &Path, out: &Path, progress: bool) -> Result<PathB
         }
         crate::checkpoint::write_synced(&scores_path, serde_json::to_string_pretty(&all).unwrap_or_default().as_bytes())
     })?;
-    write_report(out, &stages, &ctx.times, &plan)
+    write_report(out, &stages, &ctx.times, &plan).map(Some)
 }
 
 fn model_config(s: &Shape, vocab: usize) -> serde_json::Value {
