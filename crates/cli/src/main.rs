@@ -44,6 +44,8 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Write a GGUF file in 8-bit, 4-bit or 16-bit weights, from an HF directory or GGUF.
     Quantize(commands::quantize::QuantizeArgs),
+    /// OpenAI-compatible API server and web chat (loopback by default).
+    Serve(commands::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -90,5 +92,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Eval(a) => commands::eval::run(a),
         Command::Bench(a) => commands::bench::run(a),
         Command::Quantize(a) => commands::quantize::run(a),
+        Command::Serve(a) => commands::serve::run(a),
     }
 }

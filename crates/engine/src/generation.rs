@@ -64,6 +64,7 @@ impl<'m> Engine<'m> {
             prefill_tokens_per_step: usize::MAX,
             kv_budget_bytes: None,
             prefix_cache_bytes: 0,
+            speculative: false,
         };
         let mut engine = StepEngine::new(self.model, cfg)?;
         let ids = requests

@@ -9,6 +9,8 @@ use crate::generation::GenerationStats;
 use crate::prefix_cache::{PrefixCache, PrefixStats};
 use crate::request::{Event, Finished, Request, RequestId};
 use crate::sequence::{Sequence, StepContext};
+use crate::speculative::SpeculativeDecoder;
+use std::collections::HashMap;
 use reasoner_model::{KvDtype, LoadedModel, LogitsFor, SeqInput, PREFILL_CHUNK};
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -27,6 +29,9 @@ pub struct EngineConfig {
     pub kv_budget_bytes: Option<usize>,
     /// Bytes kept for the prefix cache; 0 turns it off.
     pub prefix_cache_bytes: usize,
+    /// Decode with the model's MTP module as a one-token draft (DeepSeek-V3 checkpoints that
+    /// have one): each sequence steps on its own, one or two tokens per main forward.
+    pub speculative: bool,
 }
 
 impl Default for EngineConfig {
@@ -37,6 +42,7 @@ impl Default for EngineConfig {
             prefill_tokens_per_step: PREFILL_CHUNK,
             kv_budget_bytes: None,
             prefix_cache_bytes: 0,
+            speculative: false,
         }
     }
 }
@@ -67,6 +73,8 @@ pub struct StepEngine<'m> {
     kv_reserved: usize,
     prefix: PrefixCache,
     stats: GenerationStats,
+    /// Speculative mode: each running request's decoder (it keeps its own caches).
+    drafts: HashMap<RequestId, SpeculativeDecoder<'m>>,
 }
 
 impl<'m> StepEngine<'m> {
@@ -75,6 +83,9 @@ impl<'m> StepEngine<'m> {
         // R1 ends its thinking with "\n</think>\n\n"; a spent budget closes it the same way.
         let close_think = tok.encode("\n</think>\n\n", false)?;
         let close_counted = tok.encode("\n</think>", false)?.len().min(close_think.len());
+        if cfg.speculative && model.model.mtp_draft().is_none() {
+            return Err(EngineError::NoMtp { path: model.path.clone() });
+        }
         let info = model.model.info();
         let f32_bytes = info.kv_cache_bytes_per_token as usize;
         // f16 halves the cache where the architecture stores it so (MLA's latent stays f32).
@@ -95,6 +106,7 @@ impl<'m> StepEngine<'m> {
             next_id: 0,
             kv_reserved: 0,
             stats: GenerationStats::default(),
+            drafts: HashMap::new(),
         })
     }
 
@@ -126,6 +138,19 @@ impl<'m> StepEngine<'m> {
                 return Err(EngineError::KvBudget { needed, budget });
             }
         }
+        if self.cfg.speculative {
+            // The draft decoder samples inside itself: nothing can be forced or masked.
+            let off = |field: &'static str| EngineError::InvalidParam { field, message: "not available with speculative decoding".into() };
+            if r.thinking_budget.is_some() {
+                return Err(off("thinking_budget"));
+            }
+            if r.ignore_eos {
+                return Err(off("ignore_eos"));
+            }
+            if r.logprobs.is_some() {
+                return Err(off("logprobs"));
+            }
+        }
         let id = self.next_id;
         self.next_id += 1;
         self.waiting.push_back((id, r));
@@ -141,6 +166,7 @@ impl<'m> StepEngine<'m> {
         if let Some(i) = self.running.iter().position(|s| s.id == id) {
             let s = self.running.remove(i);
             self.kv_reserved -= s.reserved;
+            self.drafts.remove(&id);
             return true;
         }
         false
@@ -150,6 +176,7 @@ impl<'m> StepEngine<'m> {
     /// their ids so the caller can tell their clients.
     pub fn abort_running(&mut self) -> Vec<RequestId> {
         self.kv_reserved = 0;
+        self.drafts.clear();
         self.running.drain(..).map(|s| s.id).collect()
     }
 
@@ -212,6 +239,11 @@ impl<'m> StepEngine<'m> {
         if self.running.is_empty() {
             return Ok(events);
         }
+        if self.cfg.speculative {
+            self.step_speculative(&mut events)?;
+            self.retire(&mut events);
+            return Ok(events);
+        }
         // Who runs this step and with how many tokens: every decoding sequence one, prefilling
         // ones a piece each while the step's prompt allowance lasts (oldest first).
         let mut allowance = self.cfg.prefill_tokens_per_step.max(1);
@@ -269,6 +301,43 @@ impl<'m> StepEngine<'m> {
             self.stats.decode_secs += dt;
         }
         self.stats.decode_tokens += decoded;
+        self.retire(&mut events);
+        Ok(events)
+    }
+
+    /// Each running sequence through its own speculative decoder: the prompt on its first step,
+    /// then a drafted and verified token or two per step.
+    fn step_speculative(&mut self, events: &mut Vec<Event>) -> Result<()> {
+        let tok = self.model.tokenizer.as_ref().ok_or_else(|| EngineError::NoTokenizer { path: self.model.path.clone() })?;
+        let cx = StepContext { tok, eos_ids: &self.eos_ids, close_think: &self.close_think, close_counted: self.close_counted };
+        for s in self.running.iter_mut() {
+            let t0 = Instant::now();
+            let tokens = match self.drafts.get_mut(&s.id) {
+                Some(d) => d.step()?.tokens,
+                None => {
+                    let (d, first) =
+                        SpeculativeDecoder::start_chunked(self.model, &s.history[..s.prompt_len], s.params(), self.cfg.prefill_chunk.max(1))?;
+                    self.drafts.insert(s.id, d);
+                    s.fed = s.prompt_len;
+                    self.stats.prefill_tokens += s.prompt_len;
+                    self.stats.prefill_secs += t0.elapsed().as_secs_f64();
+                    vec![first]
+                }
+            };
+            for t in tokens {
+                if s.finished {
+                    break;
+                }
+                s.accept_token(t, &cx, events)?;
+                self.stats.decode_tokens += 1;
+            }
+            self.stats.decode_secs += t0.elapsed().as_secs_f64();
+        }
+        Ok(())
+    }
+
+    /// Move finished sequences out of the batch and report them.
+    fn retire(&mut self, events: &mut Vec<Event>) {
         let mut i = 0;
         while i < self.running.len() {
             if !self.running[i].finished {
@@ -277,10 +346,10 @@ impl<'m> StepEngine<'m> {
             }
             let s = self.running.remove(i);
             self.kv_reserved -= s.reserved;
+            self.drafts.remove(&s.id);
             let id = s.id;
             let (completion, text, cached_tokens) = s.into_output();
             events.push(Event::Finished { id, output: Box::new(Finished { completion, text, cached_tokens }) });
         }
-        Ok(events)
     }
 }

@@ -94,6 +94,10 @@ impl Sequence {
         self.history.len() - self.fed
     }
 
+    pub fn params(&self) -> &crate::sampler::SamplingParams {
+        &self.sampler.params
+    }
+
     pub fn in_prefill(&self) -> bool {
         self.fed < self.prompt_len
     }
@@ -129,6 +133,16 @@ impl Sequence {
                 (id, lp.map(|l| l.for_token(id)))
             }
         };
+        self.push_token(id, logprob, thinking, cx, events)
+    }
+
+    /// A token chosen elsewhere (the speculative decoder's): route it like a sampled one.
+    pub fn accept_token(&mut self, id: u32, cx: &StepContext<'_>, events: &mut Vec<Event>) -> Result<()> {
+        let thinking = self.parser.as_ref().is_some_and(|p| p.in_thinking());
+        self.push_token(id, None, thinking, cx, events)
+    }
+
+    fn push_token(&mut self, id: u32, logprob: Option<TokenLogprob>, thinking: bool, cx: &StepContext<'_>, events: &mut Vec<Event>) -> Result<()> {
         if !self.ignore_eos && cx.eos_ids.contains(&id) {
             self.finish("stop", events);
             return Ok(());

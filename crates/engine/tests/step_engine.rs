@@ -214,3 +214,24 @@ fn bad_requests_are_refused_before_they_reach_the_batch() {
 fn e_add(m: &LoadedModel, r: Request) -> EngineError {
     StepEngine::new(m, EngineConfig::default()).unwrap().add_request(r).unwrap_err()
 }
+
+#[test]
+fn speculative_strategy_gives_the_greedy_tokens_and_refuses_what_it_cannot_do() {
+    let m = load_model(&fixture("deepseek_v3_mtp")).unwrap();
+    let prompts: Vec<(Vec<u32>, bool)> = ["What is 2+3?", "Hello there"].iter().map(|t| prompt(&m, t)).collect();
+    let mut e = StepEngine::new(&m, EngineConfig { speculative: true, ..EngineConfig::default() }).unwrap();
+    let ids: Vec<u64> =
+        prompts.iter().map(|(p, open)| e.add_request(request(p, *open, SamplingParams::greedy(16))).unwrap()).collect();
+    let done = run(&mut e);
+    for (id, (p, _)) in ids.iter().zip(&prompts) {
+        let want = reference_greedy(&m, p, 16);
+        assert!(want.len() >= 8, "{want:?}");
+        assert_eq!(done[id].0.token_ids, want, "request {id}");
+    }
+    let mut r = request(&prompts[0].0, true, SamplingParams::greedy(4));
+    r.thinking_budget = Some(2);
+    assert!(matches!(e.add_request(r), Err(EngineError::InvalidParam { field: "thinking_budget", .. })));
+    let plain = model();
+    let err = StepEngine::new(&plain, EngineConfig { speculative: true, ..EngineConfig::default() }).err().unwrap();
+    assert!(matches!(err, EngineError::NoMtp { .. }), "{err}");
+}

@@ -9,4 +9,5 @@ pub mod info;
 pub mod logprobs;
 pub mod quantize;
 pub mod roofline;
+pub mod serve;
 pub mod transcript;
