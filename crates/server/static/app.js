@@ -193,7 +193,7 @@
             if (chunk.usage) m.reasoning_tokens = chunk.usage.completion_tokens_details.reasoning_tokens;
             for (const c of chunk.choices || []) {
               const d = c.delta || {};
-              if (d.reasoning_content) { m.reasoning += d.reasoning_content; m.reasoning_tokens++; m.thinking_ms = performance.now() - started; }
+              if (d.reasoning_content) { m.reasoning += d.reasoning_content; m.reasoning_tokens++; m.thinking_ms = Math.round(performance.now() - started); }
               if (d.content) {
                 if (thinkingEnd === null) { thinkingEnd = performance.now(); view.details.open = false; }
                 m.content += d.content;

@@ -176,9 +176,9 @@ fn openai_client_against_a_real_server() {
 fn two_hundred_concurrent_streams_complete_or_are_refused_cleanly() {
     let Some(py) = python() else { return };
     let s = Server::start(json!({"max_batch": 16, "max_queue": 64}));
-    // The fixture model is tiny; the server's own buffers, 200 connections and the batch stay
-    // well under this (measured peak: see README).
-    let out = run_py(&py, "load_test.py", &[&s.base, &s.pid().to_string(), "200", "400"], Duration::from_secs(240));
+    // The fixture model is tiny, so this bounds the server's own memory: 200 connections, the
+    // queue and the batch. Measured peak: 20 MB resident (the test binary serving included).
+    let out = run_py(&py, "load_test.py", &[&s.base, &s.pid().to_string(), "200", "64"], Duration::from_secs(240));
     eprintln!("{out}");
 }
 
