@@ -51,8 +51,9 @@ async def stream_one(client, base, body):
             chunk = json.loads(line[6:])
             if chunk.get("usage"):
                 n = chunk["usage"]["completion_tokens"]
-            if first is None and any(c.get("delta", {}).get("reasoning_content") or c.get("delta", {}).get("content")
-                                     for c in chunk.get("choices", [])):
+            # Every token comes with its log-probability (asked for below), so the first chunk
+            # that has choices marks the first token even when its text is empty (random weights).
+            if first is None and chunk.get("choices"):
                 first = time.monotonic() - t0
     return first or 0.0, n, time.monotonic() - t0
 
@@ -64,7 +65,7 @@ def pct(xs, q):
 
 async def concurrency(base, c):
     body = {"messages": [{"role": "user", "content": "Write a long story about a lighthouse keeper."}], "stream": True,
-            "stream_options": {"include_usage": True}, "max_tokens": a.tokens, "ignore_eos": True, "temperature": 0.6}
+            "stream_options": {"include_usage": True}, "max_tokens": a.tokens, "ignore_eos": True, "temperature": 0.6, "logprobs": True}
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=64)) as client:
         await stream_one(client, base, {**body, "max_tokens": 4})  # warm up
         t0 = time.monotonic()
@@ -82,7 +83,8 @@ async def prefix(base):
     system = " ".join(f"rule{i % 97}" for i in range(a.system_tokens // 2))
     async with httpx.AsyncClient() as client:
         body = lambda q: {"messages": [{"role": "system", "content": system}, {"role": "user", "content": q}],
-                          "stream": True, "stream_options": {"include_usage": True}, "max_tokens": 1, "temperature": 0}
+                          "stream": True, "stream_options": {"include_usage": True}, "max_tokens": 1, "temperature": 0,
+                          "logprobs": True}
         cold = await stream_one(client, base, body("first question?"))
         warm = await stream_one(client, base, body("second question?"))
         usage = (await client.post(base + "/v1/chat/completions", json={**body("third?"), "stream": False}, timeout=3600)).json()["usage"]
