@@ -26,7 +26,7 @@ ap.add_argument("--model", required=True)
 ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "..", "target", "release", "reasoner"))
 ap.add_argument("--streams", default="1,8,16")
 ap.add_argument("--tokens", type=int, default=64)
-ap.add_argument("--system-tokens", type=int, default=2000)
+ap.add_argument("--system-tokens", type=int, default=2000, help="0 skips the prefix-cache measurement")
 ap.add_argument("--extra", default="", help="more serve flags, e.g. '--kv-cache f32'")
 a = ap.parse_args()
 
@@ -96,6 +96,8 @@ def main():
     try:
         for c in map(int, a.streams.split(",")):
             print(json.dumps({"bench": "concurrency", **asyncio.run(concurrency(base, c))}), flush=True)
+        if a.system_tokens == 0:
+            return
         cold, warm, usage = asyncio.run(prefix(base))
         print(json.dumps({"bench": "prefix_cache_on", "prompt_tokens": usage["prompt_tokens"],
                           "cached_tokens": usage["prompt_tokens_details"]["cached_tokens"],

@@ -116,7 +116,7 @@
           reasoning.textContent = m.reasoning || "";
           summary.textContent = thinkingSummary(m, streaming && !m.content);
         }
-        if (m.role === "assistant") answer.innerHTML = window.renderMarkdown(m.content || "");
+        if (m.role === "assistant") window.renderMarkdownInto(answer, m.content || "");
         else answer.textContent = m.content;
       },
       details,

@@ -1,5 +1,5 @@
 // A small Markdown renderer (fenced code, inline code, headings, lists, bold, italic, links,
-// paragraphs) and TeX math spans ($...$, $$...$$, \(...\), \[...\]) set apart for display.
+// paragraphs); TeX math ($...$, $$...$$, \(...\), \[...\]) is typeset by the bundled KaTeX.
 // Everything is HTML-escaped first, so model output can never inject markup.
 (function () {
   function esc(s) {
@@ -51,5 +51,19 @@
     flushPara(); flushList();
     return out.join("\n");
   }
+  // Markdown into `el`, then each math span typeset in place (its text is the TeX source).
+  function renderInto(el, src) {
+    el.innerHTML = render(src);
+    if (!window.katex) return;
+    for (const span of el.querySelectorAll("span.math")) {
+      const tex = span.textContent;
+      try {
+        window.katex.render(tex, span, { throwOnError: false, displayMode: span.classList.contains("display") });
+      } catch (e) {
+        span.textContent = tex;
+      }
+    }
+  }
   window.renderMarkdown = render;
+  window.renderMarkdownInto = renderInto;
 })();

@@ -71,6 +71,14 @@ try:
     assert folded, "the thinking folds once the answer starts"
     assert "12 tokens" in summary, f"thinking summary gives the token count: {summary!r}"
     wait("document.querySelectorAll('#conversations li').length === 1", "the conversation in the list")
+    # Markdown and math: the bundled KaTeX typesets inline and display TeX; markup stays escaped.
+    math = js("(() => { const d = document.createElement('div');"
+              "renderMarkdownInto(d, '**Area** $\\\\pi r^2$ and $$\\\\frac{a}{b}$$ <b>x</b>');"
+              "return [d.querySelectorAll('.katex').length, d.querySelectorAll('.katex-display').length,"
+              " d.querySelectorAll('strong').length, d.querySelectorAll('b').length,"
+              " d.querySelector('.katex-mathml annotation') ? d.querySelector('.katex-mathml annotation').textContent : ''];"
+              "})()")
+    assert math[:4] == [2, 1, 1, 0] and math[4] == "\\pi r^2", f"markdown + KaTeX: {math}"
     time.sleep(0.5)  # the assistant message is saved after the stream ends
     png = cdp("Page.captureScreenshot", format="png")["data"]
     os.makedirs(os.path.dirname(shot) or ".", exist_ok=True)
