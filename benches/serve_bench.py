@@ -27,6 +27,8 @@ ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "..", "
 ap.add_argument("--streams", default="1,8,16")
 ap.add_argument("--tokens", type=int, default=64)
 ap.add_argument("--system-tokens", type=int, default=2000, help="0 skips the prefix-cache measurement")
+ap.add_argument("--temperature", type=float, default=0.6)
+ap.add_argument("--no-logprobs", action="store_true", help="time the first text chunk instead (real weights)")
 ap.add_argument("--extra", default="", help="more serve flags, e.g. '--kv-cache f32'")
 a = ap.parse_args()
 
@@ -65,7 +67,7 @@ def pct(xs, q):
 
 async def concurrency(base, c):
     body = {"messages": [{"role": "user", "content": "Write a long story about a lighthouse keeper."}], "stream": True,
-            "stream_options": {"include_usage": True}, "max_tokens": a.tokens, "ignore_eos": True, "temperature": 0.6, "logprobs": True}
+            "stream_options": {"include_usage": True}, "max_tokens": a.tokens, "ignore_eos": True, "temperature": a.temperature, "logprobs": not a.no_logprobs}
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=64)) as client:
         await stream_one(client, base, {**body, "max_tokens": 4})  # warm up
         t0 = time.monotonic()

@@ -12,6 +12,8 @@ use crate::sequence::{Sequence, StepContext};
 use crate::speculative::SpeculativeDecoder;
 use std::collections::HashMap;
 use reasoner_model::{KvDtype, LoadedModel, LogitsFor, SeqInput, PREFILL_CHUNK};
+use candle_core::Tensor;
+use rayon::prelude::*;
 use std::collections::VecDeque;
 use std::time::Instant;
 
@@ -279,6 +281,8 @@ impl<'m> StepEngine<'m> {
         let tok = self.model.tokenizer.as_ref().ok_or_else(|| EngineError::NoTokenizer { path: self.model.path.clone() })?;
         let cx = StepContext { tok, eos_ids: &self.eos_ids, close_think: &self.close_think, close_counted: self.close_counted };
         let mut decoded = 0;
+        // Which sequences sample this step (their whole history is now in the cache).
+        let mut ready: Vec<Option<&Tensor>> = vec![None; self.running.len()];
         for (&(i, n), l) in plan.iter().zip(&logits) {
             let s = &mut self.running[i];
             let was_prefill = s.in_prefill();
@@ -291,7 +295,25 @@ impl<'m> StepEngine<'m> {
             } else {
                 decoded += 1;
             }
-            s.on_logits(l, &cx, &mut events)?;
+            ready[i] = Some(l);
+        }
+        // Sampling touches a whole vocabulary row per sequence (a sort of the candidates when
+        // the distribution is flat): the sequences sample in parallel, each with its own
+        // sampler, and their events are kept in batch order.
+        let per_seq: Vec<Result<Vec<Event>>> = self
+            .running
+            .par_iter_mut()
+            .zip(ready.par_iter())
+            .map(|(s, l)| {
+                let mut ev = Vec::new();
+                if let Some(l) = l {
+                    s.on_logits(l, &cx, &mut ev)?;
+                }
+                Ok(ev)
+            })
+            .collect();
+        for ev in per_seq {
+            events.extend(ev?);
         }
         let dt = t0.elapsed().as_secs_f64();
         if prefill_tokens > 0 {
