@@ -56,6 +56,17 @@ impl<'m> Engine<'m> {
     pub fn generate(
         &self,
         requests: &[GenerationRequest],
+        on_segment: impl FnMut(usize, &Segment),
+    ) -> Result<(Vec<Completion>, GenerationStats)> {
+        let requests: Vec<Request> = requests.iter().cloned().map(Request::from).collect();
+        self.generate_requests(&requests, on_segment)
+    }
+
+    /// `generate` for step-engine requests, with their extra options (a thinking budget, as
+    /// `--thinking-budget` in `chat` and `generate` would pass it; `ignore_eos`; raw text).
+    pub fn generate_requests(
+        &self,
+        requests: &[Request],
         mut on_segment: impl FnMut(usize, &Segment),
     ) -> Result<(Vec<Completion>, GenerationStats)> {
         let cfg = EngineConfig {
@@ -67,10 +78,7 @@ impl<'m> Engine<'m> {
             speculative: false,
         };
         let mut engine = StepEngine::new(self.model, cfg)?;
-        let ids = requests
-            .iter()
-            .map(|r| engine.add_request(Request::from(r.clone())))
-            .collect::<Result<Vec<_>>>()?;
+        let ids = requests.iter().map(|r| engine.add_request(r.clone())).collect::<Result<Vec<_>>>()?;
         // Ids are handed out in order from 0, so a request's id is its index.
         debug_assert!(ids.iter().enumerate().all(|(i, &id)| id == i as u64));
         let mut done: Vec<Option<Completion>> = vec![None; requests.len()];

@@ -235,3 +235,15 @@ fn speculative_strategy_gives_the_greedy_tokens_and_refuses_what_it_cannot_do() 
     let err = StepEngine::new(&plain, EngineConfig { speculative: true, ..EngineConfig::default() }).err().unwrap();
     assert!(matches!(err, EngineError::NoMtp { .. }), "{err}");
 }
+
+#[test]
+fn generate_requests_carries_a_thinking_budget() {
+    let m = model();
+    let (p, open) = prompt(&m, "What is 2+3?");
+    let mut r = request(&p, open, SamplingParams::greedy(20));
+    r.thinking_budget = Some(6);
+    r.ignore_eos = true;
+    let (out, _) = Engine::new(&m).generate_requests(&[r], |_, _| {}).unwrap();
+    assert_eq!((out[0].reasoning_tokens, out[0].completion_tokens), (6, 20));
+    assert!(!out[0].content.is_empty());
+}
