@@ -220,7 +220,9 @@ impl<'m> StepEngine<'m> {
             }
             let Some((id, r)) = self.waiting.pop_front() else { break };
             let max_new = self.max_new_tokens(&r);
-            let (cache, cached) = match self.prefix.lookup(&r.prompt_ids)? {
+            // Speculative decoders keep caches of their own: no prefix to copy for them.
+            let hit = if self.cfg.speculative { None } else { self.prefix.lookup(&r.prompt_ids)? };
+            let (cache, cached) = match hit {
                 Some((c, n)) => (c, n),
                 None => (self.model.new_cache(), 0),
             };
