@@ -52,6 +52,8 @@ enum Command {
     Plot(commands::train::PlotArgs),
     /// Run a whole training recipe (tiny-r1: tokenizer, pretraining, SFT, GRPO, distillation).
     Recipe(commands::recipe::RecipeArgs),
+    /// OpenAI-compatible API server and web chat (loopback by default).
+    Serve(commands::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -102,5 +104,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Distill(a) => commands::distill::run(a),
         Command::Plot(a) => commands::train::plot(a),
         Command::Recipe(a) => commands::recipe::run(a),
+        Command::Serve(a) => commands::serve::run(a),
     }
 }

@@ -44,7 +44,11 @@ impl SamplingArgs {
             seed: self.seed,
             max_tokens: self.max_tokens.or(defaults.max_new_tokens).unwrap_or(base.max_tokens),
         };
-        p.validate().map_err(anyhow::Error::msg)?;
+        // The engine names the field (`top_p`); here the user typed the flag (`--top-p`).
+        p.validate().map_err(|e| match e {
+            reasoner_engine::EngineError::InvalidParam { field, message } => anyhow::anyhow!("--{}: {message}", field.replace('_', "-")),
+            other => other.into(),
+        })?;
         Ok(p)
     }
 }

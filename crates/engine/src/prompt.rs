@@ -2,7 +2,8 @@
 //! that rendering left a `<think>` block open for the model to continue.
 
 use reasoner_model::chat_template::ChatMessage;
-use reasoner_model::{LoadedModel, ModelError, Result};
+use crate::error::{EngineError, Result};
+use reasoner_model::LoadedModel;
 
 pub struct ChatPrompt {
     pub text: String,
@@ -12,17 +13,10 @@ pub struct ChatPrompt {
 }
 
 pub fn chat_prompt(model: &LoadedModel, messages: &[ChatMessage], extra: &serde_json::Map<String, serde_json::Value>) -> Result<ChatPrompt> {
-    let tok = model.tokenizer.as_ref().ok_or_else(|| {
-        ModelError::Invalid(format!("{}: no tokenizer.json, so text cannot be encoded", model.path.display()))
-    })?;
+    let tok = model.tokenizer.as_ref().ok_or_else(|| EngineError::NoTokenizer { path: model.path.clone() })?;
     let text = match &model.chat_template {
         Some(t) => t.render(messages, true, extra)?,
-        None => {
-            return Err(ModelError::Invalid(format!(
-                "{}: no chat template (tokenizer_config.json `chat_template` or chat_template.jinja); use --raw",
-                model.path.display()
-            )))
-        }
+        None => return Err(EngineError::NoChatTemplate { path: model.path.clone() }),
     };
     // The rendered text already holds BOS where the template wants it.
     let ids = tok.encode(&text, false)?;

@@ -4,6 +4,7 @@
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use crate::error::EngineError;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,22 +30,23 @@ impl SamplingParams {
         Self { temperature: 0.0, top_p: 1.0, max_tokens, ..Self::default() }
     }
 
-    /// Check ranges; the error names the flag.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Check ranges; the error names the field (as a request spells it).
+    pub fn validate(&self) -> Result<(), EngineError> {
+        let bad = |field: &'static str, message: String| Err(EngineError::InvalidParam { field, message });
         if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
-            return Err(format!("--temperature must be >= 0, got {}", self.temperature));
+            return bad("temperature", format!("must be >= 0, got {}", self.temperature));
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
-            return Err(format!("--top-p must be in (0, 1], got {}", self.top_p));
+            return bad("top_p", format!("must be in (0, 1], got {}", self.top_p));
         }
         if !(0.0..=1.0).contains(&self.min_p) {
-            return Err(format!("--min-p must be in [0, 1], got {}", self.min_p));
+            return bad("min_p", format!("must be in [0, 1], got {}", self.min_p));
         }
         if !(self.repeat_penalty > 0.0 && self.repeat_penalty.is_finite()) {
-            return Err(format!("--repeat-penalty must be > 0, got {}", self.repeat_penalty));
+            return bad("repeat_penalty", format!("must be > 0, got {}", self.repeat_penalty));
         }
         if self.max_tokens == 0 {
-            return Err("--max-tokens must be at least 1".into());
+            return bad("max_tokens", "must be at least 1".into());
         }
         Ok(())
     }
@@ -315,8 +317,8 @@ mod tests {
     }
 
     #[test]
-    fn validation_names_the_flag() {
-        let e = SamplingParams { top_p: 0.0, ..Default::default() }.validate().unwrap_err();
-        assert!(e.contains("--top-p"));
+    fn validation_names_the_field_not_a_flag() {
+        let e = SamplingParams { top_p: 0.0, ..Default::default() }.validate().unwrap_err().to_string();
+        assert!(e.starts_with("top_p:") && !e.contains("--"), "{e}");
     }
 }

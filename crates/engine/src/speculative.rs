@@ -2,6 +2,7 @@
 //! MTP module, check [current, draft] in one main forward, then accept the draft or resample so
 //! every token still has exactly the main model's sampling distribution (Leviathan et al. 2023).
 
+use crate::error::EngineError;
 use crate::sampler::{Sampler, SamplingParams};
 use candle_core::Tensor;
 use reasoner_model::causal_lm::MtpDraft;
@@ -121,13 +122,8 @@ impl<'m> SpeculativeDecoder<'m> {
     /// which its last row predicts.
     pub fn start_chunked(model: &'m LoadedModel, prompt_ids: &[u32], params: &SamplingParams, chunk: usize) -> Result<(Self, u32)> {
         let lm = model.model.as_ref();
-        let draft = lm.mtp_draft().ok_or_else(|| {
-            ModelError::Invalid(format!(
-                "{}: the checkpoint has no MTP module (num_nextn_predict_layers); speculative decoding needs one",
-                model.path.display()
-            ))
-        })?;
-        params.validate().map_err(ModelError::Invalid)?;
+        let draft = lm.mtp_draft().ok_or_else(|| ModelError::from(EngineError::NoMtp { path: model.path.clone() }))?;
+        params.validate()?;
         if prompt_ids.is_empty() {
             return Err(ModelError::Invalid("empty prompt".into()));
         }

@@ -19,6 +19,8 @@ pub enum TrainError {
     NonFiniteLoss { step: usize, value: f32, kept: String },
     #[error("{0}")]
     Model(#[from] reasoner_model::ModelError),
+    #[error("{0}")]
+    Engine(#[from] reasoner_engine::EngineError),
     #[error("tensor op: {0}")]
     Candle(#[from] candle_core::Error),
     #[error("plot {path}: {message}")]

@@ -12,4 +12,5 @@ pub mod quantize;
 pub mod recipe;
 pub mod roofline;
 pub mod train;
+pub mod serve;
 pub mod transcript;
