@@ -230,3 +230,40 @@ fn proportional(a: &Expr, b: &Expr, any_sign: bool) -> bool {
     }
     compared >= 3 && ratio.is_some_and(|r| r != 0.0 && (any_sign || r > 0.0))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grade::parser::parse;
+
+    fn eq(g: &str, p: &str) -> bool {
+        answers_equal(&parse(g).unwrap(), &parse(p).unwrap())
+    }
+
+    #[test]
+    fn relations() {
+        assert!(eq("2x+4y-3=0", "y=-\\frac12x+\\frac34"));
+        assert!(eq("x^2/4 + y^2/3 = 1", "x^2/16 + y^2/12 = 1/4"));
+        assert!(eq("x \\le 5", "5 \\ge x"));
+        assert!(eq("x < 1", "-x > -1"));
+        assert!(!eq("x < 1", "x > -1"));
+        assert!(!eq("x < 5", "x \\le 5"));
+        assert!(eq("k = 1", "1") && eq("1", "k = 1"));
+        assert!(!eq("a + 3z = 0", "0"));
+        assert!(eq("z = 1 + 1 = 2", "2"));
+        assert!(eq("-2 \\le x \\le 7", "[-2, 7]"));
+        assert!(eq("[-2,7]", "x \\in [-2, 7]"));
+    }
+
+    #[test]
+    fn structures() {
+        assert!(eq("\\{1, 2, 3\\}", "3, 2, 1"));
+        assert!(!eq("(1, 2, 3)", "(3, 2, 1)"));
+        assert!(!eq("(0, 9)", "[0, 9)"));
+        assert!(eq("1 \\pm \\sqrt{2}", "1 - \\sqrt 2, 1 + \\sqrt 2"));
+        assert!(!eq("\\pm 2021", "2021"));
+        assert!(eq("\\text{E}", "E") && !eq("d", "\\text{E}"));
+        assert!(eq("\\text{odd}", "odd"));
+        assert!(eq("25\\%", "\\frac14") && !eq("\\frac12", "0.5\\%"));
+    }
+}

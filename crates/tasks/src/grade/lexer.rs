@@ -41,7 +41,8 @@ pub enum Rel {
     In,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot read the answer: {0}")]
 pub struct LexError(pub String);
 
 /// Commands that only change spacing, size or style: dropped.
@@ -373,4 +374,38 @@ fn text_argument(inner: &str, out: &mut Vec<Tok>, depth: usize) -> Result<(), Le
     }
     let chars: Vec<char> = t.chars().collect();
     lex_into(&chars, out, depth + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nums(s: &str) -> Vec<String> {
+        lex(s).unwrap().into_iter().filter_map(|t| if let Tok::Num(n) = t { Some(n) } else { None }).collect()
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(nums("14{,}916"), ["14916"]);
+        assert_eq!(nums("11,\\! 111,\\! 100"), ["11111100"]);
+        assert_eq!(nums("1\\,000"), ["1000"]);
+        assert_eq!(nums("1 000"), ["1000"]);
+        assert_eq!(nums("10,455"), ["10455"]);
+        // In brackets a comma separates; a space after the comma separates; `0,111` is no group.
+        assert_eq!(nums("(12,102)"), ["12", "102"]);
+        assert_eq!(nums("32, 349"), ["32", "349"]);
+        assert_eq!(nums("1.5e3"), ["1.5e3"]);
+    }
+
+    #[test]
+    fn surface_noise_goes() {
+        let toks = lex("\\left( \\dfrac{1}{2} \\right)^\\circ \\text{ cm}").unwrap();
+        assert_eq!(toks[0], Tok::Sym('('));
+        assert_eq!(toks[1], Tok::Cmd("frac".into()));
+        assert!(toks.contains(&Tok::Word("cm".into())));
+        assert!(!toks.iter().any(|t| matches!(t, Tok::Cmd(c) if c == "left" || c == "circ")));
+        assert_eq!(lex("x \\geq 5").unwrap()[1], Tok::Rel(Rel::Ge));
+        assert_eq!(lex("x != 5").unwrap()[1], Tok::Rel(Rel::Ne));
+        assert_eq!(lex("\\\\frac").unwrap(), [Tok::Cmd("frac".into())]);
+    }
 }

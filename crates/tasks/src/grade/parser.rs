@@ -26,7 +26,8 @@ pub enum Node {
     Rel(Vec<Node>, Vec<Rel>),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot parse the answer: {0}")]
 pub struct ParseError(pub String);
 
 const MAX_DEPTH: usize = 60;
@@ -566,4 +567,31 @@ pub fn token_text(t: &Tok) -> String {
 pub fn canonical(s: &str) -> Option<String> {
     let toks = lex(s).ok()?;
     Some(toks.iter().map(token_text).collect::<Vec<_>>().join(" ").to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes() {
+        assert!(matches!(parse("(1, 2)"), Ok(Node::Tuple { open: '(', close: ')', .. })));
+        assert!(matches!(parse("[1, 2)"), Ok(Node::Tuple { open: '[', close: ')', .. })));
+        assert!(matches!(parse("\\{1, 2\\}"), Ok(Node::Set(items)) if items.len() == 2));
+        assert!(matches!(parse("1, 2 and 3"), Ok(Node::List(items)) if items.len() == 3));
+        assert!(matches!(parse("(1,2) \\cup [3, \\infty)"), Ok(Node::Union(parts)) if parts.len() == 2));
+        assert!(matches!(parse("a < x \\le b"), Ok(Node::Rel(parts, _)) if parts.len() == 3));
+        assert!(matches!(parse("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}"), Ok(Node::Matrix(rows)) if rows.len() == 2));
+        assert!(matches!(parse("\\text{Evelyn}"), Ok(Node::Text(_))));
+        assert!(matches!(parse("(x+1)(x-1)"), Ok(Node::Expr(_))));
+    }
+
+    #[test]
+    fn bad_input_is_an_error_not_a_panic() {
+        assert!(parse("1 +").is_err());
+        assert!(parse("(1 + 2").is_err());
+        assert!(parse("").is_err());
+        assert!(parse(&"(".repeat(500)).is_err());
+        assert!(parse("\\begin{pmatrix} 1 & 2 \\\\ 3 \\end{pmatrix}").is_err());
+    }
 }
