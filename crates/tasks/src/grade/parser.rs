@@ -81,6 +81,9 @@ impl Parser {
     fn list(&mut self, stops: &[Tok]) -> Result<Node, ParseError> {
         self.enter()?;
         let mut items = Vec::new();
+        // Items between semicolons, when commas also separate: `p=5,q=2;p=7,q=2` is two groups.
+        let mut groups: Vec<Vec<Node>> = vec![Vec::new()];
+        let (mut commas, mut semicolons) = (false, false);
         loop {
             while self.eat(&Tok::And) {}
             match self.peek() {
@@ -88,9 +91,19 @@ impl Parser {
                 Some(t) if stops.contains(t) => break,
                 _ => {}
             }
-            items.push(self.relation()?);
+            let item = self.relation()?;
+            items.push(item.clone());
+            if let Some(g) = groups.last_mut() {
+                g.push(item);
+            }
             let mut separated = false;
-            while matches!(self.peek(), Some(Tok::Sym(',' | ';')) | Some(Tok::And)) {
+            while let Some(t @ (Tok::Sym(',' | ';') | Tok::And)) = self.peek() {
+                if *t == Tok::Sym(';') {
+                    semicolons = true;
+                    groups.push(Vec::new());
+                } else {
+                    commas = true;
+                }
                 self.pos += 1;
                 separated = true;
             }
@@ -99,6 +112,14 @@ impl Parser {
             }
         }
         self.depth -= 1;
+        groups.retain(|g| !g.is_empty());
+        if commas && semicolons && groups.len() > 1 {
+            let grouped = groups
+                .into_iter()
+                .map(|mut g| if g.len() == 1 { g.pop().unwrap_or(Node::List(Vec::new())) } else { Node::Tuple { open: '(', close: ')', items: g } })
+                .collect();
+            return Ok(Node::List(grouped));
+        }
         match items.len() {
             0 => err("empty list"),
             1 => Ok(items.pop().unwrap_or(Node::List(Vec::new()))),
