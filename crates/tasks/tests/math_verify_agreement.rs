@@ -24,12 +24,10 @@ const DELIBERATE: &[(&str, &str, bool, &str)] = &[
 
 /// Pairs where Math-Verify is right and we are not yet: (gold, response, what is missing).
 const GAPS: &[(&str, &str, &str)] = &[
-    ("$\\begin{pmatrix}6 & 8 \\\\ 10 & 12\\end{pmatrix}$", "The sum is $\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix} + \\begin{pmatrix}5 & 6 \\\\ 7 & 8\\end{pmatrix}$", "matrix arithmetic"),
-    ("$\\begin{pmatrix}1 & 0 \\\\ 0 & 1\\end{pmatrix}$", "When multiplying by identity: $\\begin{pmatrix}1 & 0 \\\\ 0 & 1\\end{pmatrix} \\begin{pmatrix}1 & 0 \\\\ 0 & 1\\end{pmatrix}$", "matrix arithmetic"),
     ("$1\\leq|z|\\leq \\frac{3}{2}$", "$z \\in \\left[-\\frac{3}{2}, -1\\right] \\cup \\left[1, \\frac{3}{2}\\right]$", "solving an inequality in |z| into a union"),
 ];
 
-/// Agreement must not fall below this (measured: 563 of 577 pairs, 97.6%).
+/// Agreement must not fall below this (measured: 565 of 577 pairs, 97.9%).
 const MIN_AGREEMENT: f64 = 0.975;
 
 struct Row {

@@ -265,5 +265,9 @@ mod tests {
         assert!(eq("\\text{E}", "E") && !eq("d", "\\text{E}"));
         assert!(eq("\\text{odd}", "odd"));
         assert!(eq("25\\%", "\\frac14") && !eq("\\frac12", "0.5\\%"));
+        let m = |s: &str| format!("\\begin{{pmatrix}}{s}\\end{{pmatrix}}");
+        assert!(eq(&m("6 & 8 \\\\ 10 & 12"), &format!("{} + {}", m("1 & 2 \\\\ 3 & 4"), m("5 & 6 \\\\ 7 & 8"))));
+        assert!(eq(&m("19 & 22 \\\\ 43 & 50"), &format!("{} {}", m("1 & 2 \\\\ 3 & 4"), m("5 & 6 \\\\ 7 & 8"))));
+        assert!(!eq(&m("5 & 12 \\\\ 21 & 32"), &format!("{} {}", m("1 & 2 \\\\ 3 & 4"), m("5 & 6 \\\\ 7 & 8"))));
     }
 }

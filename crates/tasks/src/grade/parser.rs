@@ -225,7 +225,8 @@ impl Parser {
             }
             Some(Tok::Cmd(c)) if c.starts_with("begin:") => {
                 self.pos += 1;
-                Ok(Some(self.matrix()?))
+                let m = self.matrix()?;
+                Ok(Some(self.matrix_arithmetic(m)?))
             }
             _ => Ok(None),
         }
@@ -258,6 +259,32 @@ impl Parser {
             return err("ragged matrix");
         }
         Ok(Node::Matrix(rows))
+    }
+
+    /// `A + B`, `A - B`, `A B`, `A \\cdot B` for matrices written out: the result's cells.
+    fn matrix_arithmetic(&mut self, mut acc: Node) -> Result<Node, ParseError> {
+        loop {
+            let at = self.pos;
+            let op = match self.peek() {
+                Some(Tok::Sym(c @ ('+' | '-' | '*'))) => {
+                    let c = *c;
+                    self.pos += 1;
+                    c
+                }
+                _ => '*',
+            };
+            let Some(Tok::Cmd(c)) = self.peek() else {
+                self.pos = at;
+                return Ok(acc);
+            };
+            if !c.starts_with("begin:") {
+                self.pos = at;
+                return Ok(acc);
+            }
+            self.pos += 1;
+            let rhs = self.matrix()?;
+            acc = combine_matrices(&acc, &rhs, op).ok_or_else(|| ParseError("matrix shapes do not fit".into()))?;
+        }
     }
 
     fn sum(&mut self) -> Result<Expr, ParseError> {
@@ -533,6 +560,44 @@ impl Parser {
         }
         Ok(e)
     }
+}
+
+/// Cell-wise sum or difference, or the matrix product, of two matrices of expressions.
+fn combine_matrices(a: &Node, b: &Node, op: char) -> Option<Node> {
+    let cells = |n: &Node| -> Option<Vec<Vec<Expr>>> {
+        let Node::Matrix(rows) = n else { return None };
+        rows.iter().map(|r| r.iter().map(|c| if let Node::Expr(e) = c { Some(e.clone()) } else { None }).collect()).collect()
+    };
+    let (a, b) = (cells(a)?, cells(b)?);
+    let bx = |e: Expr| Box::new(e);
+    let rows: Vec<Vec<Expr>> = if op == '*' {
+        let inner = b.len();
+        if a.first()?.len() != inner {
+            return None;
+        }
+        let cols = b.first()?.len();
+        a.iter()
+            .map(|row| {
+                (0..cols)
+                    .map(|j| {
+                        (0..inner)
+                            .map(|k| Expr::Mul(bx(row[k].clone()), bx(b[k][j].clone())))
+                            .reduce(|x, y| Expr::Add(bx(x), bx(y)))
+                            .unwrap_or(Expr::Num(BigRational::zero()))
+                    })
+                    .collect()
+            })
+            .collect()
+    } else {
+        if a.len() != b.len() || a.iter().zip(&b).any(|(x, y)| x.len() != y.len()) {
+            return None;
+        }
+        a.iter()
+            .zip(&b)
+            .map(|(x, y)| x.iter().zip(y).map(|(p, q)| if op == '+' { Expr::Add(bx(p.clone()), bx(q.clone())) } else { Expr::Sub(bx(p.clone()), bx(q.clone())) }).collect())
+            .collect()
+    };
+    Some(Node::Matrix(rows.into_iter().map(|r| r.into_iter().map(Node::Expr).collect()).collect()))
 }
 
 fn is_greek(c: &str) -> bool {
