@@ -17,7 +17,11 @@ pub enum Node {
     /// Words (`\text{Evelyn}`).
     Text(String),
     /// `(a, b)`, `[a, b)`: kept with their brackets, read as a tuple or an interval by context.
-    Tuple { open: char, close: char, items: Vec<Node> },
+    Tuple {
+        open: char,
+        close: char,
+        items: Vec<Node>,
+    },
     /// `\{a, b\}` or `{a, b}`.
     Set(Vec<Node>),
     /// `a, b`, `a and b`, `a; b`: unordered, as Math-Verify reads a bare list.
@@ -39,7 +43,11 @@ pub fn parse(s: &str) -> Result<Node, ParseError> {
     if toks.is_empty() {
         return Err(ParseError("empty answer".into()));
     }
-    let mut p = Parser { toks, pos: 0, depth: 0 };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        depth: 0,
+    };
     let node = p.list(&[])?;
     match p.peek() {
         None => Ok(node),
@@ -118,7 +126,17 @@ impl Parser {
         if commas && semicolons && groups.len() > 1 {
             let grouped = groups
                 .into_iter()
-                .map(|mut g| if g.len() == 1 { g.pop().unwrap_or(Node::List(Vec::new())) } else { Node::Tuple { open: '(', close: ')', items: g } })
+                .map(|mut g| {
+                    if g.len() == 1 {
+                        g.pop().unwrap_or(Node::List(Vec::new()))
+                    } else {
+                        Node::Tuple {
+                            open: '(',
+                            close: ')',
+                            items: g,
+                        }
+                    }
+                })
                 .collect();
             return Ok(Node::List(grouped));
         }
@@ -138,7 +156,11 @@ impl Parser {
             rels.push(r);
             parts.push(self.union()?);
         }
-        Ok(if rels.is_empty() { parts.pop().unwrap_or(Node::List(Vec::new())) } else { Node::Rel(parts, rels) })
+        Ok(if rels.is_empty() {
+            parts.pop().unwrap_or(Node::List(Vec::new()))
+        } else {
+            Node::Rel(parts, rels)
+        })
     }
 
     fn union(&mut self) -> Result<Node, ParseError> {
@@ -146,7 +168,11 @@ impl Parser {
         while self.eat(&Tok::Cup) {
             parts.push(self.value()?);
         }
-        Ok(if parts.len() == 1 { parts.pop().unwrap_or(Node::List(Vec::new())) } else { Node::Union(parts) })
+        Ok(if parts.len() == 1 {
+            parts.pop().unwrap_or(Node::List(Vec::new()))
+        } else {
+            Node::Union(parts)
+        })
     }
 
     /// A bracketed structure, a matrix, words, or an expression.
@@ -179,7 +205,8 @@ impl Parser {
     fn at_value_end(&self) -> bool {
         matches!(
             self.peek(),
-            None | Some(Tok::Sym(',' | ';' | ')' | ']' | '}' | '&')) | Some(Tok::And | Tok::Rel(_) | Tok::Cup | Tok::SetClose | Tok::RowSep)
+            None | Some(Tok::Sym(',' | ';' | ')' | ']' | '}' | '&'))
+                | Some(Tok::And | Tok::Rel(_) | Tok::Cup | Tok::SetClose | Tok::RowSep)
         ) || matches!(self.peek(), Some(Tok::Cmd(c)) if c.starts_with("end:"))
     }
 
@@ -239,7 +266,10 @@ impl Parser {
         let mut acc = match self.peek() {
             Some(Tok::Pm) => {
                 self.pos += 1;
-                Expr::PlusMinus(Box::new(Expr::Num(BigRational::zero())), Box::new(self.term()?))
+                Expr::PlusMinus(
+                    Box::new(Expr::Num(BigRational::zero())),
+                    Box::new(self.term()?),
+                )
             }
             _ => self.term()?,
         };
@@ -289,7 +319,8 @@ impl Parser {
                 }
                 Some(t) if self.starts_factor(t) => {
                     // `2\frac{1}{2}` is the mixed number 5/2, as Math-Verify reads it.
-                    let mixed = matches!(t, Tok::Cmd(c) if c == "frac") && matches!(&acc, Expr::Num(n) if n.is_integer());
+                    let mixed = matches!(t, Tok::Cmd(c) if c == "frac")
+                        && matches!(&acc, Expr::Num(n) if n.is_integer());
                     let rhs = self.power()?;
                     let plain_fraction = matches!(&rhs, Expr::Div(a, b) if matches!(**a, Expr::Num(_)) && matches!(**b, Expr::Num(_)));
                     acc = if mixed && plain_fraction {
@@ -305,7 +336,10 @@ impl Parser {
 
     fn starts_factor(&self, t: &Tok) -> bool {
         match t {
-            Tok::Num(_) => !matches!(self.pos.checked_sub(1).and_then(|p| self.toks.get(p)), Some(Tok::Num(_))),
+            Tok::Num(_) => !matches!(
+                self.pos.checked_sub(1).and_then(|p| self.toks.get(p)),
+                Some(Tok::Num(_))
+            ),
             Tok::Ident(_) | Tok::Sym('(' | '{') => true,
             Tok::Sym('[') => false,
             Tok::Cmd(c) => !c.starts_with("end:") && !c.starts_with("begin:"),
@@ -333,7 +367,11 @@ impl Parser {
     fn power(&mut self) -> Result<Expr, ParseError> {
         let base = self.postfix()?;
         if self.eat(&Tok::Sym('^')) {
-            let exponent = if self.eat(&Tok::Sym('-')) { Expr::Neg(Box::new(self.argument()?)) } else { self.argument()? };
+            let exponent = if self.eat(&Tok::Sym('-')) {
+                Expr::Neg(Box::new(self.argument()?))
+            } else {
+                self.argument()?
+            };
             return Ok(Expr::Pow(Box::new(base), Box::new(exponent)));
         }
         Ok(base)
@@ -410,7 +448,9 @@ impl Parser {
 
     fn primary(&mut self) -> Result<Expr, ParseError> {
         self.enter()?;
-        let Some(t) = self.peek().cloned() else { return err("answer ends early") };
+        let Some(t) = self.peek().cloned() else {
+            return err("answer ends early");
+        };
         self.pos += 1;
         let e = match t {
             Tok::Num(n) => number(&n)?,
@@ -473,12 +513,20 @@ impl Parser {
                 self.pos += 1;
                 let base = self.argument()?;
                 let x = self.function_argument()?;
-                Expr::Div(Box::new(Expr::Func(Func::Ln, Box::new(x))), Box::new(Expr::Func(Func::Ln, Box::new(base))))
+                Expr::Div(
+                    Box::new(Expr::Func(Func::Ln, Box::new(x))),
+                    Box::new(Expr::Func(Func::Ln, Box::new(base))),
+                )
             }
             c if FUNCTIONS.contains(&c) || c == "lg" => {
-                let f = Func::from_name(c).ok_or_else(|| ParseError(format!("unknown function {c}")))?;
+                let f = Func::from_name(c)
+                    .ok_or_else(|| ParseError(format!("unknown function {c}")))?;
                 // `\sin^2 x` squares the value; `\sin^{-1}` is not read as an inverse here.
-                let outer = if self.eat(&Tok::Sym('^')) { Some(self.argument()?) } else { None };
+                let outer = if self.eat(&Tok::Sym('^')) {
+                    Some(self.argument()?)
+                } else {
+                    None
+                };
                 let call = Expr::Func(f, Box::new(self.function_argument()?));
                 match outer {
                     Some(p) => Expr::Pow(Box::new(call), Box::new(p)),
@@ -511,9 +559,39 @@ impl Parser {
 
 fn is_greek(c: &str) -> bool {
     const GREEK: &[&str] = &[
-        "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta", "iota",
-        "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "phi", "varphi", "chi", "psi", "omega",
-        "Gamma", "Delta", "Theta", "Lambda", "Sigma", "Phi", "Psi", "Omega", "ell",
+        "alpha",
+        "beta",
+        "gamma",
+        "delta",
+        "epsilon",
+        "varepsilon",
+        "zeta",
+        "eta",
+        "theta",
+        "vartheta",
+        "iota",
+        "kappa",
+        "lambda",
+        "mu",
+        "nu",
+        "xi",
+        "rho",
+        "sigma",
+        "tau",
+        "phi",
+        "varphi",
+        "chi",
+        "psi",
+        "omega",
+        "Gamma",
+        "Delta",
+        "Theta",
+        "Lambda",
+        "Sigma",
+        "Phi",
+        "Psi",
+        "Omega",
+        "ell",
     ];
     GREEK.contains(&c)
 }
@@ -521,7 +599,11 @@ fn is_greek(c: &str) -> bool {
 /// An exact value for `123` / `4.56` / `1.5e3` (decimals are marked as written with a point).
 fn number(text: &str) -> Result<Expr, ParseError> {
     let (text, exponent) = match text.split_once('e') {
-        Some((m, e)) => (m, e.parse::<i32>().map_err(|_| ParseError(format!("bad exponent in '{text}'")))?),
+        Some((m, e)) => (
+            m,
+            e.parse::<i32>()
+                .map_err(|_| ParseError(format!("bad exponent in '{text}'")))?,
+        ),
         None => (text, 0),
     };
     let (int, frac) = text.split_once('.').unwrap_or((text, ""));
@@ -529,12 +611,21 @@ fn number(text: &str) -> Result<Expr, ParseError> {
         return err("number too long");
     }
     let digits = format!("{int}{frac}");
-    let n: BigInt = digits.parse().map_err(|_| ParseError(format!("bad number '{text}'")))?;
+    let n: BigInt = digits
+        .parse()
+        .map_err(|_| ParseError(format!("bad number '{text}'")))?;
     let den = num_traits::pow(BigInt::from(10), frac.len());
-    let scale = BigRational::from_integer(num_traits::pow(BigInt::from(10), exponent.unsigned_abs() as usize));
+    let scale = BigRational::from_integer(num_traits::pow(
+        BigInt::from(10),
+        exponent.unsigned_abs() as usize,
+    ));
     let v = BigRational::new(n, den);
     let v = if exponent >= 0 { v * scale } else { v / scale };
-    Ok(if frac.is_empty() && exponent == 0 { Expr::Num(v) } else { Expr::Float(v) })
+    Ok(if frac.is_empty() && exponent == 0 {
+        Expr::Num(v)
+    } else {
+        Expr::Float(v)
+    })
 }
 
 /// A token written back as text (subscripts and canonical strings).
@@ -561,7 +652,13 @@ pub fn token_text(t: &Tok) -> String {
 /// The answer's tokens as one canonical string: the last resort when it does not parse.
 pub fn canonical(s: &str) -> Option<String> {
     let toks = lex(s).ok()?;
-    Some(toks.iter().map(token_text).collect::<Vec<_>>().join(" ").to_lowercase())
+    Some(
+        toks.iter()
+            .map(token_text)
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase(),
+    )
 }
 
 #[cfg(test)]
@@ -570,13 +667,31 @@ mod tests {
 
     #[test]
     fn shapes() {
-        assert!(matches!(parse("(1, 2)"), Ok(Node::Tuple { open: '(', close: ')', .. })));
-        assert!(matches!(parse("[1, 2)"), Ok(Node::Tuple { open: '[', close: ')', .. })));
+        assert!(matches!(
+            parse("(1, 2)"),
+            Ok(Node::Tuple {
+                open: '(',
+                close: ')',
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse("[1, 2)"),
+            Ok(Node::Tuple {
+                open: '[',
+                close: ')',
+                ..
+            })
+        ));
         assert!(matches!(parse("\\{1, 2\\}"), Ok(Node::Set(items)) if items.len() == 2));
         assert!(matches!(parse("1, 2 and 3"), Ok(Node::List(items)) if items.len() == 3));
-        assert!(matches!(parse("(1,2) \\cup [3, \\infty)"), Ok(Node::Union(parts)) if parts.len() == 2));
+        assert!(
+            matches!(parse("(1,2) \\cup [3, \\infty)"), Ok(Node::Union(parts)) if parts.len() == 2)
+        );
         assert!(matches!(parse("a < x \\le b"), Ok(Node::Rel(parts, _)) if parts.len() == 3));
-        assert!(matches!(parse("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}"), Ok(Node::Matrix(rows)) if rows.len() == 2));
+        assert!(
+            matches!(parse("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}"), Ok(Node::Matrix(rows)) if rows.len() == 2)
+        );
         assert!(matches!(parse("\\text{Evelyn}"), Ok(Node::Text(_))));
         assert!(matches!(parse("(x+1)(x-1)"), Ok(Node::Expr(_))));
     }

@@ -1,6 +1,6 @@
 //! Matrices in answers: `pmatrix`/`bmatrix`/`array` bodies read cell by cell, and sums,
 //! differences and products of matrices written out (`A + B`, `A B`), cell by cell as
-//! expressions, so `\\begin{pmatrix}1&2\\end{pmatrix} + …` compares with its result.
+//! expressions, so `\begin{pmatrix}1&2\end{pmatrix} + …` compares with its result.
 
 use super::{Expr, Node, ParseError, Parser, Tok, err};
 use num_rational::BigRational;
@@ -58,7 +58,8 @@ impl Parser {
             }
             self.pos += 1;
             let rhs = self.matrix()?;
-            acc = combine_matrices(&acc, &rhs, op).ok_or_else(|| ParseError("matrix shapes do not fit".into()))?;
+            acc = combine_matrices(&acc, &rhs, op)
+                .ok_or_else(|| ParseError("matrix shapes do not fit".into()))?;
         }
     }
 }
@@ -67,7 +68,19 @@ impl Parser {
 fn combine_matrices(a: &Node, b: &Node, op: char) -> Option<Node> {
     let cells = |n: &Node| -> Option<Vec<Vec<Expr>>> {
         let Node::Matrix(rows) = n else { return None };
-        rows.iter().map(|r| r.iter().map(|c| if let Node::Expr(e) = c { Some(e.clone()) } else { None }).collect()).collect()
+        rows.iter()
+            .map(|r| {
+                r.iter()
+                    .map(|c| {
+                        if let Node::Expr(e) = c {
+                            Some(e.clone())
+                        } else {
+                            None
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
     };
     let (a, b) = (cells(a)?, cells(b)?);
     let bx = |e: Expr| Box::new(e);
@@ -95,8 +108,23 @@ fn combine_matrices(a: &Node, b: &Node, op: char) -> Option<Node> {
         }
         a.iter()
             .zip(&b)
-            .map(|(x, y)| x.iter().zip(y).map(|(p, q)| if op == '+' { Expr::Add(bx(p.clone()), bx(q.clone())) } else { Expr::Sub(bx(p.clone()), bx(q.clone())) }).collect())
+            .map(|(x, y)| {
+                x.iter()
+                    .zip(y)
+                    .map(|(p, q)| {
+                        if op == '+' {
+                            Expr::Add(bx(p.clone()), bx(q.clone()))
+                        } else {
+                            Expr::Sub(bx(p.clone()), bx(q.clone()))
+                        }
+                    })
+                    .collect()
+            })
             .collect()
     };
-    Some(Node::Matrix(rows.into_iter().map(|r| r.into_iter().map(Node::Expr).collect()).collect()))
+    Some(Node::Matrix(
+        rows.into_iter()
+            .map(|r| r.into_iter().map(Node::Expr).collect())
+            .collect(),
+    ))
 }
