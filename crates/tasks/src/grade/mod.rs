@@ -45,7 +45,7 @@ pub fn grade(gold: &str, extracted: &str) -> bool {
 fn answer_of(text: &str, gold: bool) -> String {
     let g = text.trim();
     // A gold string may be a whole solution; an extracted answer is unwrapped only when it is
-    // itself wrapped (`$42$`, `\\boxed{42}`).
+    // itself wrapped (`$42$`, `\boxed{42}`).
     const DELIMITERS: [&str; 5] = ["$", "\\(", "\\[", "\\boxed", "\\fbox"];
     let delimited = if gold {
         DELIMITERS.iter().any(|d| g.contains(d))

@@ -1,5 +1,5 @@
-//! LaTeX commands as expressions (`\\frac`, `\\sqrt[n]`, `\\binom`, `\\log_b`, functions with
-//! their `\\sin^2 x` powers, Greek letters, unknown commands as symbols) and number literals as
+//! LaTeX commands as expressions (`\frac`, `\sqrt[n]`, `\binom`, `\log_b`, functions with
+//! their `\sin^2 x` powers, Greek letters, unknown commands as symbols) and number literals as
 //! exact rationals (`4.56` marked as written with a point, `1.5e3`).
 
 use super::{Expr, ParseError, Parser, Tok, err};
@@ -61,7 +61,7 @@ impl Parser {
                 }
             }
             c if is_greek(c) => Expr::Var(format!("\\{c}")),
-            // Commands we do not know (`\\sum`, `\\overrightarrow`) are symbols, as latex2sympy
+            // Commands we do not know (`\sum`, `\overrightarrow`) are symbols, as latex2sympy
             // makes them: equal answers still match, different ones still differ.
             c => Expr::Var(format!("\\{c}")),
         })

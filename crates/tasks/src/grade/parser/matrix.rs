@@ -36,7 +36,7 @@ impl Parser {
         Ok(Node::Matrix(rows))
     }
 
-    /// `A + B`, `A - B`, `A B`, `A \\cdot B` for matrices written out: the result's cells.
+    /// `A + B`, `A - B`, `A B`, `A \cdot B` for matrices written out: the result's cells.
     pub(super) fn matrix_arithmetic(&mut self, mut acc: Node) -> Result<Node, ParseError> {
         loop {
             let at = self.pos;
