@@ -113,3 +113,28 @@ fn issue_examples() {
         assert!(!graded(g, r), "{g:?} should differ from {r:?}");
     }
 }
+
+/// Random strings over the tokens the new parser knows (matrices, relations, sets, commands)
+/// never make extraction or grading panic.
+#[test]
+fn random_latex_never_panics() {
+    use reasoner_tasks::rng::SplitMix64;
+    const PIECES: &[&str] = &[
+        "1", "23", "0.5", ",", ";", ".", "-", "+", "*", "/", "^", "_", "(", ")", "[", "]", "{",
+        "}", "\\{", "\\}", "x", "e", "=", "<", "\\le", "\\ne", "\\approx", "\\in", " ", "&",
+        "\\\\", "\\begin{pmatrix}", "\\end{pmatrix}", "\\begin{array}{cc}", "\\end{array}",
+        "\\frac", "\\dfrac", "\\sqrt", "\\sqrt[3]", "\\binom", "\\log_", "\\sin^2", "\\pi",
+        "\\infty", "\\text{", "\\text{ and }", "\\mathrm{", "\\left(", "\\right)", "\\pm", "\\cup",
+        "%", "\\%", "$", "$$", "\\(", "\\)", "\\[", "\\]", "\\boxed{", "\\fbox{", "!", "|", "'",
+        "{,}", ",\\!", "\\,", "1e5", "°", "∞", "−", "final answer is ", "Answer: ", " I hope",
+        "<think>", "</think>", "<answer>", "</answer>", "\\zzz", "\\\\frac", "\n",
+    ];
+    let mut rng = SplitMix64::new(2026);
+    for _ in 0..5000 {
+        let text: String = (0..rng.below(20)).map(|_| *rng.pick(PIECES)).collect();
+        let other: String = (0..rng.below(8)).map(|_| *rng.pick(PIECES)).collect();
+        let _ = graded(&text, &other);
+        let _ = graded(&other, &text);
+        let _ = reasoner_tasks::extract_answer(&text);
+    }
+}
