@@ -78,13 +78,11 @@ const DELIBERATE: &[(&str, &str, bool, &str)] = &[
 ];
 
 /// Pairs where Math-Verify is right and we are not yet: (gold, response, what is missing).
-const GAPS: &[(&str, &str, &str)] = &[(
-    "$1\\leq|z|\\leq \\frac{3}{2}$",
-    "$z \\in \\left[-\\frac{3}{2}, -1\\right] \\cup \\left[1, \\frac{3}{2}\\right]$",
-    "solving an inequality in |z| into a union",
-)];
+/// None at present; kept so that a new gap is listed, not hidden.
+const GAPS: &[(&str, &str, &str)] = &[
+];
 
-/// Agreement must not fall below this (measured: 565 of 577 pairs, 97.9%).
+/// Agreement must not fall below this (measured: 566 of 577 pairs, 98.1%).
 const MIN_AGREEMENT: f64 = 0.975;
 
 struct Row {

@@ -6,6 +6,7 @@ use super::expr::{Expr, contains_pm, expand_pm, expressions_equal};
 use super::lexer::Rel;
 use super::parser::Node;
 use crate::rng::SplitMix64;
+use num_traits::Signed;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Largest number of element comparisons one set comparison may make.
@@ -211,9 +212,41 @@ fn chain_interval(parts: &[Node], rels: &[Rel]) -> Option<Node> {
     } else {
         return None;
     };
+    let (open, close) = (bracket(r_lo, true)?, bracket(r_hi, false)?);
+    // `a ≤ |z| ≤ b` with a ≥ 0: z lies in [−b, −a] ∪ [a, b].
+    let abs_middle = matches!(&parts[1], Node::Expr(Expr::Func(super::expr::Func::Abs, _)));
+    if abs_middle
+        && let (Node::Expr(l), Node::Expr(h)) = (lo, hi)
+        && l.exact().is_some_and(|v| !v.is_negative())
+    {
+        let neg = |e: &Expr| Node::Expr(Expr::Neg(Box::new(e.clone())));
+        let mirror = |c: char| {
+            if c == '[' {
+                ']'
+            } else if c == ']' {
+                '['
+            } else if c == '(' {
+                ')'
+            } else {
+                '('
+            }
+        };
+        return Some(Node::Union(vec![
+            Node::Tuple {
+                open: mirror(close),
+                close: mirror(open),
+                items: vec![neg(h), neg(l)],
+            },
+            Node::Tuple {
+                open,
+                close,
+                items: vec![lo.clone(), hi.clone()],
+            },
+        ]));
+    }
     Some(Node::Tuple {
-        open: bracket(r_lo, true)?,
-        close: bracket(r_hi, false)?,
+        open,
+        close,
         items: vec![lo.clone(), hi.clone()],
     })
 }
@@ -315,6 +348,8 @@ mod tests {
         assert!(eq("z = 1 + 1 = 2", "2"));
         assert!(eq("-2 \\le x \\le 7", "[-2, 7]"));
         assert!(eq("[-2,7]", "x \\in [-2, 7]"));
+        assert!(eq("1 \\le |z| < 2", "(-2, -1] \\cup [1, 2)"));
+        assert!(!eq("1 \\le |z| < 2", "[-2, -1] \\cup [1, 2)"));
     }
 
     #[test]
