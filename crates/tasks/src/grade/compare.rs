@@ -193,6 +193,36 @@ fn sets_equal(a: &[Node], b: &[Node]) -> bool {
 
 /// `a < x ≤ b` (or written downwards) as the interval `(a, b]`.
 fn chain_interval(parts: &[Node], rels: &[Rel]) -> Option<Node> {
+    // `x ≥ 3` is `[3, ∞)`, `3 > x` is `(-∞, 3)`.
+    if parts.len() == 2 {
+        let infinity = |neg: bool| {
+            let inf = Expr::Infinity;
+            Node::Expr(if neg { Expr::Neg(Box::new(inf)) } else { inf })
+        };
+        let named = |n: &Node| is_simple_lhs(n);
+        let (bound, rel) = match (named(&parts[0]), named(&parts[1])) {
+            (true, false) => (&parts[1], rels[0]),
+            (false, true) => (
+                &parts[0],
+                match rels[0] {
+                    Rel::Lt => Rel::Gt,
+                    Rel::Le => Rel::Ge,
+                    Rel::Gt => Rel::Lt,
+                    Rel::Ge => Rel::Le,
+                    other => other,
+                },
+            ),
+            _ => return None,
+        };
+        let (open, close, items) = match rel {
+            Rel::Gt => ('(', ')', vec![bound.clone(), infinity(false)]),
+            Rel::Ge => ('[', ')', vec![bound.clone(), infinity(false)]),
+            Rel::Lt => ('(', ')', vec![infinity(true), bound.clone()]),
+            Rel::Le => ('(', ']', vec![infinity(true), bound.clone()]),
+            _ => return None,
+        };
+        return Some(Node::Tuple { open, close, items });
+    }
     if parts.len() != 3 {
         return None;
     }
@@ -267,11 +297,12 @@ fn relations_equal(gp: &[Node], gr: &[Rel], pp: &[Node], pr: &[Rel]) -> bool {
             return true;
         }
     }
-    // Both name a value: `k = 1` against `x = 1`.
+    // Both name a value: the same name and the same value (`a = 2` is not `b = 2`).
     gr[0] == Rel::Eq
         && pr[0] == Rel::Eq
         && is_simple_lhs(&gp[0])
         && is_simple_lhs(&pp[0])
+        && equal(&gp[0], &pp[0])
         && equal(&gp[1], &pp[1])
 }
 
@@ -348,6 +379,8 @@ mod tests {
         assert!(eq("z = 1 + 1 = 2", "2"));
         assert!(eq("-2 \\le x \\le 7", "[-2, 7]"));
         assert!(eq("[-2,7]", "x \\in [-2, 7]"));
+        assert!(eq("x \\ge 3", "[3, \\infty)") && eq("3 > x", "(-\\infty, 3)"));
+        assert!(!eq("a = 2, b = 3", "a = 3, b = 2") && eq("a = 2, b = 3", "b = 3, a = 2"));
         assert!(eq("1 \\le |z| < 2", "(-2, -1] \\cup [1, 2)"));
         assert!(!eq("1 \\le |z| < 2", "[-2, -1] \\cup [1, 2)"));
     }
