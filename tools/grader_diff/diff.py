@@ -39,6 +39,8 @@ def record(cases_path, fixture_path):
         for row in rows:
             # One precision for every pair, as our grader has one: Math-Verify's default (6).
             row["math_verify"] = math_verify(row["gold"], row["response"])
+            if row.get("expected") is None:  # pairs without a suite verdict take Math-Verify's
+                row["expected"] = row["math_verify"]
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     agree = sum(r["math_verify"] == r["expected"] for r in rows)
     print(f"{len(rows)} pairs; Math-Verify agrees with the suites' expected verdicts on {agree} ({100 * agree / len(rows):.1f}%)")

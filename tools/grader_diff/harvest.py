@@ -5,7 +5,12 @@ Python's `ast`, takes every `@pytest.mark.parametrize` list whose rows hold a go
 and an expected verdict, and adds the hand-written cases of `extra_cases.jsonl` (other suites and
 the issue's examples) and of `heldout_cases.jsonl` (NeMo-Skills' math_equal tests and this
 project's pre-issue-22 grader table, both directions; measured before the grader was tuned on
-them: 227 of 233 agreed with Math-Verify, 97.4%). Writes JSON lines: {"source", "gold", "response", "expected", "precision"}.
+them: 227 of 233 agreed with Math-Verify, 97.4%) and of `history_cases.jsonl` (the 8 pairs
+that older commits of Math-Verify's tests held and HEAD does not; before tuning we agreed with
+the suite's expected verdict on all 8 and with Math-Verify 0.9.0 on 5) and of
+`fresh_cases.jsonl` (50 typical model outputs written after the grader was tuned, with no
+expected verdict of their own: "expected" is Math-Verify's; 48 agreed before the two fixes
+they prompted). Writes JSON lines: {"source", "gold", "response", "expected", "precision"}.
 
 Usage: harvest.py MATH_VERIFY_TESTS_DIR OUT.jsonl
 """
@@ -78,7 +83,7 @@ def main():
     tests_dir = pathlib.Path(sys.argv[1])
     out = pathlib.Path(sys.argv[2])
     cases = harvest(tests_dir)
-    for extra_name in ["extra_cases.jsonl", "heldout_cases.jsonl"]:
+    for extra_name in ["extra_cases.jsonl", "heldout_cases.jsonl", "history_cases.jsonl", "fresh_cases.jsonl"]:
         extra = pathlib.Path(__file__).with_name(extra_name)
         if not extra.exists():
             continue
@@ -86,6 +91,7 @@ def main():
             if line.strip():
                 case = json.loads(line)
                 case.setdefault("precision", 6)
+                case.setdefault("expected", None)
                 cases.append(case)
     seen = set()
     with out.open("w") as f:

@@ -16,7 +16,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let row: serde_json::Value = match serde_json::from_str(line) {
             Ok(v) => v,
             Err(e) => {

@@ -137,7 +137,9 @@ pub fn boxed_chain(text: &str, chain: bool) -> Option<(String, usize)> {
                     let between = text.get(end..*last_start).unwrap_or("");
                     let separated = between.len() < 70
                         && *last != inner
-                        && (between.contains([',', ';']) || has_word(between, "and") || has_word(between, "or"));
+                        && (between.contains([',', ';'])
+                            || has_word(between, "and")
+                            || has_word(between, "or"));
                     if between.len() >= 10 && !separated {
                         break;
                     }
@@ -164,7 +166,8 @@ pub fn boxed_chain(text: &str, chain: bool) -> Option<(String, usize)> {
 }
 
 fn has_word(text: &str, word: &str) -> bool {
-    text.split(|c: char| !c.is_alphanumeric()).any(|w| w == word)
+    text.split(|c: char| !c.is_alphanumeric())
+        .any(|w| w == word)
 }
 
 /// Length of the argument `boxed_argument` read, braces included.
@@ -172,7 +175,9 @@ fn inner_len(rest: &str) -> usize {
     let trimmed = rest.trim_start();
     match trimmed.strip_prefix('{').and_then(matching_brace) {
         Some(close) => close + 2,
-        None => trimmed.find(|c: char| c.is_whitespace() || c == '$').unwrap_or(trimmed.len()),
+        None => trimmed
+            .find(|c: char| c.is_whitespace() || c == '$')
+            .unwrap_or(trimmed.len()),
     }
 }
 
@@ -245,8 +250,14 @@ mod tests {
         );
         // Boxes fewer than 10 characters apart form one list, as in Math-Verify.
         assert_eq!(ans("\\boxed{1} then \\boxed{2}"), Some("1, 2".into()));
-        assert_eq!(ans("\\boxed{1} is wrong, so finally \\boxed{2}"), Some("1, 2".into()));
-        assert_eq!(ans("\\boxed{1} is wrong. After more work we see \\boxed{2}"), Some("2".into()));
+        assert_eq!(
+            ans("\\boxed{1} is wrong, so finally \\boxed{2}"),
+            Some("1, 2".into())
+        );
+        assert_eq!(
+            ans("\\boxed{1} is wrong. After more work we see \\boxed{2}"),
+            Some("2".into())
+        );
         assert_eq!(ans("\\boxed{\\{1,2\\}}"), Some("\\{1,2\\}".into()));
         assert_eq!(ans("$\\boxed 5$."), Some("5".into()));
         assert_eq!(ans("\\fbox{7} Answer: 8"), Some("7".into()));

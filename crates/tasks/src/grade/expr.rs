@@ -134,7 +134,9 @@ impl Expr {
     pub fn exact(&self) -> Option<BigRational> {
         Some(match self {
             Expr::Num(v) | Expr::Float(v) => v.clone(),
-            Expr::Var(_) | Expr::Pi | Expr::E | Expr::Infinity | Expr::PlusMinus(..) => return None,
+            Expr::Var(_) | Expr::Pi | Expr::E | Expr::Infinity | Expr::PlusMinus(..) => {
+                return None;
+            }
             Expr::Neg(a) => -a.exact()?,
             Expr::Add(a, b) => a.exact()? + b.exact()?,
             Expr::Sub(a, b) => a.exact()? - b.exact()?,
@@ -157,7 +159,9 @@ impl Expr {
             }
             Expr::Func(Func::Abs, a) => a.exact()?.abs(),
             Expr::Func(..) => return None,
-            Expr::Factorial(a) => BigRational::from_integer(factorial(small_natural(&a.exact()?)?)?),
+            Expr::Factorial(a) => {
+                BigRational::from_integer(factorial(small_natural(&a.exact()?)?)?)
+            }
             Expr::Binom(n, k) => {
                 let (n, k) = (small_natural(&n.exact()?)?, small_natural(&k.exact()?)?);
                 if k > n {
@@ -173,7 +177,9 @@ impl Expr {
         match self {
             Expr::Float(_) => true,
             Expr::Num(_) | Expr::Var(_) | Expr::Pi | Expr::E | Expr::Infinity => false,
-            Expr::Neg(a) | Expr::Func(_, a) | Expr::Factorial(a) | Expr::Percent(a) => a.has_float(),
+            Expr::Neg(a) | Expr::Func(_, a) | Expr::Factorial(a) | Expr::Percent(a) => {
+                a.has_float()
+            }
             Expr::Add(a, b)
             | Expr::Sub(a, b)
             | Expr::Mul(a, b)
@@ -228,7 +234,9 @@ impl Expr {
                 out.insert(name.clone());
             }
             Expr::Num(_) | Expr::Float(_) | Expr::Pi | Expr::E | Expr::Infinity => {}
-            Expr::Neg(a) | Expr::Func(_, a) | Expr::Factorial(a) | Expr::Percent(a) => a.variables(out),
+            Expr::Neg(a) | Expr::Func(_, a) | Expr::Factorial(a) | Expr::Percent(a) => {
+                a.variables(out)
+            }
             Expr::Add(a, b)
             | Expr::Sub(a, b)
             | Expr::Mul(a, b)
@@ -268,11 +276,14 @@ fn factorial(n: u32) -> Option<BigInt> {
 /// Every reading of the `±` signs (at most four of them are expanded).
 pub fn expand_pm(e: &Expr) -> Vec<Expr> {
     fn go(e: &Expr, budget: &mut u32) -> Vec<Expr> {
-        let two = |a: &Expr, b: &Expr, budget: &mut u32, f: &dyn Fn(Expr, Expr) -> Expr| -> Vec<Expr> {
-            let xs = go(a, budget);
-            let ys = go(b, budget);
-            xs.iter().flat_map(|x| ys.iter().map(move |y| f(x.clone(), y.clone()))).collect()
-        };
+        let two =
+            |a: &Expr, b: &Expr, budget: &mut u32, f: &dyn Fn(Expr, Expr) -> Expr| -> Vec<Expr> {
+                let xs = go(a, budget);
+                let ys = go(b, budget);
+                xs.iter()
+                    .flat_map(|x| ys.iter().map(move |y| f(x.clone(), y.clone())))
+                    .collect()
+            };
         let b = |x: Expr| Box::new(x);
         match e {
             Expr::PlusMinus(x, y) if *budget > 0 => {
@@ -299,9 +310,13 @@ pub fn contains_pm(e: &Expr) -> bool {
     match e {
         Expr::PlusMinus(..) => true,
         Expr::Neg(a) | Expr::Func(_, a) | Expr::Factorial(a) | Expr::Percent(a) => contains_pm(a),
-        Expr::Add(a, b) | Expr::Sub(a, b) | Expr::Mul(a, b) | Expr::Div(a, b) | Expr::Pow(a, b) | Expr::Root(a, b) | Expr::Binom(a, b) => {
-            contains_pm(a) || contains_pm(b)
-        }
+        Expr::Add(a, b)
+        | Expr::Sub(a, b)
+        | Expr::Mul(a, b)
+        | Expr::Div(a, b)
+        | Expr::Pow(a, b)
+        | Expr::Root(a, b)
+        | Expr::Binom(a, b) => contains_pm(a) || contains_pm(b),
         _ => false,
     }
 }
@@ -347,7 +362,10 @@ pub fn expressions_equal(a: &Expr, b: &Expr) -> bool {
         // Half the points negative, so |x| and x differ; a point where either side is
         // undefined (√x, ln x at x < 0) says nothing and is skipped.
         let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
-        let point: BTreeMap<String, f64> = vars.iter().map(|v| (v.clone(), sign * (0.5 + 2.0 * rng.unit_f64()))).collect();
+        let point: BTreeMap<String, f64> = vars
+            .iter()
+            .map(|v| (v.clone(), sign * (0.5 + 2.0 * rng.unit_f64())))
+            .collect();
         let (x, y) = (a.eval(&point), b.eval(&point));
         if x.is_nan() || y.is_nan() {
             continue;

@@ -41,19 +41,60 @@ pub enum Rel {
     In,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot read the answer: {0}")]
 pub struct LexError(pub String);
 
 /// Commands that only change spacing, size or style: dropped.
 const NOISE: &[&str] = &[
-    "left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "displaystyle",
-    "textstyle", "quad", "qquad", "space", "hspace", "!", ",", ";", ":", " ", "limits", "nolimits",
-    "middle", "mathit", "boldsymbol", "bm", "bf", "it", "rm", "mathbf",
+    "left",
+    "right",
+    "big",
+    "Big",
+    "bigg",
+    "Bigg",
+    "bigl",
+    "bigr",
+    "Bigl",
+    "Bigr",
+    "displaystyle",
+    "textstyle",
+    "quad",
+    "qquad",
+    "space",
+    "hspace",
+    "!",
+    ",",
+    ";",
+    ":",
+    " ",
+    "limits",
+    "nolimits",
+    "middle",
+    "mathit",
+    "boldsymbol",
+    "bm",
+    "bf",
+    "it",
+    "rm",
+    "mathbf",
 ];
 /// Commands whose argument is text (words) or a plain value.
 const TEXT_COMMANDS: &[&str] = &[
-    "text", "textbf", "textit", "textrm", "textnormal", "mathrm", "mbox", "operatorname", "textsf",
-    "texttt", "mathsf", "mathtt", "emph", "hbox",
+    "text",
+    "textbf",
+    "textit",
+    "textrm",
+    "textnormal",
+    "mathrm",
+    "mbox",
+    "operatorname",
+    "textsf",
+    "texttt",
+    "mathsf",
+    "mathtt",
+    "emph",
+    "hbox",
 ];
 
 pub fn lex(s: &str) -> Result<Vec<Tok>, LexError> {
@@ -78,7 +119,9 @@ fn lex_into(c: &[char], out: &mut Vec<Tok>, depth: usize) -> Result<(), LexError
         }
         if ch.is_whitespace() || ch == '~' {
             i += 1;
-        } else if ch.is_ascii_digit() || (ch == '.' && c.get(i + 1).is_some_and(char::is_ascii_digit)) {
+        } else if ch.is_ascii_digit()
+            || (ch == '.' && c.get(i + 1).is_some_and(char::is_ascii_digit))
+        {
             i = number(c, i, out, brackets == 0);
         } else if ch == '\\' {
             i = command(c, i, out, depth)?;
@@ -86,8 +129,14 @@ fn lex_into(c: &[char], out: &mut Vec<Tok>, depth: usize) -> Result<(), LexError
             let end = i + c[i..].iter().take_while(|x| x.is_alphabetic()).count();
             let word: String = c[i..end].iter().collect();
             // `5 apples`, `30 degrees`: a word set apart after a number is a unit.
-            let after_number = matches!(out.last(), Some(Tok::Num(_))) && i > 0 && c[i - 1].is_whitespace();
-            if after_number && word.chars().count() >= 2 && !FUNCTIONS.contains(&word.as_str()) && word != "and" && word != "or" {
+            let after_number =
+                matches!(out.last(), Some(Tok::Num(_))) && i > 0 && c[i - 1].is_whitespace();
+            if after_number
+                && word.chars().count() >= 2
+                && !FUNCTIONS.contains(&word.as_str())
+                && word != "and"
+                && word != "or"
+            {
                 out.push(Tok::Word(word));
             } else {
                 letters(&word, out);
@@ -130,7 +179,10 @@ fn lex_into(c: &[char], out: &mut Vec<Tok>, depth: usize) -> Result<(), LexError
                 (x, _) if "+-*/^_!|()[]{}:,;'".contains(x) => Tok::Sym(x),
                 (x, _) => return Err(LexError(format!("unexpected '{x}'"))),
             };
-            if matches!(tok, Tok::Rel(Rel::Le | Rel::Ge | Rel::Ne | Rel::Eq)) && "<>!=".contains(ch) && two == Some('=') {
+            if matches!(tok, Tok::Rel(Rel::Le | Rel::Ge | Rel::Ne | Rel::Eq))
+                && "<>!=".contains(ch)
+                && two == Some('=')
+            {
                 i += 1;
             }
             // `^\circ` / `^{\circ}`: degrees carry no value.
@@ -146,7 +198,10 @@ fn lex_into(c: &[char], out: &mut Vec<Tok>, depth: usize) -> Result<(), LexError
 
 /// End of `\circ` or `{\circ}` starting at `i`, if it is there.
 fn degree_at(c: &[char], i: usize) -> Option<usize> {
-    let rest: String = c[i..c.len().min(i + 10)].iter().filter(|x| !x.is_whitespace()).collect();
+    let rest: String = c[i..c.len().min(i + 10)]
+        .iter()
+        .filter(|x| !x.is_whitespace())
+        .collect();
     if rest.starts_with("{\\circ}") {
         let close = c[i..].iter().position(|&x| x == '}')?;
         Some(i + close + 1)
@@ -164,10 +219,14 @@ fn letters(word: &str, out: &mut Vec<Tok>) {
     match word {
         "and" | "or" => out.push(Tok::And),
         // Three letters or more read as a word (`Monday`, `odd`), not a product of variables.
-        w if w.chars().count() >= 3 && !FUNCTIONS.contains(&w) => out.push(Tok::Word(w.to_string())),
+        w if w.chars().count() >= 3 && !FUNCTIONS.contains(&w) => {
+            out.push(Tok::Word(w.to_string()))
+        }
         // Inside math a percent word is a unit, as Math-Verify drops it (`28 \text{ percentage}`
         // is 28); plain-text "28 percent" becomes `28%` during extraction.
-        "percent" | "percentage" | "pct" | "Percent" | "Percentage" => out.push(Tok::Word(word.to_string())),
+        "percent" | "percentage" | "pct" | "Percent" | "Percentage" => {
+            out.push(Tok::Word(word.to_string()))
+        }
         w if FUNCTIONS.contains(&w) => out.push(Tok::Cmd(w.to_string())),
         w => out.extend(w.chars().map(|ch| Tok::Ident(ch.to_string()))),
     }
@@ -193,7 +252,10 @@ fn number(c: &[char], start: usize, out: &mut Vec<Tok>, top: bool) -> usize {
         while let Some(after) = separator_end(c, i, top) {
             let group: String = c[after..c.len().min(after + 3)].iter().collect();
             let next = c.get(after + 3);
-            if group.len() == 3 && group.chars().all(|d| d.is_ascii_digit()) && !next.is_some_and(char::is_ascii_digit) {
+            if group.len() == 3
+                && group.chars().all(|d| d.is_ascii_digit())
+                && !next.is_some_and(char::is_ascii_digit)
+            {
                 text.push_str(&group);
                 i = after + 3;
             } else {
@@ -212,7 +274,10 @@ fn number(c: &[char], start: usize, out: &mut Vec<Tok>, top: bool) -> usize {
     // Scientific notation `1.5e3`, `2E-4` (an `e` between a number and digits is no constant).
     if matches!(c.get(i), Some('e' | 'E')) {
         let sign = usize::from(matches!(c.get(i + 1), Some('+' | '-')));
-        let digits = c[(i + 1 + sign).min(c.len())..].iter().take_while(|d| d.is_ascii_digit()).count();
+        let digits = c[(i + 1 + sign).min(c.len())..]
+            .iter()
+            .take_while(|d| d.is_ascii_digit())
+            .count();
         if digits > 0 && digits <= 4 {
             text.push('e');
             text.extend(&c[i + 1..i + 1 + sign + digits]);
@@ -226,7 +291,9 @@ fn number(c: &[char], start: usize, out: &mut Vec<Tok>, top: bool) -> usize {
 /// Where the digits after a thousands separator at `i` start.
 fn separator_end(c: &[char], i: usize, top: bool) -> Option<usize> {
     let at = |k: usize, s: &str| s.chars().enumerate().all(|(j, x)| c.get(k + j) == Some(&x));
-    for sep in ["{,}", "{, }", " {,}", " {, }", ",\\!", ",\\,", "\\,", "\\!", "\\ ", ",", " "] {
+    for sep in [
+        "{,}", "{, }", " {,}", " {, }", ",\\!", ",\\,", "\\,", "\\!", "\\ ", ",", " ",
+    ] {
         if !top && (sep == "," || sep == " ") {
             continue;
         }
@@ -251,7 +318,9 @@ fn command(c: &[char], i: usize, out: &mut Vec<Tok>, depth: usize) -> Result<usi
             '{' => Some(Tok::SetOpen),
             '}' => Some(Tok::SetClose),
             // `\\frac`: a doubled backslash before a command name (escaped strings).
-            '\\' if c.get(j + 1).is_some_and(char::is_ascii_alphabetic) => return command(c, j, out, depth),
+            '\\' if c.get(j + 1).is_some_and(char::is_ascii_alphabetic) => {
+                return command(c, j, out, depth);
+            }
             '\\' => Some(Tok::RowSep),
             '%' => Some(Tok::Percent),
             '(' | ')' | '[' | ']' | '$' | ',' | '!' | ';' | ':' | ' ' | '>' | '|' => None,
@@ -301,7 +370,10 @@ fn command(c: &[char], i: usize, out: &mut Vec<Tok>, depth: usize) -> Result<usi
         }
         n if n.starts_with("quad") || n.starts_with("qquad") => {
             // `\quadx_{2}`: a spacing command glued to the next letters.
-            let rest = n.strip_prefix("qquad").or_else(|| n.strip_prefix("quad")).unwrap_or(n);
+            let rest = n
+                .strip_prefix("qquad")
+                .or_else(|| n.strip_prefix("quad"))
+                .unwrap_or(n);
             letters(rest, out);
             return Ok(j);
         }
@@ -309,12 +381,16 @@ fn command(c: &[char], i: usize, out: &mut Vec<Tok>, depth: usize) -> Result<usi
             return Ok(arg(j).map_or(j, |(_, end)| end));
         }
         n if TEXT_COMMANDS.contains(&n) => {
-            let Some((inner, end)) = arg(j) else { return Ok(j) };
+            let Some((inner, end)) = arg(j) else {
+                return Ok(j);
+            };
             text_argument(&inner, out, depth)?;
             return Ok(end);
         }
         "begin" | "end" => {
-            let Some((env, mut end)) = arg(j) else { return Err(LexError(format!("\\{name} without environment"))) };
+            let Some((env, mut end)) = arg(j) else {
+                return Err(LexError(format!("\\{name} without environment")));
+            };
             if name == "begin" && env == "array" {
                 end = arg(end).map_or(end, |(_, e)| e); // column spec `{cc}`
             }
@@ -373,4 +449,46 @@ fn text_argument(inner: &str, out: &mut Vec<Tok>, depth: usize) -> Result<(), Le
     }
     let chars: Vec<char> = t.chars().collect();
     lex_into(&chars, out, depth + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nums(s: &str) -> Vec<String> {
+        lex(s)
+            .unwrap()
+            .into_iter()
+            .filter_map(|t| if let Tok::Num(n) = t { Some(n) } else { None })
+            .collect()
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(nums("14{,}916"), ["14916"]);
+        assert_eq!(nums("11,\\! 111,\\! 100"), ["11111100"]);
+        assert_eq!(nums("1\\,000"), ["1000"]);
+        assert_eq!(nums("1 000"), ["1000"]);
+        assert_eq!(nums("10,455"), ["10455"]);
+        // In brackets a comma separates; a space after the comma separates; `0,111` is no group.
+        assert_eq!(nums("(12,102)"), ["12", "102"]);
+        assert_eq!(nums("32, 349"), ["32", "349"]);
+        assert_eq!(nums("1.5e3"), ["1.5e3"]);
+    }
+
+    #[test]
+    fn surface_noise_goes() {
+        let toks = lex("\\left( \\dfrac{1}{2} \\right)^\\circ \\text{ cm}").unwrap();
+        assert_eq!(toks[0], Tok::Sym('('));
+        assert_eq!(toks[1], Tok::Cmd("frac".into()));
+        assert!(toks.contains(&Tok::Word("cm".into())));
+        assert!(
+            !toks
+                .iter()
+                .any(|t| matches!(t, Tok::Cmd(c) if c == "left" || c == "circ"))
+        );
+        assert_eq!(lex("x \\geq 5").unwrap()[1], Tok::Rel(Rel::Ge));
+        assert_eq!(lex("x != 5").unwrap()[1], Tok::Rel(Rel::Ne));
+        assert_eq!(lex("\\\\frac").unwrap(), [Tok::Cmd("frac".into())]);
+    }
 }

@@ -45,15 +45,20 @@ pub fn grade(gold: &str, extracted: &str) -> bool {
 fn answer_of(text: &str, gold: bool) -> String {
     let g = text.trim();
     // A gold string may be a whole solution; an extracted answer is unwrapped only when it is
-    // itself wrapped (`$42$`, `\\boxed{42}`).
+    // itself wrapped (`$42$`, `\boxed{42}`).
     const DELIMITERS: [&str; 5] = ["$", "\\(", "\\[", "\\boxed", "\\fbox"];
-    let delimited = if gold { DELIMITERS.iter().any(|d| g.contains(d)) } else { DELIMITERS.iter().any(|d| g.starts_with(d)) };
+    let delimited = if gold {
+        DELIMITERS.iter().any(|d| g.contains(d))
+    } else {
+        DELIMITERS.iter().any(|d| g.starts_with(d))
+    };
     if delimited && let Some(e) = extract_from_content(g) {
         return e.answer;
     }
     // A bare number reads as Math-Verify reads one (`1,22` has a decimal comma, `1 000` is
     // a thousand); `1, 2` is a list.
-    let one_number = gold && g.chars().all(|c| c.is_ascii_digit() || " ,.-%".contains(c)) && !g.contains(", ");
+    let one_number =
+        gold && g.chars().all(|c| c.is_ascii_digit() || " ,.-%".contains(c)) && !g.contains(", ");
     if one_number && let Some(e) = extract_from_content(g) {
         return e.answer;
     }

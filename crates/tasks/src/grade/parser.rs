@@ -3,10 +3,13 @@
 //! so no answer can overflow the stack.
 
 use super::expr::{Expr, Func};
-use super::lexer::{FUNCTIONS, Rel, Tok, lex};
-use num_bigint::BigInt;
+use super::lexer::{Rel, Tok, lex};
+use commands::number;
 use num_rational::BigRational;
 use num_traits::Zero;
+
+mod commands;
+mod matrix;
 
 /// An answer's shape; expressions are the leaves.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,7 +18,11 @@ pub enum Node {
     /// Words (`\text{Evelyn}`).
     Text(String),
     /// `(a, b)`, `[a, b)`: kept with their brackets, read as a tuple or an interval by context.
-    Tuple { open: char, close: char, items: Vec<Node> },
+    Tuple {
+        open: char,
+        close: char,
+        items: Vec<Node>,
+    },
     /// `\{a, b\}` or `{a, b}`.
     Set(Vec<Node>),
     /// `a, b`, `a and b`, `a; b`: unordered, as Math-Verify reads a bare list.
@@ -26,7 +33,8 @@ pub enum Node {
     Rel(Vec<Node>, Vec<Rel>),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot parse the answer: {0}")]
 pub struct ParseError(pub String);
 
 const MAX_DEPTH: usize = 60;
@@ -36,7 +44,11 @@ pub fn parse(s: &str) -> Result<Node, ParseError> {
     if toks.is_empty() {
         return Err(ParseError("empty answer".into()));
     }
-    let mut p = Parser { toks, pos: 0, depth: 0 };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        depth: 0,
+    };
     let node = p.list(&[])?;
     match p.peek() {
         None => Ok(node),
@@ -80,6 +92,9 @@ impl Parser {
     fn list(&mut self, stops: &[Tok]) -> Result<Node, ParseError> {
         self.enter()?;
         let mut items = Vec::new();
+        // Items between semicolons, when commas also separate: `p=5,q=2;p=7,q=2` is two groups.
+        let mut groups: Vec<Vec<Node>> = vec![Vec::new()];
+        let (mut commas, mut semicolons) = (false, false);
         loop {
             while self.eat(&Tok::And) {}
             match self.peek() {
@@ -87,9 +102,19 @@ impl Parser {
                 Some(t) if stops.contains(t) => break,
                 _ => {}
             }
-            items.push(self.relation()?);
+            let item = self.relation()?;
+            items.push(item.clone());
+            if let Some(g) = groups.last_mut() {
+                g.push(item);
+            }
             let mut separated = false;
-            while matches!(self.peek(), Some(Tok::Sym(',' | ';')) | Some(Tok::And)) {
+            while let Some(t @ (Tok::Sym(',' | ';') | Tok::And)) = self.peek() {
+                if *t == Tok::Sym(';') {
+                    semicolons = true;
+                    groups.push(Vec::new());
+                } else {
+                    commas = true;
+                }
                 self.pos += 1;
                 separated = true;
             }
@@ -98,6 +123,24 @@ impl Parser {
             }
         }
         self.depth -= 1;
+        groups.retain(|g| !g.is_empty());
+        if commas && semicolons && groups.len() > 1 {
+            let grouped = groups
+                .into_iter()
+                .map(|mut g| {
+                    if g.len() == 1 {
+                        g.pop().unwrap_or(Node::List(Vec::new()))
+                    } else {
+                        Node::Tuple {
+                            open: '(',
+                            close: ')',
+                            items: g,
+                        }
+                    }
+                })
+                .collect();
+            return Ok(Node::List(grouped));
+        }
         match items.len() {
             0 => err("empty list"),
             1 => Ok(items.pop().unwrap_or(Node::List(Vec::new()))),
@@ -114,7 +157,11 @@ impl Parser {
             rels.push(r);
             parts.push(self.union()?);
         }
-        Ok(if rels.is_empty() { parts.pop().unwrap_or(Node::List(Vec::new())) } else { Node::Rel(parts, rels) })
+        Ok(if rels.is_empty() {
+            parts.pop().unwrap_or(Node::List(Vec::new()))
+        } else {
+            Node::Rel(parts, rels)
+        })
     }
 
     fn union(&mut self) -> Result<Node, ParseError> {
@@ -122,7 +169,11 @@ impl Parser {
         while self.eat(&Tok::Cup) {
             parts.push(self.value()?);
         }
-        Ok(if parts.len() == 1 { parts.pop().unwrap_or(Node::List(Vec::new())) } else { Node::Union(parts) })
+        Ok(if parts.len() == 1 {
+            parts.pop().unwrap_or(Node::List(Vec::new()))
+        } else {
+            Node::Union(parts)
+        })
     }
 
     /// A bracketed structure, a matrix, words, or an expression.
@@ -155,7 +206,8 @@ impl Parser {
     fn at_value_end(&self) -> bool {
         matches!(
             self.peek(),
-            None | Some(Tok::Sym(',' | ';' | ')' | ']' | '}' | '&')) | Some(Tok::And | Tok::Rel(_) | Tok::Cup | Tok::SetClose | Tok::RowSep)
+            None | Some(Tok::Sym(',' | ';' | ')' | ']' | '}' | '&'))
+                | Some(Tok::And | Tok::Rel(_) | Tok::Cup | Tok::SetClose | Tok::RowSep)
         ) || matches!(self.peek(), Some(Tok::Cmd(c)) if c.starts_with("end:"))
     }
 
@@ -203,39 +255,11 @@ impl Parser {
             }
             Some(Tok::Cmd(c)) if c.starts_with("begin:") => {
                 self.pos += 1;
-                Ok(Some(self.matrix()?))
+                let m = self.matrix()?;
+                Ok(Some(self.matrix_arithmetic(m)?))
             }
             _ => Ok(None),
         }
-    }
-
-    fn matrix(&mut self) -> Result<Node, ParseError> {
-        let mut rows = vec![Vec::new()];
-        loop {
-            match self.peek() {
-                None => return err("matrix without \\end"),
-                Some(Tok::Cmd(c)) if c.starts_with("end:") => {
-                    self.pos += 1;
-                    break;
-                }
-                Some(Tok::RowSep) => {
-                    self.pos += 1;
-                    rows.push(Vec::new());
-                }
-                Some(Tok::Sym('&')) => self.pos += 1,
-                _ => {
-                    let cell = self.relation()?;
-                    if let Some(row) = rows.last_mut() {
-                        row.push(cell);
-                    }
-                }
-            }
-        }
-        rows.retain(|r| !r.is_empty());
-        if rows.is_empty() || rows.iter().any(|r| r.len() != rows[0].len()) {
-            return err("ragged matrix");
-        }
-        Ok(Node::Matrix(rows))
     }
 
     fn sum(&mut self) -> Result<Expr, ParseError> {
@@ -243,7 +267,10 @@ impl Parser {
         let mut acc = match self.peek() {
             Some(Tok::Pm) => {
                 self.pos += 1;
-                Expr::PlusMinus(Box::new(Expr::Num(BigRational::zero())), Box::new(self.term()?))
+                Expr::PlusMinus(
+                    Box::new(Expr::Num(BigRational::zero())),
+                    Box::new(self.term()?),
+                )
             }
             _ => self.term()?,
         };
@@ -293,7 +320,8 @@ impl Parser {
                 }
                 Some(t) if self.starts_factor(t) => {
                     // `2\frac{1}{2}` is the mixed number 5/2, as Math-Verify reads it.
-                    let mixed = matches!(t, Tok::Cmd(c) if c == "frac") && matches!(&acc, Expr::Num(n) if n.is_integer());
+                    let mixed = matches!(t, Tok::Cmd(c) if c == "frac")
+                        && matches!(&acc, Expr::Num(n) if n.is_integer());
                     let rhs = self.power()?;
                     let plain_fraction = matches!(&rhs, Expr::Div(a, b) if matches!(**a, Expr::Num(_)) && matches!(**b, Expr::Num(_)));
                     acc = if mixed && plain_fraction {
@@ -309,7 +337,10 @@ impl Parser {
 
     fn starts_factor(&self, t: &Tok) -> bool {
         match t {
-            Tok::Num(_) => !matches!(self.pos.checked_sub(1).and_then(|p| self.toks.get(p)), Some(Tok::Num(_))),
+            Tok::Num(_) => !matches!(
+                self.pos.checked_sub(1).and_then(|p| self.toks.get(p)),
+                Some(Tok::Num(_))
+            ),
             Tok::Ident(_) | Tok::Sym('(' | '{') => true,
             Tok::Sym('[') => false,
             Tok::Cmd(c) => !c.starts_with("end:") && !c.starts_with("begin:"),
@@ -337,7 +368,11 @@ impl Parser {
     fn power(&mut self) -> Result<Expr, ParseError> {
         let base = self.postfix()?;
         if self.eat(&Tok::Sym('^')) {
-            let exponent = if self.eat(&Tok::Sym('-')) { Expr::Neg(Box::new(self.argument()?)) } else { self.argument()? };
+            let exponent = if self.eat(&Tok::Sym('-')) {
+                Expr::Neg(Box::new(self.argument()?))
+            } else {
+                self.argument()?
+            };
             return Ok(Expr::Pow(Box::new(base), Box::new(exponent)));
         }
         Ok(base)
@@ -414,7 +449,9 @@ impl Parser {
 
     fn primary(&mut self) -> Result<Expr, ParseError> {
         self.enter()?;
-        let Some(t) = self.peek().cloned() else { return err("answer ends early") };
+        let Some(t) = self.peek().cloned() else {
+            return err("answer ends early");
+        };
         self.pos += 1;
         let e = match t {
             Tok::Num(n) => number(&n)?,
@@ -445,100 +482,6 @@ impl Parser {
         self.depth -= 1;
         Ok(e)
     }
-
-    fn command(&mut self, cmd: &str) -> Result<Expr, ParseError> {
-        Ok(match cmd {
-            "frac" => {
-                let num = self.argument()?;
-                let den = self.argument()?;
-                Expr::Div(Box::new(num), Box::new(den))
-            }
-            "binom" => {
-                let n = self.argument()?;
-                let k = self.argument()?;
-                Expr::Binom(Box::new(n), Box::new(k))
-            }
-            "sqrt" => {
-                let index = if self.eat(&Tok::Sym('[')) {
-                    let i = self.sum()?;
-                    if !self.eat(&Tok::Sym(']')) {
-                        return err("missing ']'");
-                    }
-                    i
-                } else {
-                    Expr::Num(BigRational::from_integer(2.into()))
-                };
-                Expr::Root(Box::new(index), Box::new(self.argument()?))
-            }
-            "pi" => Expr::Pi,
-            "infty" => Expr::Infinity,
-            "abs" => Expr::Func(Func::Abs, Box::new(self.argument()?)),
-            "log" | "lg" if self.peek() == Some(&Tok::Sym('_')) => {
-                self.pos += 1;
-                let base = self.argument()?;
-                let x = self.function_argument()?;
-                Expr::Div(Box::new(Expr::Func(Func::Ln, Box::new(x))), Box::new(Expr::Func(Func::Ln, Box::new(base))))
-            }
-            c if FUNCTIONS.contains(&c) || c == "lg" => {
-                let f = Func::from_name(c).ok_or_else(|| ParseError(format!("unknown function {c}")))?;
-                // `\sin^2 x` squares the value; `\sin^{-1}` is not read as an inverse here.
-                let outer = if self.eat(&Tok::Sym('^')) { Some(self.argument()?) } else { None };
-                let call = Expr::Func(f, Box::new(self.function_argument()?));
-                match outer {
-                    Some(p) => Expr::Pow(Box::new(call), Box::new(p)),
-                    None => call,
-                }
-            }
-            c if is_greek(c) => Expr::Var(format!("\\{c}")),
-            // Commands we do not know (`\\sum`, `\\overrightarrow`) are symbols, as latex2sympy
-            // makes them: equal answers still match, different ones still differ.
-            c => Expr::Var(format!("\\{c}")),
-        })
-    }
-
-    /// `\sin(x)^2` is (sin x)^2 while `\sin x^2` is sin(x^2); `\sin 2x` is sin(2x).
-    fn function_argument(&mut self) -> Result<Expr, ParseError> {
-        if self.peek() == Some(&Tok::Sym('(')) {
-            return self.primary();
-        }
-        let mut e = self.power()?;
-        while let Some(t) = self.peek() {
-            if matches!(t, Tok::Ident(_)) {
-                e = Expr::Mul(Box::new(e), Box::new(self.power()?));
-            } else {
-                break;
-            }
-        }
-        Ok(e)
-    }
-}
-
-fn is_greek(c: &str) -> bool {
-    const GREEK: &[&str] = &[
-        "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta", "iota",
-        "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "phi", "varphi", "chi", "psi", "omega",
-        "Gamma", "Delta", "Theta", "Lambda", "Sigma", "Phi", "Psi", "Omega", "ell",
-    ];
-    GREEK.contains(&c)
-}
-
-/// An exact value for `123` / `4.56` / `1.5e3` (decimals are marked as written with a point).
-fn number(text: &str) -> Result<Expr, ParseError> {
-    let (text, exponent) = match text.split_once('e') {
-        Some((m, e)) => (m, e.parse::<i32>().map_err(|_| ParseError(format!("bad exponent in '{text}'")))?),
-        None => (text, 0),
-    };
-    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
-    if int.len() + frac.len() > 400 {
-        return err("number too long");
-    }
-    let digits = format!("{int}{frac}");
-    let n: BigInt = digits.parse().map_err(|_| ParseError(format!("bad number '{text}'")))?;
-    let den = num_traits::pow(BigInt::from(10), frac.len());
-    let scale = BigRational::from_integer(num_traits::pow(BigInt::from(10), exponent.unsigned_abs() as usize));
-    let v = BigRational::new(n, den);
-    let v = if exponent >= 0 { v * scale } else { v / scale };
-    Ok(if frac.is_empty() && exponent == 0 { Expr::Num(v) } else { Expr::Float(v) })
 }
 
 /// A token written back as text (subscripts and canonical strings).
@@ -565,5 +508,56 @@ pub fn token_text(t: &Tok) -> String {
 /// The answer's tokens as one canonical string: the last resort when it does not parse.
 pub fn canonical(s: &str) -> Option<String> {
     let toks = lex(s).ok()?;
-    Some(toks.iter().map(token_text).collect::<Vec<_>>().join(" ").to_lowercase())
+    Some(
+        toks.iter()
+            .map(token_text)
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes() {
+        assert!(matches!(
+            parse("(1, 2)"),
+            Ok(Node::Tuple {
+                open: '(',
+                close: ')',
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse("[1, 2)"),
+            Ok(Node::Tuple {
+                open: '[',
+                close: ')',
+                ..
+            })
+        ));
+        assert!(matches!(parse("\\{1, 2\\}"), Ok(Node::Set(items)) if items.len() == 2));
+        assert!(matches!(parse("1, 2 and 3"), Ok(Node::List(items)) if items.len() == 3));
+        assert!(
+            matches!(parse("(1,2) \\cup [3, \\infty)"), Ok(Node::Union(parts)) if parts.len() == 2)
+        );
+        assert!(matches!(parse("a < x \\le b"), Ok(Node::Rel(parts, _)) if parts.len() == 3));
+        assert!(
+            matches!(parse("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}"), Ok(Node::Matrix(rows)) if rows.len() == 2)
+        );
+        assert!(matches!(parse("\\text{Evelyn}"), Ok(Node::Text(_))));
+        assert!(matches!(parse("(x+1)(x-1)"), Ok(Node::Expr(_))));
+    }
+
+    #[test]
+    fn bad_input_is_an_error_not_a_panic() {
+        assert!(parse("1 +").is_err());
+        assert!(parse("(1 + 2").is_err());
+        assert!(parse("").is_err());
+        assert!(parse(&"(".repeat(500)).is_err());
+        assert!(parse("\\begin{pmatrix} 1 & 2 \\\\ 3 \\end{pmatrix}").is_err());
+    }
 }
