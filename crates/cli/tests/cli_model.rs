@@ -240,9 +240,24 @@ fn quantize_writes_a_gguf_that_loads_and_lists_fallbacks() {
     let out = tmp.path().join("m.gguf");
     let q = reasoner(&["quantize", "--model", fixture("qwen2_f32").to_str().unwrap(), "--to", "q4_k", "--out", out.to_str().unwrap()]);
     assert!(q.status.success(), "{}", String::from_utf8_lossy(&q.stderr));
-    // Rows of 64 are not whole 256-value Q4_K blocks: each such tensor is named as a fallback.
-    let err = String::from_utf8_lossy(&q.stderr);
+    // Rows of 64 are not whole 256-value Q4_K blocks: every matrix falls back, the summary says
+    // so in one line, and the table lists the types in the file.
+    let (text, err) = (String::from_utf8_lossy(&q.stdout), String::from_utf8_lossy(&q.stderr));
+    assert!(err.contains("fallbacks (rows not whole blocks): ") && err.contains("q4_K → q5_0") && err.lines().count() == 1, "{err}");
+    assert!(text.contains("no tensor is stored as q4_K") && text.contains("  q5_0 ") && text.contains("  f32 "), "{text}");
+    let verbose = reasoner(&["quantize", "--model", fixture("qwen2_f32").to_str().unwrap(), "--to", "q4_k", "--out", out.to_str().unwrap(), "--verbose"]);
+    let err = String::from_utf8_lossy(&verbose.stderr);
     assert!(err.contains("fallback: blk.0.attn_q.weight") && err.contains("q5_0"), "{err}");
+    // The output is quantized now: quantizing it again needs --allow-requantize.
+    let again = tmp.path().join("again.gguf");
+    let re = reasoner(&["quantize", "--model", out.to_str().unwrap(), "--to", "q8_0", "--out", again.to_str().unwrap()]);
+    assert_clean_failure(&re, &["already quantized", "--allow-requantize"]);
+    let re = reasoner(&["quantize", "--model", out.to_str().unwrap(), "--to", "q8_0", "--out", again.to_str().unwrap(), "--allow-requantize"]);
+    assert!(re.status.success(), "{}", String::from_utf8_lossy(&re.stderr));
+    let nowhere = tmp.path().join("no/such/dir/m.gguf");
+    let bad_out = reasoner(&["quantize", "--model", fixture("qwen2_f32").to_str().unwrap(), "--to", "q8_0", "--out", nowhere.to_str().unwrap()]);
+    assert_clean_failure(&bad_out, &["--out", "does not exist"]);
+    assert_eq!(String::from_utf8_lossy(&bad_out.stderr).matches("m.gguf").count(), 1, "the path once");
     let info = stdout_json(&reasoner(&["info", "--model", out.to_str().unwrap(), "--json"]));
     assert_eq!(info["architecture"], "Qwen2ForCausalLM");
     assert!(info["storage_dtypes"]["q5_0"].as_u64().unwrap() > 0);

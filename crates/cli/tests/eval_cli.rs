@@ -68,7 +68,7 @@ fn assert_summary_ranges(v: &Value, n: u64, samples: u64) {
     let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
     assert!(
         keys.iter()
-            .all(|k| SUMMARY_KEYS.contains(&k.as_str()) || *k == "tokens_per_sec"),
+            .all(|k| SUMMARY_KEYS.contains(&k.as_str()) || *k == "tokens_per_sec" || *k == "seed"),
         "{keys:?}"
     );
     assert_eq!(v["n"], n);
@@ -82,6 +82,8 @@ fn assert_summary_ranges(v: &Value, n: u64, samples: u64) {
     assert!(tokens > 0.0 && tokens <= 8.0, "mean_tokens {tokens}");
     assert!((0.0..=tokens).contains(&think), "mean_think_tokens {think}");
     assert!(v["tokens_per_sec"].as_f64().unwrap() > 0.0);
+    // The sampler's seed, drawn at random unless --seed: printed so the run can be repeated.
+    assert!(v["seed"].is_u64(), "seed: {v}");
 }
 
 #[test]

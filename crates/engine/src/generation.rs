@@ -8,6 +8,8 @@ use crate::sampler::{Sampler, SamplingParams};
 use crate::stop::StopMatcher;
 use reasoner_model::{forward_chunked, LoadedModel, LogitsFor, ModelError, Result, SeqInput, SequenceCache, PREFILL_CHUNK};
 use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Debug, Clone)]
@@ -27,7 +29,7 @@ pub struct Completion {
     pub prompt_tokens: usize,
     pub completion_tokens: usize,
     pub reasoning_tokens: usize,
-    /// "stop" (EOS or a stop string) or "length" (max tokens).
+    /// "stop" (EOS or a stop string), "length" (max tokens) or "cancelled" (`Engine::cancel`).
     pub finish_reason: String,
 }
 
@@ -55,11 +57,14 @@ struct Active {
 pub struct Engine<'m> {
     pub model: &'m LoadedModel,
     pub eos_ids: Vec<u32>,
+    /// When set (e.g. by Ctrl-C in `chat`), unfinished sequences end before the next decode
+    /// step with reason "cancelled", keeping what they wrote so far.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl<'m> Engine<'m> {
     pub fn new(model: &'m LoadedModel) -> Self {
-        Self { eos_ids: model.eos_ids(), model }
+        Self { eos_ids: model.eos_ids(), model, cancel: None }
     }
 
     /// Generate for all requests together. `on_segment(i, seg)` streams request i's text.
@@ -123,6 +128,12 @@ impl<'m> Engine<'m> {
         loop {
             let active: Vec<usize> = (0..seqs.len()).filter(|&i| !seqs[i].finished).collect();
             if active.is_empty() {
+                break;
+            }
+            if self.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
+                for &i in &active {
+                    finish(i, &mut seqs[i], "cancelled", &mut on_segment)?;
+                }
                 break;
             }
             let last: Vec<[u32; 1]> = active.iter().map(|&i| [*seqs[i].history.last().unwrap_or(&0)]).collect();

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod chat;
+pub mod completions;
 pub mod eval;
 pub mod generate;
 pub mod grade;
@@ -9,4 +10,5 @@ pub mod info;
 pub mod logprobs;
 pub mod quantize;
 pub mod roofline;
+pub mod tokenize;
 pub mod transcript;
