@@ -288,6 +288,11 @@ fn load_problems(a: &EvalArgs) -> Result<(Vec<Problem>, String)> {
         );
     }
     let mut problems = loaded.problems;
+    // A row of ours without `task` is still ours: countdown when it carries numbers and a
+    // target, else the plain `jsonl` task (graded as a math answer), never "unknown".
+    for p in problems.iter_mut().filter(|p| p.task.as_deref().is_none_or(|t| t.trim().is_empty())) {
+        p.task = Some(if p.countdown_spec().is_some() { "countdown" } else { "jsonl" }.into());
+    }
     if let Some(n) = a.n {
         problems.truncate(n);
     }
@@ -296,7 +301,7 @@ fn load_problems(a: &EvalArgs) -> Result<(Vec<Problem>, String)> {
     }
     // One task in the file names the run; a mix goes under the file's name.
     let first = problems[0].task_name().to_string();
-    let label = if first != "unknown" && problems.iter().all(|p| p.task_name() == first) {
+    let label = if problems.iter().all(|p| p.task_name() == first) {
         first
     } else {
         path.file_stem()
