@@ -41,6 +41,8 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// Write a GGUF file in 8-bit, 4-bit or 16-bit weights, from an HF directory or GGUF.
     Quantize(commands::quantize::QuantizeArgs),
+    /// Download a model from the Hugging Face hub into the local cache (the only command that connects).
+    Pull(commands::pull::PullArgs),
     /// Print a shell completion script: `reasoner completions bash > ~/.local/share/bash-completion/completions/reasoner`.
     Completions(commands::completions::CompletionsArgs),
 }
@@ -107,6 +109,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Eval(a) => commands::eval::run(a),
         Command::Bench(a) => commands::bench::run(a),
         Command::Quantize(a) => commands::quantize::run(a),
+        Command::Pull(a) => commands::pull::run(a),
         Command::Completions(a) => commands::completions::run(a, cli_command()),
     }
 }

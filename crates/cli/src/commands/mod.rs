@@ -8,6 +8,7 @@ pub mod generate;
 pub mod grade;
 pub mod info;
 pub mod logprobs;
+pub mod pull;
 pub mod quantize;
 pub mod roofline;
 pub mod tokenize;
