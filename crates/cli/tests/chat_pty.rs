@@ -67,6 +67,26 @@ fn commands_history_and_continuation() {
 }
 
 #[test]
+fn hidden_thinking_is_counted_and_the_stats_line_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    // This fixture carries R1-Distill's template, which opens <think> in the prompt.
+    let mut p = chat(dir.path(), &["-m", &fixture("qwen2_bf16_sharded"), "--max-tokens", "20", "--seed", "1", "--hide-thinking"]);
+    p.exp_string(">>> ").unwrap();
+    p.send_line("hi").unwrap();
+    // rexpect reads bytes as Latin-1, so the needles stay ASCII ("thinking… (1 token)").
+    p.exp_string(" (1 token)").unwrap();
+    p.exp_string("20 tokens (20 thinking)").unwrap();
+    p.exp_string("finish: length (--max-tokens 20)").unwrap();
+    p.send_line("/set thinking show").unwrap();
+    p.exp_string("thinking = show").unwrap();
+    p.send_line("hi again").unwrap();
+    p.exp_string("Thinking").unwrap();
+    p.exp_string("finish: length").unwrap();
+    p.send_line("/exit").unwrap();
+    p.exp_eof().unwrap();
+}
+
+#[test]
 fn ctrl_c_stops_the_reply_and_keeps_the_conversation() {
     let dir = tempfile::tempdir().unwrap();
     // Seed 5 on this fixture writes 1,339 tokens before its end-of-text token (seen with

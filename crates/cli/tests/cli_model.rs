@@ -266,3 +266,35 @@ fn quantize_writes_a_gguf_that_loads_and_lists_fallbacks() {
     let bad = reasoner(&["quantize", "--model", fixture("qwen2_f32").to_str().unwrap(), "--to", "q3_x", "--out", out.to_str().unwrap()]);
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("q3_x"));
 }
+
+#[test]
+fn quantize_writes_gpt2_style_tokenizers_and_refuses_what_llama_cpp_cannot_hold() {
+    // qwen2_f32 with GPT-2's own pre-tokenizer: a plain ByteLevel with its built-in regex.
+    let gpt2 = broken_copy("qwen2_f32", |d| {
+        let p = d.join("tokenizer.json");
+        let mut t: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        t["normalizer"] = Value::Null;
+        t["pre_tokenizer"] = serde_json::json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true});
+        std::fs::write(&p, t.to_string()).unwrap();
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("gpt2.gguf");
+    let q = reasoner(&["quantize", "-m", gpt2.path().to_str().unwrap(), "--to", "f32", "--out", out.to_str().unwrap()]);
+    assert!(q.status.success(), "{}", String::from_utf8_lossy(&q.stderr));
+    // The HF directory tokenizes through the tokenizers crate (the reference); the GGUF file
+    // through the pipeline rebuilt from `tokenizer.ggml.pre = gpt2`: same ids, same scores.
+    let text = "Hello world's 12345 ids,  spaces\tand\nlines!";
+    let hf = stdout_json(&reasoner(&["logprobs", "-m", gpt2.path().to_str().unwrap(), "--text", text]));
+    let gg = stdout_json(&reasoner(&["logprobs", "-m", out.to_str().unwrap(), "--text", text]));
+    assert_eq!(hf["tokens"], gg["tokens"]);
+    assert!(max_diff(&hf["logprobs"], &gg["logprobs"]) < 1e-4);
+    // A prefix space is beyond llama.cpp's gpt2 type: refused, with what to do instead.
+    let prefixed = broken_copy("qwen2_f32", |d| {
+        let p = d.join("tokenizer.json");
+        let mut t: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        t["pre_tokenizer"] = serde_json::json!({"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true});
+        std::fs::write(&p, t.to_string()).unwrap();
+    });
+    let bad = reasoner(&["quantize", "-m", prefixed.path().to_str().unwrap(), "--to", "f32", "--out", tmp.path().join("x.gguf").to_str().unwrap()]);
+    assert_clean_failure(&bad, &["pre_tokenizer", "convert_hf_to_gguf.py"]);
+}

@@ -42,7 +42,8 @@ impl Transcript {
                 if self.tty && (self.hidden_pieces == 1 || self.hidden_pieces.is_multiple_of(8)) {
                     // One reasoning piece per token, except where a stop-string check held text
                     // back and released it later: a close count, not an exact one.
-                    let _ = write!(out, "\r{DIM}thinking… ({} tokens){RESET}", self.hidden_pieces);
+                    let n = self.hidden_pieces;
+                    let _ = write!(out, "\r{DIM}thinking… ({n} token{}){RESET}", if n == 1 { "" } else { "s" });
                     self.status_shown = true;
                 }
             }
