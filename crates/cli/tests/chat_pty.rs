@@ -1,6 +1,6 @@
 //! `reasoner chat` on a pseudo-terminal, as a person uses it: /commands that answer, history
-//! recalled with the up arrow, a `\` continuation kept as one message, Ctrl-C stopping a reply
-//! while the conversation goes on, and Ctrl-C twice at the prompt leaving.
+//! recalled with the previous-history key, a `\` continuation and a paste each kept as one message,
+//! Ctrl-C stopping a reply while the conversation goes on, and Ctrl-C twice at the prompt leaving.
 
 use rexpect::session::{spawn_with_options, PtySession};
 use rexpect::reader::Options;
@@ -49,18 +49,23 @@ fn commands_history_and_continuation() {
     p.send("line two\r").unwrap();
     p.flush().unwrap();
     p.exp_string("finish: length (--max-tokens 4)").unwrap();
+    // A paste (bracketed by the terminal) of three lines is one message, sent by Enter.
+    p.send("\x1b[200~first\nsecond\nthird\x1b[201~").unwrap();
+    p.send("\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("finish: length (--max-tokens 4)").unwrap();
     let file = dir.path().join("conversation.json");
     p.send_line(&format!("/save {}", file.display())).unwrap();
-    p.exp_string("saved 6 messages").unwrap();
+    p.exp_string("saved 8 messages").unwrap();
     p.send_line("/reset").unwrap();
-    p.exp_string("conversation cleared (6 messages forgotten)").unwrap();
+    p.exp_string("conversation cleared (8 messages forgotten)").unwrap();
     p.send_control('d').unwrap();
     p.exp_eof().unwrap();
 
     let turns = saved(&file);
     let users: Vec<&str> = turns.iter().filter(|(r, _)| r == "user").map(|(_, c)| c.as_str()).collect();
-    assert_eq!(users, ["hello there", "hello there", "line one \nline two"]);
-    assert_eq!(turns.iter().filter(|(r, _)| r == "assistant").count(), 3);
+    assert_eq!(users, ["hello there", "hello there", "line one \nline two", "first\nsecond\nthird"]);
+    assert_eq!(turns.iter().filter(|(r, _)| r == "assistant").count(), 4);
     // The history file outlives the session, under ~/.local/state.
     let history = std::fs::read_to_string(dir.path().join(".local/state/reasoner/chat_history")).unwrap();
     assert!(history.contains("hello there") && history.contains("/set temperature 0.25"), "{history}");
