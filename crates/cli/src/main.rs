@@ -43,7 +43,7 @@ enum Command {
     Quantize(commands::quantize::QuantizeArgs),
     /// Download a model from the Hugging Face hub into the local cache (the only command that connects).
     Pull(commands::pull::PullArgs),
-    /// Print a shell completion script: `reasoner completions bash > ~/.local/share/bash-completion/completions/reasoner`.
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(commands::completions::CompletionsArgs),
 }
 

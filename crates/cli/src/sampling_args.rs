@@ -27,7 +27,8 @@ pub struct SamplingArgs {
     /// [default: generation_config.json, else 0]
     #[arg(long, value_name = "P")]
     pub min_p: Option<f32>,
-    /// Divide the logits of tokens already seen by this (llama.cpp's --repeat-penalty); 1 is off
+    /// Penalise tokens already seen: positive logits divided by this, negative ones multiplied
+    /// (as transformers' repetition_penalty); 1 is off
     /// [default: generation_config.json's repetition_penalty, else 1]
     #[arg(long)]
     pub repeat_penalty: Option<f32>,
