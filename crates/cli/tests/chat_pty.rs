@@ -95,11 +95,21 @@ fn hidden_thinking_is_counted_and_the_stats_line_says_so() {
 fn ctrl_c_stops_the_reply_and_keeps_the_conversation() {
     let dir = tempfile::tempdir().unwrap();
     // Seed 5 on this fixture writes 1,339 tokens before its end-of-text token (seen with
-    // `generate --seed 5`), about 10 s here: Ctrl-C after 1.5 s lands inside the reply.
+    // `generate --seed 5`), about 10 s on a 2-core machine: Ctrl-C as soon as the reply's first
+    // text arrives lands inside it.
     let mut p = chat(dir.path(), &["-m", &fixture("deepseek_v2_lite"), "--seed", "5", "--max-tokens", "2000"]);
     p.exp_string(">>> ").unwrap();
     p.send_line("hello").unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    p.exp_string("hello").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match p.try_read() {
+            Some(c) if !c.is_whitespace() => break,
+            Some(_) => {}
+            None => std::thread::sleep(std::time::Duration::from_millis(5)),
+        }
+        assert!(std::time::Instant::now() < deadline, "no reply within 60 s");
+    }
     p.send_control('c').unwrap();
     p.exp_string("finish: cancelled (Ctrl-C)").unwrap();
     p.exp_string(">>> ").unwrap();
