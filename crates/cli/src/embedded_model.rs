@@ -24,11 +24,6 @@ const FILES: &[(&str, &[u8])] = &[
 #[cfg(not(embedded_tiny_r1))]
 const FILES: &[(&str, &[u8])] = &[];
 
-/// Whether this build carries tiny-r1.
-pub fn is_embedded() -> bool {
-    !FILES.is_empty()
-}
-
 /// The directory holding the embedded tiny-r1, written there first if needed; `None` in a
 /// build made before the model existed.
 pub fn embedded_model_dir() -> Result<Option<PathBuf>> {

@@ -2,41 +2,39 @@
 //! Errors reach stderr with the file, key or flag at fault, and a non-zero exit code.
 
 mod commands;
+mod embedded_model;
+mod compute_args;
+mod hf_cache;
+mod human;
 mod model_arg;
 mod sampling_args;
+mod version;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(name = "reasoner", version, about = "Local, private reasoning models: run, score, inspect.")]
 struct Cli {
-    /// Worker threads for the tensor kernels (default: all cores).
-    #[arg(long, global = true)]
-    threads: Option<usize>,
-    /// Prefill on quantized GGUF weights by dequantizing them to f32 (exact on the dequantized
-    /// weights, about 1.5x slower). By default prefill quantizes activations to 8 bits and runs
-    /// the integer kernels, as decode and llama.cpp do, so it gives llama.cpp's numbers.
-    #[arg(long, global = true, conflicts_with = "int8_prefill")]
-    dequant_prefill: bool,
-    /// The default since 0.1 (kept so scripts that pass it keep working).
-    #[arg(long, global = true, hide = true)]
-    int8_prefill: bool,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Interactive chat (reads piped stdin as one message); thinking shown apart from the answer.
+    /// Interactive chat with line editing and history (piped stdin is one message).
     Chat(commands::chat::ChatArgs),
     /// Generate one completion for a prompt.
     Generate(commands::generate::GenerateArgs),
     /// Log-probabilities of a token sequence, as JSON.
     Logprobs(commands::logprobs::LogprobsArgs),
+    /// Token ids of a text, exactly as `logprobs --text` tokenizes it.
+    Tokenize(commands::tokenize::TokenizeArgs),
+    /// The text of a list of token ids.
+    Detokenize(commands::tokenize::DetokenizeArgs),
     /// Architecture, parameters, dtypes, bytes and KV-cache size of a model.
     Info(commands::info::InfoArgs),
-    /// Grade a response against a gold answer: prints true or false.
+    /// Grade a response against a gold answer: prints true or false (exit status 0 or 1).
     Grade(commands::grade::GradeArgs),
     /// Evaluate a model on generated tasks or a JSONL benchmark: pass@1, cons@k, plots.
     Eval(commands::eval::EvalArgs),
@@ -54,39 +52,59 @@ enum Command {
     Recipe(commands::recipe::RecipeArgs),
     /// OpenAI-compatible API server and web chat (loopback by default).
     Serve(commands::serve::ServeArgs),
+    /// Download a model from the Hugging Face hub into the local cache (the only command that connects).
+    Pull(commands::pull::PullArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(commands::completions::CompletionsArgs),
+}
+
+/// An error that ends the program with a chosen exit status (`grade`: 1 for a wrong answer,
+/// 2 for an error); `message` goes to stderr when present.
+#[derive(Debug)]
+pub struct Exit {
+    pub code: u8,
+    pub message: Option<String>,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.message.as_deref().unwrap_or("exit"))
+    }
+}
+
+impl std::error::Error for Exit {}
+
+/// The command line as clap sees it: every flag value may start with `-` (`--gold -3`,
+/// `--prompt "-x"`), so a flag directly after a flag that takes a value is that value.
+fn cli_command() -> clap::Command {
+    fn hyphen_values(cmd: clap::Command) -> clap::Command {
+        cmd.mut_args(|a| if a.get_action().takes_values() { a.allow_hyphen_values(true) } else { a })
+            .mut_subcommands(hyphen_values)
+    }
+    let long_version: &'static str = Box::leak(version::long_version().into_boxed_str());
+    hyphen_values(Cli::command()).long_version(long_version)
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Some(n) = cli.threads {
-        if n == 0 {
-            eprintln!("error: --threads must be at least 1");
-            return ExitCode::from(2);
-        }
-        // Set before any worker pool exists; candle and rayon read it when they start.
-        unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
-    }
-    // Run the command on a worker of the pool the kernels use: the thread that drives the
-    // forward pass then takes part in every parallel mat-vec instead of sleeping while two
-    // other threads work and waking for each of ~200 calls per token.
-    if cli.dequant_prefill {
-        reasoner_model::quant::kernels::set_int8_prefill(false);
-    }
-    let threads = cli.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: starting {threads} worker threads: {e}");
-            return ExitCode::FAILURE;
-        }
+    let matches = cli_command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
     };
-    let result = pool.install(|| run(cli.command));
-    match result {
+    match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => match e.downcast_ref::<Exit>() {
+            Some(exit) => {
+                if let Some(m) = &exit.message {
+                    eprintln!("error: {m}");
+                }
+                ExitCode::from(exit.code)
+            }
+            None => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
@@ -95,6 +113,8 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Chat(a) => commands::chat::run(a),
         Command::Generate(a) => commands::generate::run(a),
         Command::Logprobs(a) => commands::logprobs::run(a),
+        Command::Tokenize(a) => commands::tokenize::run_tokenize(a),
+        Command::Detokenize(a) => commands::tokenize::run_detokenize(a),
         Command::Info(a) => commands::info::run(a),
         Command::Grade(a) => commands::grade::run(a),
         Command::Eval(a) => commands::eval::run(a),
@@ -105,5 +125,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Plot(a) => commands::train::plot(a),
         Command::Recipe(a) => commands::recipe::run(a),
         Command::Serve(a) => commands::serve::run(a),
+        Command::Pull(a) => commands::pull::run(a),
+        Command::Completions(a) => commands::completions::run(a, cli_command()),
     }
 }

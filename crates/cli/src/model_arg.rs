@@ -1,9 +1,19 @@
-//! `--model PATH`: an HF directory (or, later, a .gguf file); omitted means the embedded tiny-r1.
+//! `--model` (`-m`): which model a command loads, resolved in one place. An HF directory, a .gguf
+//! file, or `ORG/NAME` from the local Hugging Face cache; omitted, `$REASONER_MODEL`, then the
+//! default model (`default_model`, where the embedded tiny-r1 plugs in).
 
+use crate::hf_cache;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use reasoner_model::{load_model, KvDtype, LoadedModel};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Help text of every `--model` flag.
+pub const MODEL_HELP: &str = "The model: a Hugging Face directory, a .gguf file, or ORG/NAME from the local Hugging Face \
+cache (`reasoner pull ORG/NAME` puts it there) [default: $REASONER_MODEL]";
+
+/// The environment variable that names the default model.
+pub const MODEL_ENV: &str = "REASONER_MODEL";
 
 /// `--kv-cache f16|f32` for the commands that decode with a cache.
 #[derive(Args, Clone, Copy)]
@@ -32,11 +42,68 @@ pub fn open_with_cache(model: &Option<PathBuf>, cache: KvCacheArg) -> Result<Loa
 }
 
 pub fn open(model: &Option<PathBuf>) -> Result<LoadedModel> {
-    let Some(path) = model else {
-        bail!(
-            "no --model given, and this build has no embedded tiny-r1 model yet; \
-             pass --model DIR (a Hugging Face model directory), e.g. --model tests/fixtures/qwen2_f32"
-        );
+    let path = resolve(model)?;
+    load_model(&path).with_context(|| format!("loading model from {}", path.display()))
+}
+
+/// The model used when neither `--model` nor `$REASONER_MODEL` names one: the embedded tiny-r1
+/// (written to the user's cache on first use), in builds that carry it.
+fn default_model() -> Result<Option<PathBuf>> {
+    crate::embedded_model::embedded_model_dir()
+}
+
+/// The path `--model` (or its defaults) stands for. Reads only the local disk.
+pub fn resolve(model: &Option<PathBuf>) -> Result<PathBuf> {
+    let from_env = || std::env::var_os(MODEL_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let (spec, origin) = match (model, from_env()) {
+        (Some(p), _) => (p.clone(), "--model"),
+        (None, Some(p)) => (p, MODEL_ENV),
+        (None, None) => match default_model()? {
+            Some(p) => return Ok(p),
+            None => bail!(
+                "no model given: pass --model (-m) with a Hugging Face directory, a .gguf file or ORG/NAME \
+                 from the local Hugging Face cache, or set {MODEL_ENV}; e.g. -m tests/fixtures/qwen2_f32"
+            ),
+        },
     };
-    load_model(path).with_context(|| format!("loading model from {}", path.display()))
+    resolve_spec(&spec, origin, &hf_cache::hub_dir())
+}
+
+fn resolve_spec(spec: &Path, origin: &str, hub: &Path) -> Result<PathBuf> {
+    if spec.exists() {
+        return Ok(spec.to_path_buf());
+    }
+    let text = spec.to_string_lossy();
+    if hf_cache::is_repo_id(&text) {
+        if let Some(snap) = hf_cache::snapshot(hub, &text) {
+            return Ok(hf_cache::model_in_snapshot(&snap));
+        }
+        bail!(
+            "{origin} {text}: no such file or directory, and no {text} in the Hugging Face cache {} \
+             (looked for {}); `reasoner pull {text}` downloads it",
+            hub.display(),
+            hf_cache::repo_dir(hub, &text).display()
+        );
+    }
+    bail!("{origin} {text}: no such file or directory (expected a Hugging Face directory, a .gguf file or ORG/NAME)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_first_then_the_cache() {
+        let hub = tempfile::tempdir().unwrap();
+        let snap = hf_cache::repo_dir(hub.path(), "org/tiny").join("snapshots/abc");
+        std::fs::create_dir_all(&snap).unwrap();
+        std::fs::write(snap.join("config.json"), "{}").unwrap();
+        assert_eq!(resolve_spec(Path::new("org/tiny"), "--model", hub.path()).unwrap(), snap);
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(resolve_spec(&here, "--model", hub.path()).unwrap(), here);
+        let e = resolve_spec(Path::new("org/missing"), "--model", hub.path()).unwrap_err().to_string();
+        assert!(e.contains("reasoner pull org/missing") && e.contains("models--org--missing"), "{e}");
+        let e = resolve_spec(Path::new("./nope"), "REASONER_MODEL", hub.path()).unwrap_err().to_string();
+        assert!(e.starts_with("REASONER_MODEL ./nope: no such file"), "{e}");
+    }
 }

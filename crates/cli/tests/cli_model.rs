@@ -240,9 +240,24 @@ fn quantize_writes_a_gguf_that_loads_and_lists_fallbacks() {
     let out = tmp.path().join("m.gguf");
     let q = reasoner(&["quantize", "--model", fixture("qwen2_f32").to_str().unwrap(), "--to", "q4_k", "--out", out.to_str().unwrap()]);
     assert!(q.status.success(), "{}", String::from_utf8_lossy(&q.stderr));
-    // Rows of 64 are not whole 256-value Q4_K blocks: each such tensor is named as a fallback.
-    let err = String::from_utf8_lossy(&q.stderr);
+    // Rows of 64 are not whole 256-value Q4_K blocks: every matrix falls back, the summary says
+    // so in one line, and the table lists the types in the file.
+    let (text, err) = (String::from_utf8_lossy(&q.stdout), String::from_utf8_lossy(&q.stderr));
+    assert!(err.contains("fallbacks (rows not whole blocks): ") && err.contains("q4_K → q5_0") && err.lines().count() == 1, "{err}");
+    assert!(text.contains("no tensor is stored as q4_K") && text.contains("  q5_0 ") && text.contains("  f32 "), "{text}");
+    let verbose = reasoner(&["quantize", "--model", fixture("qwen2_f32").to_str().unwrap(), "--to", "q4_k", "--out", out.to_str().unwrap(), "--verbose"]);
+    let err = String::from_utf8_lossy(&verbose.stderr);
     assert!(err.contains("fallback: blk.0.attn_q.weight") && err.contains("q5_0"), "{err}");
+    // The output is quantized now: quantizing it again needs --allow-requantize.
+    let again = tmp.path().join("again.gguf");
+    let re = reasoner(&["quantize", "--model", out.to_str().unwrap(), "--to", "q8_0", "--out", again.to_str().unwrap()]);
+    assert_clean_failure(&re, &["already quantized", "--allow-requantize"]);
+    let re = reasoner(&["quantize", "--model", out.to_str().unwrap(), "--to", "q8_0", "--out", again.to_str().unwrap(), "--allow-requantize"]);
+    assert!(re.status.success(), "{}", String::from_utf8_lossy(&re.stderr));
+    let nowhere = tmp.path().join("no/such/dir/m.gguf");
+    let bad_out = reasoner(&["quantize", "--model", fixture("qwen2_f32").to_str().unwrap(), "--to", "q8_0", "--out", nowhere.to_str().unwrap()]);
+    assert_clean_failure(&bad_out, &["--out", "does not exist"]);
+    assert_eq!(String::from_utf8_lossy(&bad_out.stderr).matches("m.gguf").count(), 1, "the path once");
     let info = stdout_json(&reasoner(&["info", "--model", out.to_str().unwrap(), "--json"]));
     assert_eq!(info["architecture"], "Qwen2ForCausalLM");
     assert!(info["storage_dtypes"]["q5_0"].as_u64().unwrap() > 0);
@@ -250,4 +265,36 @@ fn quantize_writes_a_gguf_that_loads_and_lists_fallbacks() {
     assert!(lp["logprobs"].as_array().unwrap().iter().all(|x| x.as_f64().unwrap().is_finite()));
     let bad = reasoner(&["quantize", "--model", fixture("qwen2_f32").to_str().unwrap(), "--to", "q3_x", "--out", out.to_str().unwrap()]);
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("q3_x"));
+}
+
+#[test]
+fn quantize_writes_gpt2_style_tokenizers_and_refuses_what_llama_cpp_cannot_hold() {
+    // qwen2_f32 with GPT-2's own pre-tokenizer: a plain ByteLevel with its built-in regex.
+    let gpt2 = broken_copy("qwen2_f32", |d| {
+        let p = d.join("tokenizer.json");
+        let mut t: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        t["normalizer"] = Value::Null;
+        t["pre_tokenizer"] = serde_json::json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true});
+        std::fs::write(&p, t.to_string()).unwrap();
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("gpt2.gguf");
+    let q = reasoner(&["quantize", "-m", gpt2.path().to_str().unwrap(), "--to", "f32", "--out", out.to_str().unwrap()]);
+    assert!(q.status.success(), "{}", String::from_utf8_lossy(&q.stderr));
+    // The HF directory tokenizes through the tokenizers crate (the reference); the GGUF file
+    // through the pipeline rebuilt from `tokenizer.ggml.pre = gpt2`: same ids, same scores.
+    let text = "Hello world's 12345 ids,  spaces\tand\nlines!";
+    let hf = stdout_json(&reasoner(&["logprobs", "-m", gpt2.path().to_str().unwrap(), "--text", text]));
+    let gg = stdout_json(&reasoner(&["logprobs", "-m", out.to_str().unwrap(), "--text", text]));
+    assert_eq!(hf["tokens"], gg["tokens"]);
+    assert!(max_diff(&hf["logprobs"], &gg["logprobs"]) < 1e-4);
+    // A prefix space is beyond llama.cpp's gpt2 type: refused, with what to do instead.
+    let prefixed = broken_copy("qwen2_f32", |d| {
+        let p = d.join("tokenizer.json");
+        let mut t: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        t["pre_tokenizer"] = serde_json::json!({"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true});
+        std::fs::write(&p, t.to_string()).unwrap();
+    });
+    let bad = reasoner(&["quantize", "-m", prefixed.path().to_str().unwrap(), "--to", "f32", "--out", tmp.path().join("x.gguf").to_str().unwrap()]);
+    assert_clean_failure(&bad, &["pre_tokenizer", "convert_hf_to_gguf.py"]);
 }

@@ -68,7 +68,7 @@ fn assert_summary_ranges(v: &Value, n: u64, samples: u64) {
     let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
     assert!(
         keys.iter()
-            .all(|k| SUMMARY_KEYS.contains(&k.as_str()) || *k == "tokens_per_sec"),
+            .all(|k| SUMMARY_KEYS.contains(&k.as_str()) || *k == "tokens_per_sec" || *k == "seed"),
         "{keys:?}"
     );
     assert_eq!(v["n"], n);
@@ -82,6 +82,8 @@ fn assert_summary_ranges(v: &Value, n: u64, samples: u64) {
     assert!(tokens > 0.0 && tokens <= 8.0, "mean_tokens {tokens}");
     assert!((0.0..=tokens).contains(&think), "mean_think_tokens {think}");
     assert!(v["tokens_per_sec"].as_f64().unwrap() > 0.0);
+    // The sampler's seed, drawn at random unless --seed: printed so the run can be repeated.
+    assert!(v["seed"].is_u64(), "seed: {v}");
 }
 
 #[test]
@@ -315,6 +317,23 @@ fn reads_gsm8k_math_and_aime_files() {
     let v = summary(&eval(&["--data", p(&data), "--n", "2", "--json"]));
     assert_eq!(v["n"], 2);
     assert_eq!(v["task"], "ours", "a mixed file goes under its name");
+
+    // Rows of ours without `task` are `jsonl` (countdown with numbers and target), never
+    // "unknown"; a MATH-style row with no solution is MATH, not AIME.
+    let data = dir.path().join("untagged.jsonl");
+    std::fs::write(
+        &data,
+        concat!(
+            r#"{"prompt":"What is 5 - 1?","answer":"4"}"#, "\n",
+            r#"{"prompt":"Using [1, 3] make 4.","answer":"1 + 3","numbers":[1,3],"target":4}"#, "\n",
+            r#"{"problem":"What is $2+3$?","answer":"5"}"#, "\n",
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("untagged-out.jsonl");
+    summary(&eval(&["--data", p(&data), "--json", "--out", p(&out)]));
+    let tasks: Vec<String> = items(&out).iter().map(|r| r["task"].as_str().unwrap().to_string()).collect();
+    assert_eq!(tasks, ["jsonl", "countdown", "math"]);
 }
 
 #[test]

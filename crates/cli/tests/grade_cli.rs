@@ -17,12 +17,16 @@ fn grade(gold: &str, response: &str, task: Option<&str>) -> String {
         args.extend(["--task", t]);
     }
     let out = reasoner(&args);
-    assert!(
-        out.status.success(),
+    let text = String::from_utf8(out.stdout).unwrap();
+    // Exit status 0 for correct, 1 for wrong: it must agree with what was printed.
+    let code = if text == "true\n" { 0 } else { 1 };
+    assert_eq!(
+        out.status.code(),
+        Some(code),
         "{gold} / {response}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap()
+    text
 }
 
 const COUNTDOWN_GOLD: &str = r#"{"numbers":[19,36,55,7],"target":65}"#;
@@ -123,8 +127,9 @@ fn countdown_json_says_why_it_failed() {
         "<answer>55 + 19 - 7 - 2</answer>",
         "--json",
     ]);
-    assert!(
-        out.status.success(),
+    assert_eq!(
+        out.status.code(),
+        Some(1),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -145,7 +150,7 @@ fn bad_task_and_bad_countdown_gold_fail() {
         "--response",
         "1",
     ]);
-    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("divide") && err.contains("countdown") && err.contains("gsm8k"),
@@ -162,6 +167,6 @@ fn bad_task_and_bad_countdown_gold_fail() {
         "--response",
         "<answer>1</answer>",
     ]);
-    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a spec"));
 }

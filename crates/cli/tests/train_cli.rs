@@ -36,7 +36,7 @@ fn sft_config(dir: &Path, steps: usize, every: usize, extra: &str) -> PathBuf {
 
 fn train(config: &Path, out: &Path, resume: bool) -> Output {
     let (c, o) = (config.to_str().unwrap(), out.to_str().unwrap());
-    let mut args = vec!["--threads", "2", "train", "sft", "--config", c, "--out", o];
+    let mut args = vec!["train", "sft", "--threads", "2", "--config", c, "--out", o];
     if resume {
         args.push("--resume");
     }
@@ -109,7 +109,7 @@ fn same_seed_same_weights_and_kill_resume_ends_the_same() {
     // Kill at a moment that depends on the clock, after at least one checkpoint exists.
     let bin = env!("CARGO_BIN_EXE_reasoner");
     let mut child = Command::new(bin)
-        .args(["--threads", "2", "train", "sft", "--config", cfg.to_str().unwrap(), "--out", c.to_str().unwrap()])
+        .args(["train", "sft", "--threads", "2", "--config", cfg.to_str().unwrap(), "--out", c.to_str().unwrap()])
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();

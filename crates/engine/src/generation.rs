@@ -10,6 +10,8 @@ use crate::sampler::SamplingParams;
 use crate::scheduler::{EngineConfig, StepEngine};
 use reasoner_model::{LoadedModel, PREFILL_CHUNK};
 use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 #[derive(Debug, Clone)]
 pub struct GenerationRequest {
@@ -28,7 +30,7 @@ pub struct Completion {
     pub prompt_tokens: usize,
     pub completion_tokens: usize,
     pub reasoning_tokens: usize,
-    /// "stop" (EOS or a stop string) or "length" (max tokens).
+    /// "stop" (EOS or a stop string), "length" (max tokens) or "cancelled" (`Engine::cancel`).
     pub finish_reason: String,
 }
 
@@ -43,11 +45,14 @@ pub struct GenerationStats {
 pub struct Engine<'m> {
     pub model: &'m LoadedModel,
     pub eos_ids: Vec<u32>,
+    /// When set (e.g. by Ctrl-C in `chat`), every unfinished request stops before the next
+    /// step with reason "cancelled", keeping what it wrote so far.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl<'m> Engine<'m> {
     pub fn new(model: &'m LoadedModel) -> Self {
-        Self { eos_ids: model.eos_ids(), model }
+        Self { eos_ids: model.eos_ids(), model, cancel: None }
     }
 
     /// Generate for all requests together. `on_segment(i, seg)` streams request i's text.
@@ -82,12 +87,45 @@ impl<'m> Engine<'m> {
         // Ids are handed out in order from 0, so a request's id is its index.
         debug_assert!(ids.iter().enumerate().all(|(i, &id)| id == i as u64));
         let mut done: Vec<Option<Completion>> = vec![None; requests.len()];
+        // What each request wrote so far, for the ones a cancel stops.
+        let mut partial: Vec<Completion> = requests
+            .iter()
+            .map(|r| Completion {
+                reasoning: String::new(),
+                content: String::new(),
+                token_ids: Vec::new(),
+                prompt_tokens: r.prompt_ids.len(),
+                completion_tokens: 0,
+                reasoning_tokens: 0,
+                finish_reason: "cancelled".into(),
+            })
+            .collect();
         while engine.has_work() {
+            if self.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
+                for (i, slot) in done.iter_mut().enumerate() {
+                    if slot.is_none() {
+                        engine.cancel(i as u64);
+                        *slot = Some(partial[i].clone());
+                    }
+                }
+                break;
+            }
             for ev in engine.step()? {
                 match ev {
-                    Event::Segment { id, segment } => on_segment(id as usize, &segment),
+                    Event::Segment { id, segment } => {
+                        let p = &mut partial[id as usize];
+                        match &segment {
+                            Segment::Reasoning(t) => p.reasoning.push_str(t),
+                            Segment::Content(t) => p.content.push_str(t),
+                        }
+                        on_segment(id as usize, &segment)
+                    }
                     Event::Finished { id, output } => done[id as usize] = Some(output.completion),
-                    Event::Token { .. } => {}
+                    Event::Token { id, token, .. } => {
+                        let p = &mut partial[id as usize];
+                        p.token_ids.push(token);
+                        p.completion_tokens += 1;
+                    }
                 }
             }
         }

@@ -543,6 +543,9 @@ fn split(regex: &str) -> Value {
 fn pre_tokenizer_for(pre: &str) -> Option<(Value, Value)> {
     let byte_level = json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false});
     Some(match pre {
+        // GPT-2's own pre-tokenizer: ByteLevel with its built-in regex, which is llama.cpp's
+        // `gpt2` regex ('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+).
+        "gpt2" => (Value::Null, json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": true})),
         "qwen2" => (json!({"type": "NFC"}), json!({"type": "Sequence", "pretokenizers": [split(QWEN2_REGEX), byte_level]})),
         "llama-bpe" | "llama3" => (Value::Null, json!({"type": "Sequence", "pretokenizers": [split(LLAMA3_REGEX), byte_level]})),
         "deepseek-v3" => (
@@ -555,6 +558,14 @@ fn pre_tokenizer_for(pre: &str) -> Option<(Value, Value)> {
 
 /// The `tokenizer.ggml.pre` name of a tokenizer.json, recognised by its split regexes.
 pub fn pre_name_of(tokenizer_json: &Value) -> Option<&'static str> {
+    let pre = &tokenizer_json["pre_tokenizer"];
+    if pre["type"] == "ByteLevel" {
+        // A plain GPT-2-style ByteLevel splits with its built-in regex (on unless turned off);
+        // a prefix space is something llama.cpp's `gpt2` pre-type does not add.
+        let regex = pre["use_regex"].as_bool().unwrap_or(true);
+        let prefix = pre["add_prefix_space"].as_bool().unwrap_or(true);
+        return (regex && !prefix).then_some("gpt2");
+    }
     let pres = tokenizer_json["pre_tokenizer"]["pretokenizers"].as_array()?;
     let regexes: Vec<&str> = pres.iter().filter_map(|p| p["pattern"]["Regex"].as_str()).collect();
     match regexes.as_slice() {
@@ -584,7 +595,7 @@ pub fn tokenizer_from_metadata(meta: &Metadata, path: &Path) -> Result<GgufToken
     }
     let pre = meta.get("tokenizer.ggml.pre").and_then(|v| v.as_str()).unwrap_or("default");
     let (normalizer, pre_tokenizer) = pre_tokenizer_for(pre).ok_or_else(|| {
-        ModelError::key(path, "tokenizer.ggml.pre", format!("`{pre}` is not supported (qwen2, llama-bpe, deepseek-v3)"))
+        ModelError::key(path, "tokenizer.ggml.pre", format!("`{pre}` is not supported (gpt2, qwen2, llama-bpe, deepseek-v3)"))
     })?;
     let tokens = match meta.get("tokenizer.ggml.tokens").and_then(|v| v.as_array()) {
         Some(MetaArray::String(t)) => t,
@@ -647,7 +658,13 @@ pub fn tokenizer_metadata(tj: &Value, path: &Path, vocab_size: Option<usize>) ->
         return Err(ModelError::key(path, "model.type", "only byte-level BPE tokenizers can be written to GGUF"));
     }
     let pre = pre_name_of(tj).ok_or_else(|| {
-        ModelError::key(path, "pre_tokenizer", "unrecognised pre-tokenizer (known: Qwen2, Llama 3, DeepSeek-V3 regexes)")
+        ModelError::key(
+            path,
+            "pre_tokenizer",
+            "llama.cpp has no pre-tokenizer type for this one (known: GPT-2's ByteLevel without a prefix space, \
+             the Qwen2, Llama 3 and DeepSeek-V3 regexes); run the Hugging Face directory as it is (reasoner \
+             loads it), or convert it with llama.cpp's convert_hf_to_gguf.py, which knows more pre-tokenizers",
+        )
     })?;
     let vocab = model["vocab"].as_object().ok_or_else(|| ModelError::key(path, "model.vocab", "missing"))?;
     let mut n = vocab.values().filter_map(|v| v.as_u64()).max().map_or(0, |m| m + 1) as usize;

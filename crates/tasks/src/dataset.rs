@@ -181,12 +181,22 @@ fn math_or_aime(obj: &Map<String, Value>) -> Result<Problem, String> {
             last_boxed(&solution).ok_or("'solution' has no \\boxed{} answer")?
         }
     };
+    // AIME needs evidence: its sets give the answer as a JSON integer or a zero-padded
+    // three-digit string ("033"), or name AIME in `url`/`id`/`source`, or carry a `year`.
+    // MATH rows (`level`, `subject`, `type`, `unique_id`) and rows with no evidence are MATH:
+    // a MATH-style row with an integer answer and no solution is not an AIME problem.
     let integer_answer =
         matches!(obj.get("answer"), Some(Value::Number(n)) if n.is_i64() || n.is_u64());
-    let math_keys = ["solution", "level", "subject", "type"]
+    let padded = answer.len() == 3 && answer.starts_with('0') && answer.bytes().all(|b| b.is_ascii_digit());
+    let named = ["url", "id", "source"].iter().any(|k| {
+        obj.get(*k)
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.to_ascii_lowercase().contains("aime"))
+    });
+    let math_keys = ["level", "subject", "type", "unique_id"]
         .iter()
         .any(|k| obj.contains_key(*k));
-    let aime = integer_answer || (!math_keys && answer.parse::<i64>().is_ok());
+    let aime = !math_keys && (integer_answer || padded || named || obj.contains_key("year"));
     let mut p = Problem::new(prompt, answer);
     p.task = Some(if aime { "aime" } else { "math" }.into());
     p.id = text_field(obj, "unique_id")?.or(text_field(obj, "id")?);
@@ -258,6 +268,13 @@ mod tests {
         assert_eq!((a.answer.as_str(), a.task_name()), ("204", "aime"));
         let a2 = parse_line(r#"{"id":7,"problem":"p","answer":"033"}"#).unwrap();
         assert_eq!(a2.task_name(), "aime");
+        // HuggingFaceH4/aime_2024's shape: a solution, a string answer, the year and url.
+        let a3 = parse_line(r#"{"id":60,"problem":"p","solution":"s","answer":"204","url":"https://artofproblemsolving.com/wiki/index.php/2024_AIME_I_Problems/Problem_1","year":"2024"}"#).unwrap();
+        assert_eq!(a3.task_name(), "aime");
+        // MATH-style, no solution, an integer answer as text: MATH, not AIME.
+        let m6 = parse_line(r#"{"problem":"What is 2+3?","answer":"5"}"#).unwrap();
+        assert_eq!(m6.task_name(), "math");
+
     }
 
     #[test]

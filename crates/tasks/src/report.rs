@@ -85,7 +85,23 @@ fn register_fonts() -> Result<(), ReportError> {
     if ok { Ok(()) } else { Err(ReportError::Font) }
 }
 
-/// Writes a PNG bar chart (1000×600) of pass@1 per task, one bar per difficulty level.
+/// The Wilson score interval (95%) of a proportion `p` seen over `n` trials: unlike p ± 1.96·se
+/// it stays inside [0, 1] and is not zero-width at p = 0 or 1.
+pub fn wilson_interval(p: f64, n: usize) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    const Z: f64 = 1.959_963_984_540_054;
+    let n = n as f64;
+    let z2 = Z * Z;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / (1.0 + z2 / n);
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+/// Writes a PNG bar chart (1000×600) of pass@1 per task, one bar per difficulty level, each with
+/// its 95% interval (Wilson, over the item × sample draws) and its n; a bar at 0 is drawn as an
+/// outline on the axis so an all-zero run still shows every group.
 pub fn plot_accuracy(groups: &[GroupSummary], path: &Path, title: &str) -> Result<(), ReportError> {
     let file = path.display().to_string();
     if groups.is_empty() {
@@ -131,30 +147,51 @@ fn draw_bars(groups: &[GroupSummary], path: &Path, title: &str) -> Result<(), St
     let width = 0.8 / levels.len() as f64;
     for (li, level) in levels.iter().enumerate() {
         let color = Palette99::pick(li).to_rgba();
-        let bars: Vec<(f64, f64)> = groups
+        // (left edge, pass@1, draws behind it, items)
+        let bars: Vec<(f64, f64, usize, usize)> = groups
             .iter()
             .filter(|g| g.difficulty == *level)
             .filter_map(|g| {
-                tasks
-                    .iter()
-                    .position(|t| *t == g.task)
-                    .map(|ti| (ti as f64 + 0.1 + li as f64 * width, g.summary.pass_at_1))
+                tasks.iter().position(|t| *t == g.task).map(|ti| {
+                    let s = &g.summary;
+                    (ti as f64 + 0.1 + li as f64 * width, s.pass_at_1, s.n * s.samples.max(1), s.n)
+                })
             })
             .collect();
+        let w = width * 0.92;
         chart
-            .draw_series(bars.iter().map(|&(x0, y)| {
-                Rectangle::new([(x0, 0.0), (x0 + width * 0.92, y)], color.filled())
+            .draw_series(bars.iter().map(|&(x0, y, _, _)| {
+                Rectangle::new([(x0, 0.0), (x0 + w, y)], color.filled())
             }))
             .map_err(|e| err(&e))?
             .label(format!("level {}", level_name(*level)))
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 12, y + 6)], color.filled()));
+        // Outlines: a zero bar is a visible sliver on the axis, not nothing.
+        chart
+            .draw_series(bars.iter().map(|&(x0, y, _, _)| {
+                Rectangle::new([(x0, 0.0), (x0 + w, y.max(0.008))], color.stroke_width(2))
+            }))
+            .map_err(|e| err(&e))?;
+        // 95% interval whiskers with caps.
+        chart
+            .draw_series(bars.iter().flat_map(|&(x0, y, draws, _)| {
+                let (lo, hi) = wilson_interval(y, draws);
+                let (xm, cap) = (x0 + w / 2.0, w / 4.0);
+                [
+                    PathElement::new(vec![(xm, lo), (xm, hi)], BLACK.stroke_width(1)),
+                    PathElement::new(vec![(xm - cap, lo), (xm + cap, lo)], BLACK.stroke_width(1)),
+                    PathElement::new(vec![(xm - cap, hi), (xm + cap, hi)], BLACK.stroke_width(1)),
+                ]
+            }))
+            .map_err(|e| err(&e))?;
         let value_style =
             TextStyle::from(("sans-serif", 13)).pos(Pos::new(HPos::Center, VPos::Bottom));
         chart
-            .draw_series(bars.iter().map(|&(x0, y)| {
+            .draw_series(bars.iter().map(|&(x0, y, draws, items)| {
+                let (_, hi) = wilson_interval(y, draws);
                 Text::new(
-                    format!("{y:.2}"),
-                    (x0 + width * 0.46, y + 0.01),
+                    format!("{y:.2} n={items}"),
+                    (x0 + w / 2.0, hi.max(y) + 0.015),
                     value_style.clone(),
                 )
             }))
@@ -231,5 +268,17 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(&bytes[1..4], b"PNG");
         assert!(plot_accuracy(&[], &path, "x").is_err());
+        // All zero: still a picture (bars as outlines on the axis).
+        plot_accuracy(&[group("add", 1, 0.0), group("sub", 1, 0.0)], &path, "zeros").unwrap();
+    }
+
+    #[test]
+    fn wilson_matches_newcombe() {
+        // Newcombe (1998), Statistics in Medicine 17:857, Table II, method 3 (Wilson score).
+        for (k, n, lo, hi) in [(81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611), (1, 29, 0.0061, 0.1718)] {
+            let (l, h) = wilson_interval(k as f64 / n as f64, n);
+            assert!((l - lo).abs() < 5e-5 && (h - hi).abs() < 5e-5, "{k}/{n}: {l} {h}");
+        }
+        assert_eq!(wilson_interval(0.3, 0), (0.0, 1.0));
     }
 }

@@ -35,7 +35,6 @@ pub fn plot_run(run: &Path, only: &[String], out_dir: Option<&Path>) -> Result<V
     }
     let out = out_dir.map(Path::to_path_buf).unwrap_or_else(|| run.join("plots"));
     std::fs::create_dir_all(&out).map_err(|e| TrainError::io(&out, e))?;
-    register_fonts()?;
     let mut written = Vec::new();
     for k in &keys {
         let points: Vec<(f64, f64)> = rows
@@ -61,6 +60,7 @@ pub fn draw_line(points: &[(f64, f64)], name: &str, path: &Path) -> std::result:
 /// Several named series on one chart (e.g. two students' accuracy).
 pub fn draw_series(series: &[(String, Vec<(f64, f64)>)], title: &str, x_label: &str, path: &Path) -> std::result::Result<(), String> {
     let err = |e: &dyn std::fmt::Display| e.to_string();
+    register_fonts().map_err(|e| e.to_string())?;
     let all = series.iter().flat_map(|(_, p)| p.iter());
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for &(x, y) in all {

@@ -4,6 +4,8 @@
 //! greedily with the checkpoint's MTP module as draft and reports acceptance and speed-up.
 
 use super::roofline::BandwidthProbe;
+use crate::compute_args::ComputeArgs;
+use crate::human;
 use crate::model_arg;
 use anyhow::{bail, Result};
 use clap::Args;
@@ -16,7 +18,7 @@ use std::time::Instant;
 
 #[derive(Args)]
 pub struct BenchArgs {
-    #[arg(long)]
+    #[arg(short = 'm', long, help = model_arg::MODEL_HELP)]
     pub model: Option<PathBuf>,
     #[command(flatten)]
     pub kv_cache: model_arg::KvCacheArg,
@@ -38,6 +40,8 @@ pub struct BenchArgs {
     /// every 8 tokens (a 256 MiB buffer read twice, ~20 ms each time).
     #[arg(long)]
     pub no_roofline: bool,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
 }
 
 /// Peak resident set size of this process (VmHWM), in bytes.
@@ -55,6 +59,11 @@ pub fn peak_rss_bytes() -> u64 {
 }
 
 pub fn run(a: BenchArgs) -> Result<()> {
+    let compute = a.compute;
+    compute.install(|| measure(a))
+}
+
+fn measure(a: BenchArgs) -> Result<()> {
     if a.prompt_tokens == 0 || a.gen_tokens == 0 || a.repeats == 0 {
         bail!("--prompt-tokens, --gen-tokens and --repeats must be at least 1");
     }
@@ -74,10 +83,8 @@ pub fn run(a: BenchArgs) -> Result<()> {
             ((state >> 33) % vocab) as u32
         })
         .collect();
-    let threads = std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    // The pool `--threads` set up, which this runs on.
+    let threads = rayon::current_num_threads();
     let (mut best_prefill, mut best_decode) = (0.0f64, 0.0f64);
     let mut kv_cache_bytes = 0usize;
     let kv_dtype = m.new_cache().dtype();
@@ -162,11 +169,11 @@ pub fn run(a: BenchArgs) -> Result<()> {
         println!("threads         {threads}");
         println!("prefill         {best_prefill:.1} tok/s ({} tokens)", a.prompt_tokens);
         println!("decode          {best_decode:.1} tok/s ({} tokens)", a.gen_tokens);
-        println!("weight bytes    {}", m.weight_bytes);
+        println!("weights         {}", human::bytes(m.weight_bytes));
         let rss = report["peak_rss_bytes"].as_u64().unwrap_or(0);
         let base = m.weight_bytes + kv_cache_bytes as u64;
-        println!("KV cache        {kv_cache_bytes} bytes allocated ({})", report["kv_cache_dtype"].as_str().unwrap_or(""));
-        println!("peak RSS        {rss} ({:+.1}% over weights + KV cache)", 100.0 * (rss as f64 / base.max(1) as f64 - 1.0));
+        println!("KV cache        {} allocated ({})", human::bytes(kv_cache_bytes as u64), report["kv_cache_dtype"].as_str().unwrap_or(""));
+        println!("peak RSS        {} ({:+.1}% over weights + KV cache)", human::bytes(rss), 100.0 * (rss as f64 / base.max(1) as f64 - 1.0));
         if let Some(bw) = report["read_bandwidth_bytes_s"].as_f64() {
             let range = &report["read_bandwidth_range_bytes_s"];
             println!(

@@ -42,9 +42,16 @@ pub struct DistillArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub compute: crate::compute_args::ComputeArgs,
 }
 
 pub fn run(a: DistillArgs) -> Result<()> {
+    let compute = a.compute;
+    compute.install(|| distill_traces(a))
+}
+
+fn distill_traces(a: DistillArgs) -> Result<()> {
     let teacher = model_arg::open(&Some(a.teacher.clone()))?;
     let params = a.sampling.resolve(&teacher.generation)?;
     let mut problems = Vec::new();

@@ -5,8 +5,9 @@
 //! Seeds: sample k of every item is drawn with seed `--seed + k`, so one seed reproduces a whole
 //! run whatever the batch size; generated problems use `--problem-seed` (default `--seed`).
 
+use crate::compute_args::ComputeArgs;
 use crate::model_arg;
-use crate::sampling_args::SamplingArgs;
+use crate::sampling_args::{SamplingArgs, fit_context};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -24,8 +25,7 @@ use std::time::Instant;
 
 #[derive(Args)]
 pub struct EvalArgs {
-    /// A Hugging Face model directory.
-    #[arg(long)]
+    #[arg(short = 'm', long, help = model_arg::MODEL_HELP)]
     pub model: Option<PathBuf>,
     #[command(flatten)]
     pub kv_cache: model_arg::KvCacheArg,
@@ -44,7 +44,7 @@ pub struct EvalArgs {
     /// generates N problems at each level.
     #[arg(long, conflicts_with = "data")]
     pub difficulty: Option<String>,
-    /// Seed of the generated problem set (default: --seed).
+    /// Seed of the generated problem set [default: --seed, else 0]
     #[arg(long, conflicts_with = "data")]
     pub problem_seed: Option<u64>,
     /// A JSONL file of problems: ours {"prompt","answer",...}, GSM8K, MATH / MATH-500 or AIME.
@@ -77,6 +77,8 @@ pub struct EvalArgs {
     pub no_instruction: bool,
     #[command(flatten)]
     pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
 }
 
 /// One prompt as the model sees it.
@@ -86,6 +88,11 @@ struct EncodedPrompt {
 }
 
 pub fn run(a: EvalArgs) -> Result<()> {
+    let compute = a.compute;
+    compute.install(|| evaluate(a))
+}
+
+fn evaluate(a: EvalArgs) -> Result<()> {
     if a.samples == 0 {
         bail!("--samples must be at least 1");
     }
@@ -118,21 +125,24 @@ pub fn run(a: EvalArgs) -> Result<()> {
         .collect::<Result<_>>()?;
 
     // Item-major order: item i's K samples sit next to each other (same prompt, seeds base + k).
-    let requests: Vec<GenerationRequest> = prompts
-        .iter()
-        .flat_map(|p| {
-            (0..a.samples).map(|k| {
-                let mut params = params.clone();
-                params.seed = params.seed.wrapping_add(k as u64);
-                GenerationRequest {
-                    prompt_ids: p.ids.clone(),
-                    params,
-                    stop: Vec::new(),
-                    think_open: p.think_open,
-                }
-            })
-        })
-        .collect();
+    // Each prompt's replies stop at the context window (reason `length`, counted as truncated).
+    let context = m.model.info().max_positions;
+    let mut requests: Vec<GenerationRequest> = Vec::with_capacity(prompts.len() * a.samples);
+    for (p, problem) in prompts.iter().zip(&problems) {
+        let mut fitted = params.clone();
+        fit_context(&mut fitted, p.ids.len(), context)
+            .with_context(|| format!("problem {}", problem.id.as_deref().unwrap_or("?")))?;
+        for k in 0..a.samples {
+            let mut params = fitted.clone();
+            params.seed = params.seed.wrapping_add(k as u64);
+            requests.push(GenerationRequest {
+                prompt_ids: p.ids.clone(),
+                params,
+                stop: Vec::new(),
+                think_open: p.think_open,
+            });
+        }
+    }
 
     let engine = Engine::new(&m);
     let tok = m
@@ -206,13 +216,15 @@ pub fn run(a: EvalArgs) -> Result<()> {
     if a.json {
         let mut v = serde_json::to_value(&overall)?;
         v["tokens_per_sec"] = serde_json::json!(tokens_per_sec);
+        v["seed"] = serde_json::json!(params.seed);
         println!("{v}");
     } else {
         print!("{}", format_summary_table(&groups, Some(&overall)));
         println!(
-            "{gen_tokens} tokens in {secs:.1}s ({tokens_per_sec:.1} tokens/s); {truncated} of {} samples hit --max-tokens {}",
+            "{gen_tokens} tokens in {secs:.1}s ({tokens_per_sec:.1} tokens/s); {truncated} of {} samples hit --max-tokens {}; --seed {} repeats this run",
             requests.len(),
-            params.max_tokens
+            params.max_tokens,
+            params.seed
         );
     }
     Ok(())
@@ -226,7 +238,7 @@ fn load_problems(a: &EvalArgs) -> Result<(Vec<Problem>, String)> {
             Some(text) => parse_levels(text).context("--difficulty")?,
             None => vec![GenOptions::default().difficulty],
         };
-        let seed = a.problem_seed.unwrap_or(a.sampling.seed);
+        let seed = a.problem_seed.or(a.sampling.seed).unwrap_or(0);
         let mut problems = Vec::with_capacity(n * levels.len());
         for &difficulty in &levels {
             let opts = GenOptions {
@@ -276,6 +288,11 @@ fn load_problems(a: &EvalArgs) -> Result<(Vec<Problem>, String)> {
         );
     }
     let mut problems = loaded.problems;
+    // A row of ours without `task` is still ours: countdown when it carries numbers and a
+    // target, else the plain `jsonl` task (graded as a math answer), never "unknown".
+    for p in problems.iter_mut().filter(|p| p.task.as_deref().is_none_or(|t| t.trim().is_empty())) {
+        p.task = Some(if p.countdown_spec().is_some() { "countdown" } else { "jsonl" }.into());
+    }
     if let Some(n) = a.n {
         problems.truncate(n);
     }
@@ -284,7 +301,7 @@ fn load_problems(a: &EvalArgs) -> Result<(Vec<Problem>, String)> {
     }
     // One task in the file names the run; a mix goes under the file's name.
     let first = problems[0].task_name().to_string();
-    let label = if first != "unknown" && problems.iter().all(|p| p.task_name() == first) {
+    let label = if problems.iter().all(|p| p.task_name() == first) {
         first
     } else {
         path.file_stem()

@@ -1,9 +1,11 @@
 //! `reasoner generate --prompt TEXT [--raw] [--json]`: one completion. Without --raw the prompt
-//! is a user message in the model's chat template; with --raw it is fed as plain text.
+//! is a user message in the model's chat template; with --raw it is fed as plain text. Text mode
+//! ends with a line on stderr saying how many tokens, how fast and why the reply stopped.
 
-use super::transcript::Transcript;
+use super::transcript::{finish_words, print_dim, stats_line, Transcript};
+use crate::compute_args::ComputeArgs;
 use crate::model_arg;
-use crate::sampling_args::SamplingArgs;
+use crate::sampling_args::{describe, fit_context, SamplingArgs};
 use anyhow::{Context, Result};
 use clap::Args;
 use reasoner_engine::prompt::{chat_prompt, ends_inside_think};
@@ -13,16 +15,17 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct GenerateArgs {
-    #[arg(long)]
+    #[arg(short = 'm', long, help = model_arg::MODEL_HELP)]
     pub model: Option<PathBuf>,
     #[command(flatten)]
     pub kv_cache: model_arg::KvCacheArg,
-    #[arg(long)]
+    /// The prompt (a user message unless --raw).
+    #[arg(short, long)]
     pub prompt: String,
     /// Feed the prompt as raw text (no chat template).
     #[arg(long)]
     pub raw: bool,
-    /// Print one JSON object instead of streaming text.
+    /// Print one JSON object (text, finish_reason, usage, timing) instead of streaming text.
     #[arg(long)]
     pub json: bool,
     /// A system message (chat mode only).
@@ -31,13 +34,27 @@ pub struct GenerateArgs {
     /// Stop when this text appears (repeatable).
     #[arg(long)]
     pub stop: Vec<String>,
+    /// Keep generating past the end-of-text token, up to --max-tokens (for benchmarks, as
+    /// llama.cpp's --ignore-eos).
+    #[arg(long)]
+    pub ignore_eos: bool,
+    /// Print the sampling settings (seed included, to repeat the run) before generating.
+    #[arg(short, long)]
+    pub verbose: bool,
     #[command(flatten)]
     pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
 }
 
 pub fn run(a: GenerateArgs) -> Result<()> {
+    let compute = a.compute;
+    compute.install(|| generate(a))
+}
+
+fn generate(a: GenerateArgs) -> Result<()> {
     let m = model_arg::open_with_cache(&a.model, a.kv_cache)?;
-    let params = a.sampling.resolve(&m.generation)?;
+    let mut params = a.sampling.resolve(&m.generation)?;
     let (ids, think_open) = if a.raw {
         let tok = m.tokenizer.as_ref().with_context(|| format!("{}: no tokenizer.json", m.path.display()))?;
         (tok.encode(&a.prompt, true)?, ends_inside_think(&a.prompt))
@@ -50,7 +67,16 @@ pub fn run(a: GenerateArgs) -> Result<()> {
         let p = chat_prompt(&m, &msgs, &Default::default())?;
         (p.ids, p.think_open)
     };
-    let engine = Engine::new(&m);
+    let context = m.model.info().max_positions;
+    let context_cut = fit_context(&mut params, ids.len(), context).context("--prompt")?;
+    if a.verbose {
+        eprintln!("{} · prompt {} tokens · context window {context}", describe(&params), ids.len());
+    }
+    let max_tokens = params.max_tokens;
+    let mut engine = Engine::new(&m);
+    if a.ignore_eos {
+        engine.eos_ids.clear();
+    }
     let req = GenerationRequest { prompt_ids: ids, params, stop: a.stop.clone(), think_open };
     let mut transcript = Transcript::new(true);
     let json = a.json;
@@ -66,6 +92,7 @@ pub fn run(a: GenerateArgs) -> Result<()> {
             "content": c.content,
             "finish_reason": c.finish_reason,
             "token_ids": c.token_ids,
+            "seed": req.params.seed,
             "usage": {
                 "prompt_tokens": c.prompt_tokens,
                 "completion_tokens": c.completion_tokens,
@@ -77,6 +104,8 @@ pub fn run(a: GenerateArgs) -> Result<()> {
         println!("{v}");
     } else {
         transcript.finish();
+        let only_cut_by_context = context_cut && c.completion_tokens >= max_tokens;
+        print_dim(&stats_line(&c, &stats, &finish_words(&c, max_tokens, only_cut_by_context, !a.stop.is_empty())));
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `reasoner info --model PATH [--json]`: what the model is and what it costs in memory.
 
+use crate::human;
 use crate::model_arg;
 use anyhow::Result;
 use clap::Args;
@@ -7,8 +8,9 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct InfoArgs {
-    #[arg(long)]
+    #[arg(short = 'm', long, help = model_arg::MODEL_HELP)]
     pub model: Option<PathBuf>,
+    /// Print one JSON object (exact numbers) instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -29,17 +31,19 @@ pub fn run(a: InfoArgs) -> Result<()> {
     }
     println!("path              {}", m.path.display());
     println!("architecture      {}", info.architecture);
-    println!("parameters        {}", info.parameters);
+    println!("parameters        {} ({})", human::count(info.parameters), info.parameters);
     println!("layers            {}", info.layers);
     println!("hidden size       {}", info.hidden_size);
-    println!("vocabulary        {}", info.vocab_size);
-    println!("max positions     {}", info.max_positions);
+    println!("vocabulary        {}", human::count(info.vocab_size as u64));
+    println!("context window    {} tokens", info.max_positions);
     let dtypes: Vec<String> = m.storage_dtypes.iter().map(|(k, v)| format!("{k} x{v}")).collect();
     println!("stored dtypes     {}", dtypes.join(", "));
-    println!("weight bytes      {}", m.weight_bytes);
+    println!("weights           {}", human::bytes(m.weight_bytes));
     println!(
-        "KV cache / token  {} bytes in f32 ({} values per layer; half in f16, --kv-cache); a full multi-head cache: {} bytes",
-        info.kv_cache_bytes_per_token, info.kv_cache_values_per_token_per_layer, info.mha_kv_cache_bytes_per_token
+        "KV cache / token  {} in f32 ({} values per layer; half in f16, --kv-cache); a full multi-head cache: {}",
+        human::bytes(info.kv_cache_bytes_per_token),
+        info.kv_cache_values_per_token_per_layer,
+        human::bytes(info.mha_kv_cache_bytes_per_token)
     );
     println!("chat template     {}", template.unwrap_or_else(|| "none".into()));
     Ok(())

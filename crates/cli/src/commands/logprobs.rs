@@ -1,6 +1,9 @@
 //! `reasoner logprobs --model PATH (--ids 1,2,3 | --text TEXT)`: one JSON object
-//! {"tokens": [...], "logprobs": [...]}, logprobs[i] = ln p(tokens[i+1] | tokens[..=i]).
+//! {"tokens": [...], "logprobs": [...]}, logprobs[i] = ln p(tokens[i+1] | tokens[..=i]), with each
+//! token's text, the sum and the perplexity beside them (`--table` for a table to read).
 
+use crate::commands::tokenize::token_texts;
+use crate::compute_args::ComputeArgs;
 use crate::model_arg;
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -8,7 +11,7 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct LogprobsArgs {
-    #[arg(long)]
+    #[arg(short = 'm', long, help = model_arg::MODEL_HELP)]
     pub model: Option<PathBuf>,
     /// Comma-separated token ids.
     #[arg(long, conflicts_with = "text")]
@@ -16,6 +19,11 @@ pub struct LogprobsArgs {
     /// Text, tokenized as transformers' tokenizer(text) does (special tokens added).
     #[arg(long)]
     pub text: Option<String>,
+    /// A table (token, its text, log-probability) and the totals instead of JSON.
+    #[arg(long)]
+    pub table: bool,
+    #[command(flatten)]
+    pub compute: ComputeArgs,
 }
 
 pub fn parse_ids(s: &str) -> Result<Vec<u32>> {
@@ -27,6 +35,11 @@ pub fn parse_ids(s: &str) -> Result<Vec<u32>> {
 }
 
 pub fn run(a: LogprobsArgs) -> Result<()> {
+    let compute = a.compute;
+    compute.install(|| score(a))
+}
+
+fn score(a: LogprobsArgs) -> Result<()> {
     let ids = match (&a.ids, &a.text) {
         (Some(s), None) => parse_ids(s)?,
         (None, Some(_)) | (Some(_), Some(_)) => Vec::new(),
@@ -44,7 +57,37 @@ pub fn run(a: LogprobsArgs) -> Result<()> {
     if ids.len() < 2 {
         bail!("need at least two tokens to score, got {}", ids.len());
     }
+    let vocab = m.model.info().vocab_size;
+    if let Some(bad) = ids.iter().find(|&&id| id as usize >= vocab) {
+        bail!("--ids: token id {bad} is out of range for {} (vocabulary of {vocab})", m.path.display());
+    }
     let logprobs = reasoner_engine::scoring::token_logprobs(m.model.as_ref(), &ids)?;
-    println!("{}", serde_json::json!({ "tokens": ids, "logprobs": logprobs }));
+    let texts = match &m.tokenizer {
+        Some(tok) => Some(token_texts(tok, &ids)?),
+        None => None,
+    };
+    // Summed in f64: thousands of f32 terms lose digits otherwise.
+    let sum: f64 = logprobs.iter().map(|&l| l as f64).sum();
+    let perplexity = (-sum / logprobs.len() as f64).exp();
+    if a.table {
+        println!("{:>6}  {:>10}  {:>12}  text", "pos", "token", "logprob");
+        for (i, id) in ids.iter().enumerate() {
+            let lp = if i == 0 { "-".to_string() } else { format!("{:.4}", logprobs[i - 1]) };
+            let text = texts.as_ref().map_or_else(String::new, |t| format!("{:?}", t[i]));
+            println!("{i:>6}  {id:>10}  {lp:>12}  {text}");
+        }
+        println!("sum {sum:.4} over {} predicted tokens, perplexity {perplexity:.3}", logprobs.len());
+        return Ok(());
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "tokens": ids,
+            "logprobs": logprobs,
+            "token_text": texts,
+            "sum_logprob": sum,
+            "perplexity": perplexity,
+        })
+    );
     Ok(())
 }

@@ -19,9 +19,16 @@ pub struct RecipeArgs {
     /// student-pretrain, student-distill, student-sft, student-rl, eval).
     #[arg(long)]
     pub stop_after: Option<String>,
+    #[command(flatten)]
+    pub threads: crate::compute_args::ThreadsArg,
 }
 
 pub fn run(a: RecipeArgs) -> Result<()> {
+    let threads = a.threads;
+    threads.install(|| recipe(a))
+}
+
+fn recipe(a: RecipeArgs) -> Result<()> {
     if a.name != "tiny-r1" {
         bail!("unknown recipe `{}` (known: tiny-r1)", a.name);
     }

@@ -12,8 +12,10 @@ use std::time::Duration;
 
 #[derive(Args)]
 pub struct ServeArgs {
-    #[arg(long)]
+    #[arg(short = 'm', long, help = model_arg::MODEL_HELP)]
     pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub compute: crate::compute_args::ComputeArgs,
     #[command(flatten)]
     pub kv_cache: model_arg::KvCacheArg,
     /// Address to listen on; loopback by default (port 0 picks a free port).
@@ -53,6 +55,11 @@ pub struct ServeArgs {
 }
 
 pub fn run(a: ServeArgs) -> Result<()> {
+    let compute = a.compute;
+    compute.install(|| serve_model(a))
+}
+
+fn serve_model(a: ServeArgs) -> Result<()> {
     let m = model_arg::open_with_cache(&a.model, a.kv_cache)?;
     let cfg = ServerConfig {
         addr: a.addr,

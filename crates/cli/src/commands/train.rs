@@ -33,9 +33,16 @@ pub struct TrainArgs {
     /// No progress bar (it is shown only on a terminal anyway).
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub threads: crate::compute_args::ThreadsArg,
 }
 
 pub fn run(a: TrainArgs) -> Result<()> {
+    let threads = a.threads;
+    threads.install(|| train(a))
+}
+
+fn train(a: TrainArgs) -> Result<()> {
     let mut cfg = TrainConfig::read(&a.config)?;
     let kind = match a.mode {
         Mode::Sft => RunKind::Sft,
