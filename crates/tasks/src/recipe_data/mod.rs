@@ -210,12 +210,20 @@ impl SftExample {
         }
     }
 
+    /// The first user message ("" when there is none, as in a hand-edited file).
     pub fn prompt(&self) -> &str {
-        &self.messages[0].content
+        self.turn("user")
     }
 
+    /// The last assistant message ("" when there is none).
     pub fn reply(&self) -> &str {
-        &self.messages[1].content
+        self.turn("assistant")
+    }
+
+    fn turn(&self, role: &str) -> &str {
+        let mut found = self.messages.iter().filter(|m| m.role == role);
+        let m = if role == "user" { found.next() } else { found.next_back() };
+        m.map_or("", |m| m.content.as_str())
     }
 }
 
