@@ -149,3 +149,55 @@ fn sft_examples_fit_a_tiny_context() {
     let max = by_task.values().map(|l| l[l.len() - 1]).max().unwrap();
     assert!(max <= 384, "an SFT example takes {max} tokens");
 }
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tiny_bpe");
+
+/// Writes the committed fixture (512 tokens); `tools/tinydata/make_tokenizer_golden.py` then
+/// records what the Python `tokenizers` library and Jinja2 make of it.
+#[test]
+#[ignore = "writes tests/fixtures/tiny_bpe; run by hand when the trainer changes"]
+fn write_fixture() {
+    let sft = sft_examples(1000, 4, &Mix::sft(), &EvalGuard::default()).unwrap();
+    train_tokenizer_from_texts(corpus(&sft), 512, Path::new(FIXTURE)).unwrap();
+}
+
+#[derive(serde::Deserialize)]
+struct Golden {
+    encodings: Vec<GoldenEncoding>,
+    renders: Vec<GoldenRender>,
+}
+
+#[derive(serde::Deserialize)]
+struct GoldenEncoding {
+    text: String,
+    add_special_tokens: bool,
+    ids: Vec<u32>,
+    decoded: String,
+    decoded_skip_special: String,
+}
+
+#[derive(serde::Deserialize)]
+struct GoldenRender {
+    messages: Vec<ChatMessage>,
+    add_generation_prompt: bool,
+    text: String,
+}
+
+/// Our loader against the Python `tokenizers` library (encode, decode) and Jinja2 (the chat
+/// template, rendered as transformers renders it), on the committed fixture.
+#[test]
+fn loader_agrees_with_python_tokenizers_and_jinja2() {
+    let dir = Path::new(FIXTURE);
+    let golden: Golden = serde_json::from_str(&std::fs::read_to_string(dir.join("golden.json")).unwrap()).unwrap();
+    let (tok, tmpl) = load(dir);
+    assert!(golden.encodings.len() >= 8);
+    for g in &golden.encodings {
+        let ids = tok.encode(&g.text, g.add_special_tokens).unwrap();
+        assert_eq!(ids, g.ids, "{:?}", g.text);
+        assert_eq!(tok.decode(&ids, false).unwrap(), g.decoded);
+        assert_eq!(tok.decode(&ids, true).unwrap(), g.decoded_skip_special);
+    }
+    for r in &golden.renders {
+        assert_eq!(tmpl.render(&r.messages, r.add_generation_prompt, &Default::default()).unwrap(), r.text);
+    }
+}

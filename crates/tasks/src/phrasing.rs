@@ -78,6 +78,8 @@ const LINEAR: &[Wording] = &[
     held("If {eq}, what is x?"),
 ];
 
+const COUNTDOWN_CANONICAL: &str = "Using the numbers [{list}], create an equation that equals {target}. You can use +, -, *, / and each number at most once.";
+
 const COUNTDOWN: &[Wording] = &[
     Wording { template: None, held_out: false },
     train(
@@ -128,6 +130,82 @@ fn render(w: &Wording, spec: &Spec) -> String {
         (None, Spec::Countdown { numbers, target }) => countdown_prompt(numbers, *target),
         (None, _) => String::new(),
     }
+}
+
+fn wordings_of_task(task: &str) -> &'static [Wording] {
+    match task {
+        "add" => ADD,
+        "sub" => SUB,
+        "mul" => MUL,
+        "linear" => LINEAR,
+        "countdown" => COUNTDOWN,
+        _ => &[],
+    }
+}
+
+/// The values of a template's `{holes}` in `text`, each hole ending where the next literal
+/// part starts; None when the text does not have the template's shape.
+fn match_template(template: &str, text: &str) -> Option<Vec<(String, String)>> {
+    let mut parts = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let close = open + rest[open..].find('}')?;
+        parts.push((false, &rest[..open]));
+        parts.push((true, &rest[open + 1..close]));
+        rest = &rest[close + 1..];
+    }
+    parts.push((false, rest));
+    let mut values = Vec::new();
+    let mut pos = 0;
+    for (k, (hole, part)) in parts.iter().enumerate() {
+        if !hole {
+            if !text[pos..].starts_with(part) {
+                return None;
+            }
+            pos += part.len();
+            continue;
+        }
+        let end = match parts.get(k + 1) {
+            Some((false, next)) if !next.is_empty() => pos + text[pos..].find(next)?,
+            _ => text.len(),
+        };
+        values.push((part.to_string(), text[pos..end].to_string()));
+        pos = end;
+    }
+    (pos == text.len()).then_some(values)
+}
+
+/// The spec of a `task` problem worded as `prompt` in any of this module's wordings.
+pub fn spec_from_wording(task: &str, prompt: &str) -> Option<Spec> {
+    let prompt = prompt.trim();
+    for w in wordings_of_task(task) {
+        // Countdown's canonical wording is countdown_prompt's; this is its shape.
+        let Some(template) = w.template.or((task == "countdown").then_some(COUNTDOWN_CANONICAL)) else {
+            continue;
+        };
+        let Some(values) = match_template(template, prompt) else { continue };
+        let get = |name: &str| values.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim());
+        let int = |name: &str| get(name)?.parse::<i64>().ok();
+        let spec = match task {
+            "add" => Spec::Add { a: int("a")?, b: int("b")? },
+            "sub" => Spec::Sub { a: int("a")?, b: int("b")? },
+            "mul" => Spec::Mul { a: int("a")?, b: int("b")? },
+            "linear" => {
+                let mut p = Problem::new(format!("Solve for x: {}.", get("eq")?), "");
+                p.task = Some("linear".into());
+                Spec::from_problem(&p).ok()?
+            }
+            _ => Spec::Countdown {
+                numbers: get("list")?.split(", ").map(|n| n.parse().ok()).collect::<Option<_>>()?,
+                target: int("target")?,
+            },
+        };
+        // Only an exact rendering counts, so a loose match cannot misread a prompt.
+        if fill(template, &spec) == prompt {
+            return Some(spec);
+        }
+    }
+    None
 }
 
 /// Every wording of `spec` in `split`, in a fixed order (the canonical one first where included).
@@ -198,6 +276,36 @@ mod tests {
                 assert_eq!(Spec::from_problem(&back).unwrap(), spec);
             }
         }
+    }
+
+    #[test]
+    fn every_wording_reads_back() {
+        let specs = [
+            Spec::Add { a: 347, b: 589 },
+            Spec::Sub { a: 12, b: 4005 },
+            Spec::Mul { a: 305, b: 40 },
+            Spec::Linear { a: -3, b: -2, c: 7 },
+            Spec::Linear { a: 5, b: 0, c: 20 },
+            Spec::Countdown { numbers: vec![19, 36, 55, 7], target: 65 },
+        ];
+        for spec in &specs {
+            for split in [PhrasingSplit::Train, PhrasingSplit::HeldOut] {
+                for text in all_phrasings(spec, split) {
+                    let mut p = problem_from_spec(spec, format!("{text}\n\n{}", crate::DEFAULT_INSTRUCTION));
+                    if let Spec::Countdown { .. } = spec {
+                        // Read from the wording, not from the record's numbers.
+                        assert_eq!(spec_from_wording("countdown", &text).as_ref(), Some(spec), "{text}");
+                        p.numbers = None;
+                        p.target = None;
+                        continue;
+                    }
+                    assert_eq!(Spec::from_problem(&p).as_ref(), Ok(spec), "{text}");
+                }
+            }
+        }
+        assert_eq!(spec_from_wording("add", "What is 3 + 4 + 5?"), None);
+        assert_eq!(spec_from_wording("add", "Add 3 and four."), None);
+        assert_eq!(spec_from_wording("div", "What is 3 / 4?"), None);
     }
 
     #[test]

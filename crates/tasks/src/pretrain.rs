@@ -79,10 +79,19 @@ fn fact(rng: &mut SplitMix64, guard: &EvalGuard) -> Option<String> {
 fn times_table(rng: &mut SplitMix64, guard: &EvalGuard) -> String {
     let k = rng.range_i64(1, 12);
     let rows: Vec<String> = (1..=10)
-        .filter(|&i| !guard.contains(&Spec::Mul { a: k, b: i }))
+        // Single-digit products are kept whatever the guard says: every trace uses them.
+        .filter(|&i| (k <= 9 && i <= 9) || !guard.contains(&Spec::Mul { a: k, b: i }))
         .map(|i| format!("{k} * {i} = {}", k * i))
         .collect();
     format!("Times table of {k}: {}.", rows.join(", "))
+}
+
+/// Exact divisions, the step that solves `a x = c` in the equation traces.
+fn division(rng: &mut SplitMix64) -> String {
+    let a = rng.range_i64(2, 12) * if rng.chance(0.25) { -1 } else { 1 };
+    let q = rng.range_i64(-20, 20);
+    let shown = if a < 0 { format!("({a})") } else { a.to_string() };
+    format!("{} / {shown} = {q}.", a * q)
 }
 
 fn comparison(rng: &mut SplitMix64) -> String {
@@ -141,10 +150,11 @@ pub fn pretrain_document(rng: &mut SplitMix64, guard: &EvalGuard) -> String {
     let count = rng.range_i64(4, 10);
     let mut sentences = Vec::new();
     while (sentences.len() as i64) < count {
-        let s = match rng.below(10) {
+        let s = match rng.below(11) {
             0 => Some(counting(rng)),
             1 => Some(place_values(rng)),
             2..=4 => fact(rng, guard),
+            9 => Some(division(rng)),
             5 => Some(times_table(rng, guard)),
             6 => Some(comparison(rng)),
             7 => Some(parity(rng)),

@@ -130,6 +130,9 @@ fn training_sets_never_hold_an_evaluation_problem() {
     assert_eq!(grpo.len(), 3000);
     for p in &grpo {
         assert!(!eval_prompts.contains(p.prompt.as_str()), "{}", p.prompt);
+        // Read back from the file's wording, whichever phrasing it uses.
+        let spec = Spec::from_problem(p).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!eval_keys.contains(&spec.key()), "GRPO holds eval problem {}", p.prompt);
     }
 
     let corpus_path = dir.path().join("pretrain.txt");
@@ -164,6 +167,11 @@ fn eval_sets_are_written_in_both_wordings() {
         assert_ne!(a.prompt, h.prompt);
         assert!(a.prompt.split_whitespace().nth(2).unwrap().len() == 4, "{}", a.prompt);
         assert!(h.prompt.starts_with("How much is") || h.prompt.starts_with("Find the sum"), "{}", h.prompt);
+    }
+    for path in &paths {
+        for p in load_jsonl(path, &LoadOptions::default()).unwrap().problems {
+            assert_full_reward(&p, &solve(&p).unwrap_or_else(|e| panic!("{}: {e}", path.display())));
+        }
     }
     let cd4 = load_jsonl(&dir.path().join("countdown-4-heldout.jsonl"), &LoadOptions::default()).unwrap().problems;
     assert!(cd4.iter().all(|p| p.numbers.as_ref().is_some_and(|n| n.len() == 4)));

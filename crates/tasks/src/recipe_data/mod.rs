@@ -210,12 +210,20 @@ impl SftExample {
         }
     }
 
+    /// The first user message ("" when there is none, as in a hand-edited file).
     pub fn prompt(&self) -> &str {
-        &self.messages[0].content
+        self.turn("user")
     }
 
+    /// The last assistant message ("" when there is none).
     pub fn reply(&self) -> &str {
-        &self.messages[1].content
+        self.turn("assistant")
+    }
+
+    fn turn(&self, role: &str) -> &str {
+        let mut found = self.messages.iter().filter(|m| m.role == role);
+        let m = if role == "user" { found.next() } else { found.next_back() };
+        m.map_or("", |m| m.content.as_str())
     }
 }
 
@@ -367,6 +375,19 @@ mod tests {
         assert!(e.contains("instruction_share"), "{e}");
         let bad: Result<Mix, _> = serde_json::from_str(r#"{"draws":[],"oops":1}"#);
         assert!(bad.is_err());
+        // Recipes configure mixes from files: the defaults survive a round trip, and a partial
+        // mix keeps the other defaults.
+        for mix in [Mix::sft(), Mix::grpo()] {
+            let text = serde_json::to_string(&mix).unwrap();
+            assert_eq!(serde_json::from_str::<Mix>(&text).unwrap(), mix);
+        }
+        let partial: Mix = serde_json::from_str(
+            r#"{"draws":[{"task":"countdown","levels":[3,4],"weight":1.0}],"ood_share":0.1}"#,
+        )
+        .unwrap();
+        assert_eq!((partial.draws[0].task, partial.ood_share, partial.canonical_share), (TaskKind::Countdown, 0.1, 0.5));
+        let guard: GuardConfig = serde_json::from_str(r#"{"max_n":200}"#).unwrap();
+        assert_eq!((guard.seeds.as_slice(), guard.max_n), (&[0u64][..], 200));
     }
 
     #[test]

@@ -37,9 +37,18 @@ pub enum TraceError {
 }
 
 impl Spec {
-    /// Reads the spec from a problem as the tasks crate's generators phrase it
-    /// ("What is 347 + 589?", "Solve for x: 3x + 2 = 11.", countdown's `numbers`/`target`).
+    /// Reads the spec from a problem worded as the tasks crate's generators word it ("What is
+    /// 347 + 589?", "Solve for x: 3x + 2 = 11.", countdown's `numbers`/`target`) or in one of
+    /// the alternative wordings of [`crate::phrasing`]; R1's instruction after a blank line is
+    /// ignored.
     pub fn from_problem(problem: &Problem) -> Result<Spec, TraceError> {
+        Self::from_canonical(problem).or_else(|err| {
+            let question = problem.prompt.split("\n\n").next().unwrap_or_default();
+            crate::phrasing::spec_from_wording(problem.task_name(), question).ok_or(err)
+        })
+    }
+
+    fn from_canonical(problem: &Problem) -> Result<Spec, TraceError> {
         let task = problem.task_name().to_string();
         let unparsed = || TraceError::Unparsed {
             task: task.clone(),
