@@ -43,7 +43,7 @@ weight_decay = 0.1
 [checkpoint]
 every = 0
 TOML
-$bin --threads "$THREADS" train pretrain --config "$work/run.toml" --quiet
+$bin train pretrain --threads "$THREADS" --config "$work/run.toml" --quiet
 "$venv/bin/python" - "$work" <<'PY'
 import json, sys
 from tokenizers import Tokenizer
@@ -64,4 +64,8 @@ theirs=$("$venv/bin/python" benches/train/torch_train_speed.py "$work/config.jso
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), threads $THREADS, batch $BATCH x $SEQ tokens, $STEPS steps"
 echo "reasoner: $ours"
 echo "pytorch:  $theirs"
-"$venv/bin/python" -c 'import json,sys; a=json.loads(sys.argv[1]); b=json.loads(sys.argv[2]); print(f"ratio (reasoner / pytorch tokens/s): {a[\"tokens_per_s\"]/b[\"tokens_per_s\"]:.2f}")' "$ours" "$theirs"
+"$venv/bin/python" - "$ours" "$theirs" <<'PY'
+import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(f"ratio (reasoner / pytorch tokens/s): {a['tokens_per_s'] / b['tokens_per_s']:.2f}")
+PY
