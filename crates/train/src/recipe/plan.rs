@@ -320,13 +320,15 @@ fn write_report(out: &Path, stages: &[&str], times: &StageTimes, plan: &RecipePl
             (set.clone(), pts)
         })
         .collect();
-    draw_series(&series, "pass@1 by stage (0 pretrain, 1 sft, 2 grpo, 3 student-distill, 4 student-sft, 5 student-rl)", "stage", &plots.join("accuracy_by_stage.png"))
+    let stage_axis = format!("stage ({})", stages.iter().enumerate().map(|(i, s)| format!("{i} {s}")).collect::<Vec<_>>().join(", "));
+    draw_series(&series, "pass@1", &stage_axis, &plots.join("accuracy_by_stage.png"))
         .map_err(|message| TrainError::Plot { path: plots.join("accuracy_by_stage.png"), message })?;
     let students: Vec<(String, Vec<(f64, f64)>)> = ["student-distill", "student-rl"]
         .iter()
         .filter_map(|st| Some((st.to_string(), scores.get(*st)?.iter().enumerate().map(|(j, r)| (j as f64, r.pass_at_1)).collect())))
         .collect();
-    draw_series(&students, &format!("students: pass@1 per set ({})", sets.join(", ")), "set", &plots.join("students.png"))
+    let set_axis = format!("set ({})", sets.iter().enumerate().map(|(i, s)| format!("{i} {s}")).collect::<Vec<_>>().join(", "));
+    draw_series(&students, "pass@1", &set_axis, &plots.join("students.png"))
         .map_err(|message| TrainError::Plot { path: plots.join("students.png"), message })?;
     let grpo_keys = ["reward_mean", "accuracy", "response_length"].map(String::from);
     plot_run(&out.join("grpo"), &grpo_keys, Some(&plots.join("grpo")))?;
