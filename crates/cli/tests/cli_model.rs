@@ -183,8 +183,9 @@ fn bad_input_fails_cleanly_and_names_the_culprit() {
     std::fs::write(&huge, bytes).unwrap();
     assert_clean_failure(&run(&huge), &["huge.gguf", "tensor count"]);
 
-    let no_model = reasoner(&["chat"]);
-    assert_clean_failure(&no_model, &["--model"]);
+    // With no --model the embedded tiny-r1 answers; a default that names nothing is refused by name.
+    let no_model = Command::new(env!("CARGO_BIN_EXE_reasoner")).args(["chat"]).env("REASONER_MODEL", "/no/such/model").output().unwrap();
+    assert_clean_failure(&no_model, &["REASONER_MODEL", "/no/such/model"]);
 }
 
 #[test]
