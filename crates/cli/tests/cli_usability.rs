@@ -72,8 +72,9 @@ fn model_from_short_flag_env_and_hf_cache() {
     let err = String::from_utf8_lossy(&missing.stderr);
     assert!(!missing.status.success());
     assert!(err.contains("models--deepseek-ai--DeepSeek-R1-Distill-Qwen-1.5B") && err.contains("reasoner pull"), "{err}");
-    let none = run(&ids, &[]);
-    assert!(String::from_utf8_lossy(&none.stderr).contains("REASONER_MODEL"));
+    // No --model and no REASONER_MODEL: the embedded tiny-r1 scores the ids.
+    let none = json(&run(&ids, &[]));
+    assert_eq!(none["logprobs"].as_array().map(Vec::len), Some(2), "{none}");
 }
 
 #[test]
