@@ -55,6 +55,7 @@ struct Rollout {
     ids: Vec<u32>,
     completion_len: usize,
     advantage: f32,
+    /// Log-probs of the sampling policy, when several updates use this batch (else empty).
     old_logp: Vec<f32>,
     ref_logp: Vec<f32>,
 }
@@ -150,12 +151,17 @@ pub fn run_grpo(cfg: TrainConfig, dir: &Path, resume: bool, show_progress: bool)
         }
         let t_score = t1.elapsed().as_secs_f64();
 
-        // Old and reference log-probs, once per batch of rollouts.
+        // Old log-probs (needed apart only when several updates use one batch: with one, the
+        // loss's own forward gives them) and reference log-probs, once per batch of rollouts.
         let t2 = Instant::now();
         let chunks: Vec<std::ops::Range<usize>> =
             (0..rollouts.len()).step_by(o.batch_size * g.group_size).map(|s| s..(s + o.batch_size * g.group_size).min(rollouts.len())).collect();
         for r in &chunks {
-            let olds = completion_logprobs(run.policy.train.model.as_ref(), &rollouts[r.clone()])?;
+            let olds = if g.inner_steps > 1 {
+                completion_logprobs(run.policy.train.model.as_ref(), &rollouts[r.clone()])?
+            } else {
+                vec![Vec::new(); r.len()]
+            };
             let refs = match &run.reference {
                 Some(m) => completion_logprobs(m.model.as_ref(), &rollouts[r.clone()])?,
                 None => vec![Vec::new(); r.len()],
@@ -183,12 +189,16 @@ pub fn run_grpo(cfg: TrainConfig, dir: &Path, resume: bool, show_progress: bool)
                 let items = &rollouts[r.clone()];
                 let seqs: Vec<&[u32]> = items.iter().map(|x| x.ids.as_slice()).collect();
                 let logp = next_token_logprobs(run.policy.train.model.as_ref(), &seqs)?;
+                // One update per batch: the policy that sampled is the one being updated (ρ = 1).
+                let current: Option<Vec<f32>> = if g.inner_steps == 1 { Some(logp.detach().to_vec1()?) } else { None };
                 let mut parts = Vec::with_capacity(items.len());
                 let mut off = 0;
                 for it in items {
                     let len = it.ids.len() - 1;
-                    let c = logp.narrow(0, off + len - it.completion_len, it.completion_len)?;
-                    parts.push(PolicyTokens { logp: c, old_logp: &it.old_logp, ref_logp: &it.ref_logp, advantage: it.advantage });
+                    let span = off + len - it.completion_len..off + len;
+                    let c = logp.narrow(0, span.start, it.completion_len)?;
+                    let old_logp = current.as_ref().map_or(it.old_logp.as_slice(), |cur| &cur[span]);
+                    parts.push(PolicyTokens { logp: c, old_logp, ref_logp: &it.ref_logp, advantage: it.advantage });
                     off += len;
                 }
                 let terms = grpo_loss(&parts, &objective)?;
