@@ -45,6 +45,20 @@ impl ThreadsArg {
     }
 }
 
+impl ThreadsArg {
+    /// For training: a pool of `--threads` workers that each run one shard of a batch
+    /// (reasoner-train's data parallelism), with candle's own ops single-threaded. At training's
+    /// sizes an op split across threads ran no faster than one, while shards side by side on two
+    /// cores trained 2.2x faster (tiny-r1 SFT, 48 sequences a step).
+    pub fn install_training<R: Send>(&self, f: impl FnOnce() -> Result<R> + Send) -> Result<R> {
+        let n = self.threads.map_or_else(available_threads, usize::from);
+        // candle reads this at every matmul; our pool below is sized explicitly.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build().with_context(|| format!("starting {n} worker threads"))?;
+        pool.install(f)
+    }
+}
+
 impl ComputeArgs {
     pub fn install<R: Send>(&self, f: impl FnOnce() -> Result<R> + Send) -> Result<R> {
         if self.dequant_prefill {

@@ -5,6 +5,7 @@
 
 use crate::config::{GrpoSection, TrainConfig};
 use crate::error::{Result, TrainError};
+use crate::data_parallel::{sharded_backward, ShardLoss};
 use crate::loss::{grpo_loss, next_token_logprobs, GrpoObjective, PolicyTokens};
 use crate::metrics::row;
 use crate::optim::Gradients;
@@ -186,26 +187,30 @@ pub fn run_grpo(cfg: TrainConfig, dir: &Path, resume: bool, show_progress: bool)
             let mut grads = Gradients::new(&run.policy);
             let mut loss_sum = 0f32;
             for r in &chunks {
-                let items = &rollouts[r.clone()];
-                let seqs: Vec<&[u32]> = items.iter().map(|x| x.ids.as_slice()).collect();
-                let logp = next_token_logprobs(run.policy.train.model.as_ref(), &seqs)?;
-                // One update per batch: the policy that sampled is the one being updated (ρ = 1).
-                let current: Option<Vec<f32>> = if g.inner_steps == 1 { Some(logp.detach().to_vec1()?) } else { None };
-                let mut parts = Vec::with_capacity(items.len());
-                let mut off = 0;
-                for it in items {
-                    let len = it.ids.len() - 1;
-                    let span = off + len - it.completion_len..off + len;
-                    let c = logp.narrow(0, span.start, it.completion_len)?;
-                    let old_logp = current.as_ref().map_or(it.old_logp.as_slice(), |cur| &cur[span]);
-                    parts.push(PolicyTokens { logp: c, old_logp, ref_logp: &it.ref_logp, advantage: it.advantage });
-                    off += len;
+                let (shard_grads, parts) = sharded_backward(&run.policy, &rollouts[r.clone()], |items| {
+                    let seqs: Vec<&[u32]> = items.iter().map(|x| x.ids.as_slice()).collect();
+                    let logp = next_token_logprobs(run.policy.train.model.as_ref(), &seqs)?;
+                    // One update per batch: the policy that sampled is the one being updated (ρ = 1).
+                    let current: Option<Vec<f32>> = if g.inner_steps == 1 { Some(logp.detach().to_vec1()?) } else { None };
+                    let mut parts = Vec::with_capacity(items.len());
+                    let mut off = 0;
+                    for it in items {
+                        let len = it.ids.len() - 1;
+                        let span = off + len - it.completion_len..off + len;
+                        let c = logp.narrow(0, span.start, it.completion_len)?;
+                        let old_logp = current.as_ref().map_or(it.old_logp.as_slice(), |cur| &cur[span]);
+                        parts.push(PolicyTokens { logp: c, old_logp, ref_logp: &it.ref_logp, advantage: it.advantage });
+                        off += len;
+                    }
+                    let terms = grpo_loss(&parts, &objective)?;
+                    Ok(ShardLoss { loss: terms.loss, extra: (terms.kl_sum, terms.clipped) })
+                })?;
+                grads.merge(shard_grads);
+                for p in parts {
+                    loss_sum += p.loss;
+                    kl_sum += p.extra.0;
+                    clipped += p.extra.1;
                 }
-                let terms = grpo_loss(&parts, &objective)?;
-                loss_sum += terms.loss.to_scalar::<f32>()?;
-                kl_sum += terms.kl_sum;
-                clipped += terms.clipped;
-                grads.add(&run.policy, &terms.loss.backward()?)?;
             }
             if rollouts.is_empty() {
                 break;

@@ -10,6 +10,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod data_parallel;
 pub mod distill;
 pub mod error;
 pub mod grpo;

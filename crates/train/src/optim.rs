@@ -46,6 +46,17 @@ impl Gradients {
         Ok(())
     }
 
+    /// Add another set of summed gradients (a shard's), parameter by parameter.
+    pub fn merge(&mut self, other: Gradients) {
+        for (slot, g) in self.grads.iter_mut().zip(other.grads) {
+            match (slot.as_mut(), g) {
+                (Some(acc), Some(g)) => acc.iter_mut().zip(&g).for_each(|(a, b)| *a += b),
+                (None, Some(g)) => *slot = Some(g),
+                (_, None) => {}
+            }
+        }
+    }
+
     /// The global L2 norm.
     pub fn norm(&self) -> f64 {
         self.grads.iter().flatten().flat_map(|g| g.iter()).map(|&v| (v as f64) * (v as f64)).sum::<f64>().sqrt()

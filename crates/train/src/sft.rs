@@ -4,6 +4,7 @@
 
 use crate::config::TrainConfig;
 use crate::data::{load_examples, DataCursor};
+use crate::data_parallel::{sharded_backward, ShardLoss};
 use crate::error::{Result, TrainError};
 use crate::loss::{masked_nll, next_token_logprobs};
 use crate::metrics::row;
@@ -26,16 +27,17 @@ pub fn run_sft(cfg: TrainConfig, dir: &Path, resume: bool, show_progress: bool) 
         let mut grads = Gradients::new(&run.policy);
         let (mut loss_sum, mut t_fwd, mut t_bwd) = (0f32, 0f64, 0f64);
         for batch in &micro {
-            let t = Instant::now();
-            let seqs: Vec<&[u32]> = batch.iter().map(|&i| examples[i].ids.as_slice()).collect();
-            let mask: Vec<f32> = batch.iter().flat_map(|&i| examples[i].mask[1..].iter().map(|&m| m as u8 as f32)).collect();
-            let logp = next_token_logprobs(run.policy.train.model.as_ref(), &seqs)?;
-            let loss = masked_nll(&logp, &mask, denom.max(1) as f32)?;
-            t_fwd += t.elapsed().as_secs_f64();
-            let t = Instant::now();
-            loss_sum += loss.to_scalar::<f32>()?;
-            grads.add(&run.policy, &loss.backward()?)?;
-            t_bwd += t.elapsed().as_secs_f64();
+            let (shard_grads, parts) = sharded_backward(&run.policy, batch, |shard| {
+                let seqs: Vec<&[u32]> = shard.iter().map(|&i| examples[i].ids.as_slice()).collect();
+                let mask: Vec<f32> = shard.iter().flat_map(|&i| examples[i].mask[1..].iter().map(|&m| m as u8 as f32)).collect();
+                let logp = next_token_logprobs(run.policy.train.model.as_ref(), &seqs)?;
+                Ok(ShardLoss { loss: masked_nll(&logp, &mask, denom.max(1) as f32)?, extra: () })
+            })?;
+            loss_sum += parts.iter().map(|p| p.loss).sum::<f32>();
+            grads.merge(shard_grads);
+            // Shards run side by side: the slowest one's time is the step's.
+            t_fwd += parts.iter().map(|p| p.forward_s).fold(0.0, f64::max);
+            t_bwd += parts.iter().map(|p| p.backward_s).fold(0.0, f64::max);
         }
         let t = Instant::now();
         let (lr, norm) = run.apply(&mut grads, loss_sum)?;

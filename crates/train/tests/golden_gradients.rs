@@ -225,3 +225,47 @@ fn grpo_step_moves_logprobs_with_the_advantage() {
     assert!(after[0] > before[0] + 0.1, "positive advantage: log p {} -> {}", before[0], after[0]);
     assert!(after[1] < before[1] - 0.1, "negative advantage: log p {} -> {}", before[1], after[1]);
 }
+
+/// Data parallelism: the batch split into shards on a pool of 2 and of 3 threads, each shard's
+/// loss normalised by the whole batch's token count, must give PyTorch's gradients of the whole
+/// batch to the same bound as one pass.
+#[test]
+fn sharded_gradients_match_pytorch() {
+    use reasoner_train::data_parallel::{sharded_backward, ShardLoss};
+    let name = "qwen2_f32";
+    let c = case(name);
+    let policy = Policy::from_checkpoint(&root().join("tests/fixtures").join(name)).unwrap();
+    let golden = golden_file(name, "grads.safetensors");
+    // Each sequence with its slice of the flattened mask.
+    let mut off = 0;
+    let items: Vec<(Vec<u32>, Vec<f32>)> = c
+        .seqs
+        .iter()
+        .map(|s| {
+            let m = c.mask[off..off + s.len() - 1].to_vec();
+            off += s.len() - 1;
+            (s.clone(), m)
+        })
+        .collect();
+    for threads in [2, 3] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let (grads, parts) = pool
+            .install(|| {
+                sharded_backward(&policy, &items, |shard| {
+                    let seqs: Vec<&[u32]> = shard.iter().map(|(s, _)| s.as_slice()).collect();
+                    let mask: Vec<f32> = shard.iter().flat_map(|(_, m)| m.iter().copied()).collect();
+                    let logp = next_token_logprobs(policy.train.model.as_ref(), &seqs)?;
+                    Ok(ShardLoss { loss: masked_nll(&logp, &mask, c.denom)?, extra: () })
+                })
+            })
+            .unwrap();
+        assert_eq!(parts.len(), threads.min(items.len()), "one shard per thread");
+        let loss: f32 = parts.iter().map(|p| p.loss).sum();
+        let torch_loss = c.json["losses"][0].as_f64().unwrap() as f32;
+        assert!((loss - torch_loss).abs() <= 1e-5 * torch_loss.abs(), "{threads} shards: loss {loss} vs torch {torch_loss}");
+        for (i, (pname, _)) in policy.params.iter().enumerate() {
+            let e = max_rel(grads.grads[i].as_ref().unwrap(), &values(&golden[pname]));
+            assert!(e <= 1e-5, "{threads} shards: {pname}: max relative gradient error {e}");
+        }
+    }
+}

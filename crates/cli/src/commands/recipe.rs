@@ -25,7 +25,7 @@ pub struct RecipeArgs {
 
 pub fn run(a: RecipeArgs) -> Result<()> {
     let threads = a.threads;
-    threads.install(|| recipe(a))
+    threads.install_training(|| recipe(a))
 }
 
 fn recipe(a: RecipeArgs) -> Result<()> {

@@ -39,7 +39,7 @@ pub struct TrainArgs {
 
 pub fn run(a: TrainArgs) -> Result<()> {
     let threads = a.threads;
-    threads.install(|| train(a))
+    threads.install_training(|| train(a))
 }
 
 fn train(a: TrainArgs) -> Result<()> {
