@@ -4,6 +4,7 @@
 mod commands;
 mod embedded_model;
 mod compute_args;
+mod decode_args;
 mod hf_cache;
 mod human;
 mod model_arg;

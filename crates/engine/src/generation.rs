@@ -48,11 +48,13 @@ pub struct Engine<'m> {
     /// When set (e.g. by Ctrl-C in `chat`), every unfinished request stops before the next
     /// step with reason "cancelled", keeping what it wrote so far.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// MTP speculative decoding (the model must have the module; the engine refuses otherwise).
+    pub speculative: bool,
 }
 
 impl<'m> Engine<'m> {
     pub fn new(model: &'m LoadedModel) -> Self {
-        Self { eos_ids: model.eos_ids(), model, cancel: None }
+        Self { eos_ids: model.eos_ids(), model, cancel: None, speculative: false }
     }
 
     /// Generate for all requests together. `on_segment(i, seg)` streams request i's text.
@@ -80,7 +82,7 @@ impl<'m> Engine<'m> {
             prefill_tokens_per_step: usize::MAX,
             kv_budget_bytes: None,
             prefix_cache_bytes: 0,
-            speculative: false,
+            speculative: self.speculative,
         };
         let mut engine = StepEngine::new(self.model, cfg)?;
         let ids = requests.iter().map(|r| engine.add_request(r.clone())).collect::<Result<Vec<_>>>()?;

@@ -4,6 +4,7 @@
 
 use super::transcript::{finish_words, print_dim, stats_line, Transcript};
 use crate::compute_args::ComputeArgs;
+use crate::decode_args::DecodeArgs;
 use crate::model_arg;
 use crate::sampling_args::{describe, fit_context, SamplingArgs};
 use anyhow::{Context, Result};
@@ -44,6 +45,8 @@ pub struct GenerateArgs {
     #[command(flatten)]
     pub sampling: SamplingArgs,
     #[command(flatten)]
+    pub decode: DecodeArgs,
+    #[command(flatten)]
     pub compute: ComputeArgs,
 }
 
@@ -77,10 +80,11 @@ fn generate(a: GenerateArgs) -> Result<()> {
     if a.ignore_eos {
         engine.eos_ids.clear();
     }
+    a.decode.configure(&mut engine);
     let req = GenerationRequest { prompt_ids: ids, params, stop: a.stop.clone(), think_open };
     let mut transcript = Transcript::new(true);
     let json = a.json;
-    let (mut done, stats) = engine.generate(std::slice::from_ref(&req), |_, seg| {
+    let (mut done, stats) = engine.generate_requests(&[a.decode.request(&req)], |_, seg| {
         if !json {
             transcript.segment(seg)
         }

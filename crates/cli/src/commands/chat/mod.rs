@@ -8,6 +8,7 @@ mod session;
 
 use super::transcript::{finish_words, print_dim, stats_line, Transcript};
 use crate::compute_args::ComputeArgs;
+use crate::decode_args::DecodeArgs;
 use crate::model_arg;
 use crate::sampling_args::{describe, fit_context, SamplingArgs};
 use anyhow::Result;
@@ -48,6 +49,8 @@ pub struct ChatArgs {
     #[command(flatten)]
     pub sampling: SamplingArgs,
     #[command(flatten)]
+    pub decode: DecodeArgs,
+    #[command(flatten)]
     pub compute: ComputeArgs,
 }
 
@@ -63,6 +66,7 @@ struct Chat<'m> {
     engine: Engine<'m>,
     cancel: Arc<AtomicBool>,
     stats: bool,
+    decode: DecodeArgs,
 }
 
 impl Chat<'_> {
@@ -75,7 +79,7 @@ impl Chat<'_> {
         let req = GenerationRequest { prompt_ids: p.ids, params, stop: vec![], think_open: p.think_open };
         let mut t = Transcript::new(s.show_thinking);
         self.cancel.store(false, Ordering::SeqCst);
-        let (mut done, stats) = self.engine.generate(std::slice::from_ref(&req), |_, seg| t.segment(seg))?;
+        let (mut done, stats) = self.engine.generate_requests(&[self.decode.request(&req)], |_, seg| t.segment(seg))?;
         t.finish();
         let c = done.remove(0);
         if self.stats {
@@ -109,8 +113,9 @@ fn chat(a: ChatArgs) -> Result<()> {
     let cancel = Arc::new(AtomicBool::new(false));
     let mut engine = Engine::new(&m);
     engine.cancel = Some(cancel.clone());
+    a.decode.configure(&mut engine);
     let interactive = std::io::stdin().is_terminal();
-    let chat = Chat { model: &m, engine, cancel: cancel.clone(), stats: !a.no_stats && (a.verbose || std::io::stderr().is_terminal()) };
+    let chat = Chat { model: &m, engine, cancel: cancel.clone(), stats: !a.no_stats && (a.verbose || std::io::stderr().is_terminal()), decode: a.decode };
     if a.verbose {
         eprintln!("{}", describe(&s.params));
     }
