@@ -169,3 +169,29 @@ fn completions_and_version() {
     assert!(v.starts_with(&format!("reasoner {} (commit ", env!("CARGO_PKG_VERSION"))), "{v}");
     assert!(v.contains("CPU features for the kernels:"), "{v}");
 }
+
+/// Sizes no run could finish are refused before anything is allocated, naming the flag; a file
+/// with no line ends (/dev/zero) is refused instead of read into memory.
+#[test]
+fn absurd_sizes_and_endless_files_are_refused_at_once() {
+    let m = fixture("qwen2_f32");
+    let m = s(&m);
+    let long_ids = vec!["5"; 5000].join(",");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["eval", "-m", m, "--task", "add", "--n", "1000000000000"], "--n 1000000000000"),
+        (vec!["eval", "-m", m, "--task", "add", "--n", "2", "--samples", "100000000"], "--samples 100000000"),
+        (vec!["bench", "-m", m, "--gen-tokens", "1000000000000"], "context window"),
+        (vec!["bench", "-m", m, "--prompt-tokens", "1000000000000"], "--prompt-tokens"),
+        (vec!["bench", "-m", m, "--repeats", "1000000000"], "--repeats"),
+        (vec!["logprobs", "-m", m, "--ids", &long_ids], "context window"),
+        (vec!["eval", "-m", m, "--data", "/dev/zero"], "line longer than"),
+    ];
+    for (args, expect) in cases {
+        let t = std::time::Instant::now();
+        let out = run(&args, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: a clean error exit, got {:?}: {err}", out.status);
+        assert!(err.contains(expect), "{args:?}: expected `{expect}` in: {err}");
+        assert!(t.elapsed().as_secs() < 20, "{args:?}: took {:?}", t.elapsed());
+    }
+}

@@ -51,6 +51,43 @@ pub enum DatasetError {
     },
 }
 
+/// The longest line a JSONL file may have: far past any real problem or solution, and short
+/// enough that a file with no newline (`/dev/zero`) is refused instead of read into memory.
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+
+/// Lines of `reader` (without the newline), each at most `max_bytes` long; a longer line is an
+/// `InvalidData` error that says so, read no further than the limit.
+pub fn bounded_lines<R: BufRead>(mut reader: R, max_bytes: usize) -> impl Iterator<Item = std::io::Result<String>> {
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let mut buf = Vec::new();
+        let limit = max_bytes as u64 + 1;
+        match <&mut R as std::io::Read>::take(&mut reader, limit).read_until(b'\n', &mut buf) {
+            Err(e) => {
+                done = true;
+                Some(Err(e))
+            }
+            Ok(0) => None,
+            Ok(_) => {
+                if buf.last() == Some(&b'\n') {
+                    buf.pop();
+                    if buf.last() == Some(&b'\r') {
+                        buf.pop();
+                    }
+                } else if buf.len() > max_bytes {
+                    done = true;
+                    let msg = format!("line longer than {max_bytes} bytes (is this a JSONL file?)");
+                    return Some(Err(std::io::Error::new(std::io::ErrorKind::InvalidData, msg)));
+                }
+                Some(String::from_utf8(buf).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8")))
+            }
+        }
+    })
+}
+
 /// Reads problems from the JSONL file at `path`.
 pub fn load_jsonl(path: &Path, opts: &LoadOptions) -> Result<Loaded, DatasetError> {
     let file = path.display().to_string();
@@ -68,7 +105,7 @@ pub fn read_jsonl<R: BufRead>(
     opts: &LoadOptions,
 ) -> Result<Loaded, DatasetError> {
     let mut loaded = Loaded::default();
-    for (i, line) in reader.lines().enumerate() {
+    for (i, line) in bounded_lines(reader, MAX_LINE_BYTES).enumerate() {
         let line_no = i + 1;
         let text = line.map_err(|e| DatasetError::Read {
             file: format!("{source}:{line_no}"),
@@ -241,6 +278,19 @@ pub fn write_jsonl<T: Serialize>(path: &Path, items: &[T]) -> Result<(), Dataset
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_are_bounded_and_line_ends_stripped() {
+        let text = b"ab\r\ncd\n\nlast";
+        let lines: Vec<String> = bounded_lines(&text[..], 4).collect::<std::io::Result<_>>().unwrap();
+        assert_eq!(lines, ["ab", "cd", "", "last"]);
+        // A 5-byte line with a 4-byte limit: an error, and nothing after it.
+        let mut it = bounded_lines(&b"ok\ntoolong\nmore\n"[..], 4);
+        assert_eq!(it.next().unwrap().unwrap(), "ok");
+        let e = it.next().unwrap().unwrap_err();
+        assert!(e.to_string().contains("longer than 4 bytes"), "{e}");
+        assert!(it.next().is_none());
+    }
 
     #[test]
     fn detects_formats() {

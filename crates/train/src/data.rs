@@ -24,6 +24,21 @@ impl Example {
     }
 }
 
+/// The largest dataset a run reads (it is held in memory, tokenized): a bound, so that a path
+/// like /dev/zero is refused instead of read until memory runs out.
+pub const MAX_DATA_BYTES: u64 = 1 << 30;
+
+fn read_bounded(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| TrainError::io(path, e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_DATA_BYTES + 1).read_to_end(&mut bytes).map_err(|e| TrainError::io(path, e))?;
+    if bytes.len() as u64 > MAX_DATA_BYTES {
+        return Err(TrainError::Data { path: path.to_path_buf(), message: format!("larger than {} MiB; split it into several runs", MAX_DATA_BYTES >> 20) });
+    }
+    String::from_utf8(bytes).map_err(|e| TrainError::Data { path: path.to_path_buf(), message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()) })
+}
+
 /// Read and tokenize a dataset for an SFT or pretraining run.
 pub fn load_examples(path: &Path, model: &LoadedModel, data: &DataSection, kind: RunKind) -> Result<Vec<Example>> {
     let tok = model.tokenizer.as_ref().ok_or_else(|| TrainError::Data {
@@ -31,7 +46,7 @@ pub fn load_examples(path: &Path, model: &LoadedModel, data: &DataSection, kind:
         message: "the model has no tokenizer.json, so text cannot be tokenized".into(),
     })?;
     let eos = tok.eos_token.as_deref().and_then(|t| tok.token_id(t)).or_else(|| model.generation.eos_token_id.first().copied());
-    let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+    let text = read_bounded(path)?;
     let mut out = Vec::new();
     if path.extension().is_some_and(|e| e == "txt") {
         let docs: Vec<&str> = text.split("\n\n").map(str::trim).filter(|d| !d.is_empty()).collect();

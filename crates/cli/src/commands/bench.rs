@@ -58,6 +58,9 @@ pub fn peak_rss_bytes() -> u64 {
         .unwrap_or(0)
 }
 
+/// More repeats than this measure nothing new and only keep the machine busy.
+const MAX_REPEATS: usize = 1000;
+
 pub fn run(a: BenchArgs) -> Result<()> {
     let compute = a.compute;
     compute.install(|| measure(a))
@@ -73,6 +76,18 @@ fn measure(a: BenchArgs) -> Result<()> {
             "--speculative: {} has no MTP module (config.json num_nextn_predict_layers is 0 or its weights are missing), so there is no draft to speculate with",
             m.path.display()
         );
+    }
+    let context = m.model.info().max_positions;
+    if a.prompt_tokens.saturating_add(a.gen_tokens) > context {
+        bail!(
+            "--prompt-tokens {} + --gen-tokens {} is past {}'s context window of {context} tokens",
+            a.prompt_tokens,
+            a.gen_tokens,
+            m.path.display()
+        );
+    }
+    if a.repeats > MAX_REPEATS {
+        bail!("--repeats {}: at most {MAX_REPEATS}", a.repeats);
     }
     let vocab = m.model.info().vocab_size as u64;
     // A fixed LCG so every run and every engine sees the same prompt.

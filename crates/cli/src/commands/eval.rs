@@ -92,6 +92,11 @@ pub fn run(a: EvalArgs) -> Result<()> {
     compute.install(|| evaluate(a))
 }
 
+/// Ceilings far past any evaluation that can finish (a million problems, or a thousand samples
+/// each), so that a typo is refused at once instead of aborting on the allocation.
+const MAX_PROBLEMS: usize = 1_000_000;
+const MAX_SAMPLES: usize = 1024;
+
 fn evaluate(a: EvalArgs) -> Result<()> {
     if a.samples == 0 {
         bail!("--samples must be at least 1");
@@ -101,6 +106,12 @@ fn evaluate(a: EvalArgs) -> Result<()> {
     }
     if a.n == Some(0) {
         bail!("--n must be at least 1");
+    }
+    if a.samples > MAX_SAMPLES {
+        bail!("--samples {}: at most {MAX_SAMPLES} per problem", a.samples);
+    }
+    if let Some(n) = a.n.filter(|&n| n > MAX_PROBLEMS) {
+        bail!("--n {n}: at most {MAX_PROBLEMS} problems (per difficulty level with --task)");
     }
     let (problems, label) = load_problems(&a)?;
     let prompt_cfg = PromptConfig {

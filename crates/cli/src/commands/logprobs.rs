@@ -57,7 +57,11 @@ fn score(a: LogprobsArgs) -> Result<()> {
     if ids.len() < 2 {
         bail!("need at least two tokens to score, got {}", ids.len());
     }
-    let vocab = m.model.info().vocab_size;
+    let (vocab, context) = (m.model.info().vocab_size, m.model.info().max_positions);
+    if ids.len() > context {
+        let what = if a.text.is_some() { "--text" } else { "--ids" };
+        bail!("{what}: {} tokens, but {} has a context window of {context}", ids.len(), m.path.display());
+    }
     if let Some(bad) = ids.iter().find(|&&id| id as usize >= vocab) {
         bail!("--ids: token id {bad} is out of range for {} (vocabulary of {vocab})", m.path.display());
     }
