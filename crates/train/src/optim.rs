@@ -8,6 +8,7 @@ use crate::error::{Result, TrainError};
 use crate::policy::Policy;
 use candle_core::backprop::GradStore;
 use candle_core::Tensor;
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -107,20 +108,26 @@ impl AdamW {
         let (b1, b2, eps) = (self.beta1 as f32, self.beta2 as f32, self.eps as f32);
         let decay = (1.0 - lr * self.weight_decay) as f32;
         let bc2_sqrt = bc2_sqrt as f32;
-        for (i, (_, var)) in policy.params.iter().enumerate() {
-            let Some(g) = &grads.grads[i] else { continue };
-            let mut p: Vec<f32> = var.as_tensor().flatten_all()?.to_vec1()?;
-            let (m, v) = (&mut self.exp_avg[i], &mut self.exp_avg_sq[i]);
-            for j in 0..p.len() {
-                p[j] *= decay;
-                m[j] += (g[j] - m[j]) * (1.0 - b1);
-                v[j] = v[j] * b2 + (1.0 - b2) * g[j] * g[j];
-                let denom = v[j].sqrt() / bc2_sqrt + eps;
-                p[j] -= step_size * m[j] / denom;
-            }
-            var.set(&Tensor::from_vec(p, var.shape(), var.device())?)?;
-        }
-        Ok(())
+        // Parameters are independent: one per task on the pool. Per element the arithmetic is
+        // torch's, in the same order, so the result does not depend on the thread count.
+        policy
+            .params
+            .par_iter()
+            .zip(grads.grads.par_iter())
+            .zip(self.exp_avg.par_iter_mut().zip(self.exp_avg_sq.par_iter_mut()))
+            .try_for_each(|(((_, var), g), (m, v))| -> Result<()> {
+                let Some(g) = g else { return Ok(()) };
+                let mut p: Vec<f32> = var.as_tensor().flatten_all()?.to_vec1()?;
+                for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                    *p *= decay;
+                    *m += (g - *m) * (1.0 - b1);
+                    *v = *v * b2 + (1.0 - b2) * g * g;
+                    let denom = v.sqrt() / bc2_sqrt + eps;
+                    *p -= step_size * *m / denom;
+                }
+                var.set(&Tensor::from_vec(p, var.shape(), var.device())?)?;
+                Ok(())
+            })
     }
 
     /// Moments as named tensors (`NAME.exp_avg`, `NAME.exp_avg_sq`) plus the step count.
