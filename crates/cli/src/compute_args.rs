@@ -48,7 +48,7 @@ impl ThreadsArg {
 impl ComputeArgs {
     pub fn install<R: Send>(&self, f: impl FnOnce() -> Result<R> + Send) -> Result<R> {
         if self.dequant_prefill {
-            reasoner_model::quant::kernels::set_int8_prefill(false);
+            reasoner_model::kernels::set_int8_prefill(false);
         }
         self.threads.install(f)
     }

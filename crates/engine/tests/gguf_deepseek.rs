@@ -9,13 +9,13 @@ use common::*;
 use candle_core::Tensor;
 use reasoner_engine::scoring::token_logprobs;
 use reasoner_model::config::RawConfig;
-use reasoner_model::gguf::GgufFile;
-use reasoner_model::gguf_arch::config_from_metadata;
-use reasoner_model::gguf_source::GgufSource;
+use reasoner_model::formats::gguf::GgufFile;
+use reasoner_model::formats::gguf::config::config_from_metadata;
+use reasoner_model::formats::gguf::source::GgufSource;
 use reasoner_model::layers::log_softmax_last_dim;
 use reasoner_model::models::deepseek_v3::{self, DeepseekV3, Generation, MtpInput};
 use reasoner_model::quant::GgmlType;
-use reasoner_model::quantize::{quantize_model, QuantizeOptions, QuantizeReport};
+use reasoner_model::formats::quantize::{quantize_model, QuantizeOptions, QuantizeReport};
 use reasoner_model::weights::{VarPath, WeightSource};
 use reasoner_model::{load_model, LoadedModel, LogitsFor, SeqInput};
 use serde_json::Value;
@@ -28,7 +28,7 @@ fn write_gguf(input: &Path, to: GgmlType, out: &Path) -> QuantizeReport {
     // These tests measure what the weight format keeps, so prefill runs on the dequantized
     // weights with f32 activations (every test here wants that; int8 prefill, the default,
     // is checked against decode in int8_prefill.rs).
-    reasoner_model::quant::kernels::set_int8_prefill(false);
+    reasoner_model::kernels::set_int8_prefill(false);
     quantize_model(input, out, &QuantizeOptions { to, keep: vec![] }, &mut |_, _, _| {}).unwrap()
 }
 
@@ -287,8 +287,8 @@ fn packed_expert_slices_match_their_dequantized_weights() {
 /// sizes in key_length / value_length, no `_mla` keys) still read as the same model.
 #[test]
 fn legacy_unsplit_kv_b_files_read() {
-    use reasoner_model::gguf::{GgufWriter, MetaValue};
-    use reasoner_model::gguf_arch::join_kv_b;
+    use reasoner_model::formats::gguf::{GgufWriter, MetaValue};
+    use reasoner_model::formats::gguf::names::join_kv_b;
     let tmp = tempfile::tempdir().unwrap();
     let new = tmp.path().join("new.gguf");
     let old = tmp.path().join("old.gguf");

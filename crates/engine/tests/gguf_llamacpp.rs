@@ -19,7 +19,7 @@ fn dir() -> PathBuf {
 #[test]
 fn llama_cpp_files_score_like_the_references() {
     // Only this test prefills quantized weights in this binary, so the switch is safe here.
-    reasoner_model::quant::kernels::set_int8_prefill(false);
+    reasoner_model::kernels::set_int8_prefill(false);
     let refs: Value = serde_json::from_str(&std::fs::read_to_string(dir().join("llamacpp_logprobs.json")).unwrap()).unwrap();
     let files = refs["files"].as_object().unwrap();
     assert!(files.len() >= 6);

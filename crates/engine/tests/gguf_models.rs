@@ -6,7 +6,7 @@ use common::*;
 
 use reasoner_engine::scoring::token_logprobs;
 use reasoner_model::quant::GgmlType;
-use reasoner_model::quantize::{quantize_model, QuantizeOptions};
+use reasoner_model::formats::quantize::{quantize_model, QuantizeOptions};
 use reasoner_model::{load_model, LoadedModel};
 use std::path::Path;
 
@@ -46,7 +46,7 @@ fn f32_gguf_round_trip_is_exact() {
         }
         assert_eq!(m.eos_ids().first(), hf.eos_ids().first(), "{name}: eos");
         // llama.cpp requires one token entry per embedding row (padded past the tokenizer).
-        let file = reasoner_model::gguf::GgufFile::open(tmp.path().join(format!("{name}-f32.gguf"))).unwrap();
+        let file = reasoner_model::formats::gguf::GgufFile::open(tmp.path().join(format!("{name}-f32.gguf"))).unwrap();
         let n_tokens = file.metadata().get("tokenizer.ggml.tokens").and_then(|v| v.as_array()).map(|a| a.len()).unwrap();
         assert_eq!(n_tokens, file.tensor("token_embd.weight").unwrap().shape()[0], "{name}: token list vs embedding rows");
         let msgs = [reasoner_model::chat_template::ChatMessage::new("user", "What is 2+3?")];

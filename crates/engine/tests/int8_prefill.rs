@@ -6,9 +6,9 @@ mod common;
 use common::*;
 
 use reasoner_engine::scoring::token_logprobs;
-use reasoner_model::quant::kernels::set_int8_prefill;
+use reasoner_model::kernels::set_int8_prefill;
 use reasoner_model::quant::GgmlType;
-use reasoner_model::quantize::{quantize_model, QuantizeOptions};
+use reasoner_model::formats::quantize::{quantize_model, QuantizeOptions};
 use reasoner_model::load_model;
 use serde_json::Value;
 use std::path::PathBuf;

@@ -11,9 +11,9 @@ mod common;
 use common::*;
 
 use reasoner_engine::scoring::token_logprobs;
-use reasoner_model::quant::kernels::set_int8_prefill;
+use reasoner_model::kernels::set_int8_prefill;
 use reasoner_model::quant::GgmlType;
-use reasoner_model::quantize::{quantize_model, QuantizeOptions};
+use reasoner_model::formats::quantize::{quantize_model, QuantizeOptions};
 use reasoner_model::{load_model, KvDtype, LoadedModel};
 
 const FIXTURE: &str = "qwen2_trained";

@@ -3,15 +3,17 @@
 
 use crate::causal_lm::CausalLm;
 use crate::layers::kv_cache::{KvDtype, SequenceCache};
-use crate::chat_template::ChatTemplate;
+use crate::text::chat_template::ChatTemplate;
 use crate::config::{GenerationDefaults, RawConfig};
 use crate::error::{ModelError, Result};
 use crate::models::load_architecture;
-use crate::tokenizer::{TextTokenizer, TokenizerConfig};
-use crate::gguf::GgufFile;
-use crate::gguf_arch::{config_from_metadata, tokenizer_from_metadata};
-use crate::gguf_source::GgufSource;
-use crate::weights::{SafetensorsDir, WeightSource};
+use crate::text::tokenizer::{TextTokenizer, TokenizerConfig};
+use crate::formats::gguf::GgufFile;
+use crate::formats::gguf::config::config_from_metadata;
+use crate::formats::gguf::tokenizer::tokenizer_from_metadata;
+use crate::formats::gguf::source::GgufSource;
+use crate::formats::safetensors::SafetensorsDir;
+use crate::formats::weights::WeightSource;
 use std::sync::Arc;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,8 @@
 //! The compact BPE model against the tokenizers crate's own BPE: same vocabulary and merges,
 //! same pipeline around them, same ids on text neither was built from; and its memory.
 
-use reasoner_model::compact_bpe::CompactBpe;
-use reasoner_model::gguf_arch::GgufTokenizer;
+use reasoner_model::text::compact_bpe::CompactBpe;
+use reasoner_model::text::tokenizer::GgufTokenizer;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};

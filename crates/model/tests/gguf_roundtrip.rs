@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::path::PathBuf;
 
-use reasoner_model::gguf::{
+use reasoner_model::formats::gguf::{
     FormatError, GgufError, GgufFile, GgufWriter, MetaArray, MetaValue, TensorBytes,
 };
 use reasoner_model::quant::{self, GgmlType};
@@ -307,7 +307,7 @@ fn never_panics_on_truncated_or_corrupted_files() {
 /// its bytes, and a linear layer over it computes what one over the mapping computes.
 #[test]
 fn packed_weights_moved_to_huge_pages_keep_their_bytes() {
-    use reasoner_model::gguf_source::GgufSource;
+    use reasoner_model::formats::gguf::source::GgufSource;
     use reasoner_model::layers::linear::{Linear, LinearWeight};
     use std::sync::Arc;
     let (rows, cols) = (2048, 1024); // 2.2 MB of Q8_0: past the 2 MiB below which nothing moves

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use reasoner_model::quant::kernels::{self, gemm_cores, matmul_tiled_with, matvec_with};
+use reasoner_model::kernels::{self, gemm_cores, matmul_tiled_with, matvec_with};
 use reasoner_model::quant::{GgmlType, QMatrix};
 
 mod common;
@@ -125,7 +125,7 @@ fn tiled_gemm_declines_types_it_does_not_cover() {
     for core in gemm_cores() {
         assert!(!matmul_tiled_with(core, &w, &x, &mut out));
     }
-    // Prefill still runs Q6_K on the integer row kernels (`quant::matmul`), not f32 GEMM.
+    // Prefill still runs Q6_K on the integer row kernels (`kernels::matmul`), not f32 GEMM.
     assert!(kernels::int8_prefill_for(GgmlType::Q6K));
     assert!(!kernels::int8_prefill_for(GgmlType::F16));
 }
@@ -159,7 +159,7 @@ fn tiled_gemm_timing() {
         let t = std::time::Instant::now();
         kernels::matmul(&w, &x, &mut out);
         eprintln!("row-dot matmul: {:.2} ms", t.elapsed().as_secs_f64() * 1e3);
-        if let Ok(x8) = reasoner_model::quant::X8Matrix::from_rows(dtype, &w.data, rows, cols) {
+        if let Ok(x8) = reasoner_model::kernels::InterleavedMatrix::from_rows(dtype, &w.data, rows, cols) {
             for _ in 0..3 {
                 let t = std::time::Instant::now();
                 x8.matmul(&x, &mut out);

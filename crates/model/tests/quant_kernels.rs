@@ -2,7 +2,7 @@
 //! the scalar result bit for bit, for every weight type and many row lengths; mat-vec must agree
 //! with dequantize-then-f32-dot; mat-mul must equal row-by-row mat-vec at any thread count.
 
-use reasoner_model::quant::kernels::{self, matmul_with, matvec_with, Activation, Kernels};
+use reasoner_model::kernels::{self, matmul_with, matvec_with, Activation, Kernels};
 use reasoner_model::quant::{GgmlType, QMatrix};
 
 const TYPES: [GgmlType; 8] = [

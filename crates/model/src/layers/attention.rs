@@ -2,13 +2,13 @@
 //! Used by Llama, Qwen2 (with qkv bias) and Qwen3 (with RMSNorm on q and k per head).
 
 use crate::error::Result;
-use crate::layers::fused;
+use crate::kernels::attention;
 use crate::layers::kv_cache::LayerCache;
 use crate::layers::linear::{forward_many, Linear};
 use crate::layers::norm::RmsNorm;
 use crate::layers::rope::RotaryEmbedding;
 use crate::layers::softmax_last_dim;
-use crate::weights::VarPath;
+use crate::formats::weights::VarPath;
 use candle_core::{Device, Tensor};
 
 #[derive(Debug, Clone, Copy)]
@@ -96,7 +96,7 @@ impl GqaAttention {
 /// q: (h, len, dq), k: (kv, t, dq), v: (kv, t, dv) with h a multiple of kv; the queries sit at
 /// positions pos .. pos + len and the keys at 0 .. t (t = pos + len). Returns (h, len, dv).
 pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, pos: usize, scale: f64) -> candle_core::Result<Tensor> {
-    if let Some(out) = fused::attend(q, k, v, pos, scale)? {
+    if let Some(out) = attention::attend(q, k, v, pos, scale)? {
         return Ok(out);
     }
     // An f16 cache is widened for the matmul form.

@@ -4,7 +4,7 @@
 
 use crate::error::Result;
 use crate::layers::linear::{Linear, LinearWeight};
-use crate::weights::VarPath;
+use crate::formats::weights::VarPath;
 use candle_core::{Device, Tensor};
 
 #[derive(Debug, Clone)]

@@ -4,6 +4,7 @@
 //! `attn_impl = "naive" | "absorb"`: decompress k/v with kv_b_proj (naive), or fold kv_b_proj's
 //! key part into the query and its value part into the output (absorbed).
 
+pub use crate::config::deepseek::MlaShape;
 use crate::error::Result;
 use crate::layers::attention::{attend, causal_mask};
 use crate::layers::kv_cache::LayerCache;
@@ -11,25 +12,8 @@ use crate::layers::linear::Linear;
 use crate::layers::norm::RmsNorm;
 use crate::layers::rope::RotaryEmbedding;
 use crate::layers::softmax_last_dim;
-use crate::weights::VarPath;
+use crate::formats::weights::VarPath;
 use candle_core::Tensor;
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct MlaShape {
-    pub hidden: usize,
-    pub n_heads: usize,
-    /// None: a plain q_proj (DeepSeek-V2-Lite); Some(r): q_a_proj → RMSNorm → q_b_proj.
-    pub q_lora_rank: Option<usize>,
-    pub kv_lora_rank: usize,
-    pub qk_nope_head_dim: usize,
-    pub qk_rope_head_dim: usize,
-    pub v_head_dim: usize,
-    /// Bias on q_a_proj, kv_a_proj_with_mqa and o_proj (`attention_bias`).
-    pub attention_bias: bool,
-    pub rms_eps: f64,
-    /// qk_head_dim^-0.5, times YaRN's m² when the rope is scaled.
-    pub softmax_scale: f64,
-}
 
 /// Which form of attention to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,6 @@
 
 pub mod attention;
 pub mod embedding;
-pub mod fused;
 pub mod kv_cache;
 pub mod linear;
 pub mod mla;
@@ -12,13 +11,13 @@ pub mod mlp;
 pub mod moe;
 pub mod norm;
 pub mod rope;
-pub mod vexp;
 
+use crate::kernels::tensor_ops;
 use candle_core::{Result, Tensor, D};
 
 /// Numerically stable softmax over the last dimension, from differentiable ops.
 pub fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
-    if let Some(y) = fused::softmax_last_dim(x)? {
+    if let Some(y) = tensor_ops::softmax_last_dim(x)? {
         return Ok(y);
     }
     let max = x.max_keepdim(D::Minus1)?;

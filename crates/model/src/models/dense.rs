@@ -12,7 +12,7 @@ use crate::layers::linear::Linear;
 use crate::layers::mlp::SwiGlu;
 use crate::layers::norm::RmsNorm;
 use crate::layers::rope::{RopeLayout, RotaryEmbedding};
-use crate::weights::VarPath;
+use crate::formats::weights::VarPath;
 use candle_core::Tensor;
 
 #[derive(Debug, Clone)]

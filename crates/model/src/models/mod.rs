@@ -9,7 +9,7 @@ pub mod qwen3;
 use crate::causal_lm::CausalLm;
 use crate::config::RawConfig;
 use crate::error::{ModelError, Result};
-use crate::weights::{VarPath, WeightSource};
+use crate::formats::weights::{VarPath, WeightSource};
 use serde::Deserialize;
 
 pub const SUPPORTED_ARCHITECTURES: &[&str] = &[

@@ -5,7 +5,7 @@ use super::dense::DenseTransformer;
 use super::{dense_spec, DenseCommon, DenseVariant};
 use crate::config::RawConfig;
 use crate::error::Result;
-use crate::weights::VarPath;
+use crate::formats::weights::VarPath;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]

@@ -10,7 +10,7 @@
 //! with VL, `vpdpbusd` on 256-bit vectors with the weights offset to unsigned (w + 128) and the
 //! offset removed exactly with 128·Σy per activation block.
 
-use super::super::BlockQ8K;
+use crate::quant::BlockQ8K;
 use super::Q8Row;
 
 /// Which integer core the tiled GEMM uses on this CPU, if any.
@@ -24,11 +24,11 @@ pub enum GemmCore {
 pub fn detect() -> Option<GemmCore> {
     #[cfg(target_arch = "x86_64")]
     {
-        let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c");
-        if !avx2 {
+        let cpu = crate::cpu::cpu_features();
+        if !cpu.avx2_fma_f16c() {
             return None;
         }
-        let vnni = is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl");
+        let vnni = cpu.avx512_vnni();
         if vnni && std::env::var("REASONER_GEMM").as_deref() != Ok("avx2") {
             return Some(GemmCore::Vnni);
         }
@@ -43,9 +43,10 @@ pub fn available() -> Vec<GemmCore> {
     let mut out = Vec::new();
     #[cfg(target_arch = "x86_64")]
     {
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c") {
+        let cpu = crate::cpu::cpu_features();
+        if cpu.avx2_fma_f16c() {
             out.push(GemmCore::Avx2);
-            if is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl") {
+            if cpu.avx512_vnni() {
                 out.push(GemmCore::Vnni);
             }
         }
@@ -69,9 +70,9 @@ pub(super) enum Block32 {
 impl Block32 {
     pub(super) fn bytes(self) -> usize {
         match self {
-            Block32::Q8_0 => super::super::BLOCK_Q8_0,
-            Block32::Q4_0 => super::super::BLOCK_Q4_0,
-            Block32::Q5_0 => super::super::BLOCK_Q5_0,
+            Block32::Q8_0 => crate::quant::BLOCK_Q8_0,
+            Block32::Q4_0 => crate::quant::BLOCK_Q4_0,
+            Block32::Q5_0 => crate::quant::BLOCK_Q5_0,
         }
     }
 }
@@ -125,7 +126,7 @@ pub(super) fn q4_k_band(
     assert_eq!(out.len(), n_rows * batch);
     assert!(data.len() >= (first_row + n_rows) * rb);
     for a in acts {
-        assert_eq!(a.len() * super::super::BLOCK_Q4_K, rb, "weight row and activation lengths differ");
+        assert_eq!(a.len() * crate::quant::BLOCK_Q4_K, rb, "weight row and activation lengths differ");
     }
     #[cfg(target_arch = "x86_64")]
     {
@@ -143,7 +144,7 @@ pub(super) fn q4_k_band(
 mod imp {
     use std::arch::x86_64::*;
 
-    use super::super::super::k_quants::{BlockQ8K, BLOCK_Q4_K};
+    use crate::quant::k_quants::{BlockQ8K, BLOCK_Q4_K};
     use super::super::{scalar, Q8Row};
     use super::super::avx2::imp::{bytes_from_bits, nibbles};
     use super::{Block32, GemmCore, TILE_A, TILE_R};

@@ -2,9 +2,9 @@
 //! per block are exact; the float part accumulates block b into lane b % 8 (32-blocks) or runs
 //! sequentially per super-block (K-quants), which is the order the SIMD code uses too.
 
-use super::super::blocks::{read_f16, BLOCK_Q4_0, BLOCK_Q5_0, BLOCK_Q8_0};
-use super::super::float::{bf16_to_f32, f16_to_f32};
-use super::super::k_quants::{q6_k_values, BlockQ8K, BLOCK_Q4_K, BLOCK_Q6_K};
+use crate::quant::blocks::{read_f16, BLOCK_Q4_0, BLOCK_Q5_0, BLOCK_Q8_0};
+use crate::quant::float::{bf16_to_f32, f16_to_f32};
+use crate::quant::k_quants::{q6_k_values, BlockQ8K, BLOCK_Q4_K, BLOCK_Q6_K};
 use super::{sum_lanes, Kernels, Q8Row};
 
 pub(super) static KERNELS: Kernels = Kernels {
@@ -216,7 +216,7 @@ fn dot_bf16(w: &[u8], x: &[f32]) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::super::k_quants::scale_min_k4;
+    use crate::quant::k_quants::scale_min_k4;
     use super::*;
 
     #[test]

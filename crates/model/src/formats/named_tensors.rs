@@ -4,7 +4,7 @@
 //! nothing, as transformers' `_init_weights` does, for training from scratch.
 
 use crate::error::{ModelError, Result};
-use crate::weights::WeightSource;
+use crate::formats::weights::WeightSource;
 use candle_core::{Device, Tensor};
 use std::collections::BTreeMap;
 use std::sync::Mutex;

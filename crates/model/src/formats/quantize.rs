@@ -8,16 +8,16 @@
 
 use crate::config::{GenerationDefaults, RawConfig, RopeScaling};
 use crate::error::{ModelError, Result};
-use crate::gguf::{GgufFile, GgufWriter, MetaValue, TensorBytes};
-use crate::gguf_arch::{
-    config_from_metadata, deepseek_layout, gguf_experts_name, hf_expert_name, hf_expert_of, hf_to_gguf_name, llama_qk_permutation,
-    metadata_from_config, split_kv_b, tokenizer_metadata, DeepseekLayout,
-};
-use crate::gguf_source::GgufSource;
-use crate::layers::rope::inv_freq;
+use crate::formats::gguf::{GgufFile, GgufWriter, MetaValue, TensorBytes};
+use crate::formats::gguf::config::{config_from_metadata, deepseek_layout, metadata_from_config, DeepseekLayout};
+use crate::formats::gguf::names::{gguf_experts_name, hf_expert_name, hf_expert_of, hf_to_gguf_name, llama_qk_permutation, split_kv_b};
+use crate::formats::gguf::tokenizer::tokenizer_metadata;
+use crate::formats::gguf::source::GgufSource;
+use crate::config::inv_freq;
 use crate::quant::{quantize, GgmlType};
-use crate::tokenizer::TokenizerConfig;
-use crate::weights::{SafetensorsDir, WeightSource};
+use crate::text::tokenizer::TokenizerConfig;
+use crate::formats::safetensors::SafetensorsDir;
+use crate::formats::weights::WeightSource;
 use std::cell::RefCell;
 use std::path::Path;
 use std::sync::Arc;

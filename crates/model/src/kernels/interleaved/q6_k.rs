@@ -16,8 +16,8 @@
 //! in Q6_K itself, the hardware prefetcher fell behind and cold mat-vecs ran at a third of the
 //! speed.
 
-use super::super::float::f16_to_f32;
-use super::super::k_quants::{q6_k_value, BlockQ8K, BLOCK_Q6_K};
+use crate::quant::float::f16_to_f32;
+use crate::quant::k_quants::{q6_k_value, BlockQ8K, BLOCK_Q6_K};
 use super::{four_of, GroupKernels, PairSums, ROWS};
 
 const GROUP_BLOCK: usize = ROWS * BLOCK_Q6_K;
@@ -235,7 +235,7 @@ mod avx2 {
     group_kernels!("avx2,fma,f16c");
 }
 
-/// The kernels with AVX-512 VNNI on 256-bit vectors (see q4k.rs): each 16-value sub-block's
+/// The kernels with AVX-512 VNNI on 256-bit vectors (see q4_k.rs): each 16-value sub-block's
 /// products gather in 32-bit lanes, then one multiply by the row scales.
 #[cfg(target_arch = "x86_64")]
 mod vnni {

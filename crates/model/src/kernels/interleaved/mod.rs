@@ -3,7 +3,7 @@
 //! `block_q8_0x4`). The row-at-a-time kernels are compute-bound at 2 threads; with eight rows
 //! side by side, one broadcast activation value meets eight rows in one instruction and the
 //! scales of eight rows are applied together, about half the instructions per weight for Q4_K
-//! (see q4k.rs, q6k.rs, q5_0.rs, q8_0.rs for each byte order). The bytes are the rows' own
+//! (see q4_k.rs, q6_k.rs, q5_0.rs, q8_0.rs for each byte order). The bytes are the rows' own
 //! blocks, moved: the matrix keeps its size. For Q8_0 the row kernel tops out near 35 GB/s on
 //! 2 threads; interleaved, decode follows the memory to ~46 GB/s when the machine has it
 //! (0.5B: 66 → 86-88 tok/s), and its VNNI prefill kernel beats the tiled GEMM (103 vs 81
@@ -16,18 +16,19 @@
 //! where the CPU has it, for decode and prefill alike; Q5_0 also has a VNNI + BITALG + GFNI set
 //! and Q6_K a VNNI + GFNI set.
 
-mod q4k;
+mod q4_k;
 mod q5_0;
-mod q6k;
+mod q6_k;
 mod q8_0;
 
-use crate::huge_pages::HugeBytes;
+use crate::cpu::cpu_features;
+use crate::cpu::huge_pages::HugeBytes;
 use rayon::prelude::*;
 
-use super::blocks::{BLOCK_Q5_0, BLOCK_Q8_0, QK};
-use super::k_quants::{quantize_row_q8_k, BlockQ8K, BLOCK_Q4_K, BLOCK_Q6_K};
-use super::kernels::Q8Row;
-use super::{GgmlType, QuantError, QK_K};
+use crate::quant::blocks::{BLOCK_Q5_0, BLOCK_Q8_0, QK};
+use crate::quant::k_quants::{quantize_row_q8_k, BlockQ8K, BLOCK_Q4_K, BLOCK_Q6_K};
+use super::Q8Row;
+use crate::quant::{GgmlType, QuantError, QK_K};
 
 /// Rows per interleaved group.
 pub const ROWS: usize = 8;
@@ -126,16 +127,16 @@ use one_and_four;
 
 /// A Q4_K, Q6_K, Q5_0 or Q8_0 matrix in the eight-row interleaved layout. Rows are a multiple of 8.
 #[derive(Clone)]
-pub struct X8Matrix {
+pub struct InterleavedMatrix {
     pub dtype: GgmlType,
     pub rows: usize,
     pub cols: usize,
     data: HugeBytes,
 }
 
-impl std::fmt::Debug for X8Matrix {
+impl std::fmt::Debug for InterleavedMatrix {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "X8Matrix({} {}x{})", self.dtype, self.rows, self.cols)
+        write!(f, "InterleavedMatrix({} {}x{})", self.dtype, self.rows, self.cols)
     }
 }
 
@@ -163,14 +164,14 @@ type Interleave = fn(&[u8], usize, &mut [u8]);
 /// (interleave, deinterleave) of one row's block into / out of a group block.
 fn movers(dtype: GgmlType) -> (Interleave, Interleave) {
     match dtype {
-        GgmlType::Q6K => (q6k::interleave_row, q6k::deinterleave_row),
+        GgmlType::Q6K => (q6_k::interleave_row, q6_k::deinterleave_row),
         GgmlType::Q5_0 => (q5_0::interleave_row, q5_0::deinterleave_row),
         GgmlType::Q8_0 => (q8_0::interleave_row, q8_0::deinterleave_row),
-        _ => (q4k::interleave_row, q4k::deinterleave_row),
+        _ => (q4_k::interleave_row, q4_k::deinterleave_row),
     }
 }
 
-impl X8Matrix {
+impl InterleavedMatrix {
     /// Whether a `rows x cols` matrix of `dtype` can take this layout.
     pub fn fits(dtype: GgmlType, rows: usize, cols: usize) -> bool {
         matches!(dtype, GgmlType::Q4K | GgmlType::Q6K | GgmlType::Q5_0 | GgmlType::Q8_0)
@@ -204,7 +205,7 @@ impl X8Matrix {
         let interleave = movers(dtype).0;
         for (i, out_band) in out.chunks_mut(band).enumerate() {
             let first = i * band / group_bytes;
-            crate::parallel::for_each_chunk_mut(out_band, group_bytes, |g, dst| {
+            crate::cpu::parallel::for_each_chunk_mut(out_band, group_bytes, |g, dst| {
                 let g = first + g;
                 for (b, blk) in dst.chunks_exact_mut(ROWS * bb).enumerate() {
                     for r in 0..ROWS {
@@ -246,13 +247,13 @@ impl X8Matrix {
 
     /// Dequantizes row `r` into `out` (`cols` values).
     pub fn dequantize_row(&self, r: usize, out: &mut [f32]) {
-        super::dequantize_row(self.dtype, &self.row_bytes(r), out).expect("row bytes of the matrix's own type and width")
+        crate::quant::dequantize_row(self.dtype, &self.row_bytes(r), out).expect("row bytes of the matrix's own type and width")
     }
 
     /// The whole matrix as row-major f32.
     pub fn dequantize(&self) -> Vec<f32> {
         let mut out = vec![0f32; self.rows * self.cols];
-        crate::parallel::for_each_chunk_mut(&mut out, self.cols, |r, o| self.dequantize_row(r, o));
+        crate::cpu::parallel::for_each_chunk_mut(&mut out, self.cols, |r, o| self.dequantize_row(r, o));
         out
     }
 
@@ -288,8 +289,8 @@ impl X8Matrix {
     fn matmul_with(&self, k: Kernels, x: &[f32], out: &mut [f32]) {
         let (rows, cols) = (self.rows, self.cols);
         let batch = x.len() / cols;
-        assert_eq!(batch * cols, x.len(), "{} x8 matmul: x length {} is not a multiple of {cols}", self.dtype, x.len());
-        assert_eq!(out.len(), batch * rows, "{} x8 matmul: out has {} values, expected {}", self.dtype, out.len(), batch * rows);
+        assert_eq!(batch * cols, x.len(), "{} interleaved matmul: x length {} is not a multiple of {cols}", self.dtype, x.len());
+        assert_eq!(out.len(), batch * rows, "{} interleaved matmul: out has {} values, expected {}", self.dtype, out.len(), batch * rows);
         let acts = Acts::quantize(k, x, cols);
         run_many(&[(self, k, &acts)], batch, &mut [out]);
     }
@@ -299,20 +300,20 @@ impl X8Matrix {
     /// once per kind (Q8_K for Q4_K / Q6_K, Q8_0 rows for Q5_0 / Q8_0) and the groups of all the
     /// matrices go to the threads in one dispatch, so the cores meet once instead of once per
     /// matrix, and small matrices (k, v) no longer run on one core while the others wait.
-    pub fn matmul_many(mats: &[&X8Matrix], x: &[f32], outs: &mut [&mut [f32]]) {
+    pub fn matmul_many(mats: &[&InterleavedMatrix], x: &[f32], outs: &mut [&mut [f32]]) {
         let Some(cols) = mats.first().map(|m| m.cols) else { return };
         let batch = x.len() / cols;
-        assert_eq!(batch * cols, x.len(), "x8 matmul_many: x length {} is not a multiple of {cols}", x.len());
-        assert_eq!(mats.len(), outs.len(), "x8 matmul_many: {} matrices, {} outputs", mats.len(), outs.len());
+        assert_eq!(batch * cols, x.len(), "interleaved matmul_many: x length {} is not a multiple of {cols}", x.len());
+        assert_eq!(mats.len(), outs.len(), "interleaved matmul_many: {} matrices, {} outputs", mats.len(), outs.len());
         for (m, o) in mats.iter().zip(outs.iter()) {
-            assert_eq!(m.cols, cols, "x8 matmul_many: a {}x{} matrix beside ones of {cols} columns", m.rows, m.cols);
-            assert_eq!(o.len(), batch * m.rows, "x8 matmul_many: out has {} values, expected {}", o.len(), batch * m.rows);
+            assert_eq!(m.cols, cols, "interleaved matmul_many: a {}x{} matrix beside ones of {cols} columns", m.rows, m.cols);
+            assert_eq!(o.len(), batch * m.rows, "interleaved matmul_many: out has {} values, expected {}", o.len(), batch * m.rows);
         }
         let kernels: Vec<Kernels> = mats.iter().map(|m| best_kernels(m.dtype)).collect();
         // Each kind of activation the kernels take, quantized once.
         let acts_for = |k_quant: bool| kernels.iter().find(|k| matches!(k, Kernels::K(_)) == k_quant).map(|&k| Acts::quantize(k, x, cols));
         let (act_k, act_b) = (acts_for(true), acts_for(false));
-        let jobs: Vec<(&X8Matrix, Kernels, &Acts)> = mats
+        let jobs: Vec<(&InterleavedMatrix, Kernels, &Acts)> = mats
             .iter()
             .zip(&kernels)
             .map(|(m, &k)| {
@@ -412,7 +413,7 @@ impl Acts {
 /// each, into `outs` (batch, rows): one dispatch over the cores for all the jobs, their groups
 /// taken as one sequence (`for_each_range_stealing`); on one core when the
 /// weights are too few to repay a dispatch.
-fn run_many(jobs: &[(&X8Matrix, Kernels, &Acts)], batch: usize, outs: &mut [&mut [f32]]) {
+fn run_many(jobs: &[(&InterleavedMatrix, Kernels, &Acts)], batch: usize, outs: &mut [&mut [f32]]) {
     // Results come as (group, batch, 8): for one activation row that is `out` itself.
     let mut scratch: Vec<Vec<f32>> = if batch == 1 { Vec::new() } else { jobs.iter().map(|(m, ..)| vec![0f32; m.rows * batch]).collect() };
     let mut by_group: Vec<&mut [f32]> =
@@ -433,7 +434,7 @@ fn run_many(jobs: &[(&X8Matrix, Kernels, &Acts)], batch: usize, outs: &mut [&mut
         let ptrs: Vec<OutPtr> = by_group.iter_mut().map(|b| OutPtr(b.as_mut_ptr())).collect();
         // Claims shrink to ~16 KiB of weights: the threads finish within a microsecond or so.
         let grain = (16 << 10) / (total / units).max(1);
-        crate::parallel::for_each_range_stealing(units, grain, |range| {
+        crate::cpu::parallel::for_each_range_stealing(units, grain, |range| {
             // The range's groups, job by job.
             let mut u = range.start;
             while u < range.end {
@@ -471,10 +472,10 @@ fn quantize_rows<A: Send>(x: &[f32], cols: usize, f: impl Fn(&[f32]) -> A + Sync
 
 fn scalar_kernels(dtype: GgmlType) -> Kernels {
     match dtype {
-        GgmlType::Q6K => Kernels::K(q6k::SCALAR),
+        GgmlType::Q6K => Kernels::K(q6_k::SCALAR),
         GgmlType::Q5_0 => Kernels::B32(q5_0::SCALAR),
         GgmlType::Q8_0 => Kernels::B32(q8_0::SCALAR),
-        _ => Kernels::K(q4k::SCALAR),
+        _ => Kernels::K(q4_k::SCALAR),
     }
 }
 
@@ -484,14 +485,14 @@ fn simd_kernel_sets(dtype: GgmlType) -> Vec<Kernels> {
     #[cfg(target_arch = "x86_64")]
     if has_simd_kernels() {
         out.push(match dtype {
-            GgmlType::Q6K => Kernels::K(q6k::AVX2),
+            GgmlType::Q6K => Kernels::K(q6_k::AVX2),
             GgmlType::Q5_0 => Kernels::B32(q5_0::AVX2),
             GgmlType::Q8_0 => Kernels::B32(q8_0::AVX2),
-            _ => Kernels::K(q4k::AVX2),
+            _ => Kernels::K(q4_k::AVX2),
         });
         if has_vnni() {
             match dtype {
-                GgmlType::Q4K => out.push(Kernels::K(q4k::VNNI)),
+                GgmlType::Q4K => out.push(Kernels::K(q4_k::VNNI)),
                 GgmlType::Q5_0 => {
                     out.push(Kernels::B32(q5_0::VNNI));
                     if has_bitalg() {
@@ -499,9 +500,9 @@ fn simd_kernel_sets(dtype: GgmlType) -> Vec<Kernels> {
                     }
                 }
                 GgmlType::Q6K => {
-                    out.push(Kernels::K(q6k::VNNI));
+                    out.push(Kernels::K(q6_k::VNNI));
                     if has_gfni() {
-                        out.push(Kernels::K(q6k::VNNI_GFNI));
+                        out.push(Kernels::K(q6_k::VNNI_GFNI));
                     }
                 }
                 GgmlType::Q8_0 => out.push(Kernels::B32(q8_0::VNNI)),
@@ -519,22 +520,19 @@ fn simd_kernels(dtype: GgmlType) -> Option<Kernels> {
 
 #[cfg(target_arch = "x86_64")]
 fn has_vnni() -> bool {
-    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAS.get_or_init(|| is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl") && is_x86_feature_detected!("avx512f"))
+    cpu_features().avx512_vnni()
 }
 
 /// AVX-512 BW and BITALG (bit shuffles into mask registers) and GFNI, beside VNNI.
 #[cfg(target_arch = "x86_64")]
 fn has_bitalg() -> bool {
-    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAS.get_or_init(|| has_vnni() && is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512bitalg") && is_x86_feature_detected!("gfni"))
+    cpu_features().avx512_bitalg_gfni()
 }
 
 /// GFNI (bit moves within bytes as one affine map), beside VNNI.
 #[cfg(target_arch = "x86_64")]
 fn has_gfni() -> bool {
-    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAS.get_or_init(|| has_vnni() && is_x86_feature_detected!("gfni"))
+    cpu_features().avx512_vnni_gfni()
 }
 
 /// The fastest group kernels this CPU runs (AVX2+FMA+F16C, else scalar; `REASONER_KERNELS=scalar`
@@ -559,13 +557,7 @@ fn best_kernels(dtype: GgmlType) -> Kernels {
 
 /// Whether the SIMD group kernels run here (weights are interleaved only then).
 pub fn has_simd_kernels() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *HAS.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c"))
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    false
+    cpu_features().avx2_fma_f16c()
 }
 
 /// 32-bit broadcast of activation bytes `at..at + 4` (shared by the formats' AVX2 kernels).
@@ -604,122 +596,4 @@ fn accumulate32(blk: *const u8, s: std::arch::x86_64::__m256i, offset: i32, a_d:
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::quant::{kernels, QMatrix};
-
-    fn matrix(dtype: GgmlType, rows: usize, cols: usize, seed: usize) -> QMatrix<'static> {
-        let w: Vec<f32> = (0..rows * cols)
-            .map(|i| ((((i + seed) * 2654435761) >> 7) % 2001) as f32 * 1e-3 - 1.0 + ((i % 97) as f32 * 0.01))
-            .collect();
-        QMatrix::quantize(dtype, &w, rows, cols).unwrap()
-    }
-
-    fn acts(batch: usize, cols: usize) -> Vec<f32> {
-        (0..batch * cols).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5 + if i % 61 == 0 { 3.0 } else { 0.0 }).collect()
-    }
-
-    const TYPES: [GgmlType; 4] = [GgmlType::Q4K, GgmlType::Q6K, GgmlType::Q5_0, GgmlType::Q8_0];
-
-    #[test]
-    fn interleaving_moves_bytes_and_back() {
-        for dtype in TYPES {
-            let m = matrix(dtype, 16, 512, 1);
-            let x8 = X8Matrix::from_rows(dtype, &m.data, 16, 512).unwrap();
-            assert_eq!(x8.n_bytes(), m.data.len());
-            let rb = m.row_bytes();
-            for r in 0..16 {
-                assert_eq!(x8.row_bytes(r), &m.data[r * rb..(r + 1) * rb], "{dtype} row {r}");
-            }
-            assert_eq!(x8.dequantize(), m.dequantize(), "{dtype}");
-        }
-    }
-
-    #[test]
-    fn refuses_shapes_it_cannot_hold() {
-        let m = matrix(GgmlType::Q4K, 8, 256, 0);
-        assert!(X8Matrix::from_rows(GgmlType::Q4K, &m.data[..100], 8, 256).is_err());
-        assert!(X8Matrix::from_rows(GgmlType::Q8_0, &m.data, 8, 256).is_err());
-        assert!(!X8Matrix::fits(GgmlType::F16, 8, 256));
-        assert!(!X8Matrix::fits(GgmlType::Q4K, 12, 256));
-        assert!(!X8Matrix::fits(GgmlType::Q6K, 8, 100));
-    }
-
-    /// The reference group kernels equal the row-at-a-time kernels up to float order.
-    #[test]
-    fn scalar_group_kernels_match_row_kernels() {
-        let (rows, cols, batch) = (24, 1024, 3);
-        for dtype in TYPES {
-            let m = matrix(dtype, rows, cols, 7);
-            let x8 = X8Matrix::from_rows(dtype, &m.data, rows, cols).unwrap();
-            let x = acts(batch, cols);
-            let mut got = vec![0f32; batch * rows];
-            x8.matmul_scalar(&x, &mut got);
-            let mut want = vec![0f32; batch * rows];
-            let scalar = kernels::available()[0];
-            assert_eq!(scalar.name, "scalar");
-            kernels::matmul_with(scalar, &m, &x, &mut want);
-            for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                assert!((g - w).abs() <= 1e-5 * w.abs().max(1.0), "{dtype} output {i}: {g} vs {w}");
-            }
-        }
-    }
-
-    /// Every SIMD kernel set (one and four activation rows) equals the reference bit for bit.
-    #[test]
-    fn simd_group_kernels_equal_scalar() {
-        if !has_simd_kernels() {
-            eprintln!("no AVX2 here: skipped");
-            return;
-        }
-        for dtype in TYPES {
-            for (rows, cols, batch) in [(8, 256, 1), (32, 2048, 1), (16, 768, 5), (8, 512, 8)] {
-                let m = matrix(dtype, rows, cols, rows + cols);
-                let x8 = X8Matrix::from_rows(dtype, &m.data, rows, cols).unwrap();
-                let x = acts(batch, cols);
-                let mut s = vec![0f32; batch * rows];
-                x8.matmul_scalar(&x, &mut s);
-                for (i, k) in simd_kernel_sets(dtype).into_iter().enumerate() {
-                    let mut v = vec![0f32; batch * rows];
-                    x8.matmul_with(k, &x, &mut v);
-                    assert_eq!(s, v, "{dtype} {rows}x{cols} batch {batch}, kernel set {i}");
-                }
-            }
-        }
-    }
-
-    /// Several matrices of mixed formats in one dispatch give what each gives alone, bit for
-    /// bit, whether split over two threads or run on one, one activation row or several.
-    #[test]
-    fn matmul_many_equals_one_at_a_time() {
-        let cols = 1024;
-        // Big enough together (~1.3 MB) to be split into tasks over the threads.
-        let shapes = [(GgmlType::Q4K, 512), (GgmlType::Q6K, 64), (GgmlType::Q5_0, 256), (GgmlType::Q8_0, 8), (GgmlType::Q4K, 8)];
-        let mats: Vec<X8Matrix> = shapes
-            .iter()
-            .enumerate()
-            .map(|(i, &(dtype, rows))| X8Matrix::from_rows(dtype, &matrix(dtype, rows, cols, i).data, rows, cols).unwrap())
-            .collect();
-        for threads in [1, 2] {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            for batch in [1, 5] {
-                let x = acts(batch, cols);
-                let want: Vec<Vec<f32>> = mats
-                    .iter()
-                    .map(|m| {
-                        let mut o = vec![0f32; batch * m.rows];
-                        pool.install(|| m.matmul(&x, &mut o));
-                        o
-                    })
-                    .collect();
-                let mut got: Vec<Vec<f32>> = mats.iter().map(|m| vec![f32::NAN; batch * m.rows]).collect();
-                let mut outs: Vec<&mut [f32]> = got.iter_mut().map(|o| o.as_mut_slice()).collect();
-                let refs: Vec<&X8Matrix> = mats.iter().collect();
-                pool.install(|| X8Matrix::matmul_many(&refs, &x, &mut outs));
-                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                    assert_eq!(g, w, "matrix {i} ({}), {threads} threads, batch {batch}", mats[i].dtype);
-                }
-            }
-        }
-    }
-}
+mod tests;

@@ -8,7 +8,7 @@ use super::Kernels;
 pub(super) fn detect() -> Option<&'static Kernels> {
     #[cfg(target_arch = "x86_64")]
     {
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c") {
+        if crate::cpu::cpu_features().avx2_fma_f16c() {
             return Some(&imp::KERNELS);
         }
     }
@@ -19,8 +19,8 @@ pub(super) fn detect() -> Option<&'static Kernels> {
 pub(super) mod imp {
     use std::arch::x86_64::*;
 
-    use super::super::super::blocks::{BLOCK_Q4_0, BLOCK_Q5_0, BLOCK_Q8_0};
-    use super::super::super::k_quants::{BlockQ8K, BLOCK_Q4_K, BLOCK_Q6_K};
+    use crate::quant::blocks::{BLOCK_Q4_0, BLOCK_Q5_0, BLOCK_Q8_0};
+    use crate::quant::k_quants::{BlockQ8K, BLOCK_Q4_K, BLOCK_Q6_K};
     use super::super::{scalar, sum_lanes, Kernels, Q8Row};
 
     pub(in super::super) static KERNELS: Kernels = Kernels {

@@ -10,9 +10,9 @@
 //! each row's block sum lands in its own 32-bit lane, so the scale is applied to eight rows by
 //! one multiply-add.
 
-use super::super::blocks::BLOCK_Q8_0;
-use super::super::float::f16_to_f32;
-use super::super::kernels::Q8Row;
+use crate::quant::blocks::BLOCK_Q8_0;
+use crate::quant::float::f16_to_f32;
+use crate::kernels::Q8Row;
 use super::{Group32Kernels, ROWS};
 
 const GROUP_BLOCK: usize = ROWS * BLOCK_Q8_0;

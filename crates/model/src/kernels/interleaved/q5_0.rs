@@ -14,9 +14,9 @@
 //! register, the fifth bits of 32 values cost a handful of instructions instead of a per-row
 //! bit expansion.
 
-use super::super::blocks::BLOCK_Q5_0;
-use super::super::float::f16_to_f32;
-use super::super::kernels::Q8Row;
+use crate::quant::blocks::BLOCK_Q5_0;
+use crate::quant::float::f16_to_f32;
+use crate::kernels::Q8Row;
 use super::{Group32Kernels, ROWS};
 
 const GROUP_BLOCK: usize = ROWS * BLOCK_Q5_0;
@@ -177,7 +177,7 @@ mod avx2 {
     group_kernels!("avx2,fma,f16c");
 }
 
-/// The kernels with AVX-512 VNNI on 256-bit vectors (see q4k.rs): `vpdpbusd`
+/// The kernels with AVX-512 VNNI on 256-bit vectors (see q4_k.rs): `vpdpbusd`
 /// accumulates each row's products in its own 32-bit lane, no 16-bit sums to widen.
 #[cfg(target_arch = "x86_64")]
 mod vnni {

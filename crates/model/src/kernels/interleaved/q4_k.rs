@@ -11,8 +11,8 @@
 //! Within a pair p, byte i of a row's 32 holds value i of sub-block 2p (low nibble) and value i
 //! of sub-block 2p + 1 (high nibble), as in Q4_K itself.
 
-use super::super::float::f16_to_f32;
-use super::super::k_quants::{scale_min_k4, BlockQ8K, BLOCK_Q4_K};
+use crate::quant::float::f16_to_f32;
+use crate::quant::k_quants::{scale_min_k4, BlockQ8K, BLOCK_Q4_K};
 use super::{four_of, GroupKernels, PairSums, ROWS};
 
 const GROUP_BLOCK: usize = ROWS * BLOCK_Q4_K;

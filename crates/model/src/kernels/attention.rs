@@ -1,20 +1,11 @@
-//! Fused inference forms of the small per-token ops (RMSNorm, rotary embedding, softmax,
-//! SiLU·up, bias add) and of causal attention.
-//!
-//! The candle forms beside each caller stay the model's definition: they are differentiable,
-//! and they run whenever autograd tracks an input (training) or a tensor is not f32 in CPU
-//! memory (attention also reads an f16 cache, widening it as it loads). Decoding one token
-//! with them cost ~60 small candle ops per layer, each allocating and dispatching: ~4 ms per
-//! token of serial work on the 0.5B shape (17% of the step). Here
-//! each op is one pass over plain slices, in the arithmetic transformers and llama.cpp use
-//! (RMSNorm multiplies by the reciprocal root; the attention's dots use FMA where the CPU has
-//! it). Attention reads the cache's strided views in place, skips the masked half instead of
-//! computing it, and never builds the (heads, len, t) score tensor, so it also beats the matmul
-//! form on long prompts. The tests check each op against its candle form.
+//! Causal attention over a KV cache on plain slices: the fused form of softmax(q·kᵀ)·v that
+//! `layers::attention` and `layers::mla` call first (their candle form stays the definition and
+//! runs when autograd tracks an input). It reads the cache's strided views in place, skips the
+//! masked half instead of computing it, and never builds the (heads, len, t) score tensor, so
+//! it also beats the matmul form on long prompts. Dots use FMA where the CPU has it.
 
-use crate::layers::rope::RopeLayout;
-use crate::layers::vexp;
-use candle_core::{DType, Device, Result, Storage, Tensor, WithDType};
+use super::tensor_ops::{softmax_in_place, with_values};
+use candle_core::{DType, Device, Result, Tensor, WithDType};
 use half::f16;
 
 /// What a KV cache holds: f32, or f16 widened to f32 as it is loaded.
@@ -37,136 +28,6 @@ impl KvElem for f16 {
     fn to_f32(self) -> f32 {
         f16::to_f32(self)
     }
-}
-
-/// Runs `f` on the values of `ts` when none is tracked by autograd and each is f32 in CPU memory
-/// with rows (the last dimension) contiguous; `None` otherwise, and the caller then takes the
-/// differentiable path. Each slice starts at the tensor's first element and ends after its
-/// last, so a strided view (a cache buffer's first rows) is read in place, not copied.
-fn with_values<T: WithDType, R>(ts: &[&Tensor], f: impl FnOnce(&[&[T]]) -> Result<R>) -> Result<Option<R>> {
-    let rows_contiguous = |t: &Tensor| t.stride().last().is_none_or(|&s| s == 1 || t.dims().last() == Some(&1));
-    if ts.iter().any(|t| t.track_op() || !t.device().is_cpu() || !rows_contiguous(t) || t.elem_count() == 0) {
-        return Ok(None);
-    }
-    let guards: Vec<_> = ts.iter().map(|t| t.storage_and_layout()).collect();
-    let mut slices = Vec::with_capacity(ts.len());
-    for (storage, layout) in &guards {
-        let Storage::Cpu(cpu) = &**storage else { return Ok(None) };
-        let Ok(all) = cpu.as_slice::<T>() else { return Ok(None) };
-        let start = layout.start_offset();
-        let span = 1 + layout.dims().iter().zip(layout.stride()).map(|(d, s)| (d - 1) * s).sum::<usize>();
-        slices.push(&all[start..start + span]);
-    }
-    f(&slices).map(Some)
-}
-
-/// Like `with_values`, for ops that read their inputs as one contiguous block.
-fn with_contiguous<R>(ts: &[&Tensor], f: impl FnOnce(&[&[f32]]) -> Result<R>) -> Result<Option<R>> {
-    if ts.iter().any(|t| !t.is_contiguous()) {
-        return Ok(None);
-    }
-    with_values::<f32, R>(ts, f)
-}
-
-fn tensor(values: Vec<f32>, like: &Tensor) -> Result<Tensor> {
-    Tensor::from_vec(values, like.shape(), &Device::Cpu)
-}
-
-/// x · rsqrt(mean(x²) + ε) · w over the last dimension.
-pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Option<Tensor>> {
-    let d = w.elem_count();
-    if x.dims().last() != Some(&d) {
-        return Ok(None);
-    }
-    with_contiguous(&[x, w], |v| {
-        let (xs, ws) = (v[0], v[1]);
-        let mut out = vec![0f32; xs.len()];
-        for (row, o) in xs.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
-            // As transformers and llama.cpp: x · rsqrt(mean + ε), then · w; the sum in f64 as
-            // llama.cpp (torch's pairwise f32 sum is as close to exact).
-            let mean = (row.iter().map(|&a| (a as f64) * (a as f64)).sum::<f64>() / d as f64) as f32;
-            let scale = 1.0 / (mean + eps as f32).sqrt();
-            for ((o, &a), &g) in o.iter_mut().zip(row).zip(ws) {
-                *o = a * scale * g;
-            }
-        }
-        tensor(out, x)
-    })
-}
-
-/// Adds `bias` to every row of `y` in place (rows of the bias's length): false, `y`
-/// untouched, when the bias is tracked by autograd or not plain f32 values.
-pub fn add_bias_rows(y: &mut [f32], bias: &Tensor) -> Result<bool> {
-    let d = bias.elem_count();
-    if d == 0 || !y.len().is_multiple_of(d) {
-        return Ok(false);
-    }
-    Ok(with_contiguous(&[bias], |b| {
-        for row in y.chunks_exact_mut(d) {
-            row.iter_mut().zip(b[0]).for_each(|(a, &c)| *a += c);
-        }
-        Ok(())
-    })?
-    .is_some())
-}
-
-/// Numerically stable softmax over the last dimension.
-pub fn softmax_last_dim(x: &Tensor) -> Result<Option<Tensor>> {
-    let Some(&d) = x.dims().last() else { return Ok(None) };
-    if d == 0 {
-        return Ok(None);
-    }
-    with_contiguous(&[x], |v| {
-        let mut out = v[0].to_vec();
-        out.chunks_exact_mut(d).for_each(softmax_in_place);
-        tensor(out, x)
-    })
-}
-
-fn softmax_in_place(row: &mut [f32]) {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum = vexp::exp_shifted_sum(row, max);
-    row.iter_mut().for_each(|a| *a /= sum);
-}
-
-/// silu(gate) · up, elementwise.
-pub fn silu_mul(gate: &Tensor, up: &Tensor) -> Result<Option<Tensor>> {
-    if gate.shape() != up.shape() {
-        return Ok(None);
-    }
-    with_contiguous(&[gate, up], |v| {
-        let mut out = vec![0f32; v[0].len()];
-        vexp::silu_mul(v[0], v[1], &mut out);
-        tensor(out, gate)
-    })
-}
-
-/// Rotates x (len, heads, dim) with the cos/sin rows (len, dim/2) of its positions.
-pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor, layout: RopeLayout) -> Result<Option<Tensor>> {
-    let Ok((len, heads, dim)) = x.dims3() else { return Ok(None) };
-    let half = dim / 2;
-    if dim % 2 != 0 || cos.dims() != [len, half] || sin.dims() != [len, half] {
-        return Ok(None);
-    }
-    with_contiguous(&[x, cos, sin], |v| {
-        let (xs, cs, ss) = (v[0], v[1], v[2]);
-        let mut out = vec![0f32; xs.len()];
-        for (i, (xr, or)) in xs.chunks_exact(heads * dim).zip(out.chunks_exact_mut(heads * dim)).enumerate() {
-            let (c, s) = (&cs[i * half..(i + 1) * half], &ss[i * half..(i + 1) * half]);
-            for (xh, oh) in xr.chunks_exact(dim).zip(or.chunks_exact_mut(dim)) {
-                for j in 0..half {
-                    // Half pairs (j, j + d/2); interleaved pairs (2j, 2j + 1).
-                    let (a, b) = match layout {
-                        RopeLayout::Half => (j, j + half),
-                        RopeLayout::Interleaved => (2 * j, 2 * j + 1),
-                    };
-                    oh[a] = xh[a] * c[j] - xh[b] * s[j];
-                    oh[b] = xh[b] * c[j] + xh[a] * s[j];
-                }
-            }
-        }
-        tensor(out, x)
-    })
 }
 
 /// Causal attention of q (h, len, dq) over k (kv, t, dq) and v (kv, t, dv), query i at position
@@ -217,18 +78,17 @@ fn attend_values<E: KvElem>(shape: HeadShape, heads: Heads, qs: &[f32], ks: &[E]
     let sets_per_kv = (1..=group).find(|&d| group % d == 0 && kv * d >= threads).unwrap_or(group);
     let per_set = group / sets_per_kv;
     let mut out = vec![0f32; h * len * dv];
-    let fma = vexp::has_avx2_fma();
+    let cpu = crate::cpu::cpu_features();
+    let fma = cpu.avx2_fma_f16c();
     #[cfg(target_arch = "x86_64")]
-    let fma = fma && is_x86_feature_detected!("f16c");
-    #[cfg(target_arch = "x86_64")]
-    let wide = fma && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl");
+    let wide = fma && cpu.avx512_vl();
     let set = |si: usize, o: &mut [f32]| {
         let first = si * per_set;
         let (kh, vh) = (&ks[(first / group) * kstride..][..t * dq], &vs[(first / group) * vstride..][..t * dv]);
         let qh = &qs[first * len * dq..][..per_set * len * dq];
         #[cfg(target_arch = "x86_64")]
         if fma {
-            // SAFETY: the CPU has AVX2, FMA (checked by has_avx2_fma) and F16C, and
+            // SAFETY: the CPU has AVX2, FMA and F16C (`avx2_fma_f16c`), and
             // AVX-512 F and VL where `wide`.
             return unsafe {
                 if wide { attend_heads_avx512(shape, per_set, qh, kh, vh, o) } else { attend_heads_avx2(shape, per_set, qh, kh, vh, o) }
@@ -241,7 +101,7 @@ fn attend_values<E: KvElem>(shape: HeadShape, heads: Heads, qs: &[f32], ks: &[E]
     };
     // Split over the cores once the cache is long enough to repay the dispatch.
     if h * len * t * (dq + dv) >= 1 << 16 {
-        crate::parallel::for_each_chunk_mut(&mut out, per_set * len * dv, set);
+        crate::cpu::parallel::for_each_chunk_mut(&mut out, per_set * len * dv, set);
     } else {
         out.chunks_exact_mut(per_set * len * dv).enumerate().for_each(|(si, o)| set(si, o));
     }
@@ -466,14 +326,16 @@ fn dot<const FMA: bool, E: KvElem>(q: &[f32], key: &[E]) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    //! Each fused op against its candle form: a `Var` input is tracked by autograd, so the same
-    //! public call takes the differentiable path.
-    use crate::config::{RopeConfig, RopeScaling};
+    //! The fused attention against the matmul form, and its SIMD forms against the plain one.
     use crate::layers::attention::attend;
     use crate::layers::kv_cache::{KvDtype, LayerCache};
-    use crate::layers::norm::RmsNorm;
-    use crate::layers::rope::{RopeLayout, RotaryEmbedding};
     use candle_core::{Device, Tensor, Var};
+
+    fn tracked(t: &Tensor) -> Tensor {
+        let v = Var::from_tensor(t).unwrap();
+        assert!(v.as_tensor().track_op());
+        v.as_tensor().clone()
+    }
 
     fn random(shape: &[usize], seed: u64) -> Tensor {
         let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -487,45 +349,10 @@ mod tests {
         Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
     }
 
-    fn tracked(t: &Tensor) -> Tensor {
-        let v = Var::from_tensor(t).unwrap();
-        assert!(v.as_tensor().track_op());
-        v.as_tensor().clone()
-    }
-
     fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
         assert_eq!(a.dims(), b.dims());
         let (a, b) = (a.flatten_all().unwrap().to_vec1::<f32>().unwrap(), b.flatten_all().unwrap().to_vec1::<f32>().unwrap());
         a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
-    }
-
-    #[test]
-    fn rms_norm_softmax_and_silu_mul_equal_their_candle_forms() {
-        let x = random(&[3, 40], 1);
-        let norm = RmsNorm { weight: random(&[40], 2), eps: 1e-6 };
-        let fused = norm.forward(&x).unwrap();
-        assert!(!fused.track_op());
-        assert!(max_diff(&fused, &norm.forward(&tracked(&x)).unwrap()) < 1e-5);
-
-        let s = super::softmax_last_dim(&x).unwrap().expect("fused softmax");
-        assert!(max_diff(&s, &crate::layers::softmax_last_dim(&tracked(&x)).unwrap()) < 1e-6);
-
-        let up = random(&[3, 40], 3);
-        let h = super::silu_mul(&x, &up).unwrap().expect("fused silu_mul");
-        assert!(max_diff(&h, &(tracked(&x).silu().unwrap() * &up).unwrap()) < 1e-5);
-        assert!(super::silu_mul(&tracked(&x), &up).unwrap().is_none(), "tracked input must take the candle path");
-    }
-
-    #[test]
-    fn rope_equals_its_candle_form_in_both_layouts() {
-        let cfg = RopeConfig { theta: 10000.0, scaling: RopeScaling::None, partial_rotary_factor: 1.0 };
-        for layout in [RopeLayout::Half, RopeLayout::Interleaved] {
-            let rope = RotaryEmbedding::new(&cfg, 16, 64, layout).unwrap();
-            let x = random(&[5, 3, 16], 4);
-            let fused = rope.apply(&x, 7).unwrap();
-            assert!(!fused.track_op());
-            assert!(max_diff(&fused, &rope.apply(&tracked(&x), 7).unwrap()) < 1e-6, "{layout:?}");
-        }
     }
 
     #[test]
@@ -563,7 +390,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn plain_and_avx2_heads_agree() {
-        if !super::vexp::has_avx2_fma() || !is_x86_feature_detected!("f16c") {
+        if !crate::cpu::cpu_features().avx2_fma_f16c() {
             return;
         }
         plain_and_avx2_heads_agree_on::<f32>();
@@ -585,7 +412,7 @@ mod tests {
             assert!(d < 1e-5, "len {len} t {t} dq {dq} dv {dv} {:?}: {d}", E::DTYPE);
             // Several heads on the same keys (tiled by two, or by three with AVX-512) equal each
             // head alone, bit for bit, whatever the output held before.
-            let wide = is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl");
+            let wide = crate::cpu::cpu_features().avx512_vl();
             let heads = 7;
             let qs: Vec<f32> = (0..heads as u64).flat_map(|h| vals(len * dq, 40 + h)).collect();
             for avx512 in [false, wide] {
@@ -604,17 +431,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn gradients_still_flow_through_the_layers() {
-        let x = Var::from_tensor(&random(&[2, 8], 9)).unwrap();
-        let norm = RmsNorm { weight: random(&[8], 10), eps: 1e-6 };
-        let y = crate::layers::softmax_last_dim(&norm.forward(x.as_tensor()).unwrap()).unwrap();
-        let loss = (y * random(&[2, 8], 11)).unwrap().sum_all().unwrap();
-        let grads = loss.backward().unwrap();
-        let g = grads.get(x.as_tensor()).expect("gradient for x");
-        assert!(g.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() > 0.0);
     }
 }
 

@@ -8,11 +8,7 @@ use super::Kernels;
 pub(super) fn detect() -> Option<&'static Kernels> {
     #[cfg(target_arch = "x86_64")]
     {
-        if is_x86_feature_detected!("avx512f")
-            && is_x86_feature_detected!("avx512bw")
-            && is_x86_feature_detected!("avx512vl")
-            && is_x86_feature_detected!("avx512vnni")
-            && super::avx2::detect().is_some()
+        if crate::cpu::cpu_features().avx512_row_kernels() && super::avx2::detect().is_some()
         {
             return Some(&imp::KERNELS);
         }
@@ -24,8 +20,8 @@ pub(super) fn detect() -> Option<&'static Kernels> {
 mod imp {
     use std::arch::x86_64::*;
 
-    use super::super::super::blocks::{BLOCK_Q4_0, BLOCK_Q5_0, BLOCK_Q8_0};
-    use super::super::super::k_quants::{BlockQ8K, BLOCK_Q4_K};
+    use crate::quant::blocks::{BLOCK_Q4_0, BLOCK_Q5_0, BLOCK_Q8_0};
+    use crate::quant::k_quants::{BlockQ8K, BLOCK_Q4_K};
     use super::super::avx2::imp::{
         self as avx2, f16_pair, hsum2_i32, load_scales8, q4_k_min_products, q4_k_scales_mins16, q8_k_scales8, reduce8,
         reduce8_128_paired, reduce8_paired,

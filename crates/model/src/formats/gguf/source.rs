@@ -5,94 +5,28 @@
 //! seen as one matrix per expert (`model.layers.L.mlp.experts.E.gate_proj.weight`), a byte
 //! range of the map; MLA's split `attn_k_b` / `attn_v_b` are joined back into `kv_b_proj` (f32).
 
-use crate::huge_pages::HugeBytes;
 use crate::error::{ModelError, Result};
-use crate::gguf::{GgufFile, TensorInfo};
-use crate::gguf_arch::{gguf_experts_of, gguf_kv_b_part_of, gguf_to_hf_name, hf_expert_name, join_kv_b, llama_qk_permutation};
-use crate::quant::{dequantize_row, GgmlType, QMatrix};
-use crate::weights::WeightSource;
+use crate::formats::gguf::{GgufFile, TensorInfo};
+use super::names::{gguf_experts_of, gguf_kv_b_part_of, gguf_to_hf_name, hf_expert_name, join_kv_b, llama_qk_permutation};
+use crate::quant::{dequantize_row, GgmlType, MappedBytes, PackedMatrix};
+use crate::formats::weights::WeightSource;
 use candle_core::{Device, Tensor};
-use std::borrow::Cow;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-/// A weight matrix kept in its stored (possibly quantized) format.
-#[derive(Clone)]
-pub struct PackedMatrix {
-    pub dtype: GgmlType,
-    pub rows: usize,
-    pub cols: usize,
-    bytes: PackedBytes,
+/// One tensor's bytes in the file's memory map, lent to a `PackedMatrix`.
+struct MappedTensor {
+    file: Arc<GgufFile>,
+    tensor: usize,
 }
 
-#[derive(Clone)]
-enum PackedBytes {
-    Owned(Arc<Vec<u8>>),
-    /// Moved out of the mapping into huge-page memory (see `into_huge_pages`).
-    Huge(Arc<HugeBytes>),
-    Mapped { file: Arc<GgufFile>, tensor: usize },
-    /// Part of a mapped tensor: one expert of a stacked 3-D tensor.
-    MappedRange { file: Arc<GgufFile>, tensor: usize, start: usize, len: usize },
-}
-
-impl std::fmt::Debug for PackedMatrix {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PackedMatrix({} {}x{})", self.dtype, self.rows, self.cols)
+impl MappedBytes for MappedTensor {
+    fn bytes(&self) -> &[u8] {
+        self.file.data_of(&self.file.tensors()[self.tensor])
     }
-}
-
-impl PackedMatrix {
-    pub fn owned(dtype: GgmlType, rows: usize, cols: usize, bytes: Vec<u8>) -> Self {
-        Self { dtype, rows, cols, bytes: PackedBytes::Owned(Arc::new(bytes)) }
-    }
-
-    pub fn bytes(&self) -> &[u8] {
-        match &self.bytes {
-            PackedBytes::Owned(b) => b,
-            PackedBytes::Huge(b) => b,
-            PackedBytes::Mapped { file, tensor } => file.data_of(&file.tensors()[*tensor]),
-            PackedBytes::MappedRange { file, tensor, start, len } => &file.data_of(&file.tensors()[*tensor])[*start..*start + *len],
-        }
-    }
-
-    pub fn qmatrix(&self) -> QMatrix<'_> {
-        QMatrix { dtype: self.dtype, rows: self.rows, cols: self.cols, data: Cow::Borrowed(self.bytes()) }
-    }
-
-    pub fn n_bytes(&self) -> usize {
-        self.bytes().len()
-    }
-
-    /// Drops the mapped pages of `part` (a sub-slice of `bytes()`) from the resident set once
-    /// it was copied elsewhere (see `GgufFile::release_pages`); owned bytes are left alone.
-    pub fn release_pages_of(&self, part: &[u8]) {
-        match &self.bytes {
-            PackedBytes::Owned(_) | PackedBytes::Huge(_) => {}
-            PackedBytes::Mapped { file, .. } | PackedBytes::MappedRange { file, .. } => file.release_pages(part),
-        }
-    }
-
-    /// The same matrix with its bytes copied out of the file mapping into huge-page memory
-    /// (`huge_pages`), the mapped pages released band by band so it is never resident twice:
-    /// the mapping's 4 KiB pages cost decode a TLB miss every 4 KiB (moved, the 0.5B Q8_0 file
-    /// decoded 13-30% faster, before Q8_0 was interleaved).
-    /// Small or already-owned matrices are returned as they are.
-    pub fn into_huge_pages(self) -> Self {
-        const BAND: usize = 8 << 20;
-        if !matches!(self.bytes, PackedBytes::Mapped { .. } | PackedBytes::MappedRange { .. }) || self.n_bytes() < (2 << 20) {
-            return self;
-        }
-        let src = self.bytes();
-        let mut moved = HugeBytes::zeroed(src.len());
-        for (dst, part) in moved.chunks_mut(BAND).zip(src.chunks(BAND)) {
-            dst.copy_from_slice(part);
-            self.release_pages_of(part);
-        }
-        Self { bytes: PackedBytes::Huge(Arc::new(moved)), ..self }
-    }
-
-    pub fn dequantize(&self) -> Result<Tensor> {
-        Ok(Tensor::from_vec(self.qmatrix().dequantize(), (self.rows, self.cols), &Device::Cpu)?)
+    fn release_pages(&self, part: &[u8]) {
+        self.file.release_pages(part)
     }
 }
 
@@ -212,7 +146,10 @@ impl GgufSource {
                 let (rows, cols) = (info.n_rows(), info.row_len());
                 self.check_supported(name, info)?;
                 match self.row_order(name, rows) {
-                    None => Ok(PackedMatrix { dtype: info.dtype, rows, cols, bytes: PackedBytes::Mapped { file: self.file.clone(), tensor: i } }),
+                    None => {
+                        let map = Arc::new(MappedTensor { file: self.file.clone(), tensor: i });
+                        Ok(PackedMatrix::mapped(info.dtype, rows, cols, map, 0, info.n_bytes as usize))
+                    }
                     Some(order) => {
                         let data = self.file.data_of(info);
                         let rb = data.len() / rows.max(1);
@@ -229,8 +166,8 @@ impl GgufSource {
                 self.check_supported(name, info)?;
                 let (cols, rows) = (info.dims[0] as usize, info.dims[1] as usize);
                 let len = self.file.data_of(info).len() / info.dims[2].max(1) as usize;
-                let bytes = PackedBytes::MappedRange { file: self.file.clone(), tensor, start: expert * len, len };
-                Ok(PackedMatrix { dtype: info.dtype, rows, cols, bytes })
+                let map = Arc::new(MappedTensor { file: self.file.clone(), tensor });
+                Ok(PackedMatrix::mapped(info.dtype, rows, cols, map, expert * len, len))
             }
             Entry::KvB { k_b, v_b } => {
                 let (ki, vi) = (self.tensor_info(k_b), self.tensor_info(v_b));

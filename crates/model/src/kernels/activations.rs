@@ -1,4 +1,4 @@
-//! Eight-wide `exp` for the fused inference ops (softmax, SiLU), on AVX2 with FMA.
+//! Eight-wide `exp` for the per-token tensor ops (softmax, SiLU), on AVX2 with FMA.
 //!
 //! A decode step of the 0.5B shape takes ~120k exponentials for SiLU and ~50k for attention at
 //! 150 tokens of context; the C library's scalar `expf` spent ~4% of the step on them. This is
@@ -35,13 +35,8 @@ pub fn silu_mul(gate: &[f32], up: &[f32], out: &mut [f32]) {
     }
 }
 
-pub fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    false
+fn has_avx2_fma() -> bool {
+    crate::cpu::cpu_features().avx2_fma()
 }
 
 #[cfg(target_arch = "x86_64")]

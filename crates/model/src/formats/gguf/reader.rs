@@ -389,7 +389,7 @@ impl GgufFile {
 
     /// Removes a metadata entry from this open file's parsed copy (the file is untouched): the
     /// loader drops the tokenizer arrays once the tokenizer holds them.
-    pub fn remove_metadata(&mut self, key: &str) -> Option<crate::gguf::MetaValue> {
+    pub fn remove_metadata(&mut self, key: &str) -> Option<crate::formats::gguf::MetaValue> {
         self.layout.metadata.remove(key)
     }
 

@@ -3,9 +3,20 @@
 //! A GGUF file's tokenizer runs the same pipeline around our compact BPE model.
 
 use crate::error::{ModelError, Result};
-use crate::gguf_arch::GgufTokenizer;
+use crate::text::compact_bpe::CompactBpe;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+
+/// The tokenizers pipeline (normalizer, pre-tokenizer, added tokens, post-processor, decoder)
+/// around the compact BPE model that GGUF tokenizers are rebuilt into
+/// (`formats::gguf::tokenizer`).
+pub type GgufTokenizer = tokenizers::TokenizerImpl<
+    CompactBpe,
+    tokenizers::NormalizerWrapper,
+    tokenizers::PreTokenizerWrapper,
+    tokenizers::PostProcessorWrapper,
+    tokenizers::DecoderWrapper,
+>;
 
 pub struct TextTokenizer {
     inner: Backend,

@@ -1,9 +1,15 @@
 //! GGUF v3: reading and writing llama.cpp model files. The reader memory-maps the file and
 //! hands out tensor data as borrowed slices; the writer lays out metadata, tensor infos and
 //! aligned data the way llama.cpp's `gguf.cpp` expects and replaces the target atomically.
+//! `names`, `config` and `tokenizer` translate Hugging Face's tensor names, config.json and
+//! tokenizer.json to GGUF's and back; `source` serves a GGUF file as a `WeightSource`.
 
+pub mod config;
 mod metadata;
+pub mod names;
 mod reader;
+pub mod source;
+pub mod tokenizer;
 mod writer;
 
 use std::path::PathBuf;
