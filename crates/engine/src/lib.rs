@@ -11,7 +11,6 @@ pub mod reasoning;
 pub mod request;
 pub mod sampler;
 pub mod scheduler;
-pub mod scoring;
 mod sequence;
 pub mod speculative;
 pub mod stop;

@@ -16,7 +16,7 @@ pub mod models;
 pub mod quant;
 pub mod text;
 
-pub use causal_lm::{forward_chunked, CausalLm, LogitsFor, ModelInfo, SeqInput, PREFILL_CHUNK};
+pub use causal_lm::{forward_chunked, token_logprobs, CausalLm, LogitsFor, ModelInfo, SeqInput, PREFILL_CHUNK};
 pub use error::{ModelError, Result};
 pub use layers::kv_cache::{KvDtype, SequenceCache};
 pub use loader::{load_model, load_model_with_weights, LoadedModel};

@@ -3,15 +3,11 @@
 
 use reasoner_model::chat_template::ChatTemplate;
 use serde_json::{json, Value};
-use std::path::PathBuf;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
-}
+use reasoner_testutil::fixtures_dir;
 
 #[test]
 fn templates_render_like_transformers() {
-    let dir = fixtures().join("chat_templates");
+    let dir = fixtures_dir().join("chat_templates");
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
@@ -44,7 +40,7 @@ fn templates_render_like_transformers() {
 
 #[test]
 fn tokenizers_match_python_tokenizers() {
-    let dir = fixtures().join("tokenizer");
+    let dir = fixtures_dir().join("tokenizer");
     let g: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
     for flavour in ["qwen", "llama3", "deepseek"] {
         let tok = tokenizers::Tokenizer::from_file(dir.join(format!("tokenizer_{flavour}.json"))).unwrap();

@@ -9,13 +9,10 @@ use reasoner_model::models::deepseek_v3::{self, DeepseekV3, MtpInput};
 use reasoner_model::{load_model, CausalLm, LogitsFor, SeqInput};
 use safetensors::tensor::{Dtype, TensorView};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use reasoner_testutil::fixture;
+use std::path::Path;
 
 const TOL: f32 = 1e-4;
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)
-}
 
 fn golden(name: &str) -> Value {
     let text = std::fs::read_to_string(fixture(name).join("golden.json")).unwrap();

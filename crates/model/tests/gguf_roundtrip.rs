@@ -3,16 +3,13 @@
 //! malformed files fail with the error that names what is wrong.
 
 use std::borrow::Cow;
+use reasoner_testutil::fixture;
 use std::path::PathBuf;
 
 use reasoner_model::formats::gguf::{
     FormatError, GgufError, GgufFile, GgufWriter, MetaArray, MetaValue, TensorBytes,
 };
 use reasoner_model::quant::{self, GgmlType};
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/gguf").join(name)
-}
 
 /// A writer holding every metadata type and tensors of several types and shapes.
 pub fn sample_writer() -> GgufWriter<'static> {
@@ -117,7 +114,7 @@ fn writer_rejects_bad_tensors_and_leaves_no_temp_file() {
 
 #[test]
 fn reads_file_written_by_python_gguf() {
-    let f = GgufFile::open(fixture("tiny_gguf_py.gguf")).unwrap();
+    let f = GgufFile::open(fixture("gguf/tiny_gguf_py.gguf")).unwrap();
     let md = f.metadata();
     assert_eq!(f.alignment(), 64);
     assert_eq!(md.get("test.u8"), Some(&MetaValue::U8(200)));
@@ -272,7 +269,7 @@ fn malformed_files_name_what_is_wrong() {
 fn never_panics_on_truncated_or_corrupted_files() {
     let mut buf = Vec::new();
     sample_writer().write_to(&mut buf, std::path::Path::new("sample")).unwrap();
-    let python = std::fs::read(fixture("tiny_gguf_py.gguf")).unwrap();
+    let python = std::fs::read(fixture("gguf/tiny_gguf_py.gguf")).unwrap();
     for file in [buf, python] {
         assert!(GgufFile::from_bytes("x", file.clone()).is_ok());
         for len in 0..file.len() {

@@ -18,17 +18,13 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn fixture() -> PathBuf {
-    root().join("tests/fixtures/qwen2_bf16_sharded")
-}
-
 /// Not a test of its own: the server process the other tests start (does nothing unless the
 /// environment carries a server configuration).
 #[test]
 fn child_server() {
     let Ok(cfg) = std::env::var(CHILD_ENV) else { return };
     let v: Value = serde_json::from_str(&cfg).expect("server config JSON");
-    let model = reasoner_model::load_model(&fixture()).expect("fixture model");
+    let model = reasoner_model::load_model(&reasoner_testutil::fixture("qwen2_bf16_sharded")).expect("fixture model");
     let path = |k: &str| v[k].as_str().map(PathBuf::from);
     let num = |k: &str, d: u64| v[k].as_u64().unwrap_or(d);
     let cfg = ServerConfig {

@@ -7,7 +7,7 @@
 mod common;
 use common::*;
 
-use reasoner_engine::scoring::token_logprobs;
+use reasoner_model::token_logprobs;
 use reasoner_model::load_model;
 use serde_json::Value;
 use std::path::PathBuf;

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 
 use candle_core::Tensor;
-use reasoner_engine::scoring::token_logprobs;
+use reasoner_model::token_logprobs;
 use reasoner_model::config::RawConfig;
 use reasoner_model::formats::gguf::GgufFile;
 use reasoner_model::formats::gguf::config::config_from_metadata;

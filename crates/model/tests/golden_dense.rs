@@ -5,7 +5,7 @@
 mod common;
 use common::*;
 
-use reasoner_engine::scoring::token_logprobs;
+use reasoner_model::token_logprobs;
 use reasoner_model::{forward_chunked, load_model, KvDtype, LogitsFor, SeqInput};
 
 const DENSE: &[&str] = &["qwen2_f32", "qwen2_bf16_sharded", "llama_f32", "llama_bf16", "qwen3_f32"];

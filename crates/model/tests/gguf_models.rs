@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 
-use reasoner_engine::scoring::token_logprobs;
+use reasoner_model::token_logprobs;
 use reasoner_model::quant::GgmlType;
 use reasoner_model::formats::quantize::{quantize_model, QuantizeOptions};
 use reasoner_model::{load_model, LoadedModel};
