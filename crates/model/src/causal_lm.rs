@@ -120,28 +120,55 @@ pub fn check_token_ids(seqs: &[SeqInput<'_>], vocab_size: usize) -> Result<()> {
     Ok(())
 }
 
-/// Row layout of a batch flattened to (n, hidden): (start row, rows, first position) per sequence.
-pub fn batch_spans(seqs: &[SeqInput<'_>]) -> Vec<(usize, usize, usize)> {
-    let mut row = 0;
-    seqs.iter()
-        .map(|s| {
-            let pos = s.cache.as_ref().map(|c| c.position()).unwrap_or(0);
-            let span = (row, s.tokens.len(), pos);
-            row += s.tokens.len();
-            span
-        })
-        .collect()
+/// Where one sequence's new tokens sit in a batch flattened to (n, hidden).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeqRows {
+    /// First row in the flattened batch.
+    pub row: usize,
+    /// Number of new tokens (rows).
+    pub len: usize,
+    /// Position of the first new token in its sequence (what its cache already holds).
+    pub pos: usize,
 }
 
-/// Pick the rows whose logits are wanted: the last row of each span, or all rows.
-pub fn select_rows(x: &Tensor, spans: &[(usize, usize, usize)], which: LogitsFor) -> candle_core::Result<Vec<Tensor>> {
-    spans
-        .iter()
-        .map(|&(row, len, _)| match which {
-            LogitsFor::Last => x.narrow(0, row + len - 1, 1),
-            LogitsFor::All => x.narrow(0, row, len),
-        })
-        .collect()
+/// The row layout of a batch of sequences flattened to (n, hidden): their new tokens back to
+/// back, one `SeqRows` per sequence in input order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchLayout {
+    pub seqs: Vec<SeqRows>,
+}
+
+impl BatchLayout {
+    /// The layout of `seqs`, each starting at its cache's position (0 without one).
+    pub fn of(seqs: &[SeqInput<'_>]) -> Self {
+        let mut layout = Self::default();
+        for s in seqs {
+            layout.push(s.tokens.len(), s.cache.as_ref().map(|c| c.position()).unwrap_or(0));
+        }
+        layout
+    }
+
+    /// Appends a sequence of `len` new tokens starting at position `pos`.
+    pub fn push(&mut self, len: usize, pos: usize) {
+        let row = self.rows();
+        self.seqs.push(SeqRows { row, len, pos });
+    }
+
+    /// Total rows (tokens) in the batch.
+    pub fn rows(&self) -> usize {
+        self.seqs.last().map_or(0, |s| s.row + s.len)
+    }
+
+    /// Pick the rows whose logits are wanted: the last row of each sequence, or all its rows.
+    pub fn select_rows(&self, x: &Tensor, which: LogitsFor) -> candle_core::Result<Vec<Tensor>> {
+        self.seqs
+            .iter()
+            .map(|s| match which {
+                LogitsFor::Last => x.narrow(0, s.row + s.len - 1, 1),
+                LogitsFor::All => x.narrow(0, s.row, s.len),
+            })
+            .collect()
+    }
 }
 
 /// Scoring a token sequence (the `reasoner logprobs` contract): `out[i]` = ln p(ids[i + 1] |

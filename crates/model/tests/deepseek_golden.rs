@@ -174,7 +174,7 @@ fn deepseek_v3_mtp_matches_golden() {
         let ids = ids_of(case);
         let n = ids.len();
         let mut seqs = [SeqInput { tokens: &ids, cache: None }];
-        let (_, hidden) = model.forward_with_hidden(&mut seqs, LogitsFor::All).unwrap();
+        let (_, hidden) = model.forward_with_hidden(&mut seqs, LogitsFor::All, LogitsFor::All).unwrap();
         let h = hidden[0].narrow(0, 0, n - 1).unwrap();
         let mut inputs = [MtpInput { hidden: &h, next_tokens: &ids[1..], cache: None }];
         let out = model.mtp_forward(0, &mut inputs, LogitsFor::All).unwrap().remove(0);
@@ -192,7 +192,7 @@ fn deepseek_v3_mtp_cached_steps_equal_full_pass() {
     let ids = ids_of(&golden("deepseek_v3_mtp")["cases"][1]);
     let n = ids.len();
     let mut seqs = [SeqInput { tokens: &ids, cache: None }];
-    let (_, hidden) = model.forward_with_hidden(&mut seqs, LogitsFor::All).unwrap();
+    let (_, hidden) = model.forward_with_hidden(&mut seqs, LogitsFor::All, LogitsFor::All).unwrap();
     let h = hidden[0].narrow(0, 0, n - 1).unwrap();
     let mut inputs = [MtpInput { hidden: &h, next_tokens: &ids[1..], cache: None }];
     let full = model.mtp_forward(0, &mut inputs, LogitsFor::All).unwrap().remove(0).logits;
@@ -201,7 +201,7 @@ fn deepseek_v3_mtp_cached_steps_equal_full_pass() {
     let mut worst = 0f32;
     for j in 0..n - 1 {
         let mut seqs = [SeqInput { tokens: &ids[j..j + 1], cache: Some(&mut main_cache) }];
-        let (_, h) = model.forward_with_hidden(&mut seqs, LogitsFor::Last).unwrap();
+        let (_, h) = model.forward_with_hidden(&mut seqs, LogitsFor::Last, LogitsFor::Last).unwrap();
         let mut inputs = [MtpInput { hidden: &h[0], next_tokens: &ids[j + 1..j + 2], cache: Some(&mut mtp_cache) }];
         let draft = model.mtp_forward(0, &mut inputs, LogitsFor::Last).unwrap().remove(0).logits;
         worst = worst.max(tensor_diff(&draft, &full.narrow(0, j, 1).unwrap()));

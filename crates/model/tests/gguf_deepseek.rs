@@ -250,7 +250,7 @@ fn mtp_module_round_trips() {
         let ids = ids(&case["ids"]);
         let n = ids.len();
         let mut seqs = [SeqInput { tokens: &ids, cache: None }];
-        let (_, hidden) = model.forward_with_hidden(&mut seqs, LogitsFor::All).unwrap();
+        let (_, hidden) = model.forward_with_hidden(&mut seqs, LogitsFor::All, LogitsFor::All).unwrap();
         let h: Tensor = hidden[0].narrow(0, 0, n - 1).unwrap();
         let mut inputs = [MtpInput { hidden: &h, next_tokens: &ids[1..], cache: None }];
         let out = model.mtp_forward(0, &mut inputs, LogitsFor::All).unwrap().remove(0);

@@ -4,10 +4,11 @@
 //! Optional multi-token prediction (MTP) modules stored as layers num_hidden_layers.. draft the
 //! token after next from the main model's hidden state and the next token's embedding.
 
-use crate::causal_lm::{batch_spans, check_token_ids, select_rows, CausalLm, LogitsFor, ModelInfo, MtpDraft, SeqInput};
+use crate::causal_lm::{check_token_ids, BatchLayout, CausalLm, LogitsFor, ModelInfo, MtpDraft, SeqInput};
 pub use crate::config::deepseek::{resolve, DeepseekConfig, DeepseekSpec, Generation};
 use crate::config::RawConfig;
 use crate::error::{ModelError, Result};
+use crate::layers::attention::AttnBatch;
 use crate::layers::kv_cache::{LayerCache, SequenceCache};
 use crate::layers::linear::Linear;
 use crate::layers::mla::{AttnImpl, MlaAttention};
@@ -59,15 +60,8 @@ impl DecoderLayer {
         })
     }
 
-    fn forward(
-        &self,
-        x: &Tensor,
-        spans: &[(usize, usize, usize)],
-        caches: &mut [Option<&mut LayerCache>],
-        rope: &RotaryEmbedding,
-        attn_impl: AttnImpl,
-    ) -> candle_core::Result<Tensor> {
-        let attn = self.self_attn.forward(&self.input_layernorm.forward(x)?, spans, caches, rope, attn_impl)?;
+    fn forward(&self, x: &Tensor, batch: &mut AttnBatch<'_, '_>, attn_impl: AttnImpl) -> candle_core::Result<Tensor> {
+        let attn = self.self_attn.forward(&self.input_layernorm.forward(x)?, batch, attn_impl)?;
         let x = (x + attn)?;
         let ffn = self.mlp.forward(&self.post_attention_layernorm.forward(&x)?)?;
         x + ffn
@@ -191,36 +185,46 @@ pub fn load(raw: &RawConfig, root: &VarPath, generation: Generation) -> Result<D
     Ok(DeepseekV3 { spec, embed_tokens, layers, norm, lm_head, rope, attn_impl: AttnImpl::Auto, mtp })
 }
 
-/// (start row, rows, first position) per sequence, as `batch_spans` lays a batch out.
-type Spans = Vec<(usize, usize, usize)>;
-
 impl DeepseekV3 {
-    /// Logits and the final hidden states (after the final norm) of the same rows.
-    pub fn forward_with_hidden(&self, seqs: &mut [SeqInput<'_>], which: LogitsFor) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
-        let (x, spans) = self.decoder_output(seqs)?;
-        let mut logits = Vec::with_capacity(spans.len());
-        let mut hidden = Vec::with_capacity(spans.len());
-        for rows in select_rows(&x, &spans, which)? {
+    /// Per sequence, the logits of the rows `which` picks and the final hidden states (after the
+    /// final norm) of the rows `hidden_for` picks: the same rows for the MTP tests, every row
+    /// for speculative decoding's draft (`MtpDraft::forward_with_all_hidden`).
+    pub fn forward_with_hidden(
+        &self,
+        seqs: &mut [SeqInput<'_>],
+        which: LogitsFor,
+        hidden_for: LogitsFor,
+    ) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
+        let (x, layout) = self.decoder_output(seqs)?;
+        // Only the rows either list needs are normed; the norm acts on each row alone, so a row
+        // comes out the same whichever rows are normed with it.
+        let widest = if which == LogitsFor::All || hidden_for == LogitsFor::All { LogitsFor::All } else { LogitsFor::Last };
+        let last_of = |h: &Tensor, len: usize| h.narrow(0, len - 1, 1);
+        let mut logits = Vec::with_capacity(layout.seqs.len());
+        let mut hidden = Vec::with_capacity(layout.seqs.len());
+        for (rows, seq) in layout.select_rows(&x, widest)?.into_iter().zip(&layout.seqs) {
             let h = self.norm.forward(&rows)?;
-            logits.push(self.lm_head.forward(&h)?);
-            hidden.push(h);
+            let for_logits = if which == widest { h.clone() } else { last_of(&h, seq.len)? };
+            logits.push(self.lm_head.forward(&for_logits)?);
+            hidden.push(if hidden_for == widest { h } else { last_of(&h, seq.len)? });
         }
         Ok((logits, hidden))
     }
 
     /// The last decoder layer's output for every new row, (n, hidden), before the final norm.
-    fn decoder_output(&self, seqs: &mut [SeqInput<'_>]) -> Result<(Tensor, Spans)> {
+    fn decoder_output(&self, seqs: &mut [SeqInput<'_>]) -> Result<(Tensor, BatchLayout)> {
         check_token_ids(seqs, self.spec.config.vocab_size)?;
-        let spans = batch_spans(seqs);
+        let layout = BatchLayout::of(seqs);
         let ids: Vec<u32> = seqs.iter().flat_map(|s| s.tokens.iter().copied()).collect();
         let ids = Tensor::new(ids.as_slice(), &Device::Cpu)?;
         let mut x = self.embed_tokens.index_select(&ids, 0)?; // (n, hidden)
         for (li, layer) in self.layers.iter().enumerate() {
             let mut caches: Vec<Option<&mut LayerCache>> =
                 seqs.iter_mut().map(|s| s.cache.as_deref_mut().map(|c| &mut c.layers[li])).collect();
-            x = layer.forward(&x, &spans, &mut caches, &self.rope, self.attn_impl)?;
+            let mut batch = AttnBatch { layout: &layout, caches: &mut caches, rope: &self.rope };
+            x = layer.forward(&x, &mut batch, self.attn_impl)?;
         }
-        Ok((x, spans))
+        Ok((x, layout))
     }
 
     /// Number of MTP modules loaded (0 when the checkpoint has none).
@@ -240,8 +244,7 @@ impl DeepseekV3 {
             ModelError::Invalid(format!("MTP depth {depth} requested but the checkpoint has {} MTP module(s)", self.mtp.len()))
         })?;
         let (vocab, hsize) = (self.spec.config.vocab_size, self.spec.config.hidden_size);
-        let mut spans = Vec::with_capacity(inputs.len());
-        let mut row = 0;
+        let mut layout = BatchLayout::default();
         for inp in inputs.iter() {
             let len = inp.next_tokens.len();
             if len == 0 || inp.hidden.dims() != [len, hsize] {
@@ -254,8 +257,7 @@ impl DeepseekV3 {
                 return Err(ModelError::TokenOutOfRange { id, vocab_size: vocab });
             }
             let pos = inp.cache.as_ref().and_then(|c| c.layers.get(depth)).map_or(0, |l| l.len());
-            spans.push((row, len, pos));
-            row += len;
+            layout.push(len, pos);
         }
         let ids: Vec<u32> = inputs.iter().flat_map(|s| s.next_tokens.iter().copied()).collect();
         let emb = module.embed_tokens.index_select(&Tensor::new(ids.as_slice(), &Device::Cpu)?, 0)?; // (n, hidden)
@@ -271,9 +273,10 @@ impl DeepseekV3 {
                 None => None,
             });
         }
-        let y = module.layer.forward(&x, &spans, &mut caches, &self.rope, self.attn_impl)?;
-        let mut out = Vec::with_capacity(spans.len());
-        for rows in select_rows(&y, &spans, which)? {
+        let mut batch = AttnBatch { layout: &layout, caches: &mut caches, rope: &self.rope };
+        let y = module.layer.forward(&x, &mut batch, self.attn_impl)?;
+        let mut out = Vec::with_capacity(layout.seqs.len());
+        for rows in layout.select_rows(&y, which)? {
             let logits = module.head.forward(&module.head_norm.forward(&rows)?)?;
             out.push(MtpOutput { logits, hidden: rows });
         }
@@ -293,15 +296,7 @@ impl DeepseekV3 {
 /// The first MTP module as speculative decoding's draft (deeper modules are not used yet).
 impl MtpDraft for DeepseekV3 {
     fn forward_with_all_hidden(&self, seqs: &mut [SeqInput<'_>], which: LogitsFor) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
-        let (x, spans) = self.decoder_output(seqs)?;
-        let hidden = self.norm.forward(&x)?; // (n, hidden)
-        let mut logits = Vec::with_capacity(spans.len());
-        let mut states = Vec::with_capacity(spans.len());
-        for (rows, &(row, len, _)) in select_rows(&hidden, &spans, which)?.into_iter().zip(&spans) {
-            logits.push(self.lm_head.forward(&rows)?);
-            states.push(hidden.narrow(0, row, len)?);
-        }
-        Ok((logits, states))
+        self.forward_with_hidden(seqs, which, LogitsFor::All)
     }
 
     fn new_draft_cache(&self) -> SequenceCache {
@@ -317,7 +312,7 @@ impl MtpDraft for DeepseekV3 {
 
 impl CausalLm for DeepseekV3 {
     fn forward(&self, seqs: &mut [SeqInput<'_>], which: LogitsFor) -> Result<Vec<Tensor>> {
-        Ok(self.forward_with_hidden(seqs, which)?.0)
+        Ok(self.forward_with_hidden(seqs, which, which)?.0)
     }
 
     fn mtp_draft(&self) -> Option<&dyn MtpDraft> {
