@@ -38,6 +38,9 @@ impl ThreadsArg {
         let n = self.threads.map_or_else(available_threads, usize::from);
         if self.threads.is_some() {
             // Set before any worker pool exists; candle and rayon read it when they start.
+            // SAFETY: each command's `run` calls `install` first, on the main thread, before
+            // anything starts another thread (pools, the Ctrl-C handler), so no other thread can
+            // be reading the environment while it changes.
             unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
         }
         let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build().with_context(|| format!("starting {n} worker threads"))?;

@@ -48,6 +48,8 @@ struct Chunk {
 
 // SAFETY: a Chunk is plain memory; access to its parts is governed by the HugeBytes that own them.
 unsafe impl Send for Chunk {}
+// SAFETY: as for Send: a shared Chunk is only read for its pointer and length; its bytes are
+// reached through the HugeBytes that own disjoint parts of it.
 unsafe impl Sync for Chunk {}
 
 impl Chunk {

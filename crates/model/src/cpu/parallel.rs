@@ -136,6 +136,7 @@ pub fn units_per_task(units: usize, unit_bytes: usize) -> usize {
 struct SendPtr<T>(*mut T);
 // SAFETY: only used to hand disjoint sub-slices to the threads of one dispatch.
 unsafe impl<T: Send> Send for SendPtr<T> {}
+// SAFETY: as for Send: each thread derives its own disjoint sub-slice from the shared pointer.
 unsafe impl<T: Send> Sync for SendPtr<T> {}
 impl<T> SendPtr<T> {
     fn get(&self) -> *mut T {
@@ -215,7 +216,7 @@ impl SpinPool {
         if self.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
             return false;
         }
-        // SAFETY (lifetime erasure): the pointer is cleared from the slot below before this
+        // SAFETY: lifetime erasure only; the pointer is cleared from the slot below before this
         // function returns, and we wait until no helper that copied it is still running.
         let ptr = TaskPtr(unsafe { std::mem::transmute::<&(dyn Fn(usize) + Sync), &'static (dyn Fn(usize) + Sync)>(task) });
         {

@@ -58,7 +58,7 @@ impl SafetensorsDir {
         let mut index = HashMap::new();
         for (i, path) in files.into_iter().enumerate() {
             let file = std::fs::File::open(&path).map_err(|e| ModelError::io(&path, e))?;
-            // Safety: the file is opened read-only; a concurrent writer would be a user error that
+            // SAFETY: the file is opened read-only; a concurrent writer would be a user error that
             // at worst yields wrong numbers, which the shape/size checks below bound.
             let mmap = unsafe { Mmap::map(&file) }.map_err(|e| ModelError::io(&path, e))?;
             let (header_len, meta) = safetensors::SafeTensors::read_metadata(&mmap).map_err(|e| {

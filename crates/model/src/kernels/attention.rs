@@ -145,6 +145,7 @@ fn attend_head<const FMA: bool, E: KvElem>(s: HeadShape, q: &[f32], k: &[E], v: 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn attend_heads_avx2<E: KvElem>(s: HeadShape, heads: usize, q: &[f32], k: &[E], v: &[E], out: &mut [f32]) {
+    // SAFETY: the caller guarantees AVX2, FMA and F16C, all `attend_heads_tiled` needs.
     unsafe { attend_heads_tiled::<2, E>(s, heads, q, k, v, out) }
 }
 
@@ -155,6 +156,7 @@ unsafe fn attend_heads_avx2<E: KvElem>(s: HeadShape, heads: usize, q: &[f32], k:
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl")]
 unsafe fn attend_heads_avx512<E: KvElem>(s: HeadShape, heads: usize, q: &[f32], k: &[E], v: &[E], out: &mut [f32]) {
+    // SAFETY: the caller guarantees AVX2, FMA, F16C and AVX-512 F/VL, more than `attend_heads_tiled` needs.
     unsafe { attend_heads_tiled::<3, E>(s, heads, q, k, v, out) }
 }
 
@@ -186,8 +188,12 @@ unsafe fn attend_heads_tiled<const TILE: usize, E: KvElem>(s: HeadShape, heads: 
         let mut hd = 0;
         while hd < heads {
             let n = (heads - hd).min(TILE);
+            // SAFETY: head hd + h < heads, query i < len: the offset is inside q (length asserted above).
             let qi = |h: usize| unsafe { q.as_ptr().add(((hd + h) * len + i) * dq) };
+            // SAFETY: head hd + h < heads: its t scores are inside `scores` (heads · t values).
             let sc = |h: usize| unsafe { scores_ptr.add((hd + h) * t) };
+            // SAFETY: features as this function's; q, k and the score rows hold what `scores_avx2` reads and writes
+            // (lengths asserted above, seen ≤ t).
             unsafe {
                 match n {
                     3 => scores_avx2::<3, E>(s, seen, [qi(0), qi(1), qi(2)], k.as_ptr(), [sc(0), sc(1), sc(2)]),
@@ -204,8 +210,12 @@ unsafe fn attend_heads_tiled<const TILE: usize, E: KvElem>(s: HeadShape, heads: 
         let mut hd = 0;
         while hd < heads {
             let n = (heads - hd).min(TILE);
+            // SAFETY: head hd + h < heads, query i < len: the offset is inside out (length asserted above).
             let oi = |h: usize| unsafe { out_ptr.add(((hd + h) * len + i) * dv) };
+            // SAFETY: head hd + h < heads: its t scores are inside `scores` (heads · t values).
             let sc = |h: usize| unsafe { scores_ptr.add((hd + h) * t) as *const f32 };
+            // SAFETY: features as this function's; score rows, v and the output rows hold what
+            // `weighted_values_avx2` reads and writes (lengths asserted above, seen ≤ t).
             unsafe {
                 match n {
                     3 => weighted_values_avx2::<3, E>(dv, seen, [sc(0), sc(1), sc(2)], v.as_ptr(), [oi(0), oi(1), oi(2)]),
@@ -233,10 +243,12 @@ unsafe fn scores_avx2<const H: usize, E: KvElem>(s: HeadShape, seen: usize, q: [
         let n = (seen - j).min(4);
         let mut acc = [[_mm256_setzero_ps(); 4]; H];
         for c in (0..dq).step_by(8) {
+            // SAFETY: c + 8 ≤ dq (a multiple of 8): inside each head's query.
             let qv: [__m256; H] = std::array::from_fn(|h| unsafe { _mm256_loadu_ps(q[h].add(c)) });
             // m indexes the accumulators of every head: no single array to iterate.
             #[allow(clippy::needless_range_loop)]
             for m in 0..n {
+                // SAFETY: key j + m < seen ≤ t, values c..c + 8 of dq: inside k.
                 let kv = unsafe { load8(k.add((j + m) * dq + c)) };
                 for h in 0..H {
                     acc[h][m] = _mm256_fmadd_ps(qv[h], kv, acc[h][m]);
@@ -249,6 +261,7 @@ unsafe fn scores_avx2<const H: usize, E: KvElem>(s: HeadShape, seen: usize, q: [
             let hs = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
             let sums = _mm_mul_ps(_mm_add_ps(_mm256_castps256_ps128(hs), _mm256_extractf128_ps(hs, 1)), _mm_set1_ps(s.scale));
             let mut four = [0f32; 4];
+            // SAFETY: `four` holds 4 floats; n ≤ 4 scores j..j + n < seen ≤ t lie inside head h's score row.
             unsafe {
                 _mm_storeu_ps(four.as_mut_ptr(), sums);
                 std::ptr::copy_nonoverlapping(four.as_ptr(), out[h].add(j), n);
@@ -271,10 +284,13 @@ unsafe fn weighted_values_avx2<const H: usize, E: KvElem>(dv: usize, seen: usize
         let w = (dv - c).min(32) / 8;
         let mut o = [[_mm256_setzero_ps(); 4]; H];
         for jj in 0..seen {
+            // SAFETY: jj < seen: inside head h's score row.
             let pv: [__m256; H] = std::array::from_fn(|h| _mm256_set1_ps(unsafe { *p[h].add(jj) }));
+            // SAFETY: value row jj < seen ≤ t, column c < dv: inside v.
             let vj = unsafe { v.add(jj * dv + c) };
             #[allow(clippy::needless_range_loop)]
             for r in 0..w {
+                // SAFETY: 8r + 8 ≤ 32 and c + 8r + 8 ≤ dv (w whole vectors left): inside value row jj.
                 let x = unsafe { load8(vj.add(8 * r)) };
                 for h in 0..H {
                     o[h][r] = _mm256_fmadd_ps(pv[h], x, o[h][r]);
@@ -283,6 +299,7 @@ unsafe fn weighted_values_avx2<const H: usize, E: KvElem>(dv: usize, seen: usize
         }
         for h in 0..H {
             for (r, acc) in o[h].iter().enumerate().take(w) {
+                // SAFETY: c + 8r + 8 ≤ dv: inside head h's output row.
                 unsafe { _mm256_storeu_ps(out[h].add(c + 8 * r), *acc) };
             }
         }
@@ -297,6 +314,7 @@ unsafe fn weighted_values_avx2<const H: usize, E: KvElem>(dv: usize, seen: usize
 #[inline]
 unsafe fn load8<E: KvElem>(p: *const E) -> std::arch::x86_64::__m256 {
     use std::arch::x86_64::*;
+    // SAFETY: the caller guarantees AVX2, F16C and eight readable values at p.
     unsafe {
         if E::F16 { _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i)) } else { _mm256_loadu_ps(p as *const f32) }
     }
@@ -417,6 +435,8 @@ mod tests {
             let qs: Vec<f32> = (0..heads as u64).flat_map(|h| vals(len * dq, 40 + h)).collect();
             for avx512 in [false, wide] {
                 let mut all = vec![f32::NAN; heads * len * dv];
+                // SAFETY: checked above that this CPU has AVX2 and FMA (and AVX-512 F/VL where `avx512`, which is
+                // `wide`); the buffers hold `heads` heads' queries and outputs.
                 unsafe {
                     if avx512 {
                         super::attend_heads_avx512(shape, heads, &qs, &k, &v, &mut all)
@@ -426,6 +446,7 @@ mod tests {
                 };
                 for (hd, qh) in qs.chunks_exact(len * dq).enumerate() {
                     let mut alone = vec![0f32; len * dv];
+                    // SAFETY: checked above that this CPU has AVX2 and FMA; qh is one head's queries.
                     unsafe { super::attend_heads_avx2(shape, 1, qh, &k, &v, &mut alone) };
                     assert_eq!(&all[hd * len * dv..][..len * dv], &alone[..], "head {hd} of {heads}, t {t}, avx512 {avx512}");
                 }

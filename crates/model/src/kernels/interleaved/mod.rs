@@ -79,6 +79,7 @@ macro_rules! four_of {
     ($name:ident, $one:path) => {
         unsafe fn $name(group: &[u8], a: [&[BlockQ8K]; 4], sums: [&[super::PairSums]; 4], out: &mut [[f32; super::ROWS]; 4]) {
             for t in 0..4 {
+                // SAFETY: `$name` has the one-row kernel's contract, which the caller met for all four rows.
                 unsafe { $one(group, a[t], sums[t], &mut out[t]) };
             }
         }
@@ -91,6 +92,7 @@ macro_rules! four_of32 {
     ($name:ident, $one:path) => {
         unsafe fn $name(group: &[u8], a: [&Q8Row; 4], sums: [&[i32]; 4], out: &mut [[f32; ROWS]; 4]) {
             for t in 0..4 {
+                // SAFETY: `$name` has the one-row kernel's contract, which the caller met for all four rows.
                 unsafe { $one(group, a[t], sums[t], &mut out[t]) };
             }
         }
@@ -109,6 +111,7 @@ macro_rules! one_and_four {
         #[target_feature(enable = $features)]
         unsafe fn group_dot(group: &[u8], a: $act, sums: $sums, out: &mut [f32; ROWS]) {
             let mut o = [[0f32; ROWS]; 1];
+            // SAFETY: `group_dot` has `rows_dot`'s contract (features enabled here, lengths), met by the caller.
             unsafe { rows_dot::<1>(group, [a], [sums], &mut o) };
             *out = o[0];
         }
@@ -118,6 +121,7 @@ macro_rules! one_and_four {
         /// As `rows_dot`.
         #[target_feature(enable = $features)]
         unsafe fn group_dot4(group: &[u8], a: [$act; 4], sums: [$sums; 4], out: &mut [[f32; ROWS]; 4]) {
+            // SAFETY: `group_dot4` has `rows_dot`'s contract (features enabled here, lengths), met by the caller.
             unsafe { rows_dot::<4>(group, a, sums, out) }
         }
     };
@@ -337,14 +341,18 @@ impl InterleavedMatrix {
         match (k, acts) {
             (Kernels::K(k), Acts::K(a)) => self.run_groups_with(
                 a,
+                // SAFETY: as above: a kernel this CPU runs, on whole group blocks and activation rows.
                 |g, a, o| unsafe { (k.one)(g, &a.0, &a.1, o) },
+                // SAFETY: as above: a kernel this CPU runs, on whole group blocks and activation rows.
                 |g, a, o| unsafe { (k.four)(g, a.map(|a| a.0.as_slice()), a.map(|a| a.1.as_slice()), o) },
                 first,
                 chunk,
             ),
             (Kernels::B32(k), Acts::B32(a)) => self.run_groups_with(
                 a,
+                // SAFETY: as above: a kernel this CPU runs, on whole group blocks and activation rows.
                 |g, a, o| unsafe { (k.one)(g, &a.0, &a.1, o) },
+                // SAFETY: as above: a kernel this CPU runs, on whole group blocks and activation rows.
                 |g, a, o| unsafe { (k.four)(g, a.map(|a| &a.0), a.map(|a| a.1.as_slice()), o) },
                 first,
                 chunk,

@@ -113,12 +113,14 @@ macro_rules! group_kernels {
             let mut acc = [_mm256_setzero_ps(); N];
             let mut acc_min = [_mm256_setzero_ps(); N];
             for b in 0..nb {
+                // SAFETY: block b < nb lies inside `group` (asserted to hold nb group blocks).
                 let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
                 let u = unpack_scales(blk);
                 let y: [&[i8; 256]; N] = std::array::from_fn(|t| &a[t][b].qs);
                 let mut sumi = [_mm256_setzero_si256(); N];
                 let mut summ = [_mm256_setzero_si256(); N];
                 for p in 0..4 {
+                    // SAFETY: part p < 4 of the 1024 interleaved quant bytes at QS lies inside the group block.
                     let q = unsafe { blk.add(QS + 256 * p) };
                     // One activation row: even and odd chunks in separate accumulators, four
                     // short dependency chains instead of two long ones. Several rows already
@@ -128,6 +130,7 @@ macro_rules! group_kernels {
                     let mut lo = [[_mm256_setzero_si256(); N]; 2];
                     let mut hi = [[_mm256_setzero_si256(); N]; 2];
                     for c in 0..8 {
+                        // SAFETY: chunk c < 8 of part p (256 bytes) lies inside the group block.
                         let (wl, wh) = nibbles(unsafe { _mm256_loadu_si256(q.add(32 * c) as *const __m256i) });
                         for t in 0..N {
                             lo[c % split][t] = step(lo[c % split][t], wl, bcast4(y[t], 64 * p + 4 * c));
@@ -147,6 +150,7 @@ macro_rules! group_kernels {
                 }
             }
             for t in 0..N {
+                // SAFETY: `out[t]` holds ROWS = 8 floats, one vector.
                 unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), _mm256_sub_ps(acc[t], acc_min[t])) };
             }
         }
@@ -183,6 +187,7 @@ mod avx2 {
     #[inline]
     pub(super) fn unpack_scales(blk: *const u8) -> Unpacked {
         let (m4, m3f, m30) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(0x3F), _mm256_set1_epi8(0x30));
+        // SAFETY: the offsets `ld` is called with (scales and mins at SCALES, 96 bytes) lie inside the group block.
         let ld = |off: usize| unsafe { _mm256_loadu_si256(blk.add(off) as *const __m256i) };
         let (q0, q4, q8) = (ld(SCALES), ld(SCALES + 32), ld(SCALES + 64));
         let sc_lo = _mm256_and_si256(q0, m3f);
@@ -209,7 +214,9 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
     pub(super) fn accumulate(blk: *const u8, a_d: f32, sumi: __m256i, summ: __m256i, acc: &mut __m256, acc_min: &mut __m256) {
+        // SAFETY: every group block starts with its rows' eight f16 scales (16 bytes).
         let dw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk as *const __m128i) });
+        // SAFETY: the eight f16 mins sit at DMIN, inside the group block.
         let dmw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk.add(DMIN) as *const __m128i) });
         let da = _mm256_set1_ps(a_d);
         *acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_mul_ps(dw, da), *acc);

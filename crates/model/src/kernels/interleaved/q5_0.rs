@@ -97,9 +97,13 @@ macro_rules! group_kernels {
             assert!(group.len() >= nb * GROUP_BLOCK && (0..N).all(|t| sums[t].len() == nb && a[t].d.len() >= nb && a[t].qs.len() >= 32 * nb));
             let mut acc = [_mm256_setzero_ps(); N];
             for b in 0..nb {
+                // SAFETY: block b < nb lies inside `group` (asserted to hold nb group blocks).
                 let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
+                // SAFETY: the 32 high-bit bytes at QH lie inside the group block.
                 let qh = unsafe { _mm256_loadu_si256(blk.add(QH) as *const __m256i) };
+                // SAFETY: each activation row holds 32·nb values (asserted), so block b's start is inside it.
                 let y: [*const i8; N] = std::array::from_fn(|t| unsafe { a[t].qs.as_ptr().add(32 * b) });
+                // SAFETY: `at` + 4 ≤ 32 values of activation block b, inside the row; read unaligned.
                 let bc = |t: usize, at: usize| _mm256_set1_epi32(unsafe { (y[t].add(at) as *const i32).read_unaligned() });
                 let mut lo = [_mm256_setzero_si256(); N];
                 let mut hi = [_mm256_setzero_si256(); N];
@@ -116,6 +120,7 @@ macro_rules! group_kernels {
                 }
             }
             for t in 0..N {
+                // SAFETY: `out[t]` holds ROWS = 8 floats, one vector.
                 unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]) };
             }
         }
@@ -152,6 +157,7 @@ mod avx2 {
     #[inline]
     pub(super) fn unpack(blk: *const u8, qh: __m256i, c: usize) -> (__m256i, __m256i) {
         let m4 = _mm256_set1_epi8(0x0F);
+        // SAFETY: chunk c < 4 of the 128 interleaved low nibble bytes at QS lies inside the group block.
         let w = unsafe { _mm256_loadu_si256(blk.add(QS + 32 * c) as *const __m256i) };
         let lo = _mm256_or_si256(_mm256_and_si256(w, m4), fifth_bits(qh, 4 * c));
         let hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(w, 4), m4), fifth_bits(qh, 16 + 4 * c));
@@ -232,6 +238,7 @@ mod vnni_bitalg {
     #[inline]
     fn unpack(blk: *const u8, qh: __m256i, c: usize) -> (__m256i, __m256i) {
         let (m4, sixteen) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(0x10));
+        // SAFETY: chunk c < 4 of the 128 interleaved low nibble bytes at QS lies inside the group block.
         let w = unsafe { _mm256_loadu_si256(blk.add(QS + 32 * c) as *const __m256i) };
         // The high nibble moved down by one GF(2) affine map.
         let high_down = _mm256_set1_epi64x(super::super::bit_move(4, 0, 4));

@@ -127,6 +127,7 @@ macro_rules! group_kernels {
             assert!(group.len() >= nb * GROUP_BLOCK && a.iter().all(|x| x.len() == nb));
             let mut acc = [_mm256_setzero_ps(); N];
             for b in 0..nb {
+                // SAFETY: block b < nb lies inside `group` (asserted to hold nb group blocks).
                 let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
                 let y: [&[i8; 256]; N] = std::array::from_fn(|t| &a[t][b].qs);
                 let mut sumi = [_mm256_setzero_si256(); N];
@@ -150,6 +151,7 @@ macro_rules! group_kernels {
                         }
                     }
                 }
+                // SAFETY: every group block starts with its rows' eight f16 scales (16 bytes).
                 let dw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk as *const __m128i) });
                 for t in 0..N {
                     let s = _mm256_sub_epi32(sumi[t], offsets(blk, &a[t][b]));
@@ -157,6 +159,7 @@ macro_rules! group_kernels {
                 }
             }
             for t in 0..N {
+                // SAFETY: `out[t]` holds ROWS = 8 floats, one vector.
                 unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]) };
             }
         }
@@ -181,6 +184,7 @@ mod avx2 {
         let pair_bytes = _mm_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
         let mut off = _mm256_setzero_si256();
         for j in (0..16).step_by(2) {
+            // SAFETY: sixteen sub-block scales for eight rows (128 bytes) sit at SCALES, so SCALES + 8j + 16 ≤ SCALES + 128 for j < 16 even.
             let s = unsafe { _mm_loadu_si128(blk.add(SCALES + 8 * j) as *const __m128i) };
             let sc = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(s, pair_bytes));
             let bs = i32::from_le_bytes(std::array::from_fn(|k| (a.bsums[j + k / 2] as u16).to_le_bytes()[k % 2]));
@@ -193,6 +197,7 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
     pub(super) fn unpack(blk: *const u8, n: usize, c: usize) -> [__m256i; 4] {
+        // SAFETY: the offsets `unpack` passes (low and high bits of chunk c of part n) lie inside the group block.
         let ld = |off: usize| unsafe { _mm256_loadu_si256(blk.add(off) as *const __m256i) };
         let at = chunk(n, c);
         let (a, b, h) = (ld(at), ld(at + 32), ld(at + 64));
@@ -221,6 +226,7 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
     fn scales(blk: *const u8, j: usize) -> __m256i {
+        // SAFETY: SCALES + 8j + 8 ≤ SCALES + 128 for j < 16: inside the group block's scales.
         let s = unsafe { _mm_loadl_epi64(blk.add(SCALES + 8 * j) as *const __m128i) };
         _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(s, s))
     }
@@ -260,6 +266,7 @@ mod vnni {
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
     #[inline]
     pub(super) fn scales(blk: *const u8, j: usize) -> __m256i {
+        // SAFETY: SCALES + 8j + 8 ≤ SCALES + 128 for j < 16: inside the group block's scales.
         _mm256_cvtepi8_epi32(unsafe { _mm_loadl_epi64(blk.add(SCALES + 8 * j) as *const __m128i) })
     }
 
@@ -290,6 +297,7 @@ mod vnni_gfni {
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni,gfni")]
     #[inline]
     fn unpack(blk: *const u8, n: usize, c: usize) -> [__m256i; 4] {
+        // SAFETY: the offsets `unpack` passes (low and high bits of chunk c of part n) lie inside the group block.
         let ld = |off: usize| unsafe { _mm256_loadu_si256(blk.add(off) as *const __m256i) };
         let at = chunk(n, c);
         let (a, b, h) = (ld(at), ld(at + 32), ld(at + 64));

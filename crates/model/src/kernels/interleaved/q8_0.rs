@@ -82,16 +82,20 @@ macro_rules! q8_0_kernels {
             assert!(group.len() >= nb * GROUP_BLOCK && (0..N).all(|t| sums[t].len() == nb && a[t].d.len() >= nb && a[t].qs.len() >= 32 * nb));
             let mut acc = [_mm256_setzero_ps(); N];
             for b in 0..nb {
+                // SAFETY: block b < nb lies inside `group` (asserted to hold nb group blocks).
                 let blk = unsafe { group.as_ptr().add(b * GROUP_BLOCK) };
+                // SAFETY: each activation row holds 32·nb values (checked by the caller's assert), so block b's start is inside it.
                 let y: [*const i8; N] = std::array::from_fn(|t| unsafe { a[t].qs.as_ptr().add(32 * b) });
                 // One activation row: even and odd chunks in separate accumulators, two chains
                 // of four steps (several rows already give independent chains).
                 let split = if N == 1 { 2 } else { 1 };
                 let mut s = [[_mm256_setzero_si256(); N]; 2];
                 for c in 0..8 {
+                    // SAFETY: chunk c < 8 of the block's 256 interleaved quants lies inside the group block `blk` points at.
                     let w = unsafe { _mm256_loadu_si256(blk.add(QS + 32 * c) as *const __m256i) };
                     let uw = weights(w);
                     for t in 0..N {
+                        // SAFETY: four values 4c..4c + 4 of activation block b (32 values) lie inside the row; read unaligned.
                         let yc = _mm256_set1_epi32(unsafe { (y[t].add(4 * c) as *const i32).read_unaligned() });
                         s[c % split][t] = step(s[c % split][t], uw, acts(yc, w));
                     }
@@ -102,6 +106,7 @@ macro_rules! q8_0_kernels {
                 }
             }
             for t in 0..N {
+                // SAFETY: `out[t]` holds ROWS = 8 floats, one vector.
                 unsafe { _mm256_storeu_ps(out[t].as_mut_ptr(), acc[t]) };
             }
         }
