@@ -22,4 +22,4 @@ pub use reasoning::{ReasoningParser, Segment};
 pub use request::{Event, Finished, Request, RequestId, TokenLogprob};
 pub use sampler::{Sampler, SamplingParams};
 pub use scheduler::{EngineConfig, EngineStatus, StepEngine};
-pub use speculative::{generate_speculative, SpecStats};
+pub use speculative::{SpecStats, generate_speculative};

@@ -67,13 +67,23 @@ pub trait CausalLm: Send + Sync {
 pub trait MtpDraft: Send + Sync {
     /// The main model's forward: logits of the rows `which` asks for, and the final hidden
     /// states (after the final norm) of every new row, (len, hidden) per sequence.
-    fn forward_with_all_hidden(&self, seqs: &mut [SeqInput<'_>], which: LogitsFor) -> Result<(Vec<Tensor>, Vec<Tensor>)>;
+    fn forward_with_all_hidden(
+        &self,
+        seqs: &mut [SeqInput<'_>],
+        which: LogitsFor,
+    ) -> Result<(Vec<Tensor>, Vec<Tensor>)>;
     /// An empty cache for the draft module.
     fn new_draft_cache(&self) -> SequenceCache;
     /// Draft logits for one sequence. `hidden` (len, hidden) holds the main model's states of
     /// positions p .. p+len, `next_tokens` the tokens t[p+1 ..= p+len], and `cache` positions
     /// 0 .. p; returns the logits of t[p+2 ..= p+len+1], (1, vocab) for `Last` or (len, vocab).
-    fn draft_logits(&self, hidden: &Tensor, next_tokens: &[u32], cache: &mut SequenceCache, which: LogitsFor) -> Result<Tensor>;
+    fn draft_logits(
+        &self,
+        hidden: &Tensor,
+        next_tokens: &[u32],
+        cache: &mut SequenceCache,
+        which: LogitsFor,
+    ) -> Result<Tensor>;
 }
 
 /// Prompt tokens per forward call when prompts go through the cache (llama.cpp's default
@@ -98,13 +108,23 @@ pub fn forward_chunked(lm: &dyn CausalLm, seqs: &mut [SeqInput<'_>], chunk: usiz
             .iter_mut()
             .enumerate()
             .filter(|(_, s)| s.tokens.len() > start)
-            .map(|(i, s)| (i, SeqInput { tokens: &s.tokens[start..s.tokens.len().min(start + chunk)], cache: s.cache.as_deref_mut() }))
+            .map(|(i, s)| {
+                (
+                    i,
+                    SeqInput {
+                        tokens: &s.tokens[start..s.tokens.len().min(start + chunk)],
+                        cache: s.cache.as_deref_mut(),
+                    },
+                )
+            })
             .unzip();
         for (i, logits) in active.into_iter().zip(lm.forward(&mut pieces, LogitsFor::Last)?) {
             last[i] = Some(logits);
         }
     }
-    last.into_iter().map(|l| l.ok_or_else(|| ModelError::Invalid("chunked prefill produced no logits".into()))).collect()
+    last.into_iter()
+        .map(|l| l.ok_or_else(|| ModelError::Invalid("chunked prefill produced no logits".into())))
+        .collect()
 }
 
 /// Refuse ids past the embedding table before they reach an index op.

@@ -16,10 +16,10 @@ pub mod models;
 pub mod quant;
 pub mod text;
 
-pub use causal_lm::{forward_chunked, token_logprobs, CausalLm, LogitsFor, ModelInfo, SeqInput, PREFILL_CHUNK};
+pub use causal_lm::{CausalLm, LogitsFor, ModelInfo, PREFILL_CHUNK, SeqInput, forward_chunked, token_logprobs};
 pub use error::{ModelError, Result};
 pub use layers::kv_cache::{KvDtype, SequenceCache};
-pub use loader::{load_model, load_model_with_weights, LoadedModel};
+pub use loader::{LoadedModel, load_model, load_model_with_weights};
 
 // Paths from before the folders (issue #25), kept while branches that import them are merged;
 // new code uses the paths above.

@@ -2,8 +2,8 @@
 //! what transformers' `apply_chat_template` rendered for the same messages.
 
 use reasoner_model::chat_template::ChatTemplate;
-use serde_json::{json, Value};
 use reasoner_testutil::fixtures_dir;
+use serde_json::{Value, json};
 
 #[test]
 fn templates_render_like_transformers() {
@@ -50,7 +50,11 @@ fn tokenizers_match_python_tokenizers() {
             let ids: Vec<u32> = want["ids"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
             let enc = tok.encode(text, true).unwrap();
             assert_eq!(enc.get_ids(), ids.as_slice(), "{flavour}: {text:?}");
-            assert_eq!(tok.decode(&ids, false).unwrap(), want["decoded"].as_str().unwrap(), "{flavour} decode: {text:?}");
+            assert_eq!(
+                tok.decode(&ids, false).unwrap(),
+                want["decoded"].as_str().unwrap(),
+                "{flavour} decode: {text:?}"
+            );
             assert_eq!(
                 tok.decode(&ids, true).unwrap(),
                 want["decoded_skip_special"].as_str().unwrap(),

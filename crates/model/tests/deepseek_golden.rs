@@ -6,10 +6,10 @@ use candle_core::{IndexOp, Tensor};
 use reasoner_model::layers::log_softmax_last_dim;
 use reasoner_model::layers::mla::AttnImpl;
 use reasoner_model::models::deepseek_v3::{self, DeepseekV3, MtpInput};
-use reasoner_model::{load_model, CausalLm, LogitsFor, SeqInput};
+use reasoner_model::{CausalLm, LogitsFor, SeqInput, load_model};
+use reasoner_testutil::fixture;
 use safetensors::tensor::{Dtype, TensorView};
 use serde_json::Value;
-use reasoner_testutil::fixture;
 use std::path::Path;
 
 const TOL: f32 = 1e-4;
@@ -154,10 +154,12 @@ fn deepseek_cached_decoding_equals_full_forward() {
         let mut caches = [model.new_cache(), model.new_cache()];
         let other = ids_of(&g["cases"][1]);
         let [ca, cb] = &mut caches;
-        let mut seqs = [SeqInput { tokens: &ids[..5], cache: Some(ca) }, SeqInput { tokens: &other[..3], cache: Some(cb) }];
+        let mut seqs =
+            [SeqInput { tokens: &ids[..5], cache: Some(ca) }, SeqInput { tokens: &other[..3], cache: Some(cb) }];
         model.forward(&mut seqs, LogitsFor::Last).unwrap();
         let [ca, cb] = &mut caches;
-        let mut seqs = [SeqInput { tokens: &ids[5..6], cache: Some(ca) }, SeqInput { tokens: &other[3..4], cache: Some(cb) }];
+        let mut seqs =
+            [SeqInput { tokens: &ids[5..6], cache: Some(ca) }, SeqInput { tokens: &other[3..4], cache: Some(cb) }];
         let out = model.forward(&mut seqs, LogitsFor::Last).unwrap();
         assert!(tensor_diff(&out[0], &full.narrow(0, 5, 1).unwrap()) <= TOL);
         assert!(tensor_diff(&out[1], &all_logits(&model, &other[..4]).narrow(0, 3, 1).unwrap()) <= TOL);
@@ -232,8 +234,10 @@ fn rewrite_weights(dir: &Path, edit: impl Fn(&str, &TensorView) -> Option<Stored
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let kept: Vec<(String, Stored)> =
         st.tensors().into_iter().filter_map(|(name, view)| edit(&name, &view).map(|t| (name, t))).collect();
-    let views: Vec<(String, TensorView)> =
-        kept.iter().map(|(n, (dt, shape, data))| (n.clone(), TensorView::new(*dt, shape.clone(), data).unwrap())).collect();
+    let views: Vec<(String, TensorView)> = kept
+        .iter()
+        .map(|(n, (dt, shape, data))| (n.clone(), TensorView::new(*dt, shape.clone(), data).unwrap()))
+        .collect();
     drop(st);
     safetensors::serialize_to_file(views, None, &path).unwrap();
 }

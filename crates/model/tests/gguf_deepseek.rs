@@ -7,17 +7,17 @@ mod common;
 use common::*;
 
 use candle_core::Tensor;
-use reasoner_model::token_logprobs;
 use reasoner_model::config::RawConfig;
 use reasoner_model::formats::gguf::GgufFile;
 use reasoner_model::formats::gguf::config::config_from_metadata;
 use reasoner_model::formats::gguf::source::GgufSource;
+use reasoner_model::formats::quantize::{QuantizeOptions, QuantizeReport, quantize_model};
 use reasoner_model::layers::log_softmax_last_dim;
 use reasoner_model::models::deepseek_v3::{self, DeepseekV3, Generation, MtpInput};
 use reasoner_model::quant::GgmlType;
-use reasoner_model::formats::quantize::{quantize_model, QuantizeOptions, QuantizeReport};
+use reasoner_model::token_logprobs;
 use reasoner_model::weights::{VarPath, WeightSource};
-use reasoner_model::{load_model, LoadedModel, LogitsFor, SeqInput};
+use reasoner_model::{LoadedModel, LogitsFor, SeqInput, load_model};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -96,8 +96,12 @@ fn file_holds_llama_cpp_layout() {
     write_gguf(&fixture("deepseek_v3"), GgmlType::F32, &out);
     let f = GgufFile::open(&out).unwrap();
     let meta = f.metadata();
-    let u = |k: &str| meta.get(&format!("deepseek2.{k}")).and_then(|v| v.as_u64()).unwrap_or_else(|| panic!("deepseek2.{k}"));
-    let fl = |k: &str| meta.get(&format!("deepseek2.{k}")).and_then(|v| v.as_f64()).unwrap_or_else(|| panic!("deepseek2.{k}"));
+    let u = |k: &str| {
+        meta.get(&format!("deepseek2.{k}")).and_then(|v| v.as_u64()).unwrap_or_else(|| panic!("deepseek2.{k}"))
+    };
+    let fl = |k: &str| {
+        meta.get(&format!("deepseek2.{k}")).and_then(|v| v.as_f64()).unwrap_or_else(|| panic!("deepseek2.{k}"))
+    };
     assert_eq!(meta.get("general.architecture").unwrap().as_str(), Some("deepseek2"));
     // config.json: 3 layers, 1 dense, 4 heads, q_lora 32, kv_lora 16, nope 8, rope 4, v 8,
     // 8 experts (2 used, 1 shared, 16 wide), 4 groups (2 used), sigmoid, scale 2.5, norm.
@@ -152,8 +156,16 @@ fn file_holds_llama_cpp_layout() {
     let f = GgufFile::open(&q8).unwrap();
     assert_eq!(f.tensor("blk.1.ffn_gate_inp.weight").unwrap().dtype, GgmlType::F32);
     assert_eq!(f.tensor("blk.1.ffn_gate_exps.weight").unwrap().dtype, GgmlType::Q8_0);
-    assert_eq!(f.tensor("blk.1.ffn_down_exps.weight").unwrap().dtype, GgmlType::F16, "16-wide rows are not whole Q8_0 blocks");
-    assert!(report.fallbacks.iter().any(|(t, _, used)| t == "blk.1.attn_k_b.weight" && used == "f16"), "{:?}", report.fallbacks);
+    assert_eq!(
+        f.tensor("blk.1.ffn_down_exps.weight").unwrap().dtype,
+        GgmlType::F16,
+        "16-wide rows are not whole Q8_0 blocks"
+    );
+    assert!(
+        report.fallbacks.iter().any(|(t, _, used)| t == "blk.1.attn_k_b.weight" && used == "f16"),
+        "{:?}",
+        report.fallbacks
+    );
 }
 
 #[test]
@@ -163,9 +175,17 @@ fn q8_0_gguf_runs_and_is_smaller() {
         let (_, f32m) = to_gguf(name, GgmlType::F32, tmp.path());
         let (_, q8) = to_gguf(name, GgmlType::Q8_0, tmp.path());
         assert!(q8.storage_dtypes.contains_key("q8_0"), "{name}: {:?}", q8.storage_dtypes);
-        assert!(q8.weight_bytes < f32m.weight_bytes / 2, "{name}: Q8_0 {} vs f32 {}", q8.weight_bytes, f32m.weight_bytes);
+        assert!(
+            q8.weight_bytes < f32m.weight_bytes / 2,
+            "{name}: Q8_0 {} vs f32 {}",
+            q8.weight_bytes,
+            f32m.weight_bytes
+        );
         let (worst, mean) = golden_diffs(&q8, name);
-        eprintln!("{name}: Q8_0 GGUF |Δ logprob| vs golden max {worst:.3e} mean {mean:.3e} ({} vs {} bytes)", q8.weight_bytes, f32m.weight_bytes);
+        eprintln!(
+            "{name}: Q8_0 GGUF |Δ logprob| vs golden max {worst:.3e} mean {mean:.3e} ({} vs {} bytes)",
+            q8.weight_bytes, f32m.weight_bytes
+        );
         // Random tiny networks amplify weight noise (and a router's top-k can flip), so this
         // asks for "close", not "exact": finite, and far below the logprobs' own spread.
         assert!(worst.is_finite() && mean.is_finite());
@@ -287,8 +307,8 @@ fn packed_expert_slices_match_their_dequantized_weights() {
 /// sizes in key_length / value_length, no `_mla` keys) still read as the same model.
 #[test]
 fn legacy_unsplit_kv_b_files_read() {
-    use reasoner_model::formats::gguf::{GgufWriter, MetaValue};
     use reasoner_model::formats::gguf::names::join_kv_b;
+    use reasoner_model::formats::gguf::{GgufWriter, MetaValue};
     let tmp = tempfile::tempdir().unwrap();
     let new = tmp.path().join("new.gguf");
     let old = tmp.path().join("old.gguf");
@@ -327,4 +347,3 @@ fn legacy_unsplit_kv_b_files_read() {
     assert_eq!(g.metadata().get("deepseek2.attention.key_length").and_then(|v| v.as_u64()), Some(20));
     assert!(golden_diff(&load_model(&again).unwrap(), "deepseek_v3") <= TOL);
 }
-

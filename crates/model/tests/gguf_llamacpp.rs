@@ -7,8 +7,8 @@
 mod common;
 use common::*;
 
-use reasoner_model::token_logprobs;
 use reasoner_model::load_model;
+use reasoner_model::token_logprobs;
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -20,13 +20,15 @@ fn dir() -> PathBuf {
 fn llama_cpp_files_score_like_the_references() {
     // Only this test prefills quantized weights in this binary, so the switch is safe here.
     reasoner_model::kernels::set_int8_prefill(false);
-    let refs: Value = serde_json::from_str(&std::fs::read_to_string(dir().join("llamacpp_logprobs.json")).unwrap()).unwrap();
+    let refs: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir().join("llamacpp_logprobs.json")).unwrap()).unwrap();
     let files = refs["files"].as_object().unwrap();
     assert!(files.len() >= 6);
     for (file, entry) in files {
         let m = load_model(&dir().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         let golden: Value = serde_json::from_str(
-            &std::fs::read_to_string(dir().join("..").join(entry["fixture"].as_str().unwrap()).join("golden.json")).unwrap(),
+            &std::fs::read_to_string(dir().join("..").join(entry["fixture"].as_str().unwrap()).join("golden.json"))
+                .unwrap(),
         )
         .unwrap();
         for (ci, case) in entry["cases"].as_array().unwrap().iter().enumerate() {
@@ -51,7 +53,8 @@ fn llama_cpp_files_score_like_the_references() {
 /// does throughout, so it lands on llama.cpp's own numbers.
 #[test]
 fn decode_path_matches_llama_cpp_on_quantized_files() {
-    let refs: Value = serde_json::from_str(&std::fs::read_to_string(dir().join("llamacpp_logprobs.json")).unwrap()).unwrap();
+    let refs: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir().join("llamacpp_logprobs.json")).unwrap()).unwrap();
     for (file, entry) in refs["files"].as_object().unwrap() {
         let m = load_model(&dir().join(file)).unwrap();
         let case = &entry["cases"][0];

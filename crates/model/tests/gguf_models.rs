@@ -4,10 +4,10 @@
 mod common;
 use common::*;
 
-use reasoner_model::token_logprobs;
+use reasoner_model::formats::quantize::{QuantizeOptions, quantize_model};
 use reasoner_model::quant::GgmlType;
-use reasoner_model::formats::quantize::{quantize_model, QuantizeOptions};
-use reasoner_model::{load_model, LoadedModel};
+use reasoner_model::token_logprobs;
+use reasoner_model::{LoadedModel, load_model};
 use std::path::Path;
 
 const DENSE: &[&str] = &["qwen2_f32", "qwen2_bf16_sharded", "llama_f32", "llama_bf16", "qwen3_f32", "qwen2_k256"];
@@ -42,15 +42,25 @@ fn f32_gguf_round_trip_is_exact() {
         // The tokenizer rebuilt from tokenizer.ggml.* tokenizes the golden texts identically.
         for case in golden(name)["cases"].as_array().unwrap().iter().filter(|c| c.get("text").is_some()) {
             let text = case["text"].as_str().unwrap();
-            assert_eq!(m.tokenizer.as_ref().unwrap().encode(text, true).unwrap(), ids(&case["ids"]), "{name}: {text:?}");
+            assert_eq!(
+                m.tokenizer.as_ref().unwrap().encode(text, true).unwrap(),
+                ids(&case["ids"]),
+                "{name}: {text:?}"
+            );
         }
         assert_eq!(m.eos_ids().first(), hf.eos_ids().first(), "{name}: eos");
         // llama.cpp requires one token entry per embedding row (padded past the tokenizer).
         let file = reasoner_model::formats::gguf::GgufFile::open(tmp.path().join(format!("{name}-f32.gguf"))).unwrap();
-        let n_tokens = file.metadata().get("tokenizer.ggml.tokens").and_then(|v| v.as_array()).map(|a| a.len()).unwrap();
-        assert_eq!(n_tokens, file.tensor("token_embd.weight").unwrap().shape()[0], "{name}: token list vs embedding rows");
+        let n_tokens =
+            file.metadata().get("tokenizer.ggml.tokens").and_then(|v| v.as_array()).map(|a| a.len()).unwrap();
+        assert_eq!(
+            n_tokens,
+            file.tensor("token_embd.weight").unwrap().shape()[0],
+            "{name}: token list vs embedding rows"
+        );
         let msgs = [reasoner_model::chat_template::ChatMessage::new("user", "What is 2+3?")];
-        let render = |l: &LoadedModel| l.chat_template.as_ref().map(|t| t.render(&msgs, true, &Default::default()).unwrap());
+        let render =
+            |l: &LoadedModel| l.chat_template.as_ref().map(|t| t.render(&msgs, true, &Default::default()).unwrap());
         assert_eq!(render(&m), render(&hf), "{name}: chat template");
     }
 }

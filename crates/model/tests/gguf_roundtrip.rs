@@ -2,13 +2,11 @@
 //! `gguf` package (tools/golden/make_gguf_fixture.py) reads with the values it was given, and
 //! malformed files fail with the error that names what is wrong.
 
-use std::borrow::Cow;
 use reasoner_testutil::fixture;
+use std::borrow::Cow;
 use std::path::PathBuf;
 
-use reasoner_model::formats::gguf::{
-    FormatError, GgufError, GgufFile, GgufWriter, MetaArray, MetaValue, TensorBytes,
-};
+use reasoner_model::formats::gguf::{FormatError, GgufError, GgufFile, GgufWriter, MetaArray, MetaValue, TensorBytes};
 use reasoner_model::quant::{self, GgmlType};
 
 /// A writer holding every metadata type and tensors of several types and shapes.
@@ -311,8 +309,13 @@ fn packed_weights_moved_to_huge_pages_keep_their_bytes() {
     let x: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919 % 1013) as f32 - 506.0) * 1e-3).collect();
     let mut w = GgufWriter::new();
     w.set("general.architecture", MetaValue::String("qwen2".into()));
-    w.add_tensor_bytes("token_embd.weight", &[cols as u64, rows as u64], GgmlType::Q8_0, quant::quantize(GgmlType::Q8_0, &x, cols).unwrap())
-        .unwrap();
+    w.add_tensor_bytes(
+        "token_embd.weight",
+        &[cols as u64, rows as u64],
+        GgmlType::Q8_0,
+        quant::quantize(GgmlType::Q8_0, &x, cols).unwrap(),
+    )
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.gguf");
     w.write(&path).unwrap();
@@ -323,6 +326,8 @@ fn packed_weights_moved_to_huge_pages_keep_their_bytes() {
     assert_ne!(moved.bytes().as_ptr(), mapped.bytes().as_ptr(), "the bytes should have moved");
     let input: Vec<f32> = (0..cols).map(|i| (i as f32 * 0.37).sin()).collect();
     let input = candle_core::Tensor::from_vec(input, (1, cols), &candle_core::Device::Cpu).unwrap();
-    let run = |weight: LinearWeight| Linear { weight, bias: None }.forward(&input).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let run = |weight: LinearWeight| {
+        Linear { weight, bias: None }.forward(&input).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    };
     assert_eq!(run(LinearWeight::Packed(mapped)), run(LinearWeight::Packed(moved)));
 }

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 
 use reasoner_model::token_logprobs;
-use reasoner_model::{forward_chunked, load_model, KvDtype, LogitsFor, SeqInput};
+use reasoner_model::{KvDtype, LogitsFor, SeqInput, forward_chunked, load_model};
 
 const DENSE: &[&str] = &["qwen2_f32", "qwen2_bf16_sharded", "llama_f32", "llama_bf16", "qwen3_f32"];
 
@@ -53,10 +53,16 @@ fn kv_cache_decoding_equals_full_forward() {
         let full: Vec<Vec<f32>> = full[0].to_vec2().unwrap();
         let mut cache = m.model.new_cache();
         let split = ids.len() / 3;
-        let first = m.model.forward(&mut [SeqInput { tokens: &ids[..split], cache: Some(&mut cache) }], LogitsFor::All).unwrap();
+        let first = m
+            .model
+            .forward(&mut [SeqInput { tokens: &ids[..split], cache: Some(&mut cache) }], LogitsFor::All)
+            .unwrap();
         let mut rows: Vec<Vec<f32>> = first[0].to_vec2().unwrap();
         for t in split..ids.len() {
-            let step = m.model.forward(&mut [SeqInput { tokens: &ids[t..t + 1], cache: Some(&mut cache) }], LogitsFor::Last).unwrap();
+            let step = m
+                .model
+                .forward(&mut [SeqInput { tokens: &ids[t..t + 1], cache: Some(&mut cache) }], LogitsFor::Last)
+                .unwrap();
             rows.push(step[0].flatten_all().unwrap().to_vec1().unwrap());
         }
         assert_eq!(cache.position(), ids.len());
@@ -95,16 +101,27 @@ fn chunked_prefill_equals_one_pass() {
         let m = load_model(&fixture(name)).unwrap();
         let g = golden(name);
         let (a, b) = (ids(&g["cases"][1]["ids"]), ids(&g["cases"][2]["ids"]));
-        assert!(a.len() != b.len() && a.len().min(b.len()) > 3, "two prompts of different lengths, each over several pieces");
+        assert!(
+            a.len() != b.len() && a.len().min(b.len()) > 3,
+            "two prompts of different lengths, each over several pieces"
+        );
         let last_row = |t: &candle_core::Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         let (mut whole, mut chunked) = ([m.new_cache(), m.new_cache()], [m.new_cache(), m.new_cache()]);
         let [wa, wb] = &mut whole;
         let one = m
             .model
-            .forward(&mut [SeqInput { tokens: &a, cache: Some(wa) }, SeqInput { tokens: &b, cache: Some(wb) }], LogitsFor::Last)
+            .forward(
+                &mut [SeqInput { tokens: &a, cache: Some(wa) }, SeqInput { tokens: &b, cache: Some(wb) }],
+                LogitsFor::Last,
+            )
             .unwrap();
         let [ca, cb] = &mut chunked;
-        let pieces = forward_chunked(m.model.as_ref(), &mut [SeqInput { tokens: &a, cache: Some(ca) }, SeqInput { tokens: &b, cache: Some(cb) }], 3).unwrap();
+        let pieces = forward_chunked(
+            m.model.as_ref(),
+            &mut [SeqInput { tokens: &a, cache: Some(ca) }, SeqInput { tokens: &b, cache: Some(cb) }],
+            3,
+        )
+        .unwrap();
         for (x, y) in one.iter().zip(&pieces) {
             let d = max_diff(&last_row(x), &last_row(y));
             assert!(d <= 1e-4, "{name}: chunked prefill logits differ by {d}");
@@ -129,8 +146,13 @@ fn batched_decode_equals_separate_decode() {
     // Separately.
     let solo = |ids: &[u32]| {
         let mut c = m.model.new_cache();
-        m.model.forward(&mut [SeqInput { tokens: &ids[..ids.len() - 1], cache: Some(&mut c) }], LogitsFor::Last).unwrap();
-        let out = m.model.forward(&mut [SeqInput { tokens: &ids[ids.len() - 1..], cache: Some(&mut c) }], LogitsFor::Last).unwrap();
+        m.model
+            .forward(&mut [SeqInput { tokens: &ids[..ids.len() - 1], cache: Some(&mut c) }], LogitsFor::Last)
+            .unwrap();
+        let out = m
+            .model
+            .forward(&mut [SeqInput { tokens: &ids[ids.len() - 1..], cache: Some(&mut c) }], LogitsFor::Last)
+            .unwrap();
         out[0].flatten_all().unwrap().to_vec1::<f32>().unwrap()
     };
     let (sa, sb) = (solo(&a), solo(&b));

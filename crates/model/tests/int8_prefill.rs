@@ -5,11 +5,11 @@
 mod common;
 use common::*;
 
-use reasoner_model::token_logprobs;
+use reasoner_model::formats::quantize::{QuantizeOptions, quantize_model};
 use reasoner_model::kernels::set_int8_prefill;
-use reasoner_model::quant::GgmlType;
-use reasoner_model::formats::quantize::{quantize_model, QuantizeOptions};
 use reasoner_model::load_model;
+use reasoner_model::quant::GgmlType;
+use reasoner_model::token_logprobs;
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -32,19 +32,24 @@ fn prefill_equals_token_by_token_decode() {
     // DeepSeek in Q8_0, and in Q4_K (its 64-wide rows fall back to Q5_0: interleaved experts).
     for to in [GgmlType::Q8_0, GgmlType::Q4K] {
         let path = tmp.path().join(format!("deepseek_v3.{}.gguf", to.name()));
-        quantize_model(&fixture("deepseek_v3"), &path, &QuantizeOptions { to, keep: vec![] }, &mut |_, _, _| {}).unwrap();
+        quantize_model(&fixture("deepseek_v3"), &path, &QuantizeOptions { to, keep: vec![] }, &mut |_, _, _| {})
+            .unwrap();
         files.push((path, golden("deepseek_v3")["cases"].as_array().unwrap().iter().map(|c| ids(&c["ids"])).collect()));
     }
     for (file, entry) in llamacpp_refs()["files"].as_object().unwrap() {
         if !file.ends_with(".f32.gguf") {
-            files.push((llamacpp_dir().join(file), entry["cases"].as_array().unwrap().iter().map(|c| ids(&c["ids"])).collect()));
+            files.push((
+                llamacpp_dir().join(file),
+                entry["cases"].as_array().unwrap().iter().map(|c| ids(&c["ids"])).collect(),
+            ));
         }
     }
     assert!(files.len() >= 6);
     for (path, cases) in files {
         let m = load_model(&path).unwrap();
         for ids in cases.iter().filter(|ids| ids.len() >= 9) {
-            let (prefill, decode) = (token_logprobs(m.model.as_ref(), ids).unwrap(), decode_logprobs(m.model.as_ref(), ids));
+            let (prefill, decode) =
+                (token_logprobs(m.model.as_ref(), ids).unwrap(), decode_logprobs(m.model.as_ref(), ids));
             let d = max_diff(&prefill, &decode);
             eprintln!("{}: {} tokens, prefill vs decode max |Δ| {d:.2e}", path.display(), ids.len());
             assert!(d <= 1e-4, "{}: prefill and decode differ by {d}", path.display());
@@ -82,7 +87,8 @@ fn prefill_matches_llama_cpp_on_its_quantized_files() {
         }
         let m = load_model(&llamacpp_dir().join(file)).unwrap();
         for (ci, case) in entry["cases"].as_array().unwrap().iter().enumerate() {
-            let (ours, want) = (token_logprobs(m.model.as_ref(), &ids(&case["ids"])).unwrap(), floats(&case["logprobs"]));
+            let (ours, want) =
+                (token_logprobs(m.model.as_ref(), &ids(&case["ids"])).unwrap(), floats(&case["logprobs"]));
             let split = KNOWN_SPLITS.iter().find(|(f, c, _)| f == file && *c == ci).map_or(ours.len(), |s| s.2);
             let tie = KNOWN_TIES.iter().find(|(f, c, _)| f == file && *c == ci).map(|t| t.2);
             let all = max_diff(&ours, &want);
@@ -92,7 +98,9 @@ fn prefill_matches_llama_cpp_on_its_quantized_files() {
                 (ours[p], want[p]) = (0.0, 0.0);
             }
             let d = max_diff(&ours, &want);
-            eprintln!("{file} case {ci}: prefill vs llama.cpp max |Δ| {d:.2e} over {split} positions, {all:.2e} over all");
+            eprintln!(
+                "{file} case {ci}: prefill vs llama.cpp max |Δ| {d:.2e} over {split} positions, {all:.2e} over all"
+            );
             assert!(d <= 1e-4, "{file} case {ci}: prefill vs llama.cpp max diff {d}");
             checked += split;
         }

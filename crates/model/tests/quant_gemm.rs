@@ -66,7 +66,9 @@ fn tiled_q4_k_gemm_equals_scalar_row_dots_on_every_shape() {
                 let x = rng.vec(batch * cols, if batch == 11 { 1e3 } else { 1.0 });
                 for threads in [1, 2, 3] {
                     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-                    pool.install(|| check(&w, &x, &format!("q4_k cols {cols} rows {rows} batch {batch} threads {threads}")));
+                    pool.install(|| {
+                        check(&w, &x, &format!("q4_k cols {cols} rows {rows} batch {batch} threads {threads}"))
+                    });
                 }
             }
         }

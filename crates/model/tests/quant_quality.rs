@@ -10,11 +10,11 @@
 mod common;
 use common::*;
 
-use reasoner_model::token_logprobs;
+use reasoner_model::formats::quantize::{QuantizeOptions, quantize_model};
 use reasoner_model::kernels::set_int8_prefill;
 use reasoner_model::quant::GgmlType;
-use reasoner_model::formats::quantize::{quantize_model, QuantizeOptions};
-use reasoner_model::{load_model, KvDtype, LoadedModel};
+use reasoner_model::token_logprobs;
+use reasoner_model::{KvDtype, LoadedModel, load_model};
 
 const FIXTURE: &str = "qwen2_trained";
 
@@ -95,6 +95,9 @@ fn f16_kv_cache_stays_close_to_f32_on_a_trained_model() {
     }
     let mean = (sum / n as f64) as f32;
     let [p32, p16] = nll.map(|v| (v / held as f64).exp());
-    eprintln!("{FIXTURE} f16 KV cache: |Δ logprob| vs transformers max {worst:.4} mean {mean:.5}; held-out perplexity {p16:.4} vs {p32:.4} with an f32 cache ({:+.3}%)", 100.0 * (p16 / p32 - 1.0));
+    eprintln!(
+        "{FIXTURE} f16 KV cache: |Δ logprob| vs transformers max {worst:.4} mean {mean:.5}; held-out perplexity {p16:.4} vs {p32:.4} with an f32 cache ({:+.3}%)",
+        100.0 * (p16 / p32 - 1.0)
+    );
     assert!(held > 0 && mean <= 0.02, "f16 KV cache: mean |Δ logprob| {mean}");
 }

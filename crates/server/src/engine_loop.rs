@@ -41,7 +41,8 @@ impl EngineHandle {
         self.tx
             .send(Command::Submit { request, events, reply })
             .map_err(|_| EngineError::Model(reasoner_model::ModelError::Invalid("the engine has stopped".into())))?;
-        rx.await.map_err(|_| EngineError::Model(reasoner_model::ModelError::Invalid("the engine has stopped".into())))?
+        rx.await
+            .map_err(|_| EngineError::Model(reasoner_model::ModelError::Invalid("the engine has stopped".into())))?
     }
 
     pub fn cancel(&self, id: RequestId) {

@@ -136,10 +136,15 @@ pub fn resolve(raw: &RawConfig, generation: Generation) -> Result<DeepseekSpec> 
         "greedy" => TopkMethod::Greedy,
         "group_limited_greedy" => TopkMethod::GroupLimitedGreedy,
         "noaux_tc" => TopkMethod::NoAuxTc,
-        other => return bad("topk_method", format!("`{other}` is not supported (greedy, group_limited_greedy, noaux_tc)")),
+        other => {
+            return bad("topk_method", format!("`{other}` is not supported (greedy, group_limited_greedy, noaux_tc)"));
+        }
     };
     if topk_method != TopkMethod::Greedy && topk_group * (e / n_group) < k {
-        return bad("topk_group", format!("{topk_group} groups of {} experts cannot hold num_experts_per_tok ({k})", e / n_group));
+        return bad(
+            "topk_group",
+            format!("{topk_group} groups of {} experts cannot hold num_experts_per_tok ({k})", e / n_group),
+        );
     }
     let default_scoring = if generation == Generation::V3 { "sigmoid" } else { "softmax" };
     let scoring_func = match c.scoring_func.as_deref().unwrap_or(default_scoring) {
@@ -190,7 +195,16 @@ pub fn resolve(raw: &RawConfig, generation: Generation) -> Result<DeepseekSpec> 
         Generation::V3 => "DeepseekV3ForCausalLM",
     };
     let n_shared_experts = c.n_shared_experts.unwrap_or(0);
-    Ok(DeepseekSpec { architecture: architecture.into(), config: c, mla, router, rope, rope_layout, moe_layer_freq, n_shared_experts })
+    Ok(DeepseekSpec {
+        architecture: architecture.into(),
+        config: c,
+        mla,
+        router,
+        rope,
+        rope_layout,
+        moe_layer_freq,
+        n_shared_experts,
+    })
 }
 
 /// The shapes of one multi-head latent attention block (`layers::mla`).
@@ -243,4 +257,3 @@ pub struct RouterSpec {
     pub norm_topk_prob: bool,
     pub routed_scaling_factor: f64,
 }
-

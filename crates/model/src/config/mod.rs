@@ -6,8 +6,8 @@ pub mod deepseek;
 use crate::error::{ModelError, Result};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
 use std::f64::consts::PI;
+use std::path::{Path, PathBuf};
 
 /// The raw config.json of a model directory, kept as JSON so each architecture can parse its
 /// own struct from it and errors can name the file.
@@ -32,20 +32,18 @@ impl RawConfig {
         let archs = self.json.get("architectures").and_then(|a| a.as_array()).ok_or_else(|| {
             ModelError::key(&self.path, "architectures", "missing (expected a list like [\"Qwen2ForCausalLM\"])")
         })?;
-        archs.first().and_then(|a| a.as_str()).map(str::to_string).ok_or_else(|| {
-            ModelError::key(&self.path, "architectures", "must hold at least one architecture name")
-        })
+        archs
+            .first()
+            .and_then(|a| a.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| ModelError::key(&self.path, "architectures", "must hold at least one architecture name"))
     }
 
     /// Parse the whole file into an architecture's config struct; serde's message names the key.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T> {
         serde_json::from_value(self.json.clone()).map_err(|e| {
             let msg = e.to_string();
-            let key = msg
-                .split('`')
-                .nth(1)
-                .map(str::to_string)
-                .unwrap_or_else(|| "<config>".to_string());
+            let key = msg.split('`').nth(1).map(str::to_string).unwrap_or_else(|| "<config>".to_string());
             ModelError::key(&self.path, &key, msg)
         })
     }
@@ -59,11 +57,20 @@ impl RawConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RopeScaling {
     None,
-    Linear { factor: f64 },
+    Linear {
+        factor: f64,
+    },
     /// Llama 3.1: low frequencies divided by `factor`, high ones kept, a smooth ramp between.
-    Llama3 { factor: f64, low_freq_factor: f64, high_freq_factor: f64, original_max_position_embeddings: f64 },
+    Llama3 {
+        factor: f64,
+        low_freq_factor: f64,
+        high_freq_factor: f64,
+        original_max_position_embeddings: f64,
+    },
     /// Per-frequency divisors, as llama.cpp stores Llama 3 scaling (`rope_freqs.weight`).
-    FreqFactors { factors: Vec<f64> },
+    FreqFactors {
+        factors: Vec<f64>,
+    },
     /// YaRN (DeepSeek-V3, Qwen long context): NTK-by-parts interpolation plus an attention factor.
     Yarn {
         factor: f64,
@@ -113,20 +120,15 @@ impl RopeConfig {
     }
 
     fn parse_scaling(s: &Value, root: &Value, path: &Path) -> Result<RopeScaling> {
-        let kind = s
-            .get("rope_type")
-            .or_else(|| s.get("type"))
-            .and_then(|t| t.as_str())
-            .unwrap_or("default");
+        let kind = s.get("rope_type").or_else(|| s.get("type")).and_then(|t| t.as_str()).unwrap_or("default");
         let need = |key: &str| -> Result<f64> {
             num(s, key, path)?.ok_or_else(|| ModelError::key(path, &format!("rope_scaling.{key}"), "missing"))
         };
         let orig = || -> Result<f64> {
             Ok(match num(s, "original_max_position_embeddings", path)? {
                 Some(v) => v,
-                None => num(root, "max_position_embeddings", path)?.ok_or_else(|| {
-                    ModelError::key(path, "rope_scaling.original_max_position_embeddings", "missing")
-                })?,
+                None => num(root, "max_position_embeddings", path)?
+                    .ok_or_else(|| ModelError::key(path, "rope_scaling.original_max_position_embeddings", "missing"))?,
             })
         };
         Ok(match kind {
@@ -161,7 +163,7 @@ impl RopeConfig {
                     path,
                     "rope_scaling.rope_type",
                     format!("unsupported rope scaling `{other}` (supported: default, linear, dynamic, llama3, yarn)"),
-                ))
+                ));
             }
         })
     }
@@ -211,7 +213,9 @@ pub fn inv_freq(cfg: &RopeConfig, dim: usize) -> (Vec<f32>, f64) {
     let (freqs, attention_factor) = match &cfg.scaling {
         RopeScaling::None => (plain, 1.0),
         RopeScaling::Linear { factor } => (plain.iter().map(|f| f / factor).collect(), 1.0),
-        RopeScaling::FreqFactors { factors } => (plain.iter().zip(factors.iter().chain(std::iter::repeat(&1.0))).map(|(f, d)| f / d).collect(), 1.0),
+        RopeScaling::FreqFactors { factors } => {
+            (plain.iter().zip(factors.iter().chain(std::iter::repeat(&1.0))).map(|(f, d)| f / d).collect(), 1.0)
+        }
         RopeScaling::Llama3 { factor, low_freq_factor, high_freq_factor, original_max_position_embeddings } => {
             let old = *original_max_position_embeddings;
             let low_wavelen = old / low_freq_factor;

@@ -13,7 +13,7 @@
 //! different size than the helpers serve, or from inside a job, the work goes to rayon instead.
 
 use std::cell::Cell;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -68,7 +68,8 @@ pub fn for_each_range_stealing(units: usize, grain: usize, f: impl Fn(std::ops::
         }
         return;
     }
-    let stretches: Vec<Stretch> = (0..threads).map(|t| Stretch::new(units * t / threads, units * (t + 1) / threads)).collect();
+    let stretches: Vec<Stretch> =
+        (0..threads).map(|t| Stretch::new(units * t / threads, units * (t + 1) / threads)).collect();
     let walker = |w: usize| {
         while let Some(range) = stretches[w].claim(true, grain) {
             f(range);
@@ -111,7 +112,8 @@ impl Stretch {
                 return None;
             }
             let take = ((hi - lo) / 4).max(grain as u64).min(hi - lo);
-            let (next, range) = if front { (hi << 32 | (lo + take), lo..lo + take) } else { ((hi - take) << 32 | lo, hi - take..hi) };
+            let (next, range) =
+                if front { (hi << 32 | (lo + take), lo..lo + take) } else { ((hi - take) << 32 | lo, hi - take..hi) };
             match self.left.compare_exchange_weak(cur, next, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => return Some(self.start + range.start as usize..self.start + range.end as usize),
                 Err(now) => cur = now,
@@ -200,7 +202,8 @@ impl SpinPool {
                 panicked: AtomicBool::new(false),
             }));
             for i in 0..pool.helpers {
-                let spawned = std::thread::Builder::new().name(format!("reasoner-spin-{i}")).spawn(move || pool.helper());
+                let spawned =
+                    std::thread::Builder::new().name(format!("reasoner-spin-{i}")).spawn(move || pool.helper());
                 if spawned.is_err() {
                     return None;
                 }
@@ -218,7 +221,8 @@ impl SpinPool {
         }
         // SAFETY: lifetime erasure only; the pointer is cleared from the slot below before this
         // function returns, and we wait until no helper that copied it is still running.
-        let ptr = TaskPtr(unsafe { std::mem::transmute::<&(dyn Fn(usize) + Sync), &'static (dyn Fn(usize) + Sync)>(task) });
+        let ptr =
+            TaskPtr(unsafe { std::mem::transmute::<&(dyn Fn(usize) + Sync), &'static (dyn Fn(usize) + Sync)>(task) });
         {
             let mut slot = self.slot.lock().unwrap_or_else(|e| e.into_inner());
             self.next.store(0, Ordering::Relaxed);
@@ -360,7 +364,10 @@ mod tests {
                             });
                         });
                     }
-                    assert!(seen.iter().all(|c| c.load(Ordering::Relaxed) == 20), "{threads} threads, {units} units / {grain}");
+                    assert!(
+                        seen.iter().all(|c| c.load(Ordering::Relaxed) == 20),
+                        "{threads} threads, {units} units / {grain}"
+                    );
                 }
             });
         }

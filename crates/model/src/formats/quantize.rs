@@ -6,18 +6,20 @@
 //! into 3-D `ffn_*_exps`, kv_b_proj split into `attn_k_b` (transposed) and `attn_v_b`, routers
 //! kept f32, MTP blocks as `blk.N.nextn.*` after the main blocks.
 
+use crate::config::inv_freq;
 use crate::config::{GenerationDefaults, RawConfig, RopeScaling};
 use crate::error::{ModelError, Result};
-use crate::formats::gguf::{GgufFile, GgufWriter, MetaValue, TensorBytes};
-use crate::formats::gguf::config::{config_from_metadata, deepseek_layout, metadata_from_config, DeepseekLayout};
-use crate::formats::gguf::names::{gguf_experts_name, hf_expert_name, hf_expert_of, hf_to_gguf_name, llama_qk_permutation, split_kv_b};
-use crate::formats::gguf::tokenizer::tokenizer_metadata;
+use crate::formats::gguf::config::{DeepseekLayout, config_from_metadata, deepseek_layout, metadata_from_config};
+use crate::formats::gguf::names::{
+    gguf_experts_name, hf_expert_name, hf_expert_of, hf_to_gguf_name, llama_qk_permutation, split_kv_b,
+};
 use crate::formats::gguf::source::GgufSource;
-use crate::config::inv_freq;
-use crate::quant::{quantize, GgmlType};
-use crate::text::tokenizer::TokenizerConfig;
+use crate::formats::gguf::tokenizer::tokenizer_metadata;
+use crate::formats::gguf::{GgufFile, GgufWriter, MetaValue, TensorBytes};
 use crate::formats::safetensors::SafetensorsDir;
 use crate::formats::weights::WeightSource;
+use crate::quant::{GgmlType, quantize};
+use crate::text::tokenizer::TokenizerConfig;
 use std::cell::RefCell;
 use std::path::Path;
 use std::sync::Arc;
@@ -114,12 +116,18 @@ fn open_source(input: &Path) -> Result<Source> {
         let meta = file.metadata();
         let arch = meta.get("general.architecture").and_then(|v| v.as_str()).unwrap_or("").to_string();
         let heads = meta.get(&format!("{arch}.attention.head_count")).and_then(|v| v.as_u64()).unwrap_or(1) as usize;
-        let kv = meta.get(&format!("{arch}.attention.head_count_kv")).and_then(|v| v.as_u64()).unwrap_or(heads as u64) as usize;
-        let metadata = meta.iter().filter(|(k, _)| !k.starts_with("general.file_type") && *k != "general.alignment").map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let kv = meta.get(&format!("{arch}.attention.head_count_kv")).and_then(|v| v.as_u64()).unwrap_or(heads as u64)
+            as usize;
+        let metadata = meta
+            .iter()
+            .filter(|(k, _)| !k.starts_with("general.file_type") && *k != "general.alignment")
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         let rope_freqs = match file.tensor("rope_freqs.weight") {
             Some(info) => {
                 let mut f = vec![0f32; info.n_elements() as usize];
-                crate::quant::dequantize_row(info.dtype, file.data_of(info), &mut f).map_err(|e| ModelError::Invalid(e.to_string()))?;
+                crate::quant::dequantize_row(info.dtype, file.data_of(info), &mut f)
+                    .map_err(|e| ModelError::Invalid(e.to_string()))?;
                 Some(f)
             }
             None => None,
@@ -142,16 +150,20 @@ fn open_source(input: &Path) -> Result<Source> {
     let raw = RawConfig::read(&input.join("config.json"))?;
     let weights = SafetensorsDir::open(input)?;
     let (arch, mut metadata) = metadata_from_config(&raw.json, &raw.path, &|n| weights.contains(n))?;
-    let deepseek = if arch == "deepseek2" { Some(deepseek_layout(&raw.json, &raw.path, &|n| weights.contains(n))?) } else { None };
+    let deepseek =
+        if arch == "deepseek2" { Some(deepseek_layout(&raw.json, &raw.path, &|n| weights.contains(n))?) } else { None };
     let tok_path = input.join("tokenizer.json");
-    let tj: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&tok_path).map_err(|e| ModelError::io(&tok_path, e))?)
-        .map_err(|e| ModelError::Json { path: tok_path.clone(), message: e.to_string() })?;
+    let tj: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&tok_path).map_err(|e| ModelError::io(&tok_path, e))?)
+            .map_err(|e| ModelError::Json { path: tok_path.clone(), message: e.to_string() })?;
     metadata.extend(tokenizer_metadata(&tj, &tok_path, raw.json["vocab_size"].as_u64().map(|v| v as usize))?);
-    let tok = tokenizers::Tokenizer::from_file(&tok_path).map_err(|e| ModelError::Tokenizer { path: tok_path.clone(), message: e.to_string() })?;
+    let tok = tokenizers::Tokenizer::from_file(&tok_path)
+        .map_err(|e| ModelError::Tokenizer { path: tok_path.clone(), message: e.to_string() })?;
     let tcfg = TokenizerConfig::read_optional(&input.join("tokenizer_config.json"))?;
     let generation = GenerationDefaults::read_optional(&input.join("generation_config.json"))?;
     let bos = tcfg.bos_token.as_deref().and_then(|t| tok.token_to_id(t)).or(generation.bos_token_id);
-    let eos = generation.eos_token_id.first().copied().or_else(|| tcfg.eos_token.as_deref().and_then(|t| tok.token_to_id(t)));
+    let eos =
+        generation.eos_token_id.first().copied().or_else(|| tcfg.eos_token.as_deref().and_then(|t| tok.token_to_id(t)));
     if let Some(b) = bos {
         metadata.push(("tokenizer.ggml.bos_token_id".into(), MetaValue::U32(b)));
     }
@@ -171,7 +183,9 @@ fn open_source(input: &Path) -> Result<Source> {
     // llama.cpp has no Llama 3 scaling key: it stores the per-frequency divisors as a tensor.
     let rope_freqs = match rope.scaling {
         RopeScaling::Llama3 { .. } => {
-            let head_dim = raw.json["head_dim"].as_u64().map_or(raw.json["hidden_size"].as_u64().unwrap_or(0) as usize / heads, |d| d as usize);
+            let head_dim = raw.json["head_dim"]
+                .as_u64()
+                .map_or(raw.json["hidden_size"].as_u64().unwrap_or(0) as usize / heads, |d| d as usize);
             let plain = inv_freq(&crate::config::RopeConfig { scaling: RopeScaling::None, ..rope.clone() }, head_dim).0;
             let scaled = inv_freq(&rope, head_dim).0;
             Some(plain.iter().zip(&scaled).map(|(p, s)| p / s).collect())
@@ -219,8 +233,16 @@ fn output_tensors(src: &Source, names: &[String]) -> Vec<(Build, String, Vec<usi
                 }
                 if rest == "self_attn.kv_b_proj.weight" {
                     let (h, dn, dv, r) = (ds.heads, ds.qk_nope_head_dim, ds.v_head_dim, ds.kv_lora_rank);
-                    out.push((Build::KvB { name: name.clone(), v: false }, format!("blk.{layer}.attn_k_b.weight"), vec![h, r, dn]));
-                    out.push((Build::KvB { name: name.clone(), v: true }, format!("blk.{layer}.attn_v_b.weight"), vec![h, dv, r]));
+                    out.push((
+                        Build::KvB { name: name.clone(), v: false },
+                        format!("blk.{layer}.attn_k_b.weight"),
+                        vec![h, r, dn],
+                    ));
+                    out.push((
+                        Build::KvB { name: name.clone(), v: true },
+                        format!("blk.{layer}.attn_v_b.weight"),
+                        vec![h, dv, r],
+                    ));
                     continue;
                 }
             }
@@ -236,7 +258,10 @@ fn output_tensors(src: &Source, names: &[String]) -> Vec<(Build, String, Vec<usi
         }
         // Tensors without a llama.cpp name (FP8 scales, unknown extras) are skipped.
         let Some(gname) = hf_to_gguf_name(name) else { continue };
-        let rows = src.deepseek.as_ref().and_then(|ds| deepseek_rope_rows(ds, name, shape(name).first().copied().unwrap_or(0)));
+        let rows = src
+            .deepseek
+            .as_ref()
+            .and_then(|ds| deepseek_rope_rows(ds, name, shape(name).first().copied().unwrap_or(0)));
         out.push((Build::Plain { name: name.clone(), rows }, gname, shape(name)));
     }
     out
@@ -262,7 +287,9 @@ fn deepseek_rope_rows(ds: &DeepseekLayout, name: &str, rows: usize) -> Option<Ve
         for h in 0..rows / per_head {
             reorder(h * per_head + ds.qk_nope_head_dim);
         }
-    } else if name.ends_with("self_attn.kv_a_proj_with_mqa.weight") || name.ends_with("self_attn.kv_a_proj_with_mqa.bias") {
+    } else if name.ends_with("self_attn.kv_a_proj_with_mqa.weight")
+        || name.ends_with("self_attn.kv_a_proj_with_mqa.bias")
+    {
         reorder(ds.kv_lora_rank);
     } else {
         return None;
@@ -276,7 +303,12 @@ fn load_vec(weights: &dyn WeightSource, name: &str) -> std::result::Result<Vec<f
     Ok(weights.load_f32(name)?.flatten_all()?.to_vec1()?)
 }
 
-pub fn quantize_model(input: &Path, output: &Path, opts: &QuantizeOptions, progress: &mut dyn FnMut(usize, usize, &str)) -> Result<QuantizeReport> {
+pub fn quantize_model(
+    input: &Path,
+    output: &Path,
+    opts: &QuantizeOptions,
+    progress: &mut dyn FnMut(usize, usize, &str),
+) -> Result<QuantizeReport> {
     if !input.exists() {
         return Err(ModelError::MissingPath { path: input.to_path_buf() });
     }
@@ -292,7 +324,8 @@ pub fn quantize_model(input: &Path, output: &Path, opts: &QuantizeOptions, progr
         } else if gname.ends_with("ffn_gate_inp.weight") {
             // Expert routers stay f32, as in llama.cpp's converter and quantizer.
             GgmlType::F32
-        } else if opts.keep.is_empty() && gname == "output.weight" && matches!(opts.to, GgmlType::Q4K | GgmlType::Q4_0) {
+        } else if opts.keep.is_empty() && gname == "output.weight" && matches!(opts.to, GgmlType::Q4K | GgmlType::Q4_0)
+        {
             GgmlType::Q6K
         } else {
             opts.to
@@ -329,7 +362,13 @@ pub fn quantize_model(input: &Path, output: &Path, opts: &QuantizeOptions, progr
                 Build::Plain { name, rows } => {
                     let mut v = load_vec(weights, name)?;
                     // llama.cpp's converter interleaves Llama's q/k rows for its rope; do the same.
-                    let n = if name.contains("self_attn.q_proj") { Some(heads) } else if name.contains("self_attn.k_proj") { Some(kv) } else { None };
+                    let n = if name.contains("self_attn.q_proj") {
+                        Some(heads)
+                    } else if name.contains("self_attn.k_proj") {
+                        Some(kv)
+                    } else {
+                        None
+                    };
                     let order = match (permute, n, rows) {
                         (true, Some(n), _) => Some(llama_qk_permutation(v.len() / cols.max(1), n)),
                         (_, _, Some(rows)) => Some(rows.clone()),
@@ -350,7 +389,12 @@ pub fn quantize_model(input: &Path, output: &Path, opts: &QuantizeOptions, progr
                     for m in members {
                         let part = load_vec(weights, m)?;
                         if part.len() * members.len() != n {
-                            return Err(format!("expert `{m}` has {} values, {} expected", part.len(), n / members.len()).into());
+                            return Err(format!(
+                                "expert `{m}` has {} values, {} expected",
+                                part.len(),
+                                n / members.len()
+                            )
+                            .into());
                         }
                         bytes.extend(quantize(used, &part, cols)?);
                     }

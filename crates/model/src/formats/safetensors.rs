@@ -61,9 +61,11 @@ impl SafetensorsDir {
             // SAFETY: the file is opened read-only; a concurrent writer would be a user error that
             // at worst yields wrong numbers, which the shape/size checks below bound.
             let mmap = unsafe { Mmap::map(&file) }.map_err(|e| ModelError::io(&path, e))?;
-            let (header_len, meta) = safetensors::SafeTensors::read_metadata(&mmap).map_err(|e| {
-                ModelError::Safetensors { path: path.clone(), message: format!("corrupt or truncated safetensors file: {e}") }
-            })?;
+            let (header_len, meta) =
+                safetensors::SafeTensors::read_metadata(&mmap).map_err(|e| ModelError::Safetensors {
+                    path: path.clone(),
+                    message: format!("corrupt or truncated safetensors file: {e}"),
+                })?;
             for (name, _) in meta.tensors() {
                 index.insert(name.clone(), i);
             }
@@ -92,7 +94,11 @@ fn read_fp8_block(dir: &Path) -> Result<(usize, usize)> {
         Some(a) if a.len() == 2 => {
             let b: Vec<usize> = a.iter().filter_map(|x| x.as_u64().map(|x| x as usize)).collect();
             if b.len() != 2 || b[0] == 0 || b[1] == 0 {
-                return Err(ModelError::key(&cfg, "quantization_config.weight_block_size", "must be two positive integers"));
+                return Err(ModelError::key(
+                    &cfg,
+                    "quantization_config.weight_block_size",
+                    "must be two positive integers",
+                ));
             }
             Ok((b[0], b[1]))
         }
@@ -124,7 +130,7 @@ fn bytes_to_f32(dtype: Dtype, bytes: &[u8], file: &Path, name: &str) -> Result<V
                 file: file.display().to_string(),
                 tensor: name.to_string(),
                 message: format!("unsupported dtype {other:?} (supported: F32, F16, BF16, F8_E4M3)"),
-            })
+            });
         }
     })
 }
@@ -157,10 +163,9 @@ impl WeightSource for SafetensorsDir {
     }
 
     fn load_f32(&self, name: &str) -> Result<Tensor> {
-        let (dtype, shape, bytes, file) = self.raw(name).ok_or_else(|| ModelError::MissingTensor {
-            tensor: name.to_string(),
-            source_name: self.origin(),
-        })?;
+        let (dtype, shape, bytes, file) = self
+            .raw(name)
+            .ok_or_else(|| ModelError::MissingTensor { tensor: name.to_string(), source_name: self.origin() })?;
         let mut values = bytes_to_f32(dtype, bytes, file, name)?;
         if dtype == Dtype::F8_E4M3 {
             self.apply_fp8_scales(name, &shape, &mut values)?;
@@ -177,7 +182,11 @@ impl SafetensorsDir {
         let (rows, cols) = match shape {
             [r, c] => (*r, *c),
             _ => {
-                return Err(ModelError::Tensor { file: origin, tensor: name.into(), message: "FP8 weights must be 2-D".into() })
+                return Err(ModelError::Tensor {
+                    file: origin,
+                    tensor: name.into(),
+                    message: "FP8 weights must be 2-D".into(),
+                });
             }
         };
         let (br, bc) = self.fp8_block;

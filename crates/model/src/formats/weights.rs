@@ -4,8 +4,8 @@
 //! `gguf::source::GgufSource` and `named_tensors::NamedTensors`.
 
 use crate::error::{ModelError, Result};
-use candle_core::Tensor;
 use crate::quant::PackedMatrix;
+use candle_core::Tensor;
 use std::collections::BTreeMap;
 
 pub trait WeightSource: Send + Sync {
@@ -22,10 +22,9 @@ pub trait WeightSource: Send + Sync {
 
     /// A tensor that must exist with exactly this shape.
     fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
-        let found = self.shape_of(name).ok_or_else(|| ModelError::MissingTensor {
-            tensor: name.to_string(),
-            source_name: self.origin(),
-        })?;
+        let found = self
+            .shape_of(name)
+            .ok_or_else(|| ModelError::MissingTensor { tensor: name.to_string(), source_name: self.origin() })?;
         if found != shape {
             return Err(ModelError::ShapeMismatch {
                 tensor: name.to_string(),

@@ -52,7 +52,10 @@ mod avx2 {
     pub fn exp8(x: __m256) -> __m256 {
         let xc = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(LO)), _mm256_set1_ps(HI));
         // n = round(x / ln 2); r = x - n ln 2 with ln 2 in two parts so r stays exact.
-        let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(xc, _mm256_set1_ps(std::f32::consts::LOG2_E)));
+        let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
+            xc,
+            _mm256_set1_ps(std::f32::consts::LOG2_E),
+        ));
         let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_4), xc);
         let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
         let mut p = _mm256_set1_ps(1.987_569_1e-4);
@@ -60,7 +63,10 @@ mod avx2 {
             p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
         }
         let y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0));
-        let pow2n = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127))));
+        let pow2n = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(
+            _mm256_cvtps_epi32(n),
+            _mm256_set1_epi32(127),
+        )));
         let e = _mm256_mul_ps(y, pow2n);
         // Outside the range: 0 below, +inf above; NaN stays NaN (it fails both compares and the
         // clamp above turned it into a number, so take it back from x).

@@ -91,7 +91,11 @@ fn attend_values<E: KvElem>(shape: HeadShape, heads: Heads, qs: &[f32], ks: &[E]
             // SAFETY: the CPU has AVX2, FMA and F16C (`avx2_fma_f16c`), and
             // AVX-512 F and VL where `wide`.
             return unsafe {
-                if wide { attend_heads_avx512(shape, per_set, qh, kh, vh, o) } else { attend_heads_avx2(shape, per_set, qh, kh, vh, o) }
+                if wide {
+                    attend_heads_avx512(shape, per_set, qh, kh, vh, o)
+                } else {
+                    attend_heads_avx2(shape, per_set, qh, kh, vh, o)
+                }
             };
         }
         let _ = fma;
@@ -170,7 +174,14 @@ unsafe fn attend_heads_avx512<E: KvElem>(s: HeadShape, heads: usize, q: &[f32], 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-unsafe fn attend_heads_tiled<const TILE: usize, E: KvElem>(s: HeadShape, heads: usize, q: &[f32], k: &[E], v: &[E], out: &mut [f32]) {
+unsafe fn attend_heads_tiled<const TILE: usize, E: KvElem>(
+    s: HeadShape,
+    heads: usize,
+    q: &[f32],
+    k: &[E],
+    v: &[E],
+    out: &mut [f32],
+) {
     let (dq, dv, len, t) = (s.dq, s.dv, s.len, s.t);
     if dq % 8 != 0 || dv % 8 != 0 {
         for (qh, o) in q.chunks_exact(len * dq).zip(out.chunks_exact_mut(len * dv)).take(heads) {
@@ -218,7 +229,9 @@ unsafe fn attend_heads_tiled<const TILE: usize, E: KvElem>(s: HeadShape, heads: 
             // `weighted_values_avx2` reads and writes (lengths asserted above, seen ≤ t).
             unsafe {
                 match n {
-                    3 => weighted_values_avx2::<3, E>(dv, seen, [sc(0), sc(1), sc(2)], v.as_ptr(), [oi(0), oi(1), oi(2)]),
+                    3 => {
+                        weighted_values_avx2::<3, E>(dv, seen, [sc(0), sc(1), sc(2)], v.as_ptr(), [oi(0), oi(1), oi(2)])
+                    }
                     2 => weighted_values_avx2::<2, E>(dv, seen, [sc(0), sc(1)], v.as_ptr(), [oi(0), oi(1)]),
                     _ => weighted_values_avx2::<1, E>(dv, seen, [sc(0)], v.as_ptr(), [oi(0)]),
                 }
@@ -235,7 +248,13 @@ unsafe fn attend_heads_tiled<const TILE: usize, E: KvElem>(s: HeadShape, heads: 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-unsafe fn scores_avx2<const H: usize, E: KvElem>(s: HeadShape, seen: usize, q: [*const f32; H], k: *const E, out: [*mut f32; H]) {
+unsafe fn scores_avx2<const H: usize, E: KvElem>(
+    s: HeadShape,
+    seen: usize,
+    q: [*const f32; H],
+    k: *const E,
+    out: [*mut f32; H],
+) {
     use std::arch::x86_64::*;
     let dq = s.dq;
     let mut j = 0;
@@ -259,7 +278,8 @@ unsafe fn scores_avx2<const H: usize, E: KvElem>(s: HeadShape, seen: usize, q: [
             // Four horizontal sums at once: lanes [s0 s1 s2 s3] of the low and high halves.
             let a = &acc[h];
             let hs = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
-            let sums = _mm_mul_ps(_mm_add_ps(_mm256_castps256_ps128(hs), _mm256_extractf128_ps(hs, 1)), _mm_set1_ps(s.scale));
+            let sums =
+                _mm_mul_ps(_mm_add_ps(_mm256_castps256_ps128(hs), _mm256_extractf128_ps(hs, 1)), _mm_set1_ps(s.scale));
             let mut four = [0f32; 4];
             // SAFETY: `four` holds 4 floats; n ≤ 4 scores j..j + n < seen ≤ t lie inside head h's score row.
             unsafe {
@@ -278,7 +298,13 @@ unsafe fn scores_avx2<const H: usize, E: KvElem>(s: HeadShape, seen: usize, q: [
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-unsafe fn weighted_values_avx2<const H: usize, E: KvElem>(dv: usize, seen: usize, p: [*const f32; H], v: *const E, out: [*mut f32; H]) {
+unsafe fn weighted_values_avx2<const H: usize, E: KvElem>(
+    dv: usize,
+    seen: usize,
+    p: [*const f32; H],
+    v: *const E,
+    out: [*mut f32; H],
+) {
     use std::arch::x86_64::*;
     for c in (0..dv).step_by(32) {
         let w = (dv - c).min(32) / 8;
@@ -369,7 +395,8 @@ mod tests {
 
     fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
         assert_eq!(a.dims(), b.dims());
-        let (a, b) = (a.flatten_all().unwrap().to_vec1::<f32>().unwrap(), b.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+        let (a, b) =
+            (a.flatten_all().unwrap().to_vec1::<f32>().unwrap(), b.flatten_all().unwrap().to_vec1::<f32>().unwrap());
         a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
     }
 
@@ -419,7 +446,8 @@ mod tests {
     fn plain_and_avx2_heads_agree_on<E: super::KvElem>() {
         for (len, t, dq, dv, pos) in [(1, 37, 64, 64, 36), (5, 21, 24, 40, 16), (3, 9, 12, 8, 6)] {
             let vals = |n: usize, seed: u64| random(&[n], seed).to_vec1::<f32>().unwrap();
-            let cached = |n: usize, seed: u64| vals(n, seed).into_iter().map(|x| E::from_f64(x as f64)).collect::<Vec<E>>();
+            let cached =
+                |n: usize, seed: u64| vals(n, seed).into_iter().map(|x| E::from_f64(x as f64)).collect::<Vec<E>>();
             let (q, k, v) = (vals(len * dq, 1), cached(t * dq, 2), cached(t * dv, 3));
             let shape = super::HeadShape { len, t, dq, dv, pos, scale: 0.3 };
             let (mut plain, mut simd) = (vec![0f32; len * dv], vec![0f32; len * dv]);
@@ -448,7 +476,11 @@ mod tests {
                     let mut alone = vec![0f32; len * dv];
                     // SAFETY: checked above that this CPU has AVX2 and FMA; qh is one head's queries.
                     unsafe { super::attend_heads_avx2(shape, 1, qh, &k, &v, &mut alone) };
-                    assert_eq!(&all[hd * len * dv..][..len * dv], &alone[..], "head {hd} of {heads}, t {t}, avx512 {avx512}");
+                    assert_eq!(
+                        &all[hd * len * dv..][..len * dv],
+                        &alone[..],
+                        "head {hd} of {heads}, t {t}, avx512 {avx512}"
+                    );
                 }
             }
         }
@@ -481,7 +513,9 @@ mod timing {
                     }
                     let us = start.elapsed().as_secs_f64() * 1e6 / n as f64;
                     let gflops = (h * t * d * 4) as f64 / us / 1e3;
-                    eprintln!("h {h} kv {kv} d {d} t {t} {dtype:?}: {us:.1} us per layer-step, {gflops:.1} GFLOP/s (1 thread)");
+                    eprintln!(
+                        "h {h} kv {kv} d {d} t {t} {dtype:?}: {us:.1} us per layer-step, {gflops:.1} GFLOP/s (1 thread)"
+                    );
                 });
             }
         }

@@ -19,21 +19,12 @@ pub(super) fn detect() -> Option<&'static Kernels> {
 pub(super) mod imp {
     use std::arch::x86_64::*;
 
+    use super::super::{Kernels, Q8Row, scalar, sum_lanes};
     use crate::quant::blocks::{BLOCK_Q4_0, BLOCK_Q5_0, BLOCK_Q8_0};
-    use crate::quant::k_quants::{BlockQ8K, BLOCK_Q4_K, BLOCK_Q6_K};
-    use super::super::{scalar, sum_lanes, Kernels, Q8Row};
+    use crate::quant::k_quants::{BLOCK_Q4_K, BLOCK_Q6_K, BlockQ8K};
 
-    pub(in super::super) static KERNELS: Kernels = Kernels {
-        name: "avx2",
-        q8_0,
-        q4_0,
-        q5_0,
-        q4_k,
-        q6_k,
-        f32: f32_row,
-        f16: f16_row,
-        bf16: bf16_row,
-    };
+    pub(in super::super) static KERNELS: Kernels =
+        Kernels { name: "avx2", q8_0, q4_0, q5_0, q4_k, q6_k, f32: f32_row, f16: f16_row, bf16: bf16_row };
 
     /// Eight i32 vectors to one vector of their eight horizontal sums, in order.
     #[target_feature(enable = "avx2,fma,f16c")]
@@ -284,10 +275,14 @@ pub(super) mod imp {
                         h[k] = _mm256_hadd_epi32(s0, s1);
                         hm[k] = _mm_hadd_epi32(m0, m1);
                     }
-                    let (si, mi) = (_mm256_cvtepi32_ps(reduce8_paired(&h)), _mm256_cvtepi32_ps(reduce8_128_paired(&hm)));
+                    let (si, mi) =
+                        (_mm256_cvtepi32_ps(reduce8_paired(&h)), _mm256_cvtepi32_ps(reduce8_128_paired(&hm)));
                     let ad = q8_k_scales8(&a[b..b + 8]);
                     let (dw, dmw) = unsafe { (load_scales8(wp.add(b * B), B), load_scales8(wp.add(b * B + 2), B)) };
-                    let t = _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(ad, dw), si), _mm256_mul_ps(_mm256_mul_ps(ad, dmw), mi));
+                    let t = _mm256_sub_ps(
+                        _mm256_mul_ps(_mm256_mul_ps(ad, dw), si),
+                        _mm256_mul_ps(_mm256_mul_ps(ad, dmw), mi),
+                    );
                     acc = _mm256_add_ps(acc, t);
                     b += 8;
                 }
@@ -333,9 +328,18 @@ pub(super) mod imp {
             let (ql0, ql1, qh) = (ld(64 * n), ld(64 * n + 32), ld(128 + 32 * n));
             // Unsigned 6-bit values 0..64; the -32 offset is taken off below via bsums.
             let q = [
-                _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(3)), 4)),
-                _mm256_or_si256(_mm256_and_si256(ql1, m4), _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(12)), 2)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_and_si256(qh, _mm256_set1_epi8(48))),
+                _mm256_or_si256(
+                    _mm256_and_si256(ql0, m4),
+                    _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(3)), 4),
+                ),
+                _mm256_or_si256(
+                    _mm256_and_si256(ql1, m4),
+                    _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(12)), 2),
+                ),
+                _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                    _mm256_and_si256(qh, _mm256_set1_epi8(48)),
+                ),
                 _mm256_or_si256(
                     _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
                     _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0xC0u8 as i8)), 2),

@@ -8,8 +8,7 @@ use super::Kernels;
 pub(super) fn detect() -> Option<&'static Kernels> {
     #[cfg(target_arch = "x86_64")]
     {
-        if crate::cpu::cpu_features().avx512_row_kernels() && super::avx2::detect().is_some()
-        {
+        if crate::cpu::cpu_features().avx512_row_kernels() && super::avx2::detect().is_some() {
             return Some(&imp::KERNELS);
         }
     }
@@ -20,13 +19,13 @@ pub(super) fn detect() -> Option<&'static Kernels> {
 mod imp {
     use std::arch::x86_64::*;
 
-    use crate::quant::blocks::{BLOCK_Q4_0, BLOCK_Q5_0, BLOCK_Q8_0};
-    use crate::quant::k_quants::{BlockQ8K, BLOCK_Q4_K};
     use super::super::avx2::imp::{
         self as avx2, f16_pair, hsum2_i32, load_scales8, q4_k_min_products, q4_k_scales_mins16, q8_k_scales8, reduce8,
         reduce8_128_paired, reduce8_paired,
     };
-    use super::super::{scalar, sum_lanes, Kernels, Q8Row};
+    use super::super::{Kernels, Q8Row, scalar, sum_lanes};
+    use crate::quant::blocks::{BLOCK_Q4_0, BLOCK_Q5_0, BLOCK_Q8_0};
+    use crate::quant::k_quants::{BLOCK_Q4_K, BlockQ8K};
 
     pub(super) static KERNELS: Kernels = Kernels {
         name: "avx512",
@@ -54,7 +53,8 @@ mod imp {
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
     #[inline]
     unsafe fn nibbles2(p: *const u8, stride: usize) -> __m512i {
-        let (a, b) = unsafe { (_mm_loadu_si128(p as *const __m128i), _mm_loadu_si128(p.add(stride) as *const __m128i)) };
+        let (a, b) =
+            unsafe { (_mm_loadu_si128(p as *const __m128i), _mm_loadu_si128(p.add(stride) as *const __m128i)) };
         let ab = _mm256_set_m128i(b, a);
         let m4 = _mm256_set1_epi8(0x0F);
         let lo = _mm256_and_si256(ab, m4);
@@ -68,7 +68,10 @@ mod imp {
     #[inline]
     unsafe fn pair_q8_0(w: *const u8) -> __m512i {
         let (a, b) = unsafe {
-            (_mm256_loadu_si256(w.add(2) as *const __m256i), _mm256_loadu_si256(w.add(2 + BLOCK_Q8_0) as *const __m256i))
+            (
+                _mm256_loadu_si256(w.add(2) as *const __m256i),
+                _mm256_loadu_si256(w.add(2 + BLOCK_Q8_0) as *const __m256i),
+            )
         };
         _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1)
     }

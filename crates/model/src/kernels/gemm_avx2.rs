@@ -10,8 +10,8 @@
 //! with VL, `vpdpbusd` on 256-bit vectors with the weights offset to unsigned (w + 128) and the
 //! offset removed exactly with 128·Σy per activation block.
 
-use crate::quant::BlockQ8K;
 use super::Q8Row;
+use crate::quant::BlockQ8K;
 
 /// Which integer core the tiled GEMM uses on this CPU, if any.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,10 +144,10 @@ pub(super) fn q4_k_band(
 mod imp {
     use std::arch::x86_64::*;
 
-    use crate::quant::k_quants::{BlockQ8K, BLOCK_Q4_K};
-    use super::super::{scalar, Q8Row};
     use super::super::avx2::imp::{bytes_from_bits, nibbles};
+    use super::super::{Q8Row, scalar};
     use super::{Block32, GemmCore, TILE_A, TILE_R};
+    use crate::quant::k_quants::{BLOCK_Q4_K, BlockQ8K};
 
     /// Eight weight rows repacked so that one vector holds the same four bytes of a block from
     /// each row (lane r = row r): `q[8 * b + c]` holds bytes 4c..4c+4 of block b, and `d[b]` the
@@ -247,7 +247,9 @@ mod imp {
                 let mut res = [[0f32; TILE_R]; TILE_A];
                 unsafe {
                     match (core, na) {
-                        (GemmCore::Avx2, TILE_A) => tile::<TILE_A, false>(&packed, &acts[a0..], &ysum128[a0..], &mut res),
+                        (GemmCore::Avx2, TILE_A) => {
+                            tile::<TILE_A, false>(&packed, &acts[a0..], &ysum128[a0..], &mut res)
+                        }
                         (GemmCore::Vnni, TILE_A) => tile_vnni::<TILE_A>(&packed, &acts[a0..], &ysum128[a0..], &mut res),
                         (GemmCore::Avx2, _) => tile::<1, false>(&packed, &acts[a0..], &ysum128[a0..], &mut res),
                         (GemmCore::Vnni, _) => tile_vnni::<1>(&packed, &acts[a0..], &ysum128[a0..], &mut res),
@@ -265,7 +267,12 @@ mod imp {
     }
 
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
-    unsafe fn tile_vnni<const A: usize>(p: &Packed, acts: &[Q8Row], ysum128: &[Vec<i32>], out: &mut [[f32; TILE_R]; TILE_A]) {
+    unsafe fn tile_vnni<const A: usize>(
+        p: &Packed,
+        acts: &[Q8Row],
+        ysum128: &[Vec<i32>],
+        out: &mut [[f32; TILE_R]; TILE_A],
+    ) {
         unsafe { tile::<A, true>(p, acts, ysum128, out) }
     }
 
@@ -291,13 +298,15 @@ mod imp {
                 let w = unsafe { *p.q.get_unchecked(8 * b + c) };
                 if VNNI {
                     for a in 0..A {
-                        let y = _mm256_set1_epi32(unsafe { (qp[a].add(32 * b + 4 * c) as *const i32).read_unaligned() });
+                        let y =
+                            _mm256_set1_epi32(unsafe { (qp[a].add(32 * b + 4 * c) as *const i32).read_unaligned() });
                         s[a] = unsafe { vnni_dot(s[a], w, y) };
                     }
                 } else {
                     let aw = _mm256_sign_epi8(w, w);
                     for a in 0..A {
-                        let y = _mm256_set1_epi32(unsafe { (qp[a].add(32 * b + 4 * c) as *const i32).read_unaligned() });
+                        let y =
+                            _mm256_set1_epi32(unsafe { (qp[a].add(32 * b + 4 * c) as *const i32).read_unaligned() });
                         let m = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(y, w)), ones);
                         s[a] = _mm256_add_epi32(s[a], m);
                     }

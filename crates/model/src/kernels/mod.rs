@@ -28,16 +28,16 @@ pub mod interleaved;
 mod scalar;
 pub mod tensor_ops;
 
-pub use gemm_avx2::{available as gemm_cores, GemmCore};
+pub use gemm_avx2::{GemmCore, available as gemm_cores};
 pub use interleaved::InterleavedMatrix;
 
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use rayon::prelude::*;
 
-use crate::quant::k_quants::{quantize_row_q8_k, BlockQ8K};
-use crate::quant::{GgmlType, QMatrix, QK_K};
+use crate::quant::k_quants::{BlockQ8K, quantize_row_q8_k};
+use crate::quant::{GgmlType, QK_K, QMatrix};
 
 /// An activation row quantized to Q8_0 with f32 scales, kept as two flat arrays so kernels can
 /// load 8 scales or 64 values at once. Block `b` is `qs[32 * b..32 * b + 32]` times `d[b]`.
@@ -434,6 +434,9 @@ mod tests {
         plain.quantize_scalar(&x);
         assert_eq!(fast.d, plain.d);
         assert_eq!(fast.qs, plain.qs);
-        assert!(plain.qs[plain.qs.len() - 32..].iter().any(|&q| q % 2 != 0), "the tie block should hold odd and even values");
+        assert!(
+            plain.qs[plain.qs.len() - 32..].iter().any(|&q| q % 2 != 0),
+            "the tie block should hold odd and even values"
+        );
     }
 }

@@ -2,10 +2,10 @@
 //! per block are exact; the float part accumulates block b into lane b % 8 (32-blocks) or runs
 //! sequentially per super-block (K-quants), which is the order the SIMD code uses too.
 
-use crate::quant::blocks::{read_f16, BLOCK_Q4_0, BLOCK_Q5_0, BLOCK_Q8_0};
+use super::{Kernels, Q8Row, sum_lanes};
+use crate::quant::blocks::{BLOCK_Q4_0, BLOCK_Q5_0, BLOCK_Q8_0, read_f16};
 use crate::quant::float::{bf16_to_f32, f16_to_f32};
-use crate::quant::k_quants::{q6_k_values, BlockQ8K, BLOCK_Q4_K, BLOCK_Q6_K};
-use super::{sum_lanes, Kernels, Q8Row};
+use crate::quant::k_quants::{BLOCK_Q4_K, BLOCK_Q6_K, BlockQ8K, q6_k_values};
 
 pub(super) static KERNELS: Kernels = Kernels {
     name: "scalar",
@@ -177,7 +177,14 @@ fn dot_q6_k(w: &[u8], a: &[BlockQ8K]) -> f32 {
 
 /// Float rows: element i goes to lane i % 32, like a loop over four 8-wide accumulators.
 #[inline]
-pub(super) fn dot_float_from(w: &[u8], x: &[f32], first: usize, lanes: &mut [f32; 32], size: usize, load: impl Fn(&[u8]) -> f32) -> f32 {
+pub(super) fn dot_float_from(
+    w: &[u8],
+    x: &[f32],
+    first: usize,
+    lanes: &mut [f32; 32],
+    size: usize,
+    load: impl Fn(&[u8]) -> f32,
+) -> f32 {
     assert_eq!(w.len(), x.len() * size, "weight row and activation lengths differ");
     for i in first..x.len() {
         lanes[i % 32] += load(&w[i * size..(i + 1) * size]) * x[i];
@@ -216,8 +223,8 @@ fn dot_bf16(w: &[u8], x: &[f32]) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    use crate::quant::k_quants::scale_min_k4;
     use super::*;
+    use crate::quant::k_quants::scale_min_k4;
 
     #[test]
     fn scale_words_unpack_like_get_scale_min_k4() {

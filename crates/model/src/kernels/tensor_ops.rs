@@ -145,9 +145,9 @@ pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor, layout: RopeLayout) -> Resul
 mod tests {
     //! Each fused op against its candle form: a `Var` input is tracked by autograd, so the same
     //! public call takes the differentiable path.
+    use crate::config::RopeLayout;
     use crate::config::{RopeConfig, RopeScaling};
     use crate::layers::norm::RmsNorm;
-    use crate::config::RopeLayout;
     use crate::layers::rope::RotaryEmbedding;
     use candle_core::{Device, Tensor, Var};
 
@@ -171,7 +171,8 @@ mod tests {
 
     fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
         assert_eq!(a.dims(), b.dims());
-        let (a, b) = (a.flatten_all().unwrap().to_vec1::<f32>().unwrap(), b.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+        let (a, b) =
+            (a.flatten_all().unwrap().to_vec1::<f32>().unwrap(), b.flatten_all().unwrap().to_vec1::<f32>().unwrap());
         a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
     }
 

@@ -3,13 +3,13 @@
 
 use crate::causal_lm::{BatchLayout, SeqRows};
 use crate::error::Result;
+use crate::formats::weights::VarPath;
 use crate::kernels::attention;
 use crate::layers::kv_cache::LayerCache;
-use crate::layers::linear::{forward_many, Linear};
+use crate::layers::linear::{Linear, forward_many};
 use crate::layers::norm::RmsNorm;
 use crate::layers::rope::RotaryEmbedding;
 use crate::layers::softmax_last_dim;
-use crate::formats::weights::VarPath;
 use candle_core::{Device, Tensor};
 
 #[derive(Debug, Clone, Copy)]
@@ -126,8 +126,7 @@ pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, pos: usize, scale: f64) -> can
 
 /// Additive mask (len, t): query i (at position pos + i) sees keys 0 ..= pos + i.
 pub fn causal_mask(len: usize, t: usize, pos: usize) -> candle_core::Result<Tensor> {
-    let mask: Vec<f32> = (0..len)
-        .flat_map(|i| (0..t).map(move |j| if j > pos + i { f32::NEG_INFINITY } else { 0.0 }))
-        .collect();
+    let mask: Vec<f32> =
+        (0..len).flat_map(|i| (0..t).map(move |j| if j > pos + i { f32::NEG_INFINITY } else { 0.0 })).collect();
     Tensor::from_vec(mask, (len, t), &Device::Cpu)
 }

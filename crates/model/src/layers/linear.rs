@@ -6,11 +6,11 @@
 //! compute-bound at 2 threads.
 
 use crate::error::{ModelError, Result};
-use crate::quant::PackedMatrix;
+use crate::formats::weights::VarPath;
 use crate::kernels::tensor_ops;
 use crate::kernels::{self, InterleavedMatrix};
+use crate::quant::PackedMatrix;
 use crate::quant::{self, GgmlType};
-use crate::formats::weights::VarPath;
 use candle_core::{Device, Storage, Tensor};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -30,7 +30,9 @@ impl LinearWeight {
     pub fn from_packed(p: PackedMatrix) -> Self {
         if InterleavedMatrix::fits(p.dtype, p.rows, p.cols) && kernels::interleaved::has_simd_kernels() {
             // Source pages are released band by band, so a large matrix is never resident twice.
-            if let Ok(x8) = InterleavedMatrix::from_rows_releasing(p.dtype, p.bytes(), p.rows, p.cols, &|band| p.release_pages_of(band)) {
+            if let Ok(x8) = InterleavedMatrix::from_rows_releasing(p.dtype, p.bytes(), p.rows, p.cols, &|band| {
+                p.release_pages_of(band)
+            }) {
                 return LinearWeight::Interleaved(Arc::new(x8));
             }
         }
@@ -169,7 +171,8 @@ pub fn forward_many<const N: usize>(layers: [&Linear; N], x: &Tensor) -> candle_
                 Ok(())
             })?;
             let ys = bufs.into_iter().zip(&mats).zip(layers);
-            ys.map(|((buf, m), layer)| layer.output_with_bias(buf, (n, m.rows))).collect::<candle_core::Result<Vec<_>>>()?
+            ys.map(|((buf, m), layer)| layer.output_with_bias(buf, (n, m.rows)))
+                .collect::<candle_core::Result<Vec<_>>>()?
         }
         None => layers.iter().map(|l| l.forward(x)).collect::<candle_core::Result<Vec<_>>>()?,
     };
@@ -260,7 +263,7 @@ fn banded_gemm(
 
 #[cfg(test)]
 mod tests {
-    use super::{forward_many, Linear, LinearWeight};
+    use super::{Linear, LinearWeight, forward_many};
     use crate::kernels::InterleavedMatrix;
     use crate::quant::{self, GgmlType};
     use candle_core::{Device, Tensor, Var};
@@ -272,7 +275,12 @@ mod tests {
 
     fn x8_linear(rows: usize, cols: usize, seed: usize, bias: Option<Tensor>) -> Linear {
         let bytes = quant::quantize(GgmlType::Q8_0, &values(rows * cols, seed), cols).unwrap();
-        Linear { weight: LinearWeight::Interleaved(Arc::new(InterleavedMatrix::from_rows(GgmlType::Q8_0, &bytes, rows, cols).unwrap())), bias }
+        Linear {
+            weight: LinearWeight::Interleaved(Arc::new(
+                InterleavedMatrix::from_rows(GgmlType::Q8_0, &bytes, rows, cols).unwrap(),
+            )),
+            bias,
+        }
     }
 
     /// The projections' bias is added to the kernels' output in place: exactly what candle's

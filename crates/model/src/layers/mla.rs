@@ -4,14 +4,14 @@
 //! `attn_impl = "naive" | "absorb"`: decompress k/v with kv_b_proj (naive), or fold kv_b_proj's
 //! key part into the query and its value part into the output (absorbed).
 
-pub use crate::config::deepseek::MlaShape;
 use crate::causal_lm::SeqRows;
+pub use crate::config::deepseek::MlaShape;
 use crate::error::Result;
-use crate::layers::attention::{attend, causal_mask, AttnBatch};
+use crate::formats::weights::VarPath;
+use crate::layers::attention::{AttnBatch, attend, causal_mask};
 use crate::layers::linear::Linear;
 use crate::layers::norm::RmsNorm;
 use crate::layers::softmax_last_dim;
-use crate::formats::weights::VarPath;
 use candle_core::Tensor;
 
 /// Which form of attention to run.
@@ -93,7 +93,12 @@ impl MlaAttention {
 
     /// x: (n, hidden) holding the tokens of several sequences back to back, laid out as
     /// `batch.layout` says, each with its latent cache in `batch.caches`.
-    pub fn forward(&self, x: &Tensor, batch: &mut AttnBatch<'_, '_>, attn_impl: AttnImpl) -> candle_core::Result<Tensor> {
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        batch: &mut AttnBatch<'_, '_>,
+        attn_impl: AttnImpl,
+    ) -> candle_core::Result<Tensor> {
         let (layout, rope) = (batch.layout, batch.rope);
         let s = self.shape;
         let n = x.dim(0)?;

@@ -1,9 +1,9 @@
 //! The SwiGLU feed-forward block: down(silu(gate(x)) · up(x)).
 
 use crate::error::Result;
-use crate::kernels::tensor_ops;
-use crate::layers::linear::{forward_many, Linear};
 use crate::formats::weights::VarPath;
+use crate::kernels::tensor_ops;
+use crate::layers::linear::{Linear, forward_many};
 use candle_core::Tensor;
 
 #[derive(Debug, Clone)]

@@ -13,7 +13,7 @@ pub mod norm;
 pub mod rope;
 
 use crate::kernels::tensor_ops;
-use candle_core::{Result, Tensor, D};
+use candle_core::{D, Result, Tensor};
 
 /// Numerically stable softmax over the last dimension, from differentiable ops.
 pub fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {

@@ -5,8 +5,8 @@
 
 pub use crate::config::deepseek::{RouterSpec, ScoringFunc, TopkMethod};
 use crate::error::Result;
-use crate::layers::mlp::SwiGlu;
 use crate::formats::weights::VarPath;
+use crate::layers::mlp::SwiGlu;
 use candle_core::{Device, Tensor};
 
 #[derive(Debug, Clone)]
@@ -104,7 +104,13 @@ pub struct Moe {
 impl Moe {
     /// `mlp.gate`, `mlp.experts.{e}.{gate,up,down}_proj`, `mlp.shared_experts` (n_shared
     /// experts fused into one SwiGLU n_shared × moe_intermediate_size wide).
-    pub fn load(vp: &VarPath, hidden: usize, moe_intermediate: usize, n_shared: usize, spec: RouterSpec) -> Result<Self> {
+    pub fn load(
+        vp: &VarPath,
+        hidden: usize,
+        moe_intermediate: usize,
+        n_shared: usize,
+        spec: RouterSpec,
+    ) -> Result<Self> {
         let gate = Router::load(&vp.pp("gate"), hidden, spec)?;
         let experts = (0..spec.n_routed_experts)
             .map(|e| SwiGlu::load(&vp.pp("experts").pp(e), hidden, moe_intermediate, false))

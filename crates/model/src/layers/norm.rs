@@ -1,9 +1,9 @@
 //! RMSNorm: x · rsqrt(mean(x²) + ε) · w, computed in f32 as transformers does.
 
 use crate::error::Result;
-use crate::kernels::tensor_ops;
 use crate::formats::weights::VarPath;
-use candle_core::{Tensor, D};
+use crate::kernels::tensor_ops;
+use candle_core::{D, Tensor};
 
 #[derive(Debug, Clone)]
 pub struct RmsNorm {

@@ -2,10 +2,10 @@
 //! as transformers computes them, cos/sin tables, and the two ways of pairing dimensions:
 //! `rotate_half` (Llama/Qwen: dim i with i + d/2) and interleaved (DeepSeek: 2i with 2i + 1).
 
-pub use crate::config::{inv_freq, yarn_mscale, RopeLayout};
 use crate::config::RopeConfig;
+pub use crate::config::{RopeLayout, inv_freq, yarn_mscale};
 use crate::error::Result;
-use candle_core::{Device, Tensor, D};
+use candle_core::{D, Device, Tensor};
 
 /// Precomputed cos/sin tables, grown on demand; `dim` is the rotated width.
 #[derive(Debug, Clone)]
@@ -83,10 +83,7 @@ fn tables(inv_freq: &[f32], attention_factor: f32, max_pos: usize) -> candle_cor
             sin.push(angle.sin() * attention_factor);
         }
     }
-    Ok((
-        Tensor::from_vec(cos, (max_pos, half), &Device::Cpu)?,
-        Tensor::from_vec(sin, (max_pos, half), &Device::Cpu)?,
-    ))
+    Ok((Tensor::from_vec(cos, (max_pos, half), &Device::Cpu)?, Tensor::from_vec(sin, (max_pos, half), &Device::Cpu)?))
 }
 
 #[cfg(test)]

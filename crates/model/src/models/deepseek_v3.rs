@@ -4,10 +4,12 @@
 //! Optional multi-token prediction (MTP) modules stored as layers num_hidden_layers.. draft the
 //! token after next from the main model's hidden state and the next token's embedding.
 
-use crate::causal_lm::{check_token_ids, BatchLayout, CausalLm, LogitsFor, ModelInfo, MtpDraft, SeqInput};
-pub use crate::config::deepseek::{resolve, DeepseekConfig, DeepseekSpec, Generation};
+use crate::causal_lm::{BatchLayout, CausalLm, LogitsFor, ModelInfo, MtpDraft, SeqInput, check_token_ids};
 use crate::config::RawConfig;
+pub use crate::config::deepseek::{DeepseekConfig, DeepseekSpec, Generation, resolve};
 use crate::error::{ModelError, Result};
+use crate::formats::safetensors::SafetensorsDir;
+use crate::formats::weights::VarPath;
 use crate::layers::attention::AttnBatch;
 use crate::layers::kv_cache::{LayerCache, SequenceCache};
 use crate::layers::linear::Linear;
@@ -16,8 +18,6 @@ use crate::layers::mlp::SwiGlu;
 use crate::layers::moe::Moe;
 use crate::layers::norm::RmsNorm;
 use crate::layers::rope::RotaryEmbedding;
-use crate::formats::safetensors::SafetensorsDir;
-use crate::formats::weights::VarPath;
 use candle_core::{Device, Tensor};
 use std::path::Path;
 #[derive(Debug, Clone)]
@@ -70,7 +70,8 @@ impl DecoderLayer {
     fn parameters(&self) -> u64 {
         let lin = |l: &Linear| l.parameters();
         let swiglu = |m: &SwiGlu| lin(&m.gate_proj) + lin(&m.up_proj) + lin(&m.down_proj);
-        let mut n = (self.input_layernorm.weight.elem_count() + self.post_attention_layernorm.weight.elem_count()) as u64;
+        let mut n =
+            (self.input_layernorm.weight.elem_count() + self.post_attention_layernorm.weight.elem_count()) as u64;
         n += self.self_attn.linears().into_iter().map(lin).sum::<u64>();
         n += self.self_attn.norms().iter().map(|r| r.weight.elem_count() as u64).sum::<u64>();
         n += match &self.mlp {
@@ -198,7 +199,8 @@ impl DeepseekV3 {
         let (x, layout) = self.decoder_output(seqs)?;
         // Only the rows either list needs are normed; the norm acts on each row alone, so a row
         // comes out the same whichever rows are normed with it.
-        let widest = if which == LogitsFor::All || hidden_for == LogitsFor::All { LogitsFor::All } else { LogitsFor::Last };
+        let widest =
+            if which == LogitsFor::All || hidden_for == LogitsFor::All { LogitsFor::All } else { LogitsFor::Last };
         let last_of = |h: &Tensor, len: usize| h.narrow(0, len - 1, 1);
         let mut logits = Vec::with_capacity(layout.seqs.len());
         let mut hidden = Vec::with_capacity(layout.seqs.len());
@@ -241,7 +243,10 @@ impl DeepseekV3 {
     /// y = decoder layer (causal over this depth's positions), logits = head(norm(y)).
     pub fn mtp_forward(&self, depth: usize, inputs: &mut [MtpInput<'_>], which: LogitsFor) -> Result<Vec<MtpOutput>> {
         let module = self.mtp.get(depth).ok_or_else(|| {
-            ModelError::Invalid(format!("MTP depth {depth} requested but the checkpoint has {} MTP module(s)", self.mtp.len()))
+            ModelError::Invalid(format!(
+                "MTP depth {depth} requested but the checkpoint has {} MTP module(s)",
+                self.mtp.len()
+            ))
         })?;
         let (vocab, hsize) = (self.spec.config.vocab_size, self.spec.config.hidden_size);
         let mut layout = BatchLayout::default();
@@ -295,7 +300,11 @@ impl DeepseekV3 {
 
 /// The first MTP module as speculative decoding's draft (deeper modules are not used yet).
 impl MtpDraft for DeepseekV3 {
-    fn forward_with_all_hidden(&self, seqs: &mut [SeqInput<'_>], which: LogitsFor) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
+    fn forward_with_all_hidden(
+        &self,
+        seqs: &mut [SeqInput<'_>],
+        which: LogitsFor,
+    ) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
         self.forward_with_hidden(seqs, which, LogitsFor::All)
     }
 
@@ -303,10 +312,19 @@ impl MtpDraft for DeepseekV3 {
         self.new_mtp_cache()
     }
 
-    fn draft_logits(&self, hidden: &Tensor, next_tokens: &[u32], cache: &mut SequenceCache, which: LogitsFor) -> Result<Tensor> {
+    fn draft_logits(
+        &self,
+        hidden: &Tensor,
+        next_tokens: &[u32],
+        cache: &mut SequenceCache,
+        which: LogitsFor,
+    ) -> Result<Tensor> {
         let mut inputs = [MtpInput { hidden, next_tokens, cache: Some(cache) }];
         let out = self.mtp_forward(0, &mut inputs, which)?;
-        out.into_iter().next().map(|o| o.logits).ok_or_else(|| ModelError::Invalid("MTP step returned no output".into()))
+        out.into_iter()
+            .next()
+            .map(|o| o.logits)
+            .ok_or_else(|| ModelError::Invalid("MTP step returned no output".into()))
     }
 }
 

@@ -2,9 +2,10 @@
 //! x = embed(ids); per layer: x += attn(norm(x)); x += mlp(norm(x)); logits = head(norm(x)).
 //! The architecture files only map their config.json onto `DenseSpec`.
 
-use crate::causal_lm::{check_token_ids, BatchLayout, CausalLm, LogitsFor, ModelInfo, SeqInput};
+use crate::causal_lm::{BatchLayout, CausalLm, LogitsFor, ModelInfo, SeqInput, check_token_ids};
 use crate::config::RopeConfig;
 use crate::error::Result;
+use crate::formats::weights::VarPath;
 use crate::layers::attention::{AttentionShape, AttnBatch, GqaAttention};
 use crate::layers::embedding::Embedding;
 use crate::layers::kv_cache::{KvDtype, LayerCache, SequenceCache};
@@ -12,7 +13,6 @@ use crate::layers::linear::Linear;
 use crate::layers::mlp::SwiGlu;
 use crate::layers::norm::RmsNorm;
 use crate::layers::rope::{RopeLayout, RotaryEmbedding};
-use crate::formats::weights::VarPath;
 use candle_core::Tensor;
 
 #[derive(Debug, Clone)]
@@ -117,7 +117,9 @@ impl CausalLm for DenseTransformer {
         }
         for l in &self.layers {
             let at = &l.self_attn;
-            for lin in [&at.q_proj, &at.k_proj, &at.v_proj, &at.o_proj, &l.mlp.gate_proj, &l.mlp.up_proj, &l.mlp.down_proj] {
+            for lin in
+                [&at.q_proj, &at.k_proj, &at.v_proj, &at.o_proj, &l.mlp.gate_proj, &l.mlp.up_proj, &l.mlp.down_proj]
+            {
                 params += lin.parameters();
             }
             params += 2 * s.hidden_size as u64;

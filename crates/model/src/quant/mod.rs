@@ -14,7 +14,7 @@ use std::borrow::Cow;
 pub use blocks::{BLOCK_Q4_0, BLOCK_Q5_0, BLOCK_Q8_0, QK};
 pub use float::{bf16_to_f32, f16_to_f32, f32_to_bf16, f32_to_f16};
 pub use ggml_type::{GgmlType, QK_K};
-pub use k_quants::{BlockQ8K, BLOCK_Q4_K, BLOCK_Q6_K};
+pub use k_quants::{BLOCK_Q4_K, BLOCK_Q6_K, BlockQ8K};
 pub use packed::{MappedBytes, PackedMatrix};
 
 /// Why a quantized row or matrix cannot be made or used.
@@ -122,7 +122,13 @@ impl<'a> QMatrix<'a> {
     /// Quantizes a row-major f32 matrix into an owned `QMatrix`.
     pub fn quantize(dtype: GgmlType, x: &[f32], rows: usize, cols: usize) -> Result<QMatrix<'static>, QuantError> {
         if rows * cols != x.len() {
-            return Err(QuantError::WrongSize { dtype: GgmlType::F32, rows, cols, got: x.len(), expected: rows * cols });
+            return Err(QuantError::WrongSize {
+                dtype: GgmlType::F32,
+                rows,
+                cols,
+                got: x.len(),
+                expected: rows * cols,
+            });
         }
         let data = quantize(dtype, x, cols)?;
         QMatrix::new(dtype, rows, cols, Cow::Owned(data))

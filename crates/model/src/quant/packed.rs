@@ -32,7 +32,11 @@ enum PackedBytes {
     Huge(Arc<HugeBytes>),
     /// Bytes `start..start + len` of a mapped tensor (all of it, or one expert of a stacked
     /// 3-D tensor).
-    Mapped { map: Arc<dyn MappedBytes>, start: usize, len: usize },
+    Mapped {
+        map: Arc<dyn MappedBytes>,
+        start: usize,
+        len: usize,
+    },
 }
 
 impl std::fmt::Debug for PackedMatrix {
@@ -47,7 +51,14 @@ impl PackedMatrix {
     }
 
     /// A matrix whose bytes are `start..start + len` of a memory map owned elsewhere.
-    pub fn mapped(dtype: GgmlType, rows: usize, cols: usize, map: Arc<dyn MappedBytes>, start: usize, len: usize) -> Self {
+    pub fn mapped(
+        dtype: GgmlType,
+        rows: usize,
+        cols: usize,
+        map: Arc<dyn MappedBytes>,
+        start: usize,
+        len: usize,
+    ) -> Self {
         Self { dtype, rows, cols, bytes: PackedBytes::Mapped { map, start, len } }
     }
 

@@ -56,7 +56,12 @@ impl ChatTemplate {
     }
 
     /// Render `messages`; `extra` holds template variables such as `enable_thinking`.
-    pub fn render(&self, messages: &[ChatMessage], add_generation_prompt: bool, extra: &serde_json::Map<String, Value>) -> Result<String> {
+    pub fn render(
+        &self,
+        messages: &[ChatMessage],
+        add_generation_prompt: bool,
+        extra: &serde_json::Map<String, Value>,
+    ) -> Result<String> {
         let mut ctx = serde_json::Map::new();
         ctx.insert("messages".into(), serde_json::to_value(messages).map_err(|e| ModelError::Invalid(e.to_string()))?);
         ctx.insert("add_generation_prompt".into(), Value::Bool(add_generation_prompt));
@@ -90,7 +95,20 @@ fn strftime_now(fmt: &str) -> String {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let days = (secs / 86400) as i64;
     let (y, m, d) = civil_from_days(days);
-    const MONTHS: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
     fmt.replace("%Y", &format!("{y:04}"))
         .replace("%m", &format!("{m:02}"))
         .replace("%d", &format!("{d:02}"))

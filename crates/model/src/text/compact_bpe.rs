@@ -62,7 +62,9 @@ impl CompactBpe {
         let mut joined = String::new();
         for (rank, line) in merges.iter().enumerate() {
             let (a, b) = line.split_once(' ').ok_or_else(|| format!("merge `{line}` is not two tokens"))?;
-            let id = |t: &str| model.token_to_id(t).ok_or_else(|| format!("merge `{line}`: token `{t}` is not in the vocabulary"));
+            let id = |t: &str| {
+                model.token_to_id(t).ok_or_else(|| format!("merge `{line}`: token `{t}` is not in the vocabulary"))
+            };
             joined.clear();
             joined.push_str(a);
             joined.push_str(b);
@@ -96,14 +98,17 @@ impl CompactBpe {
 
     /// Bytes held by the tables (for tests and memory reports).
     pub fn heap_bytes(&self) -> usize {
-        self.text.capacity() + 4 * (self.starts.capacity() + self.by_text.capacity()) + self.merges.capacity() * size_of::<Merge>()
+        self.text.capacity()
+            + 4 * (self.starts.capacity() + self.by_text.capacity())
+            + self.merges.capacity() * size_of::<Merge>()
     }
 
     /// Applies the merges to one piece's symbols (ids with byte lengths): lowest rank first,
     /// leftmost among equal ranks; a popped merge is skipped when its pair no longer stands.
     fn merge_all(&self, ids: &mut Vec<u32>, lens: &mut Vec<usize>) {
         let n = ids.len();
-        let (mut prev, mut next): (Vec<isize>, Vec<usize>) = ((0..n).map(|i| i as isize - 1).collect(), (1..=n).collect());
+        let (mut prev, mut next): (Vec<isize>, Vec<usize>) =
+            ((0..n).map(|i| i as isize - 1).collect(), (1..=n).collect());
         let mut alive = vec![true; n];
         let mut heap = BinaryHeap::new();
         for i in 0..n.saturating_sub(1) {

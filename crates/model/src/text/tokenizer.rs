@@ -79,7 +79,9 @@ impl TokenizerConfig {
                 .and_then(|t| t.as_str())
                 .map(str::to_string),
             Some(Value::Null) | None => None,
-            Some(_) => return Err(ModelError::key(path, "chat_template", "must be a string or a list of named templates")),
+            Some(_) => {
+                return Err(ModelError::key(path, "chat_template", "must be a string or a list of named templates"));
+            }
         };
         Ok(Self {
             path: Some(path.to_path_buf()),
@@ -97,7 +99,12 @@ impl TextTokenizer {
         }
         let inner = tokenizers::Tokenizer::from_file(path)
             .map_err(|e| ModelError::Tokenizer { path: path.to_path_buf(), message: e.to_string() })?;
-        Ok(Self { inner: Backend::Json(Box::new(inner)), path: path.to_path_buf(), bos_token: cfg.bos_token.clone(), eos_token: cfg.eos_token.clone() })
+        Ok(Self {
+            inner: Backend::Json(Box::new(inner)),
+            path: path.to_path_buf(),
+            bos_token: cfg.bos_token.clone(),
+            eos_token: cfg.eos_token.clone(),
+        })
     }
 
     /// A tokenizer rebuilt from a GGUF file's metadata; `path` names the file.

@@ -3,9 +3,9 @@
 //! deterministic generator for kernel tests.
 #![allow(dead_code, unused_imports)] // each test binary uses its own subset
 
-pub use reasoner_testutil::{fixture, floats, golden, ids, max_diff};
 use reasoner_model::layers::log_softmax_last_dim;
 use reasoner_model::{CausalLm, LogitsFor, SeqInput, SequenceCache};
+pub use reasoner_testutil::{fixture, floats, golden, ids, max_diff};
 
 /// A xorshift generator: the same values on every machine, no dependency.
 pub struct Rng(pub u64);
@@ -38,7 +38,9 @@ pub fn decode_logprobs(model: &dyn CausalLm, ids: &[u32]) -> Vec<f32> {
 pub fn decode_logprobs_in(model: &dyn CausalLm, ids: &[u32], mut cache: SequenceCache) -> Vec<f32> {
     let mut out = Vec::new();
     for t in 0..ids.len() - 1 {
-        let logits = model.forward(&mut [SeqInput { tokens: &ids[t..t + 1], cache: Some(&mut cache) }], LogitsFor::Last).unwrap();
+        let logits = model
+            .forward(&mut [SeqInput { tokens: &ids[t..t + 1], cache: Some(&mut cache) }], LogitsFor::Last)
+            .unwrap();
         let lp: Vec<f32> = log_softmax_last_dim(&logits[0]).unwrap().flatten_all().unwrap().to_vec1().unwrap();
         out.push(lp[ids[t + 1] as usize]);
     }

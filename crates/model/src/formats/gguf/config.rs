@@ -2,10 +2,10 @@
 //! DeepSeek-V2/V3 (whose checked config comes from `config::deepseek`, as the forward pass's does).
 
 use super::{MetaValue, Metadata};
-use crate::config::deepseek::{resolve, DeepseekSpec, Generation, ScoringFunc};
 use crate::config::RopeLayout;
+use crate::config::deepseek::{DeepseekSpec, Generation, ScoringFunc, resolve};
 use crate::error::{ModelError, Result};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::path::Path;
 
 /// (HF architecture, GGUF `general.architecture`).
@@ -40,7 +40,12 @@ fn meta_f(meta: &Metadata, key: &str) -> Option<f64> {
 /// A config.json equivalent built from a GGUF's `{arch}.*` metadata, so the architecture files
 /// load GGUF models through the same code as HF directories. `has_tensor` answers for GGUF
 /// tensor names (`output.weight`: untied head; `exp_probs_b`: DeepSeek-V3's router bias).
-pub fn config_from_metadata(meta: &Metadata, path: &Path, vocab_size: usize, has_tensor: &dyn Fn(&str) -> bool) -> Result<Value> {
+pub fn config_from_metadata(
+    meta: &Metadata,
+    path: &Path,
+    vocab_size: usize,
+    has_tensor: &dyn Fn(&str) -> bool,
+) -> Result<Value> {
     let arch = meta
         .get("general.architecture")
         .and_then(|v| v.as_str())
@@ -76,7 +81,8 @@ pub fn config_from_metadata(meta: &Metadata, path: &Path, vocab_size: usize, has
     }
     match meta.get(&k("rope.scaling.type")).and_then(|v| v.as_str()) {
         Some("linear") => {
-            cfg["rope_scaling"] = json!({"rope_type": "linear", "factor": meta_f(meta, &k("rope.scaling.factor")).unwrap_or(1.0)});
+            cfg["rope_scaling"] =
+                json!({"rope_type": "linear", "factor": meta_f(meta, &k("rope.scaling.factor")).unwrap_or(1.0)});
         }
         Some("yarn") => {
             cfg["rope_scaling"] = json!({
@@ -94,7 +100,11 @@ pub fn config_from_metadata(meta: &Metadata, path: &Path, vocab_size: usize, has
 /// scaling is not a key in GGUF; llama.cpp stores it as the `rope_freqs.weight` tensor instead.
 /// `has_tensor` answers for Hugging Face tensor names (DeepSeek's MTP blocks are counted only
 /// when the checkpoint holds them).
-pub fn metadata_from_config(cfg: &Value, path: &Path, has_tensor: &dyn Fn(&str) -> bool) -> Result<(String, Vec<(String, MetaValue)>)> {
+pub fn metadata_from_config(
+    cfg: &Value,
+    path: &Path,
+    has_tensor: &dyn Fn(&str) -> bool,
+) -> Result<(String, Vec<(String, MetaValue)>)> {
     let hf = cfg["architectures"][0].as_str().unwrap_or("");
     let arch = gguf_arch_of(hf).ok_or_else(|| ModelError::UnknownArchitecture {
         path: path.to_path_buf(),
@@ -117,7 +127,10 @@ pub fn metadata_from_config(cfg: &Value, path: &Path, has_tensor: &dyn Fn(&str) 
         (k("block_count"), MetaValue::U32(need("num_hidden_layers")?)),
         (k("feed_forward_length"), MetaValue::U32(need("intermediate_size")?)),
         (k("attention.head_count"), MetaValue::U32(heads)),
-        (k("attention.head_count_kv"), MetaValue::U32(cfg["num_key_value_heads"].as_u64().map(|v| v as u32).unwrap_or(heads))),
+        (
+            k("attention.head_count_kv"),
+            MetaValue::U32(cfg["num_key_value_heads"].as_u64().map(|v| v as u32).unwrap_or(heads)),
+        ),
         (k("attention.layer_norm_rms_epsilon"), MetaValue::F32(cfg["rms_norm_eps"].as_f64().unwrap_or(1e-6) as f32)),
     ];
     let rope = crate::config::RopeConfig::from_json(cfg, path)?;
@@ -134,7 +147,10 @@ pub fn metadata_from_config(cfg: &Value, path: &Path, has_tensor: &dyn Fn(&str) 
         crate::config::RopeScaling::Yarn { factor, original_max_position_embeddings, .. } => {
             m.push((k("rope.scaling.type"), MetaValue::String("yarn".into())));
             m.push((k("rope.scaling.factor"), MetaValue::F32(factor as f32)));
-            m.push((k("rope.scaling.original_context_length"), MetaValue::U32(original_max_position_embeddings as u32)));
+            m.push((
+                k("rope.scaling.original_context_length"),
+                MetaValue::U32(original_max_position_embeddings as u32),
+            ));
         }
         _ => {}
     }
@@ -159,7 +175,8 @@ pub struct DeepseekLayout {
 }
 
 fn deepseek_spec(cfg: &Value, path: &Path) -> Result<DeepseekSpec> {
-    let generation = if cfg["architectures"][0].as_str() == Some("DeepseekV2ForCausalLM") { Generation::V2 } else { Generation::V3 };
+    let generation =
+        if cfg["architectures"][0].as_str() == Some("DeepseekV2ForCausalLM") { Generation::V2 } else { Generation::V3 };
     resolve(&crate::config::RawConfig { path: path.to_path_buf(), json: cfg.clone() }, generation)
 }
 
@@ -188,11 +205,22 @@ pub fn deepseek_layout(cfg: &Value, path: &Path, has_tensor: &dyn Fn(&str) -> bo
 /// `deepseek2.*` keys as llama.cpp's convert_hf_to_gguf.py writes them for DeepseekV2/V3
 /// (`DeepseekV2Model.set_gguf_parameters`), with every router setting written explicitly (its
 /// defaults differ between V2 and V3 in transformers, not in llama.cpp).
-fn deepseek_metadata_from_config(cfg: &Value, path: &Path, has_tensor: &dyn Fn(&str) -> bool) -> Result<Vec<(String, MetaValue)>> {
+fn deepseek_metadata_from_config(
+    cfg: &Value,
+    path: &Path,
+    has_tensor: &dyn Fn(&str) -> bool,
+) -> Result<Vec<(String, MetaValue)>> {
     let spec = deepseek_spec(cfg, path)?;
     let c = &spec.config;
     if spec.moe_layer_freq != 1 {
-        return Err(ModelError::key(path, "moe_layer_freq", format!("{} cannot be written to GGUF: llama.cpp's deepseek2 has MoE in every layer after leading_dense_block_count", spec.moe_layer_freq)));
+        return Err(ModelError::key(
+            path,
+            "moe_layer_freq",
+            format!(
+                "{} cannot be written to GGUF: llama.cpp's deepseek2 has MoE in every layer after leading_dense_block_count",
+                spec.moe_layer_freq
+            ),
+        ));
     }
     let nextn = deepseek_nextn(c.num_hidden_layers, c.num_nextn_predict_layers, has_tensor);
     let (r, dr) = (c.kv_lora_rank as u32, c.qk_rope_head_dim as u32);
@@ -228,10 +256,13 @@ fn deepseek_metadata_from_config(cfg: &Value, path: &Path, has_tensor: &dyn Fn(&
         (k("expert_group_used_count"), u(router.topk_group)),
         (k("expert_weights_scale"), MetaValue::F32(router.routed_scaling_factor as f32)),
         (k("expert_weights_norm"), MetaValue::Bool(router.norm_topk_prob)),
-        (k("expert_gating_func"), MetaValue::U32(match router.scoring_func {
-            ScoringFunc::Softmax => 1,
-            ScoringFunc::Sigmoid => 2,
-        })),
+        (
+            k("expert_gating_func"),
+            MetaValue::U32(match router.scoring_func {
+                ScoringFunc::Softmax => 1,
+                ScoringFunc::Sigmoid => 2,
+            }),
+        ),
         (k("rope.dimension_count"), MetaValue::U32(dr)),
     ];
     if nextn > 0 {
@@ -239,10 +270,20 @@ fn deepseek_metadata_from_config(cfg: &Value, path: &Path, has_tensor: &dyn Fn(&
     }
     match spec.rope.scaling {
         crate::config::RopeScaling::None => {}
-        crate::config::RopeScaling::Yarn { factor, original_max_position_embeddings, beta_fast, beta_slow, mscale_all_dim, .. } => {
+        crate::config::RopeScaling::Yarn {
+            factor,
+            original_max_position_embeddings,
+            beta_fast,
+            beta_slow,
+            mscale_all_dim,
+            ..
+        } => {
             m.push((k("rope.scaling.type"), MetaValue::String("yarn".into())));
             m.push((k("rope.scaling.factor"), MetaValue::F32(factor as f32)));
-            m.push((k("rope.scaling.original_context_length"), MetaValue::U32(original_max_position_embeddings as u32)));
+            m.push((
+                k("rope.scaling.original_context_length"),
+                MetaValue::U32(original_max_position_embeddings as u32),
+            ));
             m.push((k("rope.scaling.yarn_beta_fast"), MetaValue::F32(beta_fast as f32)));
             m.push((k("rope.scaling.yarn_beta_slow"), MetaValue::F32(beta_slow as f32)));
             // llama.cpp's converter stores 0.1·mscale_all_dim here and its loader divides by 0.1
@@ -256,14 +297,25 @@ fn deepseek_metadata_from_config(cfg: &Value, path: &Path, has_tensor: &dyn Fn(&
             m.push((k("rope.scaling.type"), MetaValue::String("linear".into())));
             m.push((k("rope.scaling.factor"), MetaValue::F32(factor as f32)));
         }
-        _ => return Err(ModelError::key(path, "rope_scaling", "only yarn or linear rope scaling can be written for DeepSeek")),
+        _ => {
+            return Err(ModelError::key(
+                path,
+                "rope_scaling",
+                "only yarn or linear rope scaling can be written for DeepSeek",
+            ));
+        }
     }
     Ok(m)
 }
 
 /// config.json for a `deepseek2` GGUF (the inverse of `deepseek_metadata_from_config`; also
 /// reads files from llama.cpp's converter, older ones without the `_mla` lengths included).
-fn deepseek_config_from_metadata(meta: &Metadata, path: &Path, vocab_size: usize, has_tensor: &dyn Fn(&str) -> bool) -> Result<Value> {
+fn deepseek_config_from_metadata(
+    meta: &Metadata,
+    path: &Path,
+    vocab_size: usize,
+    has_tensor: &dyn Fn(&str) -> bool,
+) -> Result<Value> {
     let k = |s: &str| format!("deepseek2.{s}");
     let need = |s: &str| meta_u(meta, &k(s), path);
     let opt_u = |s: &str| meta.get(&k(s)).and_then(|v| v.as_u64());
@@ -272,7 +324,11 @@ fn deepseek_config_from_metadata(meta: &Metadata, path: &Path, vocab_size: usize
     let block_count = need("block_count")?;
     let nextn = opt_u("nextn_predict_layers").unwrap_or(0);
     if nextn >= block_count {
-        return Err(ModelError::key(path, &k("nextn_predict_layers"), format!("{nextn} leaves no main blocks of block_count {block_count}")));
+        return Err(ModelError::key(
+            path,
+            &k("nextn_predict_layers"),
+            format!("{nextn} leaves no main blocks of block_count {block_count}"),
+        ));
     }
     let layers = block_count - nextn;
     let rope_dim = need("rope.dimension_count")?;
@@ -284,7 +340,11 @@ fn deepseek_config_from_metadata(meta: &Metadata, path: &Path, vocab_size: usize
         _ => (need("attention.key_length")?, need("attention.value_length")?),
     };
     if qk_head <= rope_dim {
-        return Err(ModelError::key(path, &k("attention.key_length_mla"), format!("{qk_head} must exceed rope.dimension_count ({rope_dim})")));
+        return Err(ModelError::key(
+            path,
+            &k("attention.key_length_mla"),
+            format!("{qk_head} must exceed rope.dimension_count ({rope_dim})"),
+        ));
     }
     let q_lora_rank = opt_u("attention.q_lora_rank").filter(|&q| q > 0);
     let leading = opt_u("leading_dense_block_count").unwrap_or(0);
@@ -293,7 +353,13 @@ fn deepseek_config_from_metadata(meta: &Metadata, path: &Path, vocab_size: usize
     let n_group = opt_u("expert_group_count").unwrap_or(1).max(1);
     let topk_group = opt_u("expert_group_used_count").unwrap_or(n_group);
     let has_bias = has_tensor(&format!("blk.{leading}.exp_probs_b.bias"));
-    let topk_method = if has_bias { "noaux_tc" } else if n_group > 1 { "group_limited_greedy" } else { "greedy" };
+    let topk_method = if has_bias {
+        "noaux_tc"
+    } else if n_group > 1 {
+        "group_limited_greedy"
+    } else {
+        "greedy"
+    };
     let hf = if sigmoid { "DeepseekV3ForCausalLM" } else { "DeepseekV2ForCausalLM" };
     let mut cfg = json!({
         "architectures": [hf],

@@ -29,8 +29,19 @@ impl MetaType {
     pub fn from_id(id: u32) -> Option<Self> {
         use MetaType::*;
         Some(match id {
-            0 => U8, 1 => I8, 2 => U16, 3 => I16, 4 => U32, 5 => I32, 6 => F32, 7 => Bool,
-            8 => String, 9 => Array, 10 => U64, 11 => I64, 12 => F64,
+            0 => U8,
+            1 => I8,
+            2 => U16,
+            3 => I16,
+            4 => U32,
+            5 => I32,
+            6 => F32,
+            7 => Bool,
+            8 => String,
+            9 => Array,
+            10 => U64,
+            11 => I64,
+            12 => F64,
             _ => return None,
         })
     }

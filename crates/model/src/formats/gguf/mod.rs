@@ -15,7 +15,7 @@ mod writer;
 use std::path::PathBuf;
 
 pub use metadata::{MetaArray, MetaType, MetaValue, Metadata};
-pub use reader::{parse_layout, GgufFile, GgufLayout, TensorInfo};
+pub use reader::{GgufFile, GgufLayout, TensorInfo, parse_layout};
 pub use writer::{GgufWriter, TensorBytes};
 
 /// "GGUF" as the first four bytes of the file.
@@ -49,11 +49,7 @@ pub enum GgufError {
     #[error("tensor '{tensor}': {reason}")]
     TensorSpec { tensor: String, reason: String },
     #[error("writing {}: tensor '{tensor}': {source}", file.display())]
-    Producer {
-        file: PathBuf,
-        tensor: String,
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
+    Producer { file: PathBuf, tensor: String, source: Box<dyn std::error::Error + Send + Sync> },
 }
 
 /// What is wrong inside a file's bytes; wrapped in `GgufError::Invalid` with the file name.

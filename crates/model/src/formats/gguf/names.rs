@@ -4,7 +4,6 @@
 //! Reading and writing share these tables so a file we write reads back as what we started from.
 //! config.json ↔ metadata is in `config`, tokenizer.json ↔ `tokenizer.ggml.*` in `tokenizer`.
 
-
 /// Per-layer tensor names: (HF suffix after `model.layers.N.`, GGUF suffix after `blk.N.`).
 const LAYER_TENSORS: &[(&str, &str)] = &[
     ("input_layernorm.weight", "attn_norm.weight"),
@@ -176,7 +175,12 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for n in ["model.embed_tokens.weight", "lm_head.weight", "model.layers.11.self_attn.k_proj.bias", "model.layers.0.mlp.down_proj.weight"] {
+        for n in [
+            "model.embed_tokens.weight",
+            "lm_head.weight",
+            "model.layers.11.self_attn.k_proj.bias",
+            "model.layers.0.mlp.down_proj.weight",
+        ] {
             let g = hf_to_gguf_name(n).unwrap();
             assert_eq!(gguf_to_hf_name(&g).unwrap(), n);
         }
@@ -185,10 +189,17 @@ mod tests {
 
     #[test]
     fn deepseek_names() {
-        for n in ["model.layers.1.self_attn.q_a_proj.weight", "model.layers.1.mlp.gate.e_score_correction_bias", "model.layers.3.shared_head.head.weight"] {
+        for n in [
+            "model.layers.1.self_attn.q_a_proj.weight",
+            "model.layers.1.mlp.gate.e_score_correction_bias",
+            "model.layers.3.shared_head.head.weight",
+        ] {
             assert_eq!(gguf_to_hf_name(&hf_to_gguf_name(n).unwrap()).unwrap(), n);
         }
-        assert_eq!(hf_to_gguf_name("model.layers.2.mlp.gate.e_score_correction_bias").unwrap(), "blk.2.exp_probs_b.bias");
+        assert_eq!(
+            hf_to_gguf_name("model.layers.2.mlp.gate.e_score_correction_bias").unwrap(),
+            "blk.2.exp_probs_b.bias"
+        );
         assert_eq!(hf_to_gguf_name("model.layers.61.eh_proj.weight").unwrap(), "blk.61.nextn.eh_proj.weight");
         assert_eq!(hf_expert_of("model.layers.5.mlp.experts.17.down_proj.weight"), Some((5, 17, 2)));
         assert_eq!(hf_expert_of("model.layers.5.mlp.shared_experts.down_proj.weight"), None);

@@ -10,9 +10,7 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 
 use super::metadata::{MetaArray, MetaType, MetaValue, Metadata};
-use super::{
-    FormatError, GgufError, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, KEY_ALIGNMENT, MAX_DIMS,
-};
+use super::{FormatError, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgufError, KEY_ALIGNMENT, MAX_DIMS};
 use crate::quant::{GgmlType, QMatrix};
 
 /// Arrays of arrays deeper than this are refused (keeps recursion, and the stack, bounded).
@@ -268,7 +266,7 @@ pub fn parse_layout(bytes: &[u8]) -> Result<GgufLayout, FormatError> {
                     start: data_offset.saturating_add(t.offset),
                     end: data_offset.saturating_add(t.offset).saturating_add(t.n_bytes),
                     len,
-                })
+                });
             }
         }
     }
@@ -276,10 +274,7 @@ pub fn parse_layout(bytes: &[u8]) -> Result<GgufLayout, FormatError> {
     by_offset.sort_by_key(|t| t.offset);
     for pair in by_offset.windows(2) {
         if pair[0].offset + pair[0].n_bytes > pair[1].offset {
-            return Err(FormatError::OverlappingTensors {
-                first: pair[0].name.clone(),
-                second: pair[1].name.clone(),
-            });
+            return Err(FormatError::OverlappingTensors { first: pair[0].name.clone(), second: pair[1].name.clone() });
         }
     }
     Ok(GgufLayout { version, metadata, tensors, alignment, data_offset })
@@ -361,8 +356,7 @@ impl GgufFile {
     }
 
     fn from_parts(path: PathBuf, bytes: Bytes) -> Result<Self, GgufError> {
-        let layout = parse_layout(bytes.as_slice())
-            .map_err(|kind| GgufError::Invalid { file: path.clone(), kind })?;
+        let layout = parse_layout(bytes.as_slice()).map_err(|kind| GgufError::Invalid { file: path.clone(), kind })?;
         let by_name = layout.tensors.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
         Ok(Self { path, bytes, layout, by_name })
     }
@@ -442,12 +436,9 @@ impl GgufFile {
     /// mat-vec kernels. Fails for types the kernels do not handle.
     pub fn qmatrix(&self, name: &str) -> Result<QMatrix<'_>, GgufError> {
         let info = self.tensor(name).ok_or_else(|| self.not_found(name))?;
-        QMatrix::new(info.dtype, info.n_rows(), info.row_len(), Cow::Borrowed(self.data_of(info)))
-            .map_err(|e| GgufError::BadTensor {
-                file: self.path.clone(),
-                tensor: name.to_string(),
-                reason: e.to_string(),
-            })
+        QMatrix::new(info.dtype, info.n_rows(), info.row_len(), Cow::Borrowed(self.data_of(info))).map_err(|e| {
+            GgufError::BadTensor { file: self.path.clone(), tensor: name.to_string(), reason: e.to_string() }
+        })
     }
 
     fn not_found(&self, name: &str) -> GgufError {

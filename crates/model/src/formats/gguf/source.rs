@@ -5,11 +5,13 @@
 //! seen as one matrix per expert (`model.layers.L.mlp.experts.E.gate_proj.weight`), a byte
 //! range of the map; MLA's split `attn_k_b` / `attn_v_b` are joined back into `kv_b_proj` (f32).
 
+use super::names::{
+    gguf_experts_of, gguf_kv_b_part_of, gguf_to_hf_name, hf_expert_name, join_kv_b, llama_qk_permutation,
+};
 use crate::error::{ModelError, Result};
 use crate::formats::gguf::{GgufFile, TensorInfo};
-use super::names::{gguf_experts_of, gguf_kv_b_part_of, gguf_to_hf_name, hf_expert_name, join_kv_b, llama_qk_permutation};
-use crate::quant::{dequantize_row, GgmlType, MappedBytes, PackedMatrix};
 use crate::formats::weights::WeightSource;
+use crate::quant::{GgmlType, MappedBytes, PackedMatrix, dequantize_row};
 use candle_core::{Device, Tensor};
 
 use std::collections::{BTreeMap, HashMap};
@@ -35,9 +37,15 @@ impl MappedBytes for MappedTensor {
 enum Entry {
     Tensor(usize),
     /// Expert `expert` of a stacked (experts, rows, cols) tensor.
-    Expert { tensor: usize, expert: usize },
+    Expert {
+        tensor: usize,
+        expert: usize,
+    },
     /// kv_b_proj rebuilt from attn_k_b (heads, r, nope) and attn_v_b (heads, v, r).
-    KvB { k_b: usize, v_b: usize },
+    KvB {
+        k_b: usize,
+        v_b: usize,
+    },
 }
 
 pub struct GgufSource {
@@ -77,7 +85,8 @@ impl GgufSource {
         let arch = meta.get("general.architecture").and_then(|v| v.as_str()).unwrap_or("");
         let llama_heads = if arch == "llama" {
             let heads = meta.get("llama.attention.head_count").and_then(|v| v.as_u64()).unwrap_or(1) as usize;
-            let kv = meta.get("llama.attention.head_count_kv").and_then(|v| v.as_u64()).unwrap_or(heads as u64) as usize;
+            let kv =
+                meta.get("llama.attention.head_count_kv").and_then(|v| v.as_u64()).unwrap_or(heads as u64) as usize;
             Some((heads, kv))
         } else {
             None
@@ -86,7 +95,10 @@ impl GgufSource {
     }
 
     fn entry(&self, name: &str) -> Result<Entry> {
-        self.by_hf_name.get(name).copied().ok_or_else(|| ModelError::MissingTensor { tensor: name.into(), source_name: self.origin() })
+        self.by_hf_name
+            .get(name)
+            .copied()
+            .ok_or_else(|| ModelError::MissingTensor { tensor: name.into(), source_name: self.origin() })
     }
 
     fn tensor_info(&self, i: usize) -> &TensorInfo {
@@ -132,7 +144,8 @@ impl GgufSource {
         let rb = data.len() / rows.max(1);
         let mut values = vec![0f32; rows * cols];
         for (r, out) in values.chunks_mut(cols.max(1)).enumerate() {
-            dequantize_row(info.dtype, &data[r * rb..(r + 1) * rb], out).map_err(|e| self.tensor_error(name, e.to_string()))?;
+            dequantize_row(info.dtype, &data[r * rb..(r + 1) * rb], out)
+                .map_err(|e| self.tensor_error(name, e.to_string()))?;
         }
         Ok(values)
     }
@@ -171,8 +184,16 @@ impl GgufSource {
             }
             Entry::KvB { k_b, v_b } => {
                 let (ki, vi) = (self.tensor_info(k_b), self.tensor_info(v_b));
-                let (nope, r, heads, v) = (ki.dims[0] as usize, ki.dims[1] as usize, ki.dims[2] as usize, vi.dims[1] as usize);
-                let kv = join_kv_b(&self.dequantize_tensor(&ki.name, ki)?, &self.dequantize_tensor(&vi.name, vi)?, heads, nope, v, r);
+                let (nope, r, heads, v) =
+                    (ki.dims[0] as usize, ki.dims[1] as usize, ki.dims[2] as usize, vi.dims[1] as usize);
+                let kv = join_kv_b(
+                    &self.dequantize_tensor(&ki.name, ki)?,
+                    &self.dequantize_tensor(&vi.name, vi)?,
+                    heads,
+                    nope,
+                    v,
+                    r,
+                );
                 let bytes = kv.iter().flat_map(|x| x.to_le_bytes()).collect();
                 Ok(PackedMatrix::owned(GgmlType::F32, heads * (nope + v), r, bytes))
             }
@@ -216,12 +237,15 @@ impl WeightSource for GgufSource {
     }
 
     fn load_f32(&self, name: &str) -> Result<Tensor> {
-        let shape = self.shape_of(name).ok_or_else(|| ModelError::MissingTensor { tensor: name.into(), source_name: self.origin() })?;
+        let shape = self
+            .shape_of(name)
+            .ok_or_else(|| ModelError::MissingTensor { tensor: name.into(), source_name: self.origin() })?;
         let packed = self.packed_matrix(name)?;
         let mut values = vec![0f32; packed.rows * packed.cols];
         let rb = packed.bytes().len() / packed.rows.max(1);
         for (r, out) in values.chunks_mut(packed.cols.max(1)).enumerate() {
-            dequantize_row(packed.dtype, &packed.bytes()[r * rb..(r + 1) * rb], out).map_err(|e| self.tensor_error(name, e.to_string()))?;
+            dequantize_row(packed.dtype, &packed.bytes()[r * rb..(r + 1) * rb], out)
+                .map_err(|e| self.tensor_error(name, e.to_string()))?;
         }
         Ok(Tensor::from_vec(values, shape, &Device::Cpu)?)
     }

@@ -5,11 +5,12 @@ use super::{MetaArray, MetaValue, Metadata};
 use crate::error::{ModelError, Result};
 use crate::text::compact_bpe::CompactBpe;
 use crate::text::tokenizer::GgufTokenizer;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::path::Path;
 
 /// Pre-tokenizer regexes by llama.cpp's `tokenizer.ggml.pre` name.
-const QWEN2_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+const QWEN2_REGEX: &str =
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 const LLAMA3_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 const DEEPSEEK3_REGEXES: [&str; 3] = [
     r"\p{N}{1,3}",
@@ -27,9 +28,16 @@ fn pre_tokenizer_for(pre: &str) -> Option<(Value, Value)> {
     Some(match pre {
         // GPT-2's own pre-tokenizer: ByteLevel with its built-in regex, which is llama.cpp's
         // `gpt2` regex ('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+).
-        "gpt2" => (Value::Null, json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": true})),
-        "qwen2" => (json!({"type": "NFC"}), json!({"type": "Sequence", "pretokenizers": [split(QWEN2_REGEX), byte_level]})),
-        "llama-bpe" | "llama3" => (Value::Null, json!({"type": "Sequence", "pretokenizers": [split(LLAMA3_REGEX), byte_level]})),
+        "gpt2" => (
+            Value::Null,
+            json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": true}),
+        ),
+        "qwen2" => {
+            (json!({"type": "NFC"}), json!({"type": "Sequence", "pretokenizers": [split(QWEN2_REGEX), byte_level]}))
+        }
+        "llama-bpe" | "llama3" => {
+            (Value::Null, json!({"type": "Sequence", "pretokenizers": [split(LLAMA3_REGEX), byte_level]}))
+        }
         "deepseek-v3" => (
             Value::Null,
             json!({"type": "Sequence", "pretokenizers": [split(DEEPSEEK3_REGEXES[0]), split(DEEPSEEK3_REGEXES[1]), split(DEEPSEEK3_REGEXES[2]), byte_level]}),
@@ -63,11 +71,19 @@ pub fn pre_name_of(tokenizer_json: &Value) -> Option<&'static str> {
 pub fn tokenizer_from_metadata(meta: &Metadata, path: &Path) -> Result<GgufTokenizer> {
     let model = meta.get("tokenizer.ggml.model").and_then(|v| v.as_str()).unwrap_or("");
     if model != "gpt2" {
-        return Err(ModelError::key(path, "tokenizer.ggml.model", format!("`{model}` is not supported (only byte-level BPE, \"gpt2\")")));
+        return Err(ModelError::key(
+            path,
+            "tokenizer.ggml.model",
+            format!("`{model}` is not supported (only byte-level BPE, \"gpt2\")"),
+        ));
     }
     let pre = meta.get("tokenizer.ggml.pre").and_then(|v| v.as_str()).unwrap_or("default");
     let (normalizer, pre_tokenizer) = pre_tokenizer_for(pre).ok_or_else(|| {
-        ModelError::key(path, "tokenizer.ggml.pre", format!("`{pre}` is not supported (gpt2, qwen2, llama-bpe, deepseek-v3)"))
+        ModelError::key(
+            path,
+            "tokenizer.ggml.pre",
+            format!("`{pre}` is not supported (gpt2, qwen2, llama-bpe, deepseek-v3)"),
+        )
     })?;
     let tokens = match meta.get("tokenizer.ggml.tokens").and_then(|v| v.as_array()) {
         Some(MetaArray::String(t)) => t,
@@ -77,19 +93,29 @@ pub fn tokenizer_from_metadata(meta: &Metadata, path: &Path) -> Result<GgufToken
         Some(MetaArray::String(m)) => m,
         _ => &[],
     };
-    let types: Vec<i64> = meta.get("tokenizer.ggml.token_type").and_then(|v| v.as_array()).and_then(|a| a.to_i64s()).unwrap_or_default();
+    let types: Vec<i64> =
+        meta.get("tokenizer.ggml.token_type").and_then(|v| v.as_array()).and_then(|a| a.to_i64s()).unwrap_or_default();
     // Built through the tokenizers API rather than a tokenizer.json text: for a 150k-token
     // vocabulary the JSON tree and text cost ~90 MB of peak memory, more than the rest of start-up.
-    let bad = |message: String| ModelError::Tokenizer { path: path.to_path_buf(), message: format!("rebuilding from GGUF metadata: {message}") };
+    let bad = |message: String| ModelError::Tokenizer {
+        path: path.to_path_buf(),
+        message: format!("rebuilding from GGUF metadata: {message}"),
+    };
     let bpe = CompactBpe::new(tokens, merges, pre == "llama-bpe").map_err(bad)?;
     let mut tk = GgufTokenizer::new(bpe);
     if !normalizer.is_null() {
-        tk.with_normalizer(Some(tokenizer_part::<tokenizers::NormalizerWrapper>(path, "normalizer", normalizer)?)).map_err(|e| bad(e.to_string()))?;
+        tk.with_normalizer(Some(tokenizer_part::<tokenizers::NormalizerWrapper>(path, "normalizer", normalizer)?))
+            .map_err(|e| bad(e.to_string()))?;
     }
-    tk.with_pre_tokenizer(Some(tokenizer_part::<tokenizers::PreTokenizerWrapper>(path, "pre_tokenizer", pre_tokenizer)?));
+    tk.with_pre_tokenizer(Some(tokenizer_part::<tokenizers::PreTokenizerWrapper>(
+        path,
+        "pre_tokenizer",
+        pre_tokenizer,
+    )?));
     let bos = meta.get("tokenizer.ggml.bos_token_id").and_then(|v| v.as_u64());
     let add_bos = meta.get("tokenizer.ggml.add_bos_token").and_then(|v| v.as_bool()).unwrap_or(false);
-    let byte_level_post = json!({"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true});
+    let byte_level_post =
+        json!({"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true});
     let post = match (add_bos, bos.and_then(|b| tokens.get(b as usize))) {
         (true, Some(bos_text)) => json!({"type": "Sequence", "processors": [byte_level_post, {
             "type": "TemplateProcessing",
@@ -107,7 +133,13 @@ pub fn tokenizer_from_metadata(meta: &Metadata, path: &Path) -> Result<GgufToken
         .iter()
         .enumerate()
         .filter_map(|(id, tok)| match types.get(id).copied().unwrap_or(1) {
-            t @ (3 | 4) => Some(tokenizers::AddedToken::from(tok.clone(), t == 3).single_word(false).lstrip(false).rstrip(false).normalized(false)),
+            t @ (3 | 4) => Some(
+                tokenizers::AddedToken::from(tok.clone(), t == 3)
+                    .single_word(false)
+                    .lstrip(false)
+                    .rstrip(false)
+                    .normalized(false),
+            ),
             _ => None,
         })
         .collect();
@@ -118,7 +150,10 @@ pub fn tokenizer_from_metadata(meta: &Metadata, path: &Path) -> Result<GgufToken
 
 /// One component of a tokenizer (normalizer, pre-tokenizer, …) from its tokenizer.json form.
 fn tokenizer_part<T: serde::de::DeserializeOwned>(path: &Path, what: &str, v: Value) -> Result<T> {
-    serde_json::from_value(v).map_err(|e| ModelError::Tokenizer { path: path.to_path_buf(), message: format!("rebuilding {what} from GGUF metadata: {e}") })
+    serde_json::from_value(v).map_err(|e| ModelError::Tokenizer {
+        path: path.to_path_buf(),
+        message: format!("rebuilding {what} from GGUF metadata: {e}"),
+    })
 }
 
 /// `tokenizer.ggml.*` keys for a tokenizer.json (byte-level BPE only). The token list is padded

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::metadata::{MetaArray, MetaValue, Metadata};
 use super::reader::align_up;
-use super::{GgufError, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION, KEY_ALIGNMENT, MAX_DIMS};
+use super::{GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION, GgufError, KEY_ALIGNMENT, MAX_DIMS};
 use crate::quant::GgmlType;
 
 type ProducerError = Box<dyn std::error::Error + Send + Sync>;
@@ -89,9 +89,10 @@ impl<'a> GgufWriter<'a> {
             .and_then(|n| dtype.row_bytes(row_len)?.checked_mul(n / row_len.max(1)))
             .ok_or_else(|| spec(format!("shape {dims:?} is not whole {dtype} blocks per row")))?;
         if let TensorBytes::Ready(b) = &bytes
-            && b.len() as u64 != n_bytes {
-                return Err(spec(format!("{} bytes given, {dtype} {dims:?} needs {n_bytes}", b.len())));
-            }
+            && b.len() as u64 != n_bytes
+        {
+            return Err(spec(format!("{} bytes given, {dtype} {dims:?} needs {n_bytes}", b.len())));
+        }
         self.names.insert(name.clone());
         self.tensors.push(PendingTensor { name, dims: dims.to_vec(), dtype, n_bytes, bytes });
         Ok(())
@@ -148,9 +149,8 @@ impl<'a> GgufWriter<'a> {
             tensor: tensor.to_string(),
             reason,
         };
-        let alignment = self
-            .alignment()
-            .map_err(|reason| GgufError::BadMetadata { key: KEY_ALIGNMENT.into(), reason })?;
+        let alignment =
+            self.alignment().map_err(|reason| GgufError::BadMetadata { key: KEY_ALIGNMENT.into(), reason })?;
         // llama.cpp's reader refuses arrays of arrays, so we never write them.
         for (key, value) in self.metadata.iter() {
             if let MetaValue::Array(MetaArray::Array(_)) = value {

@@ -25,10 +25,10 @@ use crate::cpu::cpu_features;
 use crate::cpu::huge_pages::HugeBytes;
 use rayon::prelude::*;
 
-use crate::quant::blocks::{BLOCK_Q5_0, BLOCK_Q8_0, QK};
-use crate::quant::k_quants::{quantize_row_q8_k, BlockQ8K, BLOCK_Q4_K, BLOCK_Q6_K};
 use super::Q8Row;
-use crate::quant::{GgmlType, QuantError, QK_K};
+use crate::quant::blocks::{BLOCK_Q5_0, BLOCK_Q8_0, QK};
+use crate::quant::k_quants::{BLOCK_Q4_K, BLOCK_Q6_K, BlockQ8K, quantize_row_q8_k};
+use crate::quant::{GgmlType, QK_K, QuantError};
 
 /// Rows per interleaved group.
 pub const ROWS: usize = 8;
@@ -77,7 +77,12 @@ enum Kernels {
 /// Four calls of a one-row kernel (the reference kernels' `four`).
 macro_rules! four_of {
     ($name:ident, $one:path) => {
-        unsafe fn $name(group: &[u8], a: [&[BlockQ8K]; 4], sums: [&[super::PairSums]; 4], out: &mut [[f32; super::ROWS]; 4]) {
+        unsafe fn $name(
+            group: &[u8],
+            a: [&[BlockQ8K]; 4],
+            sums: [&[super::PairSums]; 4],
+            out: &mut [[f32; super::ROWS]; 4],
+        ) {
             for t in 0..4 {
                 // SAFETY: `$name` has the one-row kernel's contract, which the caller met for all four rows.
                 unsafe { $one(group, a[t], sums[t], &mut out[t]) };
@@ -156,11 +161,7 @@ fn block_bytes(dtype: GgmlType) -> usize {
 
 /// Values per block.
 fn block_values(dtype: GgmlType) -> usize {
-    if matches!(dtype, GgmlType::Q5_0 | GgmlType::Q8_0) {
-        QK
-    } else {
-        QK_K
-    }
+    if matches!(dtype, GgmlType::Q5_0 | GgmlType::Q8_0) { QK } else { QK_K }
 }
 
 type Interleave = fn(&[u8], usize, &mut [u8]);
@@ -251,7 +252,8 @@ impl InterleavedMatrix {
 
     /// Dequantizes row `r` into `out` (`cols` values).
     pub fn dequantize_row(&self, r: usize, out: &mut [f32]) {
-        crate::quant::dequantize_row(self.dtype, &self.row_bytes(r), out).expect("row bytes of the matrix's own type and width")
+        crate::quant::dequantize_row(self.dtype, &self.row_bytes(r), out)
+            .expect("row bytes of the matrix's own type and width")
     }
 
     /// The whole matrix as row-major f32.
@@ -293,8 +295,21 @@ impl InterleavedMatrix {
     fn matmul_with(&self, k: Kernels, x: &[f32], out: &mut [f32]) {
         let (rows, cols) = (self.rows, self.cols);
         let batch = x.len() / cols;
-        assert_eq!(batch * cols, x.len(), "{} interleaved matmul: x length {} is not a multiple of {cols}", self.dtype, x.len());
-        assert_eq!(out.len(), batch * rows, "{} interleaved matmul: out has {} values, expected {}", self.dtype, out.len(), batch * rows);
+        assert_eq!(
+            batch * cols,
+            x.len(),
+            "{} interleaved matmul: x length {} is not a multiple of {cols}",
+            self.dtype,
+            x.len()
+        );
+        assert_eq!(
+            out.len(),
+            batch * rows,
+            "{} interleaved matmul: out has {} values, expected {}",
+            self.dtype,
+            out.len(),
+            batch * rows
+        );
         let acts = Acts::quantize(k, x, cols);
         run_many(&[(self, k, &acts)], batch, &mut [out]);
     }
@@ -310,12 +325,24 @@ impl InterleavedMatrix {
         assert_eq!(batch * cols, x.len(), "interleaved matmul_many: x length {} is not a multiple of {cols}", x.len());
         assert_eq!(mats.len(), outs.len(), "interleaved matmul_many: {} matrices, {} outputs", mats.len(), outs.len());
         for (m, o) in mats.iter().zip(outs.iter()) {
-            assert_eq!(m.cols, cols, "interleaved matmul_many: a {}x{} matrix beside ones of {cols} columns", m.rows, m.cols);
-            assert_eq!(o.len(), batch * m.rows, "interleaved matmul_many: out has {} values, expected {}", o.len(), batch * m.rows);
+            assert_eq!(
+                m.cols, cols,
+                "interleaved matmul_many: a {}x{} matrix beside ones of {cols} columns",
+                m.rows, m.cols
+            );
+            assert_eq!(
+                o.len(),
+                batch * m.rows,
+                "interleaved matmul_many: out has {} values, expected {}",
+                o.len(),
+                batch * m.rows
+            );
         }
         let kernels: Vec<Kernels> = mats.iter().map(|m| best_kernels(m.dtype)).collect();
         // Each kind of activation the kernels take, quantized once.
-        let acts_for = |k_quant: bool| kernels.iter().find(|k| matches!(k, Kernels::K(_)) == k_quant).map(|&k| Acts::quantize(k, x, cols));
+        let acts_for = |k_quant: bool| {
+            kernels.iter().find(|k| matches!(k, Kernels::K(_)) == k_quant).map(|&k| Acts::quantize(k, x, cols))
+        };
         let (act_k, act_b) = (acts_for(true), acts_for(false));
         let jobs: Vec<(&InterleavedMatrix, Kernels, &Acts)> = mats
             .iter()
@@ -423,9 +450,13 @@ impl Acts {
 /// weights are too few to repay a dispatch.
 fn run_many(jobs: &[(&InterleavedMatrix, Kernels, &Acts)], batch: usize, outs: &mut [&mut [f32]]) {
     // Results come as (group, batch, 8): for one activation row that is `out` itself.
-    let mut scratch: Vec<Vec<f32>> = if batch == 1 { Vec::new() } else { jobs.iter().map(|(m, ..)| vec![0f32; m.rows * batch]).collect() };
-    let mut by_group: Vec<&mut [f32]> =
-        if batch == 1 { outs.iter_mut().map(|o| &mut **o).collect() } else { scratch.iter_mut().map(|b| b.as_mut_slice()).collect() };
+    let mut scratch: Vec<Vec<f32>> =
+        if batch == 1 { Vec::new() } else { jobs.iter().map(|(m, ..)| vec![0f32; m.rows * batch]).collect() };
+    let mut by_group: Vec<&mut [f32]> = if batch == 1 {
+        outs.iter_mut().map(|o| &mut **o).collect()
+    } else {
+        scratch.iter_mut().map(|b| b.as_mut_slice()).collect()
+    };
     let total: usize = jobs.iter().map(|(m, ..)| m.data.len()).sum();
     let threads = rayon::current_num_threads();
     if threads == 1 || total * batch.min(4) < (256 << 10) {
@@ -452,7 +483,9 @@ fn run_many(jobs: &[(&InterleavedMatrix, Kernels, &Acts)], batch: usize, outs: &
                 // SAFETY: every unit (job j, group g) is handed out exactly once, and groups
                 // g..end own values g·batch·8.. end·batch·8 of job j's buffer, which outlives
                 // the dispatch.
-                let chunk = unsafe { std::slice::from_raw_parts_mut(ptrs[j].0.add(g * batch * ROWS), (end - g) * batch * ROWS) };
+                let chunk = unsafe {
+                    std::slice::from_raw_parts_mut(ptrs[j].0.add(g * batch * ROWS), (end - g) * batch * ROWS)
+                };
                 m.run_groups(k, acts, g, chunk);
                 u = first[j] + end;
             }
@@ -471,11 +504,7 @@ fn run_many(jobs: &[(&InterleavedMatrix, Kernels, &Acts)], batch: usize, outs: &
 
 /// Each activation row quantized by `f` (on the rayon pool for a batch).
 fn quantize_rows<A: Send>(x: &[f32], cols: usize, f: impl Fn(&[f32]) -> A + Sync + Send) -> Vec<A> {
-    if x.len() == cols {
-        vec![f(x)]
-    } else {
-        x.par_chunks_exact(cols).map(f).collect()
-    }
+    if x.len() == cols { vec![f(x)] } else { x.par_chunks_exact(cols).map(f).collect() }
 }
 
 fn scalar_kernels(dtype: GgmlType) -> Kernels {
@@ -573,7 +602,12 @@ pub fn has_simd_kernels() -> bool {
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 fn bcast4(y: &[i8], at: usize) -> std::arch::x86_64::__m256i {
-    std::arch::x86_64::_mm256_set1_epi32(i32::from_le_bytes([y[at] as u8, y[at + 1] as u8, y[at + 2] as u8, y[at + 3] as u8]))
+    std::arch::x86_64::_mm256_set1_epi32(i32::from_le_bytes([
+        y[at] as u8,
+        y[at + 1] as u8,
+        y[at + 2] as u8,
+        y[at + 3] as u8,
+    ]))
 }
 
 /// The 8×8 bit matrix `vgf2p8affineqb` takes (byte 7 − i selects the bits that make output
@@ -595,7 +629,13 @@ const fn bit_move(from: u32, to: u32, n: u32) -> i64 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn accumulate32(blk: *const u8, s: std::arch::x86_64::__m256i, offset: i32, a_d: f32, acc: &mut std::arch::x86_64::__m256) {
+fn accumulate32(
+    blk: *const u8,
+    s: std::arch::x86_64::__m256i,
+    offset: i32,
+    a_d: f32,
+    acc: &mut std::arch::x86_64::__m256,
+) {
     use std::arch::x86_64::*;
     let s = _mm256_sub_epi32(s, _mm256_set1_epi32(offset));
     // SAFETY: every group block of these formats starts with its eight 2-byte scales.

@@ -11,9 +11,9 @@
 //! Within a pair p, byte i of a row's 32 holds value i of sub-block 2p (low nibble) and value i
 //! of sub-block 2p + 1 (high nibble), as in Q4_K itself.
 
+use super::{GroupKernels, PairSums, ROWS, four_of};
 use crate::quant::float::f16_to_f32;
-use crate::quant::k_quants::{scale_min_k4, BlockQ8K, BLOCK_Q4_K};
-use super::{four_of, GroupKernels, PairSums, ROWS};
+use crate::quant::k_quants::{BLOCK_Q4_K, BlockQ8K, scale_min_k4};
 
 const GROUP_BLOCK: usize = ROWS * BLOCK_Q4_K;
 const DMIN: usize = 16;
@@ -107,7 +107,12 @@ macro_rules! group_kernels {
         /// activation row `nb` blocks and sums.
         #[target_feature(enable = $features)]
         #[inline]
-        unsafe fn rows_dot<const N: usize>(group: &[u8], a: [&[BlockQ8K]; N], sums: [&[PairSums]; N], out: &mut [[f32; ROWS]; N]) {
+        unsafe fn rows_dot<const N: usize>(
+            group: &[u8],
+            a: [&[BlockQ8K]; N],
+            sums: [&[PairSums]; N],
+            out: &mut [[f32; ROWS]; N],
+        ) {
             let nb = a[0].len();
             assert!(group.len() >= nb * GROUP_BLOCK && (0..N).all(|t| a[t].len() == nb && sums[t].len() >= nb));
             let mut acc = [_mm256_setzero_ps(); N];
@@ -161,7 +166,7 @@ macro_rules! group_kernels {
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::super::bcast4;
-    use super::{BlockQ8K, GroupKernels, PairSums, DMIN, GROUP_BLOCK, QS, ROWS, SCALES};
+    use super::{BlockQ8K, DMIN, GROUP_BLOCK, GroupKernels, PairSums, QS, ROWS, SCALES};
     use std::arch::x86_64::*;
 
     /// Scales of sub-block j (bytes 8j'..8j'+8 of `half`, j' = j mod 2) in i16 lane pairs
@@ -213,7 +218,14 @@ mod avx2 {
     /// acc += sumi·(d·d_a), acc_min += summ·(dmin·d_a) for one super-block of 8 rows.
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
-    pub(super) fn accumulate(blk: *const u8, a_d: f32, sumi: __m256i, summ: __m256i, acc: &mut __m256, acc_min: &mut __m256) {
+    pub(super) fn accumulate(
+        blk: *const u8,
+        a_d: f32,
+        sumi: __m256i,
+        summ: __m256i,
+        acc: &mut __m256,
+        acc_min: &mut __m256,
+    ) {
         // SAFETY: every group block starts with its rows' eight f16 scales (16 bytes).
         let dw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk as *const __m128i) });
         // SAFETY: the eight f16 mins sit at DMIN, inside the group block.
@@ -272,7 +284,7 @@ mod avx2 {
 mod vnni {
     use super::super::bcast4;
     use super::avx2::{accumulate, min_pairs, unpack_scales};
-    use super::{BlockQ8K, GroupKernels, PairSums, GROUP_BLOCK, QS, ROWS};
+    use super::{BlockQ8K, GROUP_BLOCK, GroupKernels, PairSums, QS, ROWS};
     use std::arch::x86_64::*;
 
     pub(in super::super) const KERNELS: GroupKernels = GroupKernels { one: group_dot, four: group_dot4 };

@@ -14,10 +14,10 @@
 //! register, the fifth bits of 32 values cost a handful of instructions instead of a per-row
 //! bit expansion.
 
+use super::{Group32Kernels, ROWS};
+use crate::kernels::Q8Row;
 use crate::quant::blocks::BLOCK_Q5_0;
 use crate::quant::float::f16_to_f32;
-use crate::kernels::Q8Row;
-use super::{Group32Kernels, ROWS};
 
 const GROUP_BLOCK: usize = ROWS * BLOCK_Q5_0;
 const QH: usize = 16;
@@ -92,9 +92,17 @@ macro_rules! group_kernels {
         /// activation row `nb` blocks and sums.
         #[target_feature(enable = $features)]
         #[inline]
-        unsafe fn rows_dot<const N: usize>(group: &[u8], a: [&Q8Row; N], sums: [&[i32]; N], out: &mut [[f32; ROWS]; N]) {
+        unsafe fn rows_dot<const N: usize>(
+            group: &[u8],
+            a: [&Q8Row; N],
+            sums: [&[i32]; N],
+            out: &mut [[f32; ROWS]; N],
+        ) {
             let nb = sums[0].len();
-            assert!(group.len() >= nb * GROUP_BLOCK && (0..N).all(|t| sums[t].len() == nb && a[t].d.len() >= nb && a[t].qs.len() >= 32 * nb));
+            assert!(
+                group.len() >= nb * GROUP_BLOCK
+                    && (0..N).all(|t| sums[t].len() == nb && a[t].d.len() >= nb && a[t].qs.len() >= 32 * nb)
+            );
             let mut acc = [_mm256_setzero_ps(); N];
             for b in 0..nb {
                 // SAFETY: block b < nb lies inside `group` (asserted to hold nb group blocks).
@@ -103,8 +111,10 @@ macro_rules! group_kernels {
                 let qh = unsafe { _mm256_loadu_si256(blk.add(QH) as *const __m256i) };
                 // SAFETY: each activation row holds 32·nb values (asserted), so block b's start is inside it.
                 let y: [*const i8; N] = std::array::from_fn(|t| unsafe { a[t].qs.as_ptr().add(32 * b) });
-                // SAFETY: `at` + 4 ≤ 32 values of activation block b, inside the row; read unaligned.
-                let bc = |t: usize, at: usize| _mm256_set1_epi32(unsafe { (y[t].add(at) as *const i32).read_unaligned() });
+                let bc = |t: usize, at: usize| {
+                    // SAFETY: `at` + 4 ≤ 32 values of activation block b, inside the row; read unaligned.
+                    _mm256_set1_epi32(unsafe { (y[t].add(at) as *const i32).read_unaligned() })
+                };
                 let mut lo = [_mm256_setzero_si256(); N];
                 let mut hi = [_mm256_setzero_si256(); N];
                 for c in 0..4 {
@@ -131,7 +141,7 @@ macro_rules! group_kernels {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{Group32Kernels, Q8Row, GROUP_BLOCK, QH, QS, ROWS};
+    use super::{GROUP_BLOCK, Group32Kernels, Q8Row, QH, QS, ROWS};
     use std::arch::x86_64::*;
 
     pub(in super::super) const KERNELS: Group32Kernels = Group32Kernels { one: group_dot, four: group_dot4 };
@@ -144,8 +154,38 @@ mod avx2 {
     fn fifth_bits(qh: __m256i, first: usize) -> __m256i {
         let k = (first / 8) as i8;
         let spread = _mm256_setr_epi8(
-            k, k, k, k, 4 + k, 4 + k, 4 + k, 4 + k, 8 + k, 8 + k, 8 + k, 8 + k, 12 + k, 12 + k, 12 + k, 12 + k, //
-            k, k, k, k, 4 + k, 4 + k, 4 + k, 4 + k, 8 + k, 8 + k, 8 + k, 8 + k, 12 + k, 12 + k, 12 + k, 12 + k,
+            k,
+            k,
+            k,
+            k,
+            4 + k,
+            4 + k,
+            4 + k,
+            4 + k,
+            8 + k,
+            8 + k,
+            8 + k,
+            8 + k,
+            12 + k,
+            12 + k,
+            12 + k,
+            12 + k, //
+            k,
+            k,
+            k,
+            k,
+            4 + k,
+            4 + k,
+            4 + k,
+            4 + k,
+            8 + k,
+            8 + k,
+            8 + k,
+            8 + k,
+            12 + k,
+            12 + k,
+            12 + k,
+            12 + k,
         );
         let bit = _mm256_set1_epi32((0x0804_0201u32 << (first % 8)) as i32);
         let v = _mm256_shuffle_epi8(qh, spread);
@@ -188,7 +228,7 @@ mod avx2 {
 #[cfg(target_arch = "x86_64")]
 mod vnni {
     use super::avx2::unpack;
-    use super::{Group32Kernels, Q8Row, GROUP_BLOCK, QH, ROWS};
+    use super::{GROUP_BLOCK, Group32Kernels, Q8Row, QH, ROWS};
     use std::arch::x86_64::*;
 
     pub(in super::super) const KERNELS: Group32Kernels = Group32Kernels { one: group_dot, four: group_dot4 };
@@ -218,7 +258,7 @@ mod vnni {
 #[cfg(target_arch = "x86_64")]
 mod vnni_bitalg {
     use super::vnni::{step, widen};
-    use super::{Group32Kernels, Q8Row, GROUP_BLOCK, QH, QS, ROWS};
+    use super::{GROUP_BLOCK, Group32Kernels, Q8Row, QH, QS, ROWS};
     use std::arch::x86_64::*;
 
     pub(in super::super) const KERNELS: Group32Kernels = Group32Kernels { one: group_dot, four: group_dot4 };
@@ -229,7 +269,14 @@ mod vnni_bitalg {
     #[inline]
     fn fifth_bits(qh: __m256i, first: usize) -> __mmask32 {
         let f = first as i64;
-        let lane = f | (f + 1) << 8 | (f + 2) << 16 | (f + 3) << 24 | (f + 32) << 32 | (f + 33) << 40 | (f + 34) << 48 | (f + 35) << 56;
+        let lane = f
+            | (f + 1) << 8
+            | (f + 2) << 16
+            | (f + 3) << 24
+            | (f + 32) << 32
+            | (f + 33) << 40
+            | (f + 34) << 48
+            | (f + 35) << 56;
         _mm256_bitshuffle_epi64_mask(qh, _mm256_set1_epi64x(lane))
     }
 

@@ -16,9 +16,9 @@
 //! in Q6_K itself, the hardware prefetcher fell behind and cold mat-vecs ran at a third of the
 //! speed.
 
+use super::{GroupKernels, PairSums, ROWS, four_of};
 use crate::quant::float::f16_to_f32;
-use crate::quant::k_quants::{q6_k_value, BlockQ8K, BLOCK_Q6_K};
-use super::{four_of, GroupKernels, PairSums, ROWS};
+use crate::quant::k_quants::{BLOCK_Q6_K, BlockQ8K, q6_k_value};
 
 const GROUP_BLOCK: usize = ROWS * BLOCK_Q6_K;
 const SCALES: usize = 16;
@@ -122,7 +122,12 @@ macro_rules! group_kernels {
         /// activation row `nb` blocks.
         #[target_feature(enable = $features)]
         #[inline]
-        unsafe fn rows_dot<const N: usize>(group: &[u8], a: [&[BlockQ8K]; N], _sums: [&[PairSums]; N], out: &mut [[f32; ROWS]; N]) {
+        unsafe fn rows_dot<const N: usize>(
+            group: &[u8],
+            a: [&[BlockQ8K]; N],
+            _sums: [&[PairSums]; N],
+            out: &mut [[f32; ROWS]; N],
+        ) {
             let nb = a[0].len();
             assert!(group.len() >= nb * GROUP_BLOCK && a.iter().all(|x| x.len() == nb));
             let mut acc = [_mm256_setzero_ps(); N];
@@ -155,7 +160,8 @@ macro_rules! group_kernels {
                 let dw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk as *const __m128i) });
                 for t in 0..N {
                     let s = _mm256_sub_epi32(sumi[t], offsets(blk, &a[t][b]));
-                    acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(a[t][b].d)), acc[t]);
+                    acc[t] =
+                        _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(a[t][b].d)), acc[t]);
                 }
             }
             for t in 0..N {
@@ -171,7 +177,7 @@ macro_rules! group_kernels {
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::super::bcast4;
-    use super::{chunk, BlockQ8K, GroupKernels, PairSums, GROUP_BLOCK, ROWS, SCALES};
+    use super::{BlockQ8K, GROUP_BLOCK, GroupKernels, PairSums, ROWS, SCALES, chunk};
     use std::arch::x86_64::*;
 
     pub(in super::super) const KERNELS: GroupKernels = GroupKernels { one: group_dot, four: group_dot4 };
@@ -207,7 +213,10 @@ mod avx2 {
             _mm256_or_si256(_mm256_and_si256(a, m4), _mm256_and_si256(_mm256_slli_epi16(h, 4), m30)),
             _mm256_or_si256(_mm256_and_si256(b, m4), _mm256_and_si256(_mm256_slli_epi16(h, 2), m30)),
             _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), m4), _mm256_and_si256(h, m30)),
-            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), m4), _mm256_and_si256(_mm256_srli_epi16(h, 2), m30)),
+            _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16(b, 4), m4),
+                _mm256_and_si256(_mm256_srli_epi16(h, 2), m30),
+            ),
         ]
     }
 
@@ -247,7 +256,7 @@ mod avx2 {
 mod vnni {
     use super::super::bcast4;
     use super::avx2::{offsets, unpack};
-    use super::{BlockQ8K, GroupKernels, PairSums, GROUP_BLOCK, ROWS, SCALES};
+    use super::{BlockQ8K, GROUP_BLOCK, GroupKernels, PairSums, ROWS, SCALES};
     use std::arch::x86_64::*;
 
     pub(in super::super) const KERNELS: GroupKernels = GroupKernels { one: group_dot, four: group_dot4 };
@@ -287,8 +296,8 @@ mod vnni {
 mod vnni_gfni {
     use super::super::{bcast4, bit_move};
     use super::avx2::offsets;
-    use super::vnni::{apply, scales, step, FLUSH};
-    use super::{chunk, BlockQ8K, GroupKernels, PairSums, GROUP_BLOCK, ROWS};
+    use super::vnni::{FLUSH, apply, scales, step};
+    use super::{BlockQ8K, GROUP_BLOCK, GroupKernels, PairSums, ROWS, chunk};
     use std::arch::x86_64::*;
 
     pub(in super::super) const KERNELS: GroupKernels = GroupKernels { one: group_dot, four: group_dot4 };

@@ -10,10 +10,10 @@
 //! each row's block sum lands in its own 32-bit lane, so the scale is applied to eight rows by
 //! one multiply-add.
 
+use super::{Group32Kernels, ROWS};
+use crate::kernels::Q8Row;
 use crate::quant::blocks::BLOCK_Q8_0;
 use crate::quant::float::f16_to_f32;
-use crate::kernels::Q8Row;
-use super::{Group32Kernels, ROWS};
 
 const GROUP_BLOCK: usize = ROWS * BLOCK_Q8_0;
 const QS: usize = 16;
@@ -77,9 +77,17 @@ macro_rules! q8_0_kernels {
         /// activation row `nb` blocks and sums.
         #[target_feature(enable = $features)]
         #[inline]
-        unsafe fn rows_dot<const N: usize>(group: &[u8], a: [&Q8Row; N], sums: [&[i32]; N], out: &mut [[f32; ROWS]; N]) {
+        unsafe fn rows_dot<const N: usize>(
+            group: &[u8],
+            a: [&Q8Row; N],
+            sums: [&[i32]; N],
+            out: &mut [[f32; ROWS]; N],
+        ) {
             let nb = sums[0].len();
-            assert!(group.len() >= nb * GROUP_BLOCK && (0..N).all(|t| sums[t].len() == nb && a[t].d.len() >= nb && a[t].qs.len() >= 32 * nb));
+            assert!(
+                group.len() >= nb * GROUP_BLOCK
+                    && (0..N).all(|t| sums[t].len() == nb && a[t].d.len() >= nb && a[t].qs.len() >= 32 * nb)
+            );
             let mut acc = [_mm256_setzero_ps(); N];
             for b in 0..nb {
                 // SAFETY: block b < nb lies inside `group` (asserted to hold nb group blocks).
@@ -117,7 +125,7 @@ macro_rules! q8_0_kernels {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{Group32Kernels, Q8Row, GROUP_BLOCK, QS, ROWS};
+    use super::{GROUP_BLOCK, Group32Kernels, Q8Row, QS, ROWS};
     use std::arch::x86_64::*;
 
     pub(in super::super) const KERNELS: Group32Kernels = Group32Kernels { one: group_dot, four: group_dot4 };
@@ -152,7 +160,7 @@ mod avx2 {
 /// AVX-512 VNNI on 256-bit vectors: `vpdpbusd` sums four u8·i8 products into each 32-bit lane.
 #[cfg(target_arch = "x86_64")]
 mod vnni {
-    use super::{Group32Kernels, Q8Row, GROUP_BLOCK, QS, ROWS};
+    use super::{GROUP_BLOCK, Group32Kernels, Q8Row, QS, ROWS};
     use std::arch::x86_64::*;
 
     pub(in super::super) const KERNELS: Group32Kernels = Group32Kernels { one: group_dot, four: group_dot4 };

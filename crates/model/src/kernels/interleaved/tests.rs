@@ -89,11 +89,14 @@ fn simd_group_kernels_equal_scalar() {
 fn matmul_many_equals_one_at_a_time() {
     let cols = 1024;
     // Big enough together (~1.3 MB) to be split into tasks over the threads.
-    let shapes = [(GgmlType::Q4K, 512), (GgmlType::Q6K, 64), (GgmlType::Q5_0, 256), (GgmlType::Q8_0, 8), (GgmlType::Q4K, 8)];
+    let shapes =
+        [(GgmlType::Q4K, 512), (GgmlType::Q6K, 64), (GgmlType::Q5_0, 256), (GgmlType::Q8_0, 8), (GgmlType::Q4K, 8)];
     let mats: Vec<InterleavedMatrix> = shapes
         .iter()
         .enumerate()
-        .map(|(i, &(dtype, rows))| InterleavedMatrix::from_rows(dtype, &matrix(dtype, rows, cols, i).data, rows, cols).unwrap())
+        .map(|(i, &(dtype, rows))| {
+            InterleavedMatrix::from_rows(dtype, &matrix(dtype, rows, cols, i).data, rows, cols).unwrap()
+        })
         .collect();
     for threads in [1, 2] {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
