@@ -30,6 +30,11 @@ pub enum EngineError {
     NoMtp { path: PathBuf },
     #[error("unknown request id {0}")]
     UnknownRequest(u64),
+    /// The engine's thread or loop is gone (a server shutting down); nothing more will run.
+    #[error("the engine has stopped")]
+    Stopped,
+    #[error("logits are not on the CPU")]
+    LogitsNotOnCpu,
     #[error(transparent)]
     Model(#[from] ModelError),
 }

@@ -239,7 +239,7 @@ pub(crate) fn copy_row(t: &Tensor, out: &mut Vec<f32>) -> Result<()> {
     let t = t.contiguous()?;
     let (storage, layout) = t.storage_and_layout();
     let candle_core::Storage::Cpu(cpu) = &*storage else {
-        return Err(EngineError::Model(reasoner_model::ModelError::Invalid("logits are not on the CPU".into())));
+        return Err(EngineError::LogitsNotOnCpu);
     };
     let n = layout.shape().elem_count();
     let src = &cpu.as_slice::<f32>()?[layout.start_offset()..layout.start_offset() + n];

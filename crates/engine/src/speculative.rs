@@ -2,11 +2,11 @@
 //! MTP module, check [current, draft] in one main forward, then accept the draft or resample so
 //! every token still has exactly the main model's sampling distribution (Leviathan et al. 2023).
 
-use crate::error::EngineError;
+use crate::error::{EngineError, Result};
 use crate::sampler::{Sampler, SamplingParams};
 use candle_core::Tensor;
 use reasoner_model::causal_lm::MtpDraft;
-use reasoner_model::{LoadedModel, LogitsFor, ModelError, PREFILL_CHUNK, Result, SeqInput, SequenceCache};
+use reasoner_model::{LoadedModel, LogitsFor, PREFILL_CHUNK, SeqInput, SequenceCache};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -127,10 +127,10 @@ impl<'m> SpeculativeDecoder<'m> {
         chunk: usize,
     ) -> Result<(Self, u32)> {
         let lm = model.model.as_ref();
-        let draft = lm.mtp_draft().ok_or_else(|| ModelError::from(EngineError::NoMtp { path: model.path.clone() }))?;
+        let draft = lm.mtp_draft().ok_or_else(|| EngineError::NoMtp { path: model.path.clone() })?;
         params.validate()?;
         if prompt_ids.is_empty() {
-            return Err(ModelError::Invalid("empty prompt".into()));
+            return Err(EngineError::EmptyPrompt);
         }
         let (mut cache, mut draft_cache) = (model.new_cache(), draft.new_draft_cache());
         let pieces: Vec<&[u32]> = prompt_ids.chunks(chunk.max(1)).collect();
@@ -179,7 +179,7 @@ impl<'m> SpeculativeDecoder<'m> {
     fn run_draft(&mut self) -> Result<Tensor> {
         let rows = self.pending.dim(0)?;
         let next = &self.history[self.pending_from..self.pending_from + rows];
-        self.draft.draft_logits(&self.pending, next, &mut self.draft_cache, LogitsFor::Last)
+        Ok(self.draft.draft_logits(&self.pending, next, &mut self.draft_cache, LogitsFor::Last)?)
     }
 
     /// Prompt and every token so far.
