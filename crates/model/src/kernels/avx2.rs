@@ -55,6 +55,7 @@ pub(super) mod imp {
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
     pub(in super::super) unsafe fn load_scales8(p: *const u8, stride: usize) -> __m256 {
+        // SAFETY: the caller guarantees eight readable blocks of `stride` bytes at p, each starting with its scale.
         let h = |k: usize| unsafe { (p.add(k * stride) as *const i16).read_unaligned() };
         _mm256_cvtph_ps(_mm_setr_epi16(h(0), h(1), h(2), h(3), h(4), h(5), h(6), h(7)))
     }
@@ -72,6 +73,7 @@ pub(super) mod imp {
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
     pub(in super::super) unsafe fn nibbles(p: *const u8) -> __m256i {
+        // SAFETY: the caller guarantees 16 readable bytes at p.
         let raw = unsafe { _mm_loadu_si128(p as *const __m128i) };
         let m4 = _mm_set1_epi8(0x0F);
         let lo = _mm_and_si128(raw, m4);
@@ -92,12 +94,14 @@ pub(super) mod imp {
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
     unsafe fn block_q8_0(w: *const u8, y: __m256i) -> __m256i {
+        // SAFETY: the caller passes a whole Q8_0 block (2-byte scale, then 32 quants).
         mul_sum_i8(unsafe { _mm256_loadu_si256(w.add(2) as *const __m256i) }, y)
     }
 
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
     unsafe fn block_q4_0(w: *const u8, y: __m256i) -> __m256i {
+        // SAFETY: the caller passes a whole Q4_0 block (2-byte scale, then 16 nibble bytes).
         let x = _mm256_sub_epi8(unsafe { nibbles(w.add(2)) }, _mm256_set1_epi8(8));
         mul_sum_i8(x, y)
     }
@@ -105,9 +109,11 @@ pub(super) mod imp {
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
     unsafe fn block_q5_0(w: *const u8, y: __m256i) -> __m256i {
+        // SAFETY: the caller passes a whole Q5_0 block (2-byte scale, 4 high-bit bytes, 16 nibble bytes).
         let qh = unsafe { (w.add(2) as *const u32).read_unaligned() };
         // value - 16: the nibble when the fifth bit is set, else the nibble with 0xF0 or'ed in.
         let off = _mm256_andnot_si256(bytes_from_bits(qh), _mm256_set1_epi8(0xF0u8 as i8));
+        // SAFETY: the caller passes a whole Q5_0 block (2-byte scale, 4 high-bit bytes, 16 nibble bytes).
         mul_sum_i8(_mm256_or_si256(unsafe { nibbles(w.add(6)) }, off), y)
     }
 
@@ -130,22 +136,30 @@ pub(super) mod imp {
                 while b + 8 <= nb {
                     let mut s = [_mm256_setzero_si256(); 8];
                     for (k, sk) in s.iter_mut().enumerate() {
+                        // SAFETY: b + k < b + 8 ≤ nb: activation block b + k's 32 values lie inside the row (n_blocks checked against w).
                         let y = unsafe { _mm256_loadu_si256(qp.add(32 * (b + k)) as *const __m256i) };
+                        // SAFETY: b + k < b + 8 ≤ nb: weight block b + k lies inside w (length asserted); features as this function's.
                         *sk = unsafe { $block(wp.add((b + k) * $bytes), y) };
                     }
                     let sums = _mm256_cvtepi32_ps(reduce8(&s));
+                    // SAFETY: blocks b..b + 8 ≤ nb lie inside w; features as this function's.
                     let dw = unsafe { load_scales8(wp.add(b * $bytes), $bytes) };
+                    // SAFETY: scales b..b + 8 ≤ nb lie inside `a.d` (one per block).
                     let d = _mm256_mul_ps(dw, unsafe { _mm256_loadu_ps(dp.add(b)) });
                     acc = _mm256_add_ps(acc, _mm256_mul_ps(d, sums));
                     b += 8;
                 }
                 let mut lanes = [0f32; 8];
+                // SAFETY: `lanes` holds eight floats.
                 unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
                 // Tail blocks (rows of 896 leave 4): integer dots in SIMD, then the same float
                 // steps as `scalar::accumulate_blocks`, so results stay bit-identical.
                 while b < nb {
+                    // SAFETY: b < nb: activation block b lies inside the row.
                     let y = unsafe { _mm256_loadu_si256(qp.add(32 * b) as *const __m256i) };
+                    // SAFETY: b < nb: weight block b lies inside w; features as this function's.
                     let sumi = hsum_i32(unsafe { $block(wp.add(b * $bytes), y) });
+                    // SAFETY: b < nb: block b's 2-byte scale lies inside w.
                     let bits = unsafe { (wp.add(b * $bytes) as *const u16).read_unaligned() };
                     let d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32))) * a.d[b];
                     lanes[b % 8] += d * sumi as f32;
@@ -173,6 +187,7 @@ pub(super) mod imp {
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
     pub(in super::super) unsafe fn f16_pair(p: *const u8) -> (f32, f32) {
+        // SAFETY: the caller guarantees four readable bytes at p.
         let v = _mm_cvtph_ps(_mm_cvtsi32_si128(unsafe { (p as *const i32).read_unaligned() }));
         (_mm_cvtss_f32(v), _mm_cvtss_f32(_mm_movehdup_ps(v)))
     }
@@ -189,6 +204,7 @@ pub(super) mod imp {
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
     pub(in super::super) fn q4_k_min_products(scales_mins: __m256i, a: &BlockQ8K) -> __m128i {
+        // SAFETY: `bsums` holds 16 i16 values, one vector.
         let bsums = unsafe { _mm256_loadu_si256(a.bsums.as_ptr() as *const __m256i) };
         let pairs = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
         _mm_madd_epi16(_mm256_extracti128_si256(scales_mins, 1), pairs)
@@ -242,10 +258,13 @@ pub(super) mod imp {
         let (q, y) = (wb[16..144].as_ptr(), ab.qs.as_ptr());
         let mut sumi = _mm256_setzero_si256();
         for j in 0..4 {
+            // SAFETY: chunk j < 4 of the 128 quant bytes (wb[16..144]) lies inside the block.
             let bits = unsafe { _mm256_loadu_si256(q.add(32 * j) as *const __m256i) };
             let lo = _mm256_and_si256(bits, m4);
             let hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            // SAFETY: values 64j..64j + 32 < 256 of the activation block lie inside its `qs`.
             let ylo = unsafe { _mm256_loadu_si256(y.add(64 * j) as *const __m256i) };
+            // SAFETY: values 64j + 32..64j + 64 ≤ 256 of the activation block lie inside its `qs`.
             let yhi = unsafe { _mm256_loadu_si256(y.add(64 * j + 32) as *const __m256i) };
             let plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ylo), scale(2 * j as i16));
             let phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, yhi), scale(2 * j as i16 + 1));
@@ -278,6 +297,7 @@ pub(super) mod imp {
                     let (si, mi) =
                         (_mm256_cvtepi32_ps(reduce8_paired(&h)), _mm256_cvtepi32_ps(reduce8_128_paired(&hm)));
                     let ad = q8_k_scales8(&a[b..b + 8]);
+                    // SAFETY: super-blocks b..b + 8 ≤ nb lie inside w (length asserted), d and dmin at offsets 0 and 2.
                     let (dw, dmw) = unsafe { (load_scales8(wp.add(b * B), B), load_scales8(wp.add(b * B + 2), B)) };
                     let t = _mm256_sub_ps(
                         _mm256_mul_ps(_mm256_mul_ps(ad, dw), si),
@@ -287,11 +307,13 @@ pub(super) mod imp {
                     b += 8;
                 }
                 let mut lanes = [0f32; 8];
+                // SAFETY: `lanes` holds eight floats.
                 unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
                 for b in b..nb {
                     let wb = &w[b * B..(b + 1) * B];
                     let (s, m) = $block(wb, &a[b]);
                     let (sumi, summ) = hsum2_i32(s, m);
+                    // SAFETY: wb is one whole super-block, starting with d and dmin (four bytes).
                     let (d, dmin) = unsafe { f16_pair(wb.as_ptr()) };
                     lanes[b % 8] = scalar::q4_k_lane(lanes[b % 8], a[b].d, d, dmin, sumi, summ);
                 }
@@ -315,6 +337,7 @@ pub(super) mod imp {
     fn q6_k_block(wb: &[u8], ab: &BlockQ8K) -> __m256i {
         let m4 = _mm256_set1_epi8(0x0F);
         let p = wb[..BLOCK_Q6_K].as_ptr();
+        // SAFETY: p points at a whole Q6_K block (sliced above); its 16 scales sit at 192..208.
         let sc = unsafe { _mm_loadu_si128(p.add(192) as *const __m128i) };
         // Sign-extended scales of groups 2m and 2m+1 over i16 lanes 0..8 and 8..16.
         let scale = |m: i64| {
@@ -324,6 +347,7 @@ pub(super) mod imp {
         let y = ab.qs.as_ptr();
         let mut sumi = _mm256_setzero_si256();
         for n in 0..2 {
+            // SAFETY: off + 32 ≤ 192 for the offsets below (ql at 0..128, qh at 128..192): inside the block.
             let ld = |off: usize| unsafe { _mm256_loadu_si256(p.add(off) as *const __m256i) };
             let (ql0, ql1, qh) = (ld(64 * n), ld(64 * n + 32), ld(128 + 32 * n));
             // Unsigned 6-bit values 0..64; the -32 offset is taken off below via bsums.
@@ -346,11 +370,13 @@ pub(super) mod imp {
                 ),
             ];
             for (k, qk) in q.iter().enumerate() {
+                // SAFETY: values 128n + 32k + 32 ≤ 256 of the activation block lie inside its `qs`.
                 let yk = unsafe { _mm256_loadu_si256(y.add(128 * n + 32 * k) as *const __m256i) };
                 let s = scale(4 * n as i64 + k as i64);
                 sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(*qk, yk), s));
             }
         }
+        // SAFETY: `bsums` holds 16 i16 values, one vector.
         let bsums = unsafe { _mm256_loadu_si256(ab.bsums.as_ptr() as *const __m256i) };
         let offset = _mm256_madd_epi16(bsums, _mm256_cvtepi8_epi16(sc));
         _mm256_sub_epi32(sumi, _mm256_slli_epi32(offset, 5))
@@ -367,16 +393,21 @@ pub(super) mod imp {
             for (k, sk) in s.iter_mut().enumerate() {
                 *sk = q6_k_block(&w[(b + k) * B..(b + k + 1) * B], &a[b + k]);
             }
+            // SAFETY: super-blocks b..b + 8 ≤ nb lie inside w (length asserted); each has its f16 d at offset 208.
             let dw = unsafe { load_scales8(wp.add(b * B + 208), B) };
             let d = _mm256_mul_ps(q8_k_scales8(&a[b..b + 8]), dw);
             acc = _mm256_add_ps(acc, _mm256_mul_ps(d, _mm256_cvtepi32_ps(reduce8(&s))));
             b += 8;
         }
         let mut lanes = [0f32; 8];
+        // SAFETY: `lanes` holds eight floats.
         unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
         for b in b..nb {
             let wb = &w[b * B..(b + 1) * B];
-            let d = unsafe { f16_pair(wb.as_ptr().add(208)) }.0;
+            // d alone: `f16_pair` would read four bytes, two past the end of the last super-block.
+            // SAFETY: wb is one whole super-block (210 bytes); its f16 d is bytes 208..210.
+            let bits = unsafe { (wb.as_ptr().add(208) as *const u16).read_unaligned() };
+            let d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)));
             lanes[b % 8] = scalar::q6_k_lane(lanes[b % 8], a[b].d, d, hsum_i32(q6_k_block(wb, &a[b])));
         }
         sum_lanes(&lanes)
@@ -398,7 +429,10 @@ pub(super) mod imp {
                 let mut i = 0;
                 while i + 32 <= n {
                     for (k, a) in acc.iter_mut().enumerate() {
+                        // SAFETY: elements i + 8k..i + 8k + 8 ≤ i + 32 ≤ n of the row, `$size` bytes each, lie inside w (length
+                        // asserted); features as this function's.
                         let wv = unsafe { $load8(wp.add((i + 8 * k) * $size)) };
+                        // SAFETY: elements i + 8k..i + 8k + 8 ≤ n lie inside x.
                         let xv = unsafe { _mm256_loadu_ps(xp.add(i + 8 * k)) };
                         *a = _mm256_add_ps(*a, _mm256_mul_ps(wv, xv));
                     }
@@ -406,6 +440,7 @@ pub(super) mod imp {
                 }
                 let mut lanes = [0f32; 32];
                 for (k, a) in acc.iter().enumerate() {
+                    // SAFETY: 8k + 8 ≤ 32 = lanes.len().
                     unsafe { _mm256_storeu_ps(lanes.as_mut_ptr().add(8 * k), *a) };
                 }
                 scalar::dot_float_from(w, x, i, &mut lanes, $size, $load1)
@@ -416,18 +451,21 @@ pub(super) mod imp {
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
     unsafe fn load8_f32(p: *const u8) -> __m256 {
+        // SAFETY: the caller guarantees eight readable f32 values at p.
         unsafe { _mm256_loadu_ps(p as *const f32) }
     }
 
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
     unsafe fn load8_f16(p: *const u8) -> __m256 {
+        // SAFETY: the caller guarantees eight readable f16 values (16 bytes) at p.
         _mm256_cvtph_ps(unsafe { _mm_loadu_si128(p as *const __m128i) })
     }
 
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
     unsafe fn load8_bf16(p: *const u8) -> __m256 {
+        // SAFETY: the caller guarantees eight readable bf16 values (16 bytes) at p.
         let h = _mm256_cvtepu16_epi32(unsafe { _mm_loadu_si128(p as *const __m128i) });
         _mm256_castsi256_ps(_mm256_slli_epi32(h, 16))
     }

@@ -53,6 +53,7 @@ mod imp {
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
     #[inline]
     unsafe fn nibbles2(p: *const u8, stride: usize) -> __m512i {
+        // SAFETY: the caller guarantees 16 readable bytes at p and at p + stride.
         let (a, b) =
             unsafe { (_mm_loadu_si128(p as *const __m128i), _mm_loadu_si128(p.add(stride) as *const __m128i)) };
         let ab = _mm256_set_m128i(b, a);
@@ -67,6 +68,7 @@ mod imp {
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
     #[inline]
     unsafe fn pair_q8_0(w: *const u8) -> __m512i {
+        // SAFETY: the caller passes two consecutive whole Q8_0 blocks (2-byte scale, then 32 quants each).
         let (a, b) = unsafe {
             (
                 _mm256_loadu_si256(w.add(2) as *const __m256i),
@@ -79,16 +81,19 @@ mod imp {
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
     #[inline]
     unsafe fn pair_q4_0(w: *const u8) -> __m512i {
+        // SAFETY: the caller passes two consecutive whole Q4_0 blocks; their nibbles start at byte 2.
         _mm512_sub_epi8(unsafe { nibbles2(w.add(2), BLOCK_Q4_0) }, _mm512_set1_epi8(8))
     }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
     #[inline]
     unsafe fn pair_q5_0(w: *const u8) -> __m512i {
+        // SAFETY: the caller passes two consecutive whole Q5_0 blocks; each has 4 high-bit bytes at 2.
         let (ha, hb) = unsafe {
             ((w.add(2) as *const u32).read_unaligned(), (w.add(2 + BLOCK_Q5_0) as *const u32).read_unaligned())
         };
         let fifth: __mmask64 = ha as u64 | ((hb as u64) << 32);
+        // SAFETY: the caller passes two consecutive whole Q5_0 blocks; their nibbles start at byte 6.
         let nib = unsafe { nibbles2(w.add(6), BLOCK_Q5_0) };
         // value - 16: the nibble where the fifth bit is set, the nibble | 0xF0 elsewhere.
         _mm512_mask_mov_epi8(_mm512_or_si512(nib, _mm512_set1_epi8(0xF0u8 as i8)), fifth, nib)
@@ -112,18 +117,23 @@ mod imp {
                 while b + 8 <= nb {
                     let mut s = [_mm256_setzero_si256(); 8];
                     for k in 0..4 {
+                        // SAFETY: blocks b + 2k, b + 2k + 1 < b + 8 ≤ nb: 64 activation values inside the row.
                         let y = unsafe { _mm512_loadu_si512(qp.add(32 * (b + 2 * k)) as *const _) };
+                        // SAFETY: blocks b + 2k, b + 2k + 1 < nb lie inside w (length asserted); features as this function's.
                         let p = pair_dot(unsafe { $pair(wp.add((b + 2 * k) * $bytes)) }, y);
                         s[2 * k] = _mm512_castsi512_si256(p);
                         s[2 * k + 1] = _mm512_extracti64x4_epi64(p, 1);
                     }
                     let sums = _mm256_cvtepi32_ps(reduce8(&s));
+                    // SAFETY: blocks b..b + 8 ≤ nb lie inside w; features as this function's.
                     let dw = unsafe { load_scales8(wp.add(b * $bytes), $bytes) };
+                    // SAFETY: scales b..b + 8 ≤ nb lie inside `a.d` (one per block).
                     let d = _mm256_mul_ps(dw, unsafe { _mm256_loadu_ps(dp.add(b)) });
                     acc = _mm256_add_ps(acc, _mm256_mul_ps(d, sums));
                     b += 8;
                 }
                 let mut lanes = [0f32; 8];
+                // SAFETY: `lanes` holds eight floats.
                 unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
                 scalar::accumulate_blocks(w, $bytes, a, b, &mut lanes, $sumi);
                 sum_lanes(&lanes)
@@ -153,10 +163,13 @@ mod imp {
         let (q, y) = (wb[16..144].as_ptr(), ab.qs.as_ptr());
         let mut s = [zero; 8];
         for j in 0..4 {
+            // SAFETY: chunk j < 4 of the 128 quant bytes (wb[16..144]) lies inside the block.
             let bits = unsafe { _mm256_loadu_si256(q.add(32 * j) as *const __m256i) };
             let lo = _mm256_and_si256(bits, m4);
             let hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            // SAFETY: values 64j..64j + 32 < 256 of the activation block lie inside its `qs`.
             let ylo = unsafe { _mm256_loadu_si256(y.add(64 * j) as *const __m256i) };
+            // SAFETY: values 64j + 32..64j + 64 ≤ 256 of the activation block lie inside its `qs`.
             let yhi = unsafe { _mm256_loadu_si256(y.add(64 * j + 32) as *const __m256i) };
             s[2 * j] = _mm256_dpbusd_epi32(zero, lo, ylo);
             s[2 * j + 1] = _mm256_dpbusd_epi32(zero, hi, yhi);

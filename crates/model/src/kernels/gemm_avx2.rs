@@ -98,6 +98,11 @@ pub(super) fn block32_band(
     for a in acts {
         assert_eq!(a.n_blocks() * kind.bytes(), rb, "weight row and activation lengths differ");
     }
+    // The VNNI core reads ysum128[a][b] for every activation and block unchecked.
+    assert!(
+        ysum128.len() == batch && ysum128.iter().all(|y| y.len() * kind.bytes() == rb),
+        "ysum128 does not match the activations"
+    );
     #[cfg(target_arch = "x86_64")]
     {
         // SAFETY: `core` came from `detect`/`available`, which checked the CPU features; the
@@ -163,11 +168,15 @@ mod imp {
     #[inline]
     unsafe fn decode(kind: Block32, p: *const u8) -> __m256i {
         match kind {
+            // SAFETY: the caller passes a whole block of `kind`: a Q8_0 block's 32 quants follow its 2-byte scale.
             Block32::Q8_0 => unsafe { _mm256_loadu_si256(p.add(2) as *const __m256i) },
+            // SAFETY: the caller passes a whole block of `kind`: a Q4_0 block's 16 nibble bytes follow its 2-byte scale.
             Block32::Q4_0 => _mm256_sub_epi8(unsafe { nibbles(p.add(2)) }, _mm256_set1_epi8(8)),
             Block32::Q5_0 => {
+                // SAFETY: the caller passes a whole block of `kind`: a Q5_0 block's 4 high-bit bytes follow its 2-byte scale.
                 let qh = unsafe { (p.add(2) as *const u32).read_unaligned() };
                 let high = _mm256_and_si256(bytes_from_bits(qh), _mm256_set1_epi8(0x10));
+                // SAFETY: the caller passes a whole block of `kind`: a Q5_0 block's 16 nibble bytes start at byte 6.
                 _mm256_sub_epi8(_mm256_or_si256(unsafe { nibbles(p.add(6)) }, high), _mm256_set1_epi8(16))
             }
         }
@@ -208,9 +217,13 @@ mod imp {
         for b in 0..nb {
             let mut sc = [0i16; 8];
             for (r, s) in sc.iter_mut().enumerate() {
+                // SAFETY: each row pointer starts a row of nb blocks (the caller's contract) and b < nb: block b's
+                // 2-byte scale is inside it.
                 *s = unsafe { (rows[r].add(b * bytes) as *const i16).read_unaligned() };
             }
+            // SAFETY: `sc` is eight i16 values, 16 bytes.
             out.d.push(_mm256_cvtph_ps(unsafe { _mm_loadu_si128(sc.as_ptr() as *const __m128i) }));
+            // SAFETY: block b < nb of row r is inside the row; features as this function's.
             let v: [__m256i; 8] = std::array::from_fn(|r| unsafe { decode(kind, rows[r].add(b * bytes)) });
             for col in transpose8(&v) {
                 out.q.push(_mm256_xor_si256(col, x));
@@ -237,14 +250,19 @@ mod imp {
         while r0 < n_rows {
             let nr = TILE_R.min(n_rows - r0);
             // Rows past the end repeat the last one; their results are dropped.
+            // SAFETY: rows first_row + r0 + i.min(nr - 1) < first_row + n_rows, all inside `data` (asserted by
+            // `block32_band`).
             let rows: [*const u8; TILE_R] =
                 std::array::from_fn(|i| unsafe { data.as_ptr().add((first_row + r0 + i.min(nr - 1)) * rb) });
             let xor = if core == GemmCore::Vnni { 0x80u8 as i8 } else { 0 };
+            // SAFETY: the CPU has AVX2, FMA and F16C (`core` came from `detect`); each row holds nb blocks.
             unsafe { repack(kind, &rows, nb, xor, &mut packed) };
             let mut a0 = 0;
             while a0 < batch {
                 let na = if batch - a0 >= TILE_A { TILE_A } else { 1 };
                 let mut res = [[0f32; TILE_R]; TILE_A];
+                // SAFETY: `core` came from `detect`/`available`, so the CPU has what its tile needs (VNNI for
+                // `tile_vnni`); acts[a0..] and ysum128[a0..] hold at least na rows of nb blocks (asserted).
                 unsafe {
                     match (core, na) {
                         (GemmCore::Avx2, TILE_A) => {
@@ -273,6 +291,7 @@ mod imp {
         ysum128: &[Vec<i32>],
         out: &mut [[f32; TILE_R]; TILE_A],
     ) {
+        // SAFETY: the caller guarantees AVX2, FMA, F16C and AVX-512 VNNI/VL, which `tile` with VNNI needs.
         unsafe { tile::<A, true>(p, acts, ysum128, out) }
     }
 
@@ -295,16 +314,20 @@ mod imp {
         for b in 0..nb {
             let mut s = [_mm256_setzero_si256(); A];
             for c in 0..8 {
+                // SAFETY: `repack` pushed eight vectors per block and b < nb = p.d.len(), so 8b + c < p.q.len().
                 let w = unsafe { *p.q.get_unchecked(8 * b + c) };
                 if VNNI {
                     for a in 0..A {
+                        // SAFETY: activation a < A has nb blocks of 32 values (asserted), and 32b + 4c + 4 ≤ 32nb.
                         let y =
                             _mm256_set1_epi32(unsafe { (qp[a].add(32 * b + 4 * c) as *const i32).read_unaligned() });
+                        // SAFETY: VNNI is set only by `tile_vnni`, whose features include AVX-512 VNNI and VL.
                         s[a] = unsafe { vnni_dot(s[a], w, y) };
                     }
                 } else {
                     let aw = _mm256_sign_epi8(w, w);
                     for a in 0..A {
+                        // SAFETY: activation a < A has nb blocks of 32 values (asserted), and 32b + 4c + 4 ≤ 32nb.
                         let y =
                             _mm256_set1_epi32(unsafe { (qp[a].add(32 * b + 4 * c) as *const i32).read_unaligned() });
                         let m = _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(y, w)), ones);
@@ -312,12 +335,15 @@ mod imp {
                     }
                 }
             }
+            // SAFETY: b < nb = p.d.len().
             let dw = unsafe { *p.d.get_unchecked(b) };
             for a in 0..A {
                 let mut si = s[a];
                 if VNNI {
+                    // SAFETY: `block32_band` asserted ysum128[a] has nb entries, and b < nb.
                     si = _mm256_sub_epi32(si, _mm256_set1_epi32(unsafe { *ysum128[a].get_unchecked(b) }));
                 }
+                // SAFETY: activation a has nb block scales (asserted), and b < nb.
                 let d = _mm256_mul_ps(dw, _mm256_set1_ps(unsafe { *acts[a].d.get_unchecked(b) }));
                 let j = b % 8;
                 acc[a][j] = _mm256_add_ps(acc[a][j], _mm256_mul_ps(d, _mm256_cvtepi32_ps(si)));
@@ -332,6 +358,7 @@ mod imp {
                 _mm256_add_ps(l[3], l[7]),
             ];
             let v = _mm256_add_ps(_mm256_add_ps(t[0], t[2]), _mm256_add_ps(t[1], t[3]));
+            // SAFETY: `out[a]` holds TILE_R = 8 floats.
             unsafe { _mm256_storeu_ps(out[a].as_mut_ptr(), v) };
         }
     }
@@ -363,6 +390,7 @@ mod imp {
         out.d.clear();
         out.dmin.clear();
         for b in 0..nsb {
+            // SAFETY: each row pointer starts a row of nsb Q4_K super-blocks (the caller's contract) and b < nsb.
             let blk = |r: usize| unsafe { std::slice::from_raw_parts(rows[r].add(b * BLOCK_Q4_K), BLOCK_Q4_K) };
             let mut scs = [[0u8; 8]; TILE_R];
             let mut mins = [[0u8; 8]; TILE_R];
@@ -374,16 +402,20 @@ mod imp {
                 dd[r] = u16::from_le_bytes([wb[0], wb[1]]);
                 dm[r] = u16::from_le_bytes([wb[2], wb[3]]);
             }
+            // SAFETY: `dd` is eight u16 values, 16 bytes.
             out.d.push(_mm256_cvtph_ps(unsafe { _mm_loadu_si128(dd.as_ptr() as *const __m128i) }));
+            // SAFETY: `dm` is eight u16 values, 16 bytes.
             out.dmin.push(_mm256_cvtph_ps(unsafe { _mm_loadu_si128(dm.as_ptr() as *const __m128i) }));
             // A transpose: scale t of every row into one vector.
             #[allow(clippy::needless_range_loop)]
             for t in 0..8 {
                 let v: [i32; 8] = std::array::from_fn(|r| scs[r][t] as i32);
+                // SAFETY: `v` is eight i32 values, one vector.
                 out.sc.push(unsafe { _mm256_loadu_si256(v.as_ptr() as *const __m256i) });
             }
             for u in 0..4 {
                 let v: [i32; 8] = std::array::from_fn(|r| mins[r][2 * u] as i32 | (mins[r][2 * u + 1] as i32) << 16);
+                // SAFETY: `v` is eight i32 values, one vector.
                 out.m.push(unsafe { _mm256_loadu_si256(v.as_ptr() as *const __m256i) });
             }
             for t in 0..8 {
@@ -395,6 +427,7 @@ mod imp {
                         let u = u32::from_le_bytes([wb[o], wb[o + 1], wb[o + 2], wb[o + 3]]);
                         ((u >> shift) & 0x0F0F_0F0F) as i32
                     });
+                    // SAFETY: `v` is eight i32 values, one vector.
                     out.q.push(unsafe { _mm256_loadu_si256(v.as_ptr() as *const __m256i) });
                 }
             }
@@ -422,13 +455,18 @@ mod imp {
         let mut r0 = 0;
         while r0 < n_rows {
             let nr = TILE_R.min(n_rows - r0);
+            // SAFETY: rows first_row + r0 + i.min(nr - 1) < first_row + n_rows, all inside `data` (asserted by
+            // `q4_k_band`).
             let rows: [*const u8; TILE_R] =
                 std::array::from_fn(|i| unsafe { data.as_ptr().add((first_row + r0 + i.min(nr - 1)) * rb) });
+            // SAFETY: the CPU has AVX2, FMA and F16C (`core` came from `detect`); each row holds nsb super-blocks.
             unsafe { repack_k(&rows, nsb, &mut packed) };
             let mut a0 = 0;
             while a0 < batch {
                 let na = if batch - a0 >= TILE_A { TILE_A } else { 1 };
                 let mut res = [[0f32; TILE_R]; TILE_A];
+                // SAFETY: `core` came from `detect`/`available`, so the CPU has what its tile needs (VNNI for
+                // `tile_k_vnni`); acts[a0..] holds at least na rows of nsb super-blocks (asserted).
                 unsafe {
                     match (core, na) {
                         (GemmCore::Avx2, TILE_A) => tile_k::<TILE_A, false>(&packed, &acts[a0..], &mut res),
@@ -450,6 +488,7 @@ mod imp {
 
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
     unsafe fn tile_k_vnni<const A: usize>(p: &PackedK, acts: &[Vec<BlockQ8K>], out: &mut [[f32; TILE_R]; TILE_A]) {
+        // SAFETY: the caller guarantees AVX2, FMA, F16C and AVX-512 VNNI/VL, which `tile_k` with VNNI needs.
         unsafe { tile_k::<A, true>(p, acts, out) }
     }
 
@@ -465,28 +504,34 @@ mod imp {
         let ones = _mm256_set1_epi16(1);
         let mut acc = [[_mm256_setzero_ps(); 8]; A];
         for b in 0..nsb {
+            // SAFETY: a < A ≤ acts.len(), and each activation row has nsb super-blocks (asserted); b < nsb.
             let ab: [&BlockQ8K; A] = std::array::from_fn(|a| unsafe { acts[a].get_unchecked(b) });
             let mut sumi = [_mm256_setzero_si256(); A];
             for t in 0..8 {
                 let mut s = [_mm256_setzero_si256(); A];
                 for c in 0..8 {
+                    // SAFETY: `repack_k` pushed 64 vectors per super-block and b < nsb, so 64b + 8t + c < p.q.len().
                     let w = unsafe { *p.q.get_unchecked(64 * b + 8 * t + c) };
                     for a in 0..A {
+                        // SAFETY: 32t + 4c + 4 ≤ 256 values of the super-block's `qs`.
                         let y = _mm256_set1_epi32(unsafe {
                             (ab[a].qs.as_ptr().add(32 * t + 4 * c) as *const i32).read_unaligned()
                         });
                         s[a] = if VNNI {
+                            // SAFETY: VNNI is set only by `tile_k_vnni`, whose features include AVX-512 VNNI and VL.
                             unsafe { vnni_dot(s[a], w, y) }
                         } else {
                             _mm256_add_epi32(s[a], _mm256_madd_epi16(_mm256_maddubs_epi16(w, y), ones))
                         };
                     }
                 }
+                // SAFETY: `repack_k` pushed eight scale vectors per super-block and b < nsb.
                 let sc = unsafe { *p.sc.get_unchecked(8 * b + t) };
                 for a in 0..A {
                     sumi[a] = _mm256_add_epi32(sumi[a], _mm256_mullo_epi32(s[a], sc));
                 }
             }
+            // SAFETY: one d and one dmin per super-block, b < nsb.
             let (dw, dmin) = unsafe { (*p.d.get_unchecked(b), *p.dmin.get_unchecked(b)) };
             for a in 0..A {
                 let bs = &ab[a].bsums;
@@ -495,6 +540,7 @@ mod imp {
                     let lo = (bs[4 * u] + bs[4 * u + 1]) as u16 as i32;
                     let hi = (bs[4 * u + 2] + bs[4 * u + 3]) as i32;
                     let y = _mm256_set1_epi32(lo | hi << 16);
+                    // SAFETY: `repack_k` pushed four min vectors per super-block and b < nsb.
                     summ = _mm256_add_epi32(summ, _mm256_madd_epi16(unsafe { *p.m.get_unchecked(4 * b + u) }, y));
                 }
                 let ad = _mm256_set1_ps(ab[a].d);
@@ -515,6 +561,7 @@ mod imp {
                 _mm256_add_ps(l[3], l[7]),
             ];
             let v = _mm256_add_ps(_mm256_add_ps(t[0], t[2]), _mm256_add_ps(t[1], t[3]));
+            // SAFETY: `out[a]` holds TILE_R = 8 floats.
             unsafe { _mm256_storeu_ps(out[a].as_mut_ptr(), v) };
         }
     }

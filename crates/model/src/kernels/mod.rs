@@ -16,13 +16,8 @@
 
 pub mod activations;
 pub mod attention;
-// These three still lack a `// SAFETY:` note on each of their 85 `unsafe` blocks (each `unsafe fn`
-// states its contract in a `# Safety` section); issue #25 leaves them for a follow-up.
-#[allow(clippy::undocumented_unsafe_blocks)]
 mod avx2;
-#[allow(clippy::undocumented_unsafe_blocks)]
 mod avx512;
-#[allow(clippy::undocumented_unsafe_blocks)]
 mod gemm_avx2;
 pub mod interleaved;
 mod scalar;
