@@ -2,6 +2,7 @@
 //! more sequences through the model, each with its own cache, and return logits.
 
 use crate::error::{ModelError, Result};
+pub use crate::layers::batch::{BatchLayout, SeqRows};
 use crate::layers::kv_cache::{KvDtype, SequenceCache};
 use candle_core::Tensor;
 use serde::Serialize;
@@ -140,24 +141,6 @@ pub fn check_token_ids(seqs: &[SeqInput<'_>], vocab_size: usize) -> Result<()> {
     Ok(())
 }
 
-/// Where one sequence's new tokens sit in a batch flattened to (n, hidden).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SeqRows {
-    /// First row in the flattened batch.
-    pub row: usize,
-    /// Number of new tokens (rows).
-    pub len: usize,
-    /// Position of the first new token in its sequence (what its cache already holds).
-    pub pos: usize,
-}
-
-/// The row layout of a batch of sequences flattened to (n, hidden): their new tokens back to
-/// back, one `SeqRows` per sequence in input order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BatchLayout {
-    pub seqs: Vec<SeqRows>,
-}
-
 impl BatchLayout {
     /// The layout of `seqs`, each starting at its cache's position (0 without one).
     pub fn of(seqs: &[SeqInput<'_>]) -> Self {
@@ -166,17 +149,6 @@ impl BatchLayout {
             layout.push(s.tokens.len(), s.cache.as_ref().map(|c| c.position()).unwrap_or(0));
         }
         layout
-    }
-
-    /// Appends a sequence of `len` new tokens starting at position `pos`.
-    pub fn push(&mut self, len: usize, pos: usize) {
-        let row = self.rows();
-        self.seqs.push(SeqRows { row, len, pos });
-    }
-
-    /// Total rows (tokens) in the batch.
-    pub fn rows(&self) -> usize {
-        self.seqs.last().map_or(0, |s| s.row + s.len)
     }
 
     /// Pick the rows whose logits are wanted: the last row of each sequence, or all its rows.

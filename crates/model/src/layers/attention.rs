@@ -1,10 +1,10 @@
 //! Grouped-query attention (GQA): n_heads query heads share n_kv_heads key/value heads.
 //! Used by Llama, Qwen2 (with qkv bias) and Qwen3 (with RMSNorm on q and k per head).
 
-use crate::causal_lm::{BatchLayout, SeqRows};
 use crate::error::Result;
 use crate::formats::weights::VarPath;
 use crate::kernels::attention;
+use crate::layers::batch::{BatchLayout, SeqRows};
 use crate::layers::kv_cache::LayerCache;
 use crate::layers::linear::{Linear, forward_many};
 use crate::layers::norm::RmsNorm;

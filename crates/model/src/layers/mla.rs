@@ -4,11 +4,11 @@
 //! `attn_impl = "naive" | "absorb"`: decompress k/v with kv_b_proj (naive), or fold kv_b_proj's
 //! key part into the query and its value part into the output (absorbed).
 
-use crate::causal_lm::SeqRows;
 pub use crate::config::deepseek::MlaShape;
 use crate::error::Result;
 use crate::formats::weights::VarPath;
 use crate::layers::attention::{AttnBatch, attend, causal_mask};
+use crate::layers::batch::SeqRows;
 use crate::layers::linear::Linear;
 use crate::layers::norm::RmsNorm;
 use crate::layers::softmax_last_dim;

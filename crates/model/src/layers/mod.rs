@@ -3,6 +3,7 @@
 //! DeepSeekMoE block and the per-sequence KV cache.
 
 pub mod attention;
+pub mod batch;
 pub mod embedding;
 pub mod kv_cache;
 pub mod linear;
