@@ -9,7 +9,7 @@ use crate::formats::gguf::config::config_from_metadata;
 use crate::formats::gguf::source::GgufSource;
 use crate::formats::gguf::tokenizer::tokenizer_from_metadata;
 use crate::formats::safetensors::SafetensorsDir;
-use crate::formats::weights::WeightSource;
+use crate::formats::weights::{StorageSummary, WeightSource};
 use crate::layers::kv_cache::{KvDtype, SequenceCache};
 use crate::models::load_architecture;
 use crate::text::chat_template::ChatTemplate;
@@ -70,7 +70,11 @@ pub fn load_model(path: &Path) -> Result<LoadedModel> {
 /// A model whose config, tokenizer and template come from the directory `dir` (config from
 /// `config_path`) and whose weights come from `weights`: the trainer builds its models this way
 /// from tensors it holds in memory (trainable variables, or a fresh random init).
-pub fn load_model_with_weights(dir: &Path, config_path: &Path, weights: &dyn WeightSource) -> Result<LoadedModel> {
+pub fn load_model_with_weights<W: WeightSource + StorageSummary>(
+    dir: &Path,
+    config_path: &Path,
+    weights: &W,
+) -> Result<LoadedModel> {
     let path = dir;
     let raw = RawConfig::read(config_path)?;
     let model = load_architecture(&raw, weights)?;

@@ -4,7 +4,7 @@
 //! nothing, as transformers' `_init_weights` does, for training from scratch.
 
 use crate::error::{ModelError, Result};
-use crate::formats::weights::WeightSource;
+use crate::formats::weights::{StorageSummary, WeightSource};
 use candle_core::{Device, Tensor};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -50,6 +50,9 @@ impl WeightSource for NamedTensors {
     fn names(&self) -> Vec<String> {
         self.tensors.keys().cloned().collect()
     }
+}
+
+impl StorageSummary for NamedTensors {
     fn storage_summary(&self) -> (BTreeMap<String, usize>, u64) {
         let bytes = self.tensors.values().map(|t| t.elem_count() as u64 * 4).sum();
         (BTreeMap::from([("F32".to_string(), self.tensors.len())]), bytes)
@@ -107,9 +110,6 @@ impl WeightSource for RandomInit {
     fn names(&self) -> Vec<String> {
         self.made.lock().map(|m| m.keys().cloned().collect()).unwrap_or_default()
     }
-    fn storage_summary(&self) -> (BTreeMap<String, usize>, u64) {
-        (BTreeMap::new(), 0)
-    }
     fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
         let mut made = self.made.lock().map_err(|_| ModelError::Invalid("random init: lock poisoned".into()))?;
         if let Some(t) = made.get(name) {
@@ -121,6 +121,12 @@ impl WeightSource for RandomInit {
     }
     fn get_optional(&self, _name: &str, _shape: &[usize]) -> Result<Option<Tensor>> {
         Ok(None)
+    }
+}
+
+impl StorageSummary for RandomInit {
+    fn storage_summary(&self) -> (BTreeMap<String, usize>, u64) {
+        (BTreeMap::new(), 0)
     }
 }
 

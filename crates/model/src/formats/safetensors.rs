@@ -1,7 +1,7 @@
 //! A Hugging Face safetensors checkpoint (single or sharded, F32/F16/BF16, and DeepSeek's
 //! block-scaled FP8) as a `WeightSource`, memory-mapped so that start-up does not copy files twice.
 
-use super::weights::WeightSource;
+use super::weights::{StorageSummary, WeightSource};
 use crate::error::{ModelError, Result};
 use candle_core::{Device, Tensor};
 use memmap2::Mmap;
@@ -150,17 +150,6 @@ impl WeightSource for SafetensorsDir {
         n.sort();
         n
     }
-    fn storage_summary(&self) -> (BTreeMap<String, usize>, u64) {
-        let mut counts = BTreeMap::new();
-        let mut bytes = 0u64;
-        for name in self.index.keys() {
-            if let Some((dt, _, data, _)) = self.raw(name) {
-                *counts.entry(format!("{dt:?}")).or_insert(0) += 1;
-                bytes += data.len() as u64;
-            }
-        }
-        (counts, bytes)
-    }
 
     fn load_f32(&self, name: &str) -> Result<Tensor> {
         let (dtype, shape, bytes, file) = self
@@ -171,6 +160,20 @@ impl WeightSource for SafetensorsDir {
             self.apply_fp8_scales(name, &shape, &mut values)?;
         }
         Ok(Tensor::from_vec(values, shape, &Device::Cpu)?)
+    }
+}
+
+impl StorageSummary for SafetensorsDir {
+    fn storage_summary(&self) -> (BTreeMap<String, usize>, u64) {
+        let mut counts = BTreeMap::new();
+        let mut bytes = 0u64;
+        for name in self.index.keys() {
+            if let Some((dt, _, data, _)) = self.raw(name) {
+                *counts.entry(format!("{dt:?}")).or_insert(0) += 1;
+                bytes += data.len() as u64;
+            }
+        }
+        (counts, bytes)
     }
 }
 

@@ -17,8 +17,6 @@ pub trait WeightSource: Send + Sync {
     fn load_f32(&self, name: &str) -> Result<Tensor>;
     /// Names of all tensors, for "unused tensor" checks and `info`.
     fn names(&self) -> Vec<String>;
-    /// Storage dtype names and total bytes, for `info`.
-    fn storage_summary(&self) -> (BTreeMap<String, usize>, u64);
 
     /// A tensor that must exist with exactly this shape.
     fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
@@ -45,6 +43,13 @@ pub trait WeightSource: Send + Sync {
     fn packed(&self, _name: &str) -> Option<Result<PackedMatrix>> {
         None
     }
+}
+
+/// What a source holds, for reports (`info`, `LoadedModel::storage_dtypes`): storage dtype names
+/// with their tensor counts, and total bytes. Apart from `WeightSource` because loading a model
+/// never needs it.
+pub trait StorageSummary {
+    fn storage_summary(&self) -> (BTreeMap<String, usize>, u64);
 }
 
 /// A view of a source under a name prefix, as candle's `VarBuilder`: `vb.pp("self_attn")`.

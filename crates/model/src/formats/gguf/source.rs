@@ -10,7 +10,7 @@ use super::names::{
 };
 use crate::error::{ModelError, Result};
 use crate::formats::gguf::{GgufFile, TensorInfo};
-use crate::formats::weights::WeightSource;
+use crate::formats::weights::{StorageSummary, WeightSource};
 use crate::quant::{GgmlType, MappedBytes, PackedMatrix, dequantize_row};
 use candle_core::{Device, Tensor};
 
@@ -226,15 +226,6 @@ impl WeightSource for GgufSource {
         n.sort();
         n
     }
-    fn storage_summary(&self) -> (BTreeMap<String, usize>, u64) {
-        let mut counts = BTreeMap::new();
-        let mut bytes = 0;
-        for t in self.file.tensors() {
-            *counts.entry(t.dtype.name().to_string()).or_insert(0) += 1;
-            bytes += t.n_bytes;
-        }
-        (counts, bytes)
-    }
 
     fn load_f32(&self, name: &str) -> Result<Tensor> {
         let shape = self
@@ -262,5 +253,17 @@ impl WeightSource for GgufSource {
             return None;
         }
         Some(self.packed_matrix(name))
+    }
+}
+
+impl StorageSummary for GgufSource {
+    fn storage_summary(&self) -> (BTreeMap<String, usize>, u64) {
+        let mut counts = BTreeMap::new();
+        let mut bytes = 0;
+        for t in self.file.tensors() {
+            *counts.entry(t.dtype.name().to_string()).or_insert(0) += 1;
+            bytes += t.n_bytes;
+        }
+        (counts, bytes)
     }
 }
