@@ -16,12 +16,12 @@
 //! where the CPU has it, for decode and prefill alike; Q5_0 also has a VNNI + BITALG + GFNI set
 //! and Q6_K a VNNI + GFNI set.
 
+mod dispatch;
 mod q4_k;
 mod q5_0;
 mod q6_k;
 mod q8_0;
 
-use crate::cpu::cpu_features;
 use crate::cpu::huge_pages::HugeBytes;
 use rayon::prelude::*;
 
@@ -29,6 +29,10 @@ use super::Q8Row;
 use crate::quant::blocks::{BLOCK_Q5_0, BLOCK_Q8_0, QK};
 use crate::quant::k_quants::{BLOCK_Q4_K, BLOCK_Q6_K, BlockQ8K, quantize_row_q8_k};
 use crate::quant::{GgmlType, QK_K, QuantError};
+pub use dispatch::has_simd_kernels;
+#[cfg(test)]
+use dispatch::simd_kernel_sets;
+use dispatch::{best_kernels, scalar_kernels};
 
 /// Rows per interleaved group.
 pub const ROWS: usize = 8;
@@ -505,96 +509,6 @@ fn run_many(jobs: &[(&InterleavedMatrix, Kernels, &Acts)], batch: usize, outs: &
 /// Each activation row quantized by `f` (on the rayon pool for a batch).
 fn quantize_rows<A: Send>(x: &[f32], cols: usize, f: impl Fn(&[f32]) -> A + Sync + Send) -> Vec<A> {
     if x.len() == cols { vec![f(x)] } else { x.par_chunks_exact(cols).map(f).collect() }
-}
-
-fn scalar_kernels(dtype: GgmlType) -> Kernels {
-    match dtype {
-        GgmlType::Q6K => Kernels::K(q6_k::SCALAR),
-        GgmlType::Q5_0 => Kernels::B32(q5_0::SCALAR),
-        GgmlType::Q8_0 => Kernels::B32(q8_0::SCALAR),
-        _ => Kernels::K(q4_k::SCALAR),
-    }
-}
-
-/// Every SIMD kernel set this CPU runs for `dtype`, slowest first (tests check each).
-fn simd_kernel_sets(dtype: GgmlType) -> Vec<Kernels> {
-    let mut out = Vec::new();
-    #[cfg(target_arch = "x86_64")]
-    if has_simd_kernels() {
-        out.push(match dtype {
-            GgmlType::Q6K => Kernels::K(q6_k::AVX2),
-            GgmlType::Q5_0 => Kernels::B32(q5_0::AVX2),
-            GgmlType::Q8_0 => Kernels::B32(q8_0::AVX2),
-            _ => Kernels::K(q4_k::AVX2),
-        });
-        if has_vnni() {
-            match dtype {
-                GgmlType::Q4K => out.push(Kernels::K(q4_k::VNNI)),
-                GgmlType::Q5_0 => {
-                    out.push(Kernels::B32(q5_0::VNNI));
-                    if has_bitalg() {
-                        out.push(Kernels::B32(q5_0::VNNI_BITALG));
-                    }
-                }
-                GgmlType::Q6K => {
-                    out.push(Kernels::K(q6_k::VNNI));
-                    if has_gfni() {
-                        out.push(Kernels::K(q6_k::VNNI_GFNI));
-                    }
-                }
-                GgmlType::Q8_0 => out.push(Kernels::B32(q8_0::VNNI)),
-                _ => {}
-            }
-        }
-    }
-    let _ = dtype;
-    out
-}
-
-fn simd_kernels(dtype: GgmlType) -> Option<Kernels> {
-    simd_kernel_sets(dtype).pop()
-}
-
-#[cfg(target_arch = "x86_64")]
-fn has_vnni() -> bool {
-    cpu_features().avx512_vnni()
-}
-
-/// AVX-512 BW and BITALG (bit shuffles into mask registers) and GFNI, beside VNNI.
-#[cfg(target_arch = "x86_64")]
-fn has_bitalg() -> bool {
-    cpu_features().avx512_bitalg_gfni()
-}
-
-/// GFNI (bit moves within bytes as one affine map), beside VNNI.
-#[cfg(target_arch = "x86_64")]
-fn has_gfni() -> bool {
-    cpu_features().avx512_vnni_gfni()
-}
-
-/// The fastest group kernels this CPU runs (AVX2+FMA+F16C, else scalar; `REASONER_KERNELS=scalar`
-/// forces scalar).
-fn best_kernels(dtype: GgmlType) -> Kernels {
-    // Chosen once per format: this runs on every mat-vec.
-    static BEST: std::sync::OnceLock<[Kernels; 4]> = std::sync::OnceLock::new();
-    let best = BEST.get_or_init(|| {
-        let scalar_only = std::env::var("REASONER_KERNELS").as_deref() == Ok("scalar");
-        [GgmlType::Q4K, GgmlType::Q6K, GgmlType::Q5_0, GgmlType::Q8_0].map(|t| match simd_kernels(t) {
-            Some(k) if !scalar_only => k,
-            _ => scalar_kernels(t),
-        })
-    });
-    match dtype {
-        GgmlType::Q6K => best[1],
-        GgmlType::Q5_0 => best[2],
-        GgmlType::Q8_0 => best[3],
-        _ => best[0],
-    }
-}
-
-/// Whether the SIMD group kernels run here (weights are interleaved only then).
-pub fn has_simd_kernels() -> bool {
-    cpu_features().avx2_fma_f16c()
 }
 
 /// 32-bit broadcast of activation bytes `at..at + 4` (shared by the formats' AVX2 kernels).
