@@ -38,14 +38,18 @@ impl ThreadsArg {
         let n = self.threads.map_or_else(available_threads, usize::from);
         if self.threads.is_some() {
             // Set before any worker pool exists; candle and rayon read it when they start.
+            // SAFETY: each command's `run` calls `install` first, on the main thread, before
+            // anything starts another thread (pools, the Ctrl-C handler), so no other thread can
+            // be reading the environment while it changes.
             unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
         }
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build().with_context(|| format!("starting {n} worker threads"))?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .with_context(|| format!("starting {n} worker threads"))?;
         pool.install(f)
     }
-}
 
-impl ThreadsArg {
     /// For training: a pool of `--threads` workers that each run one shard of a batch
     /// (reasoner-train's data parallelism), with candle's own ops single-threaded. At training's
     /// sizes an op split across threads ran no faster than one, while shards side by side on two
@@ -53,8 +57,13 @@ impl ThreadsArg {
     pub fn install_training<R: Send>(&self, f: impl FnOnce() -> Result<R> + Send) -> Result<R> {
         let n = self.threads.map_or_else(available_threads, usize::from);
         // candle reads this at every matmul; our pool below is sized explicitly.
+        // SAFETY: as in `install`: called first thing on the main thread, before any other
+        // thread exists that could read the environment.
         unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build().with_context(|| format!("starting {n} worker threads"))?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .with_context(|| format!("starting {n} worker threads"))?;
         pool.install(f)
     }
 }
@@ -62,7 +71,7 @@ impl ThreadsArg {
 impl ComputeArgs {
     pub fn install<R: Send>(&self, f: impl FnOnce() -> Result<R> + Send) -> Result<R> {
         if self.dequant_prefill {
-            reasoner_model::quant::kernels::set_int8_prefill(false);
+            reasoner_model::kernels::set_int8_prefill(false);
         }
         self.threads.install(f)
     }

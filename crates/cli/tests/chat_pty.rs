@@ -4,13 +4,10 @@
 
 use rexpect::session::{spawn_with_options, PtySession};
 use rexpect::reader::Options;
+use reasoner_testutil::fixture_arg;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-fn fixture(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name).to_string_lossy().into_owned()
-}
 
 fn chat(dir: &Path, args: &[&str]) -> PtySession {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_reasoner"));
@@ -27,7 +24,7 @@ fn saved(file: &Path) -> Vec<(String, String)> {
 #[test]
 fn commands_history_and_continuation() {
     let dir = tempfile::tempdir().unwrap();
-    let mut p = chat(dir.path(), &["-m", &fixture("qwen2_f32"), "--max-tokens", "4", "--seed", "1"]);
+    let mut p = chat(dir.path(), &["-m", &fixture_arg("qwen2_f32"), "--max-tokens", "4", "--seed", "1"]);
     p.exp_string(">>> ").unwrap();
     p.send_line("/help").unwrap();
     p.exp_string("/reset").unwrap();
@@ -75,7 +72,7 @@ fn commands_history_and_continuation() {
 fn hidden_thinking_is_counted_and_the_stats_line_says_so() {
     let dir = tempfile::tempdir().unwrap();
     // This fixture carries R1-Distill's template, which opens <think> in the prompt.
-    let mut p = chat(dir.path(), &["-m", &fixture("qwen2_bf16_sharded"), "--max-tokens", "20", "--seed", "1", "--hide-thinking"]);
+    let mut p = chat(dir.path(), &["-m", &fixture_arg("qwen2_bf16_sharded"), "--max-tokens", "20", "--seed", "1", "--hide-thinking"]);
     p.exp_string(">>> ").unwrap();
     p.send_line("hi").unwrap();
     // rexpect reads bytes as Latin-1, so the needles stay ASCII ("thinking… (1 token)").
@@ -97,7 +94,7 @@ fn ctrl_c_stops_the_reply_and_keeps_the_conversation() {
     // Seed 5 on this fixture writes 1,339 tokens before its end-of-text token (seen with
     // `generate --seed 5`), about 10 s on a 2-core machine: Ctrl-C as soon as the reply's first
     // text arrives lands inside it.
-    let mut p = chat(dir.path(), &["-m", &fixture("deepseek_v2_lite"), "--seed", "5", "--max-tokens", "2000"]);
+    let mut p = chat(dir.path(), &["-m", &fixture_arg("deepseek_v2_lite"), "--seed", "5", "--max-tokens", "2000"]);
     p.exp_string(">>> ").unwrap();
     p.send_line("hello").unwrap();
     p.exp_string("hello").unwrap();

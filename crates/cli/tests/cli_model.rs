@@ -1,13 +1,10 @@
 //! The binary as a user runs it: `logprobs` against transformers' golden values (ids and text),
 //! `info`, `generate`, piped `chat`, and bad input that must fail with a clear message, never a panic.
 
+use reasoner_testutil::fixture;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)
-}
 
 fn reasoner(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_reasoner")).args(args).output().expect("run reasoner")

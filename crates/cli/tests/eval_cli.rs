@@ -2,8 +2,9 @@
 //! these check structure (summary keys and ranges, per-item JSONL, the PNG, samples per item,
 //! seeds, data formats, bad input), not accuracy. Every run stays small: n ≤ 4, 8 tokens.
 
+use reasoner_testutil::fixture_arg;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 const SUMMARY_KEYS: [&str; 7] = [
@@ -16,16 +17,9 @@ const SUMMARY_KEYS: [&str; 7] = [
     "mean_think_tokens",
 ];
 
-fn fixture(name: &str) -> String {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .join(name);
-    dir.to_str().unwrap().to_string()
-}
-
 /// `reasoner eval --model FIXTURE --max-tokens 8 ARGS…`
 fn eval_on(model: &str, args: &[&str]) -> Output {
-    let model = fixture(model);
+    let model = fixture_arg(model);
     Command::new(env!("CARGO_BIN_EXE_reasoner"))
         .args(["eval", "--model", &model, "--max-tokens", "8"])
         .args(args)

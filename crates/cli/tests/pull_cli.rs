@@ -4,19 +4,16 @@
 //! a dropped connection is retried, and a file whose hash is wrong is refused. The expected hashes
 //! come from `sha256sum` and `git hash-object`, not from our code.
 
+use reasoner_testutil::fixture;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
 const COMMIT: &str = "feedfacefeedfacefeedfacefeedfacefeedface";
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)
-}
 
 fn tool_hash(cmd: &str, args: &[&str], file: &Path) -> String {
     let out = Command::new(cmd).args(args).arg(file).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));

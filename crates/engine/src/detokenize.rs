@@ -1,8 +1,8 @@
 //! Incremental detokenization: byte-level BPE tokens can split a UTF-8 character, so text is
 //! released only once a decode of the recent window no longer ends in a replacement character.
 
-use reasoner_model::tokenizer::TextTokenizer;
 use reasoner_model::Result;
+use reasoner_model::tokenizer::TextTokenizer;
 
 #[derive(Debug, Clone, Default)]
 pub struct IncrementalDecoder {

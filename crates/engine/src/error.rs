@@ -22,12 +22,19 @@ pub enum EngineError {
     KvBudget { needed: usize, budget: usize },
     #[error("{path}: no tokenizer.json, so text cannot be encoded or decoded")]
     NoTokenizer { path: PathBuf },
-    #[error("{path}: no chat template (tokenizer_config.json `chat_template` or chat_template.jinja); feed the prompt as raw text instead")]
+    #[error(
+        "{path}: no chat template (tokenizer_config.json `chat_template` or chat_template.jinja); feed the prompt as raw text instead"
+    )]
     NoChatTemplate { path: PathBuf },
     #[error("{path}: the checkpoint has no MTP module (num_nextn_predict_layers); speculative decoding needs one")]
     NoMtp { path: PathBuf },
     #[error("unknown request id {0}")]
     UnknownRequest(u64),
+    /// The engine's thread or loop is gone (a server shutting down); nothing more will run.
+    #[error("the engine has stopped")]
+    Stopped,
+    #[error("logits are not on the CPU")]
+    LogitsNotOnCpu,
     #[error(transparent)]
     Model(#[from] ModelError),
 }

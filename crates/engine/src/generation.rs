@@ -10,8 +10,8 @@ use crate::sampler::SamplingParams;
 use crate::scheduler::{EngineConfig, StepEngine};
 use reasoner_model::{LoadedModel, PREFILL_CHUNK};
 use serde::Serialize;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Debug, Clone)]
 pub struct GenerationRequest {

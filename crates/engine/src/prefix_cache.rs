@@ -5,8 +5,8 @@
 
 use crate::error::Result;
 use candle_core::Tensor;
-use reasoner_model::layers::kv_cache::LayerCache;
 use reasoner_model::SequenceCache;
+use reasoner_model::layers::kv_cache::LayerCache;
 
 struct Entry {
     tokens: Vec<u32>,
@@ -93,7 +93,9 @@ impl PrefixCache {
         // An entry that is a prefix of the new one is covered by it.
         self.entries.retain(|e| !tokens.starts_with(&e.tokens));
         while self.entries.iter().map(|e| e.bytes).sum::<usize>() + bytes > self.budget {
-            let Some(oldest) = self.entries.iter().enumerate().min_by_key(|(_, e)| e.last_used).map(|(i, _)| i) else { break };
+            let Some(oldest) = self.entries.iter().enumerate().min_by_key(|(_, e)| e.last_used).map(|(i, _)| i) else {
+                break;
+            };
             self.entries.swap_remove(oldest);
         }
         self.clock += 1;

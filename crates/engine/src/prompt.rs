@@ -1,9 +1,9 @@
 //! Building the prompt a chat model sees: its own chat template, rendered exactly, and whether
 //! that rendering left a `<think>` block open for the model to continue.
 
-use reasoner_model::chat_template::ChatMessage;
 use crate::error::{EngineError, Result};
 use reasoner_model::LoadedModel;
+use reasoner_model::chat_template::ChatMessage;
 
 pub struct ChatPrompt {
     pub text: String,
@@ -12,7 +12,11 @@ pub struct ChatPrompt {
     pub think_open: bool,
 }
 
-pub fn chat_prompt(model: &LoadedModel, messages: &[ChatMessage], extra: &serde_json::Map<String, serde_json::Value>) -> Result<ChatPrompt> {
+pub fn chat_prompt(
+    model: &LoadedModel,
+    messages: &[ChatMessage],
+    extra: &serde_json::Map<String, serde_json::Value>,
+) -> Result<ChatPrompt> {
     let tok = model.tokenizer.as_ref().ok_or_else(|| EngineError::NoTokenizer { path: model.path.clone() })?;
     let text = match &model.chat_template {
         Some(t) => t.render(messages, true, extra)?,

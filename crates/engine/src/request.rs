@@ -64,10 +64,20 @@ pub struct Finished {
 #[derive(Debug, Clone)]
 pub enum Event {
     /// Text of the reasoning or the answer, in order.
-    Segment { id: RequestId, segment: Segment },
+    Segment {
+        id: RequestId,
+        segment: Segment,
+    },
     /// A token was added to the output (sampled, or forced to close a spent thinking budget).
-    Token { id: RequestId, token: u32, logprob: Option<TokenLogprob> },
-    Finished { id: RequestId, output: Box<Finished> },
+    Token {
+        id: RequestId,
+        token: u32,
+        logprob: Option<TokenLogprob>,
+    },
+    Finished {
+        id: RequestId,
+        output: Box<Finished>,
+    },
 }
 
 impl Event {

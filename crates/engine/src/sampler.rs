@@ -2,9 +2,9 @@
 //! then a draw from a seeded generator (same seed, same output). Temperature 0 is greedy.
 //! The order follows transformers' logits processors so settings mean the same thing.
 
+use crate::error::EngineError;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use crate::error::EngineError;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,7 +126,11 @@ impl Sampler {
         let c = &mut self.candidates;
         c.clear();
         c.extend(
-            logits.iter().enumerate().map(|(i, &l)| (i as u32, l * inv_t)).filter(|(_, l)| l.is_finite() && *l >= floor),
+            logits
+                .iter()
+                .enumerate()
+                .map(|(i, &l)| (i as u32, l * inv_t))
+                .filter(|(_, l)| l.is_finite() && *l >= floor),
         );
         if c.is_empty() {
             return Some(argmax(logits));
@@ -303,7 +307,8 @@ mod tests {
 
     #[test]
     fn distribution_is_what_sample_draws_from() {
-        let params = SamplingParams { temperature: 0.8, top_k: 4, top_p: 0.9, min_p: 0.05, seed: 3, ..Default::default() };
+        let params =
+            SamplingParams { temperature: 0.8, top_k: 4, top_p: 0.9, min_p: 0.05, seed: 3, ..Default::default() };
         let d = Sampler::new(params.clone()).distribution(&mut logits(), &[]);
         assert!((d.iter().map(|x| x.1).sum::<f32>() - 1.0).abs() < 1e-6);
         assert!(d.windows(2).all(|w| w[0].1 >= w[1].1));

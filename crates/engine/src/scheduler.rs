@@ -10,10 +10,10 @@ use crate::prefix_cache::{PrefixCache, PrefixStats};
 use crate::request::{Event, Finished, Request, RequestId};
 use crate::sequence::{Sequence, StepContext};
 use crate::speculative::SpeculativeDecoder;
-use std::collections::HashMap;
-use reasoner_model::{KvDtype, LoadedModel, LogitsFor, SeqInput, PREFILL_CHUNK};
 use candle_core::Tensor;
 use rayon::prelude::*;
+use reasoner_model::{KvDtype, LoadedModel, LogitsFor, PREFILL_CHUNK, SeqInput};
+use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::time::Instant;
 
@@ -92,7 +92,8 @@ impl<'m> StepEngine<'m> {
         let f32_bytes = info.kv_cache_bytes_per_token as usize;
         // f16 halves the cache where the architecture stores it so (MLA's latent stays f32).
         let probe = model.new_cache();
-        let kv_bytes_per_token = if model.kv_dtype == KvDtype::F16 && probe.dtype() == KvDtype::F16 { f32_bytes / 2 } else { f32_bytes };
+        let kv_bytes_per_token =
+            if model.kv_dtype == KvDtype::F16 && probe.dtype() == KvDtype::F16 { f32_bytes / 2 } else { f32_bytes };
         Ok(Self {
             eos_ids: model.eos_ids(),
             close_think,
@@ -142,7 +143,10 @@ impl<'m> StepEngine<'m> {
         }
         if self.cfg.speculative {
             // The draft decoder samples inside itself: nothing can be forced or masked.
-            let off = |field: &'static str| EngineError::InvalidParam { field, message: "not available with speculative decoding".into() };
+            let off = |field: &'static str| EngineError::InvalidParam {
+                field,
+                message: "not available with speculative decoding".into(),
+            };
             if r.thinking_budget.is_some() {
                 return Err(off("thinking_budget"));
             }
@@ -280,8 +284,14 @@ impl<'m> StepEngine<'m> {
             }
             self.model.model.forward(&mut inputs, LogitsFor::Last)?
         };
-        let tok = self.model.tokenizer.as_ref().ok_or_else(|| EngineError::NoTokenizer { path: self.model.path.clone() })?;
-        let cx = StepContext { tok, eos_ids: &self.eos_ids, close_think: &self.close_think, close_counted: self.close_counted };
+        let tok =
+            self.model.tokenizer.as_ref().ok_or_else(|| EngineError::NoTokenizer { path: self.model.path.clone() })?;
+        let cx = StepContext {
+            tok,
+            eos_ids: &self.eos_ids,
+            close_think: &self.close_think,
+            close_counted: self.close_counted,
+        };
         let mut decoded = 0;
         // Which sequences sample this step (their whole history is now in the cache).
         let mut ready: Vec<Option<&Tensor>> = vec![None; self.running.len()];
@@ -332,15 +342,25 @@ impl<'m> StepEngine<'m> {
     /// Each running sequence through its own speculative decoder: the prompt on its first step,
     /// then a drafted and verified token or two per step.
     fn step_speculative(&mut self, events: &mut Vec<Event>) -> Result<()> {
-        let tok = self.model.tokenizer.as_ref().ok_or_else(|| EngineError::NoTokenizer { path: self.model.path.clone() })?;
-        let cx = StepContext { tok, eos_ids: &self.eos_ids, close_think: &self.close_think, close_counted: self.close_counted };
+        let tok =
+            self.model.tokenizer.as_ref().ok_or_else(|| EngineError::NoTokenizer { path: self.model.path.clone() })?;
+        let cx = StepContext {
+            tok,
+            eos_ids: &self.eos_ids,
+            close_think: &self.close_think,
+            close_counted: self.close_counted,
+        };
         for s in self.running.iter_mut() {
             let t0 = Instant::now();
             let tokens = match self.drafts.get_mut(&s.id) {
                 Some(d) => d.step()?.tokens,
                 None => {
-                    let (d, first) =
-                        SpeculativeDecoder::start_chunked(self.model, &s.history[..s.prompt_len], s.params(), self.cfg.prefill_chunk.max(1))?;
+                    let (d, first) = SpeculativeDecoder::start_chunked(
+                        self.model,
+                        &s.history[..s.prompt_len],
+                        s.params(),
+                        self.cfg.prefill_chunk.max(1),
+                    )?;
                     self.drafts.insert(s.id, d);
                     s.fed = s.prompt_len;
                     self.stats.prefill_tokens += s.prompt_len;

@@ -10,10 +10,9 @@ use crate::request::{Event, Request, RequestId, TokenLogprob};
 use crate::sampler::Sampler;
 use crate::stop::StopMatcher;
 use candle_core::Tensor;
-use reasoner_model::tokenizer::TextTokenizer;
 use reasoner_model::SequenceCache;
+use reasoner_model::tokenizer::TextTokenizer;
 use std::collections::VecDeque;
-
 
 /// What every sequence's token step reads from the engine.
 pub(crate) struct StepContext<'a> {
@@ -142,7 +141,14 @@ impl Sequence {
         self.push_token(id, None, thinking, cx, events)
     }
 
-    fn push_token(&mut self, id: u32, logprob: Option<TokenLogprob>, thinking: bool, cx: &StepContext<'_>, events: &mut Vec<Event>) -> Result<()> {
+    fn push_token(
+        &mut self,
+        id: u32,
+        logprob: Option<TokenLogprob>,
+        thinking: bool,
+        cx: &StepContext<'_>,
+        events: &mut Vec<Event>,
+    ) -> Result<()> {
         if !self.ignore_eos && cx.eos_ids.contains(&id) {
             self.finish("stop", events);
             return Ok(());
@@ -233,7 +239,7 @@ pub(crate) fn copy_row(t: &Tensor, out: &mut Vec<f32>) -> Result<()> {
     let t = t.contiguous()?;
     let (storage, layout) = t.storage_and_layout();
     let candle_core::Storage::Cpu(cpu) = &*storage else {
-        return Err(EngineError::Model(reasoner_model::ModelError::Invalid("logits are not on the CPU".into())));
+        return Err(EngineError::LogitsNotOnCpu);
     };
     let n = layout.shape().elem_count();
     let src = &cpu.as_slice::<f32>()?[layout.start_offset()..layout.start_offset() + n];

@@ -2,11 +2,11 @@
 //! MTP module, check [current, draft] in one main forward, then accept the draft or resample so
 //! every token still has exactly the main model's sampling distribution (Leviathan et al. 2023).
 
-use crate::error::EngineError;
+use crate::error::{EngineError, Result};
 use crate::sampler::{Sampler, SamplingParams};
 use candle_core::Tensor;
 use reasoner_model::causal_lm::MtpDraft;
-use reasoner_model::{LoadedModel, LogitsFor, ModelError, Result, SeqInput, SequenceCache, PREFILL_CHUNK};
+use reasoner_model::{LoadedModel, LogitsFor, PREFILL_CHUNK, SeqInput, SequenceCache};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -120,33 +120,56 @@ impl<'m> SpeculativeDecoder<'m> {
     /// decoding), through the main model and then the draft, so a long prompt's activations
     /// scale with the chunk; the last piece waits in `pending` for the first sampled token,
     /// which its last row predicts.
-    pub fn start_chunked(model: &'m LoadedModel, prompt_ids: &[u32], params: &SamplingParams, chunk: usize) -> Result<(Self, u32)> {
+    pub fn start_chunked(
+        model: &'m LoadedModel,
+        prompt_ids: &[u32],
+        params: &SamplingParams,
+        chunk: usize,
+    ) -> Result<(Self, u32)> {
         let lm = model.model.as_ref();
-        let draft = lm.mtp_draft().ok_or_else(|| ModelError::from(EngineError::NoMtp { path: model.path.clone() }))?;
+        let draft = lm.mtp_draft().ok_or_else(|| EngineError::NoMtp { path: model.path.clone() })?;
         params.validate()?;
         if prompt_ids.is_empty() {
-            return Err(ModelError::Invalid("empty prompt".into()));
+            return Err(EngineError::EmptyPrompt);
         }
         let (mut cache, mut draft_cache) = (model.new_cache(), draft.new_draft_cache());
         let pieces: Vec<&[u32]> = prompt_ids.chunks(chunk.max(1)).collect();
         let (last_piece, earlier) = pieces.split_last().expect("a non-empty prompt has a piece");
         let mut start = 0;
         for piece in earlier {
-            let (_, hidden) = draft.forward_with_all_hidden(&mut [SeqInput { tokens: piece, cache: Some(&mut cache) }], LogitsFor::Last)?;
+            let (_, hidden) = draft
+                .forward_with_all_hidden(&mut [SeqInput { tokens: piece, cache: Some(&mut cache) }], LogitsFor::Last)?;
             // Every row's next token is still in the prompt, so the piece goes through the draft
             // now (its logits would predict prompt tokens: not needed).
-            draft.draft_logits(&hidden[0], &prompt_ids[start + 1..=start + piece.len()], &mut draft_cache, LogitsFor::Last)?;
+            draft.draft_logits(
+                &hidden[0],
+                &prompt_ids[start + 1..=start + piece.len()],
+                &mut draft_cache,
+                LogitsFor::Last,
+            )?;
             start += piece.len();
         }
-        let (logits, mut hidden) =
-            draft.forward_with_all_hidden(&mut [SeqInput { tokens: last_piece, cache: Some(&mut cache) }], LogitsFor::Last)?;
+        let (logits, mut hidden) = draft.forward_with_all_hidden(
+            &mut [SeqInput { tokens: last_piece, cache: Some(&mut cache) }],
+            LogitsFor::Last,
+        )?;
         let pending = hidden.swap_remove(0);
         let mut sampler = Sampler::new(params.clone());
         let mut history = prompt_ids.to_vec();
         let first = sampler.sample(&mut row(&logits[0], 0)?, &history);
         history.push(first);
         let stats = SpecStats { main_forwards: pieces.len(), ..SpecStats::default() };
-        let mut d = Self { draft, sampler, cache, draft_cache, history, pending, pending_from: start + 1, draft_logits: None, stats };
+        let mut d = Self {
+            draft,
+            sampler,
+            cache,
+            draft_cache,
+            history,
+            pending,
+            pending_from: start + 1,
+            draft_logits: None,
+            stats,
+        };
         // The rest of the prompt through the draft now, so that the decode steps only see one or two rows.
         d.draft_logits = Some(d.run_draft()?);
         Ok((d, first))
@@ -156,7 +179,7 @@ impl<'m> SpeculativeDecoder<'m> {
     fn run_draft(&mut self) -> Result<Tensor> {
         let rows = self.pending.dim(0)?;
         let next = &self.history[self.pending_from..self.pending_from + rows];
-        self.draft.draft_logits(&self.pending, next, &mut self.draft_cache, LogitsFor::Last)
+        Ok(self.draft.draft_logits(&self.pending, next, &mut self.draft_cache, LogitsFor::Last)?)
     }
 
     /// Prompt and every token so far.
@@ -177,9 +200,10 @@ impl<'m> SpeculativeDecoder<'m> {
         self.stats.drafted += 1;
 
         let tokens = [self.history[n - 1], d];
-        let (logits, hidden) = self
-            .draft
-            .forward_with_all_hidden(&mut [SeqInput { tokens: &tokens, cache: Some(&mut self.cache) }], LogitsFor::All)?;
+        let (logits, hidden) = self.draft.forward_with_all_hidden(
+            &mut [SeqInput { tokens: &tokens, cache: Some(&mut self.cache) }],
+            LogitsFor::All,
+        )?;
         self.stats.main_forwards += 1;
         let p = self.sampler.distribution(&mut row(&logits[0], 0)?, &self.history);
         let (draft_prob, main_prob) = (prob_of(&q, d), prob_of(&p, d));

@@ -30,7 +30,10 @@ impl StopMatcher {
             .map(|s| {
                 (1..s.len().min(self.held.len() + 1))
                     .rev()
-                    .find(|&n| self.held.is_char_boundary(self.held.len() - n) && s.starts_with(&self.held[self.held.len() - n..]))
+                    .find(|&n| {
+                        self.held.is_char_boundary(self.held.len() - n)
+                            && s.starts_with(&self.held[self.held.len() - n..])
+                    })
                     .unwrap_or(0)
             })
             .max()

@@ -7,10 +7,10 @@ use common::*;
 
 use reasoner_engine::sampler::argmax;
 use reasoner_engine::speculative::{
-    acceptance_probability, generate_speculative, residual_distribution, verify_draft, SpeculativeDecoder,
+    SpeculativeDecoder, acceptance_probability, generate_speculative, residual_distribution, verify_draft,
 };
 use reasoner_engine::{Sampler, SamplingParams};
-use reasoner_model::{load_model, LoadedModel, LogitsFor, SeqInput};
+use reasoner_model::{LoadedModel, LogitsFor, SeqInput, load_model};
 
 fn mtp_model() -> LoadedModel {
     load_model(&fixture("deepseek_v3_mtp")).unwrap()
@@ -26,7 +26,8 @@ fn plain_greedy(m: &LoadedModel, prompt: &[u32], n: usize) -> Vec<u32> {
     let mut out = vec![next];
     while out.len() < n {
         let tok = [next];
-        let logits = m.model.forward(&mut [SeqInput { tokens: &tok, cache: Some(&mut cache) }], LogitsFor::Last).unwrap();
+        let logits =
+            m.model.forward(&mut [SeqInput { tokens: &tok, cache: Some(&mut cache) }], LogitsFor::Last).unwrap();
         next = argmax(&logits[0].flatten_all().unwrap().to_vec1::<f32>().unwrap());
         out.push(next);
     }
@@ -55,7 +56,8 @@ fn greedy_speculative_equals_plain_greedy() {
 fn chunked_prompt_drafts_as_one_pass() {
     let m = mtp_model();
     let steps = |chunk: usize| {
-        let (mut dec, first) = SpeculativeDecoder::start_chunked(&m, PROMPT, &SamplingParams::greedy(16), chunk).unwrap();
+        let (mut dec, first) =
+            SpeculativeDecoder::start_chunked(&m, PROMPT, &SamplingParams::greedy(16), chunk).unwrap();
         let steps: Vec<_> = (0..8).map(|_| dec.step().unwrap()).collect();
         (first, steps, dec.stats.main_forwards)
     };
@@ -67,7 +69,10 @@ fn chunked_prompt_drafts_as_one_pass() {
         assert_eq!(forwards, PROMPT.len().div_ceil(chunk) + 8, "chunk {chunk}");
         for (i, (a, b)) in pieces.iter().zip(&whole).enumerate() {
             assert_eq!((a.draft, a.accepted, &a.tokens), (b.draft, b.accepted, &b.tokens), "chunk {chunk}, step {i}");
-            assert!((a.draft_prob - b.draft_prob).abs() < 1e-4 && (a.main_prob - b.main_prob).abs() < 1e-4, "chunk {chunk}, step {i}: {a:?} vs {b:?}");
+            assert!(
+                (a.draft_prob - b.draft_prob).abs() < 1e-4 && (a.main_prob - b.main_prob).abs() < 1e-4,
+                "chunk {chunk}, step {i}: {a:?} vs {b:?}"
+            );
         }
     }
 }
@@ -164,18 +169,27 @@ fn accept_or_resample_keeps_the_main_distribution_on_model_outputs() {
     let draft = m.model.mtp_draft().unwrap();
     let vocab = m.model.info().vocab_size;
     let mut cache = m.model.new_cache();
-    let (logits, hidden) =
-        draft.forward_with_all_hidden(&mut [SeqInput { tokens: PROMPT, cache: Some(&mut cache) }], LogitsFor::Last).unwrap();
+    let (logits, hidden) = draft
+        .forward_with_all_hidden(&mut [SeqInput { tokens: PROMPT, cache: Some(&mut cache) }], LogitsFor::Last)
+        .unwrap();
     let first = argmax(&logits[0].flatten_all().unwrap().to_vec1::<f32>().unwrap());
     let mut history = PROMPT.to_vec();
     history.push(first);
     let mut draft_cache = draft.new_draft_cache();
     let q_logits = draft.draft_logits(&hidden[0], &history[1..], &mut draft_cache, LogitsFor::Last).unwrap();
-    let (p_logits, _) =
-        draft.forward_with_all_hidden(&mut [SeqInput { tokens: &[first], cache: Some(&mut cache) }], LogitsFor::Last).unwrap();
+    let (p_logits, _) = draft
+        .forward_with_all_hidden(&mut [SeqInput { tokens: &[first], cache: Some(&mut cache) }], LogitsFor::Last)
+        .unwrap();
     for params in [
         SamplingParams { temperature: 1.0, top_p: 1.0, ..Default::default() },
-        SamplingParams { temperature: 0.7, top_k: 40, top_p: 0.9, min_p: 0.02, repeat_penalty: 1.3, ..Default::default() },
+        SamplingParams {
+            temperature: 0.7,
+            top_k: 40,
+            top_p: 0.9,
+            min_p: 0.02,
+            repeat_penalty: 1.3,
+            ..Default::default()
+        },
         SamplingParams { temperature: 2.0, top_k: 5, top_p: 1.0, ..Default::default() },
     ] {
         let mut s = Sampler::new(params.clone());
@@ -204,7 +218,8 @@ fn sampled_tokens_follow_plain_sampling() {
     let params = SamplingParams { temperature: 1.0, top_k: 60, top_p: 1.0, ..Default::default() };
     let dist_after = |history: &[u32]| {
         let logits = m.model.forward(&mut [SeqInput { tokens: history, cache: None }], LogitsFor::Last).unwrap();
-        Sampler::new(params.clone()).distribution(&mut logits[0].flatten_all().unwrap().to_vec1::<f32>().unwrap(), history)
+        Sampler::new(params.clone())
+            .distribution(&mut logits[0].flatten_all().unwrap().to_vec1::<f32>().unwrap(), history)
     };
     let mut expected = vec![0f64; vocab];
     for (t1, p1) in dist_after(PROMPT) {
@@ -256,7 +271,8 @@ fn drafts_line_up_with_the_full_pass() {
         steps.push((before, dec.step().unwrap()));
     }
     let all = dec.history().to_vec();
-    let (main, hidden) = draft.forward_with_all_hidden(&mut [SeqInput { tokens: &all, cache: None }], LogitsFor::All).unwrap();
+    let (main, hidden) =
+        draft.forward_with_all_hidden(&mut [SeqInput { tokens: &all, cache: None }], LogitsFor::All).unwrap();
     let h = hidden[0].narrow(0, 0, all.len() - 1).unwrap();
     let mut cache = draft.new_draft_cache();
     let mtp = draft.draft_logits(&h, &all[1..], &mut cache, LogitsFor::All).unwrap();

@@ -10,7 +10,7 @@ use reasoner_engine::{
     Completion, Engine, EngineConfig, EngineError, Event, GenerationRequest, Request, SamplingParams, StepEngine,
 };
 use reasoner_model::chat_template::ChatMessage;
-use reasoner_model::{load_model, LoadedModel, LogitsFor, SeqInput};
+use reasoner_model::{LoadedModel, LogitsFor, SeqInput, load_model};
 use std::collections::HashMap;
 
 fn model() -> LoadedModel {
@@ -60,8 +60,10 @@ fn run(e: &mut StepEngine<'_>) -> HashMap<u64, (Completion, usize)> {
 #[test]
 fn joining_between_steps_and_small_prefill_pieces_keep_greedy_tokens() {
     let m = model();
-    let prompts: Vec<(Vec<u32>, bool)> =
-        ["What is 2+3?", "Say hello to the world in three languages, please.", "x"].iter().map(|t| prompt(&m, t)).collect();
+    let prompts: Vec<(Vec<u32>, bool)> = ["What is 2+3?", "Say hello to the world in three languages, please.", "x"]
+        .iter()
+        .map(|t| prompt(&m, t))
+        .collect();
     let want: Vec<Vec<u32>> = prompts.iter().map(|(p, _)| reference_greedy(&m, p, 20)).collect();
     assert!(want.iter().all(|w| w.len() >= 10), "the references run long enough to compare: {want:?}");
     let cfg = EngineConfig { max_batch: 4, prefill_chunk: 5, prefill_tokens_per_step: 7, ..EngineConfig::default() };
@@ -90,7 +92,8 @@ fn batch_generate_matches_reference_and_seeds_reproduce() {
     let m = model();
     let (p, open) = prompt(&m, "What is 2+3?");
     let want = reference_greedy(&m, &p, 16);
-    let greedy = GenerationRequest { prompt_ids: p.clone(), params: SamplingParams::greedy(16), stop: vec![], think_open: open };
+    let greedy =
+        GenerationRequest { prompt_ids: p.clone(), params: SamplingParams::greedy(16), stop: vec![], think_open: open };
     let sampled = |seed| GenerationRequest {
         params: SamplingParams { temperature: 1.0, top_p: 1.0, seed, max_tokens: 16, ..SamplingParams::default() },
         ..greedy.clone()
@@ -190,11 +193,18 @@ fn thinking_budget_closes_the_block_and_the_model_answers() {
 #[test]
 fn bad_requests_are_refused_before_they_reach_the_batch() {
     let m = model();
-    let mut e = StepEngine::new(&m, EngineConfig { kv_budget_bytes: Some(100_000), ..EngineConfig::default() }).unwrap();
+    let mut e =
+        StepEngine::new(&m, EngineConfig { kv_budget_bytes: Some(100_000), ..EngineConfig::default() }).unwrap();
     let err = |r| e_add(&m, r);
     assert!(matches!(err(request(&[], false, SamplingParams::greedy(4))), EngineError::EmptyPrompt));
-    assert!(matches!(err(request(&[5, 9999], false, SamplingParams::greedy(4))), EngineError::TokenOutOfRange { id: 9999, .. }));
-    assert!(matches!(err(request(&vec![5; 300], false, SamplingParams::greedy(4))), EngineError::PromptTooLong { tokens: 300, limit: 256 }));
+    assert!(matches!(
+        err(request(&[5, 9999], false, SamplingParams::greedy(4))),
+        EngineError::TokenOutOfRange { id: 9999, .. }
+    ));
+    assert!(matches!(
+        err(request(&vec![5; 300], false, SamplingParams::greedy(4))),
+        EngineError::PromptTooLong { tokens: 300, limit: 256 }
+    ));
     let bad_t = SamplingParams { temperature: -1.0, ..SamplingParams::greedy(4) };
     assert!(matches!(err(request(&[5], false, bad_t)), EngineError::InvalidParam { field: "temperature", .. }));
     // KV budget: 3 layers x 2 kv heads x 16 dims x 2 (k, v) x 4 bytes = 768 bytes a token (f32).

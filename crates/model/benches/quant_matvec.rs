@@ -8,8 +8,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
-use reasoner_model::quant::kernels::{self, matvec_with, Kernels};
-use reasoner_model::quant::{GgmlType, QMatrix, X8Matrix};
+use reasoner_model::kernels::InterleavedMatrix;
+use reasoner_model::kernels::{self, Kernels, matvec_with};
+use reasoner_model::quant::{GgmlType, QMatrix};
 
 /// (rows, cols): Qwen2.5-0.5B's and 1.5B's MLP down projections.
 const SHAPES: [(usize, usize); 2] = [(896, 4864), (1536, 8960)];
@@ -67,7 +68,7 @@ fn matvec_gbs(k: &Kernels, mats: &[QMatrix], threads: usize, min_time: Duration)
 }
 
 /// As `matvec_gbs` for K-quant matrices interleaved eight rows at a time.
-fn x8_matvec_gbs(mats: &[X8Matrix], threads: usize, min_time: Duration) -> f64 {
+fn x8_matvec_gbs(mats: &[InterleavedMatrix], threads: usize, min_time: Duration) -> f64 {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
     let (rows, cols) = (mats[0].rows, mats[0].cols);
     let x: Vec<f32> = (0..cols).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5).collect();
@@ -87,7 +88,8 @@ fn x8_matvec_gbs(mats: &[X8Matrix], threads: usize, min_time: Duration) -> f64 {
 fn main() {
     let quick = std::env::var("QUICK").is_ok();
     // Comma-separated filters on the type and kernel columns (all when unset).
-    let keep = |var: &str, name: &str| std::env::var(var).map_or(true, |v| v.split(',').any(|x| x.eq_ignore_ascii_case(name)));
+    let keep =
+        |var: &str, name: &str| std::env::var(var).map_or(true, |v| v.split(',').any(|x| x.eq_ignore_ascii_case(name)));
     let min_time = Duration::from_millis(if quick { 300 } else { 1500 });
     let tables = kernels::available();
     let best = kernels::kernels();
@@ -96,9 +98,14 @@ fn main() {
     let mem = [memory_read_gbs(1, min_time), memory_read_gbs(2, min_time)];
     println!("memory read bandwidth (sum over 1 GiB f32): 1 thread {:.1} GB/s, 2 threads {:.1} GB/s", mem[0], mem[1]);
     println!();
-    println!("{:<6} {:>11} {:>8} {:>7} {:>5} {:>9} {:>9} {:>8}", "type", "shape", "MiB", "kernels", "thr", "hot GB/s", "cold GB/s", "cold/mem");
+    println!(
+        "{:<6} {:>11} {:>8} {:>7} {:>5} {:>9} {:>9} {:>8}",
+        "type", "shape", "MiB", "kernels", "thr", "hot GB/s", "cold GB/s", "cold/mem"
+    );
 
-    for dtype in [GgmlType::Q8_0, GgmlType::Q5_0, GgmlType::Q4K, GgmlType::Q6K].into_iter().filter(|t| keep("TYPES", t.name())) {
+    for dtype in
+        [GgmlType::Q8_0, GgmlType::Q5_0, GgmlType::Q4K, GgmlType::Q6K].into_iter().filter(|t| keep("TYPES", t.name()))
+    {
         // SHAPE=RxC measures that shape instead of the two model shapes.
         let custom = std::env::var("SHAPE").ok().and_then(|v| {
             let (r, c) = v.split_once('x')?;
@@ -128,20 +135,38 @@ fn main() {
                     );
                 }
             }
-            if X8Matrix::fits(dtype, rows, cols) && keep("KERNELS", "x8") {
-                let x8 = X8Matrix::from_rows(dtype, &m.data, rows, cols).unwrap();
+            if InterleavedMatrix::fits(dtype, rows, cols) && keep("KERNELS", "x8") {
+                let x8 = InterleavedMatrix::from_rows(dtype, &m.data, rows, cols).unwrap();
                 if std::env::var("KERNEL").is_ok() {
                     let x: Vec<f32> = (0..cols).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5).collect();
-                    let gbs: Vec<String> = (0..5).map(|_| format!("{:.1}", x8.kernel_bytes_per_s(&x, 200) / 1e9)).collect();
-                    println!("{:<6} {:>11} {:>8.2} {:>7} kernel alone, 1 core, GB/s: {}", dtype.name(), format!("{rows}x{cols}"), mib, "x8", gbs.join(" "));
+                    let gbs: Vec<String> =
+                        (0..5).map(|_| format!("{:.1}", x8.kernel_bytes_per_s(&x, 200) / 1e9)).collect();
+                    println!(
+                        "{:<6} {:>11} {:>8.2} {:>7} kernel alone, 1 core, GB/s: {}",
+                        dtype.name(),
+                        format!("{rows}x{cols}"),
+                        mib,
+                        "x8",
+                        gbs.join(" ")
+                    );
                     continue;
                 }
-                let cold: Vec<X8Matrix> = (0..copies).map(|_| x8.clone()).collect();
+                let cold: Vec<InterleavedMatrix> = (0..copies).map(|_| x8.clone()).collect();
                 for threads in [1, 2] {
                     let h = x8_matvec_gbs(std::slice::from_ref(&x8), threads, min_time);
                     let c = x8_matvec_gbs(&cold, threads, min_time);
                     let (shape, pct) = (format!("{rows}x{cols}"), 100.0 * c / mem[threads - 1]);
-                    println!("{:<6} {:>11} {:>8.2} {:>7} {:>5} {:>9.1} {:>9.1} {:>7.0}%", dtype.name(), shape, mib, "x8", threads, h, c, pct);
+                    println!(
+                        "{:<6} {:>11} {:>8.2} {:>7} {:>5} {:>9.1} {:>9.1} {:>7.0}%",
+                        dtype.name(),
+                        shape,
+                        mib,
+                        "x8",
+                        threads,
+                        h,
+                        c,
+                        pct
+                    );
                 }
             }
         }

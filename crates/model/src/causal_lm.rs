@@ -2,6 +2,7 @@
 //! more sequences through the model, each with its own cache, and return logits.
 
 use crate::error::{ModelError, Result};
+pub use crate::layers::batch::{BatchLayout, SeqRows};
 use crate::layers::kv_cache::{KvDtype, SequenceCache};
 use candle_core::Tensor;
 use serde::Serialize;
@@ -67,13 +68,23 @@ pub trait CausalLm: Send + Sync {
 pub trait MtpDraft: Send + Sync {
     /// The main model's forward: logits of the rows `which` asks for, and the final hidden
     /// states (after the final norm) of every new row, (len, hidden) per sequence.
-    fn forward_with_all_hidden(&self, seqs: &mut [SeqInput<'_>], which: LogitsFor) -> Result<(Vec<Tensor>, Vec<Tensor>)>;
+    fn forward_with_all_hidden(
+        &self,
+        seqs: &mut [SeqInput<'_>],
+        which: LogitsFor,
+    ) -> Result<(Vec<Tensor>, Vec<Tensor>)>;
     /// An empty cache for the draft module.
     fn new_draft_cache(&self) -> SequenceCache;
     /// Draft logits for one sequence. `hidden` (len, hidden) holds the main model's states of
     /// positions p .. p+len, `next_tokens` the tokens t[p+1 ..= p+len], and `cache` positions
     /// 0 .. p; returns the logits of t[p+2 ..= p+len+1], (1, vocab) for `Last` or (len, vocab).
-    fn draft_logits(&self, hidden: &Tensor, next_tokens: &[u32], cache: &mut SequenceCache, which: LogitsFor) -> Result<Tensor>;
+    fn draft_logits(
+        &self,
+        hidden: &Tensor,
+        next_tokens: &[u32],
+        cache: &mut SequenceCache,
+        which: LogitsFor,
+    ) -> Result<Tensor>;
 }
 
 /// Prompt tokens per forward call when prompts go through the cache (llama.cpp's default
@@ -98,13 +109,23 @@ pub fn forward_chunked(lm: &dyn CausalLm, seqs: &mut [SeqInput<'_>], chunk: usiz
             .iter_mut()
             .enumerate()
             .filter(|(_, s)| s.tokens.len() > start)
-            .map(|(i, s)| (i, SeqInput { tokens: &s.tokens[start..s.tokens.len().min(start + chunk)], cache: s.cache.as_deref_mut() }))
+            .map(|(i, s)| {
+                (
+                    i,
+                    SeqInput {
+                        tokens: &s.tokens[start..s.tokens.len().min(start + chunk)],
+                        cache: s.cache.as_deref_mut(),
+                    },
+                )
+            })
             .unzip();
         for (i, logits) in active.into_iter().zip(lm.forward(&mut pieces, LogitsFor::Last)?) {
             last[i] = Some(logits);
         }
     }
-    last.into_iter().map(|l| l.ok_or_else(|| ModelError::Invalid("chunked prefill produced no logits".into()))).collect()
+    last.into_iter()
+        .map(|l| l.ok_or_else(|| ModelError::Invalid("chunked prefill produced no logits".into())))
+        .collect()
 }
 
 /// Refuse ids past the embedding table before they reach an index op.
@@ -120,26 +141,36 @@ pub fn check_token_ids(seqs: &[SeqInput<'_>], vocab_size: usize) -> Result<()> {
     Ok(())
 }
 
-/// Row layout of a batch flattened to (n, hidden): (start row, rows, first position) per sequence.
-pub fn batch_spans(seqs: &[SeqInput<'_>]) -> Vec<(usize, usize, usize)> {
-    let mut row = 0;
-    seqs.iter()
-        .map(|s| {
-            let pos = s.cache.as_ref().map(|c| c.position()).unwrap_or(0);
-            let span = (row, s.tokens.len(), pos);
-            row += s.tokens.len();
-            span
-        })
-        .collect()
+impl BatchLayout {
+    /// The layout of `seqs`, each starting at its cache's position (0 without one).
+    pub fn of(seqs: &[SeqInput<'_>]) -> Self {
+        let mut layout = Self::default();
+        for s in seqs {
+            layout.push(s.tokens.len(), s.cache.as_ref().map(|c| c.position()).unwrap_or(0));
+        }
+        layout
+    }
+
+    /// Pick the rows whose logits are wanted: the last row of each sequence, or all its rows.
+    pub fn select_rows(&self, x: &Tensor, which: LogitsFor) -> candle_core::Result<Vec<Tensor>> {
+        self.seqs
+            .iter()
+            .map(|s| match which {
+                LogitsFor::Last => x.narrow(0, s.row + s.len - 1, 1),
+                LogitsFor::All => x.narrow(0, s.row, s.len),
+            })
+            .collect()
+    }
 }
 
-/// Pick the rows whose logits are wanted: the last row of each span, or all rows.
-pub fn select_rows(x: &Tensor, spans: &[(usize, usize, usize)], which: LogitsFor) -> candle_core::Result<Vec<Tensor>> {
-    spans
-        .iter()
-        .map(|&(row, len, _)| match which {
-            LogitsFor::Last => x.narrow(0, row + len - 1, 1),
-            LogitsFor::All => x.narrow(0, row, len),
-        })
-        .collect()
+/// Scoring a token sequence (the `reasoner logprobs` contract): `out[i]` = ln p(ids[i + 1] |
+/// ids[..=i]), length ids.len() - 1, from one full forward pass in f32.
+pub fn token_logprobs(model: &dyn CausalLm, ids: &[u32]) -> Result<Vec<f32>> {
+    if ids.len() < 2 {
+        return Err(ModelError::Invalid("need at least two tokens to score".into()));
+    }
+    let logits = model.forward(&mut [SeqInput { tokens: ids, cache: None }], LogitsFor::All)?;
+    let logits = logits.into_iter().next().ok_or_else(|| ModelError::Invalid("model returned no logits".into()))?;
+    let logp = crate::layers::log_softmax_last_dim(&logits)?.to_vec2::<f32>()?;
+    Ok((0..ids.len() - 1).map(|i| logp[i][ids[i + 1] as usize]).collect())
 }

@@ -2,19 +2,21 @@
 //! template, generation defaults). Everything a command needs comes back in one `LoadedModel`.
 
 use crate::causal_lm::CausalLm;
-use crate::layers::kv_cache::{KvDtype, SequenceCache};
-use crate::chat_template::ChatTemplate;
 use crate::config::{GenerationDefaults, RawConfig};
 use crate::error::{ModelError, Result};
+use crate::formats::gguf::GgufFile;
+use crate::formats::gguf::config::config_from_metadata;
+use crate::formats::gguf::source::GgufSource;
+use crate::formats::gguf::tokenizer::tokenizer_from_metadata;
+use crate::formats::safetensors::SafetensorsDir;
+use crate::formats::weights::{StorageSummary, WeightSource};
+use crate::layers::kv_cache::{KvDtype, SequenceCache};
 use crate::models::load_architecture;
-use crate::tokenizer::{TextTokenizer, TokenizerConfig};
-use crate::gguf::GgufFile;
-use crate::gguf_arch::{config_from_metadata, tokenizer_from_metadata};
-use crate::gguf_source::GgufSource;
-use crate::weights::{SafetensorsDir, WeightSource};
-use std::sync::Arc;
+use crate::text::chat_template::ChatTemplate;
+use crate::text::tokenizer::{TextTokenizer, TokenizerConfig};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub struct LoadedModel {
     pub path: PathBuf,
@@ -56,7 +58,10 @@ pub fn load_model(path: &Path) -> Result<LoadedModel> {
         if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) {
             return load_gguf(path);
         }
-        return Err(ModelError::io(path, "expected a Hugging Face model directory (config.json + *.safetensors) or a .gguf file"));
+        return Err(ModelError::io(
+            path,
+            "expected a Hugging Face model directory (config.json + *.safetensors) or a .gguf file",
+        ));
     }
     let weights = SafetensorsDir::open(path)?;
     load_model_with_weights(path, &path.join("config.json"), &weights)
@@ -65,7 +70,11 @@ pub fn load_model(path: &Path) -> Result<LoadedModel> {
 /// A model whose config, tokenizer and template come from the directory `dir` (config from
 /// `config_path`) and whose weights come from `weights`: the trainer builds its models this way
 /// from tensors it holds in memory (trainable variables, or a fresh random init).
-pub fn load_model_with_weights(dir: &Path, config_path: &Path, weights: &dyn WeightSource) -> Result<LoadedModel> {
+pub fn load_model_with_weights<W: WeightSource + StorageSummary>(
+    dir: &Path,
+    config_path: &Path,
+    weights: &W,
+) -> Result<LoadedModel> {
     let path = dir;
     let raw = RawConfig::read(config_path)?;
     let model = load_architecture(&raw, weights)?;
@@ -75,7 +84,16 @@ pub fn load_model_with_weights(dir: &Path, config_path: &Path, weights: &dyn Wei
     let tokenizer = if tok_path.exists() { Some(TextTokenizer::load(&tok_path, &tok_cfg)?) } else { None };
     let chat_template = load_chat_template(path, &tok_cfg)?;
     let generation = GenerationDefaults::read_optional(&path.join("generation_config.json"))?;
-    Ok(LoadedModel { path: path.to_path_buf(), model, tokenizer, chat_template, generation, storage_dtypes, weight_bytes, kv_dtype: KvDtype::F32 })
+    Ok(LoadedModel {
+        path: path.to_path_buf(),
+        model,
+        tokenizer,
+        chat_template,
+        generation,
+        storage_dtypes,
+        weight_bytes,
+        kv_dtype: KvDtype::F32,
+    })
 }
 
 /// `chat_template.jinja` wins over tokenizer_config.json's `chat_template`, as in transformers.
@@ -98,7 +116,8 @@ pub fn load_gguf(path: &Path) -> Result<LoadedModel> {
     let tokenizer = tokenizer_from_metadata(file.metadata(), path)?;
     let tokens = file.metadata().get("tokenizer.ggml.tokens").and_then(|v| v.as_array()).map_or(0, |a| a.len());
     // The tokenizer now holds the vocabulary; the parsed copy (~10 MB for 150k tokens) can go.
-    for key in ["tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type", "tokenizer.ggml.scores"] {
+    for key in ["tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type", "tokenizer.ggml.scores"]
+    {
         file.remove_metadata(key);
     }
     let file = Arc::new(file);
@@ -109,8 +128,11 @@ pub fn load_gguf(path: &Path) -> Result<LoadedModel> {
     if let Some(info) = file.tensor("rope_freqs.weight") {
         // Llama 3 scaling as llama.cpp stores it: one divisor per rotary frequency.
         let mut factors = vec![0f32; info.n_elements() as usize];
-        crate::quant::dequantize_row(info.dtype, file.data_of(info), &mut factors)
-            .map_err(|e| ModelError::Tensor { file: path.display().to_string(), tensor: info.name.clone(), message: e.to_string() })?;
+        crate::quant::dequantize_row(info.dtype, file.data_of(info), &mut factors).map_err(|e| ModelError::Tensor {
+            file: path.display().to_string(),
+            tensor: info.name.clone(),
+            message: e.to_string(),
+        })?;
         json["rope_scaling"] = serde_json::json!({"rope_type": "freq_factors", "factors": factors});
     }
     let raw = RawConfig { path: path.to_path_buf(), json };
@@ -122,14 +144,32 @@ pub fn load_gguf(path: &Path) -> Result<LoadedModel> {
     };
     let (bos, eos) = (token_text("tokenizer.ggml.bos_token_id"), token_text("tokenizer.ggml.eos_token_id"));
     let chat_template = match meta.get("tokenizer.chat_template").and_then(|v| v.as_str()) {
-        Some(t) => Some(ChatTemplate::new(t, &format!("{} (tokenizer.chat_template)", path.display()), bos.as_deref(), eos.as_deref())?),
+        Some(t) => Some(ChatTemplate::new(
+            t,
+            &format!("{} (tokenizer.chat_template)", path.display()),
+            bos.as_deref(),
+            eos.as_deref(),
+        )?),
         None => None,
     };
     let generation = GenerationDefaults {
-        eos_token_id: meta.get("tokenizer.ggml.eos_token_id").and_then(|v| v.as_u64()).map(|i| vec![i as u32]).unwrap_or_default(),
+        eos_token_id: meta
+            .get("tokenizer.ggml.eos_token_id")
+            .and_then(|v| v.as_u64())
+            .map(|i| vec![i as u32])
+            .unwrap_or_default(),
         bos_token_id: meta.get("tokenizer.ggml.bos_token_id").and_then(|v| v.as_u64()).map(|i| i as u32),
         ..Default::default()
     };
     let tokenizer = Some(TextTokenizer::from_gguf(tokenizer, path, bos, eos));
-    Ok(LoadedModel { path: path.to_path_buf(), model, tokenizer, chat_template, generation, storage_dtypes, weight_bytes, kv_dtype: KvDtype::F32 })
+    Ok(LoadedModel {
+        path: path.to_path_buf(),
+        model,
+        tokenizer,
+        chat_template,
+        generation,
+        storage_dtypes,
+        weight_bytes,
+        kv_dtype: KvDtype::F32,
+    })
 }

@@ -2,7 +2,9 @@
 //! single added tokens, our loader reads what it writes, the chat template renders as R1's own
 //! template does, and the traces fit a tiny model's context (their token lengths are printed).
 
-use reasoner_model::bpe_train::{BOS, EOS, R1_CHAT_TEMPLATE, SPECIAL_TOKENS, train_tokenizer, train_tokenizer_from_texts};
+use reasoner_model::bpe_train::{
+    BOS, EOS, R1_CHAT_TEMPLATE, SPECIAL_TOKENS, train_tokenizer, train_tokenizer_from_texts,
+};
 use reasoner_model::chat_template::{ChatMessage, ChatTemplate};
 use reasoner_model::tokenizer::{TextTokenizer, TokenizerConfig};
 use reasoner_tasks::recipe_data::{EvalGuard, Mix, SftExample, sft_examples};
@@ -22,7 +24,8 @@ fn load(dir: &Path) -> (TextTokenizer, ChatTemplate) {
     let cfg = TokenizerConfig::read_optional(&dir.join("tokenizer_config.json")).unwrap();
     let tok = TextTokenizer::load(&dir.join("tokenizer.json"), &cfg).unwrap();
     let source = cfg.chat_template.as_deref().expect("chat_template in tokenizer_config.json");
-    let tmpl = ChatTemplate::new(source, "tokenizer_config.json", cfg.bos_token.as_deref(), cfg.eos_token.as_deref()).unwrap();
+    let tmpl =
+        ChatTemplate::new(source, "tokenizer_config.json", cfg.bos_token.as_deref(), cfg.eos_token.as_deref()).unwrap();
     (tok, tmpl)
 }
 
@@ -55,15 +58,33 @@ fn digits_and_markers_are_single_tokens() {
     assert_eq!(digit_tokens, 10);
     let ids = tok.encode("What is 347 + 5890?", false).unwrap();
     let pieces: Vec<String> = ids.iter().map(|&i| tok.decode(&[i], false).unwrap()).collect();
-    assert!(pieces.ends_with(&["3".into(), "4".into(), "7".into(), " + ".into(), "5".into(), "8".into(), "9".into(), "0".into(), "?".into()]), "{pieces:?}");
+    assert!(
+        pieces.ends_with(&[
+            "3".into(),
+            "4".into(),
+            "7".into(),
+            " + ".into(),
+            "5".into(),
+            "8".into(),
+            "9".into(),
+            "0".into(),
+            "?".into()
+        ]),
+        "{pieces:?}"
+    );
     // Raw text gets BOS, as R1's tokenizer adds it; rendered chat prompts already hold it.
     assert_eq!(tok.encode("hello", true).unwrap()[0], 0);
     assert_ne!(tok.encode("hello", false).unwrap()[0], 0);
-    let marked = tok.encode("<｜User｜>hi<｜Assistant｜><think>\nok\n</think>\n\ndone<｜end▁of▁sentence｜>", false).unwrap();
+    let marked =
+        tok.encode("<｜User｜>hi<｜Assistant｜><think>\nok\n</think>\n\ndone<｜end▁of▁sentence｜>", false).unwrap();
     for special in [2, 3, 4, 5, 1] {
         assert!(marked.contains(&special), "{marked:?}");
     }
-    for text in ["café ✓ 日本語 — emoji 🙂", "Try 55 + 36 = 91, 91 - 19 = 72.\n\\boxed{(55 + 36) - 19}", "  two  spaces\tand tab"] {
+    for text in [
+        "café ✓ 日本語 — emoji 🙂",
+        "Try 55 + 36 = 91, 91 - 19 = 72.\n\\boxed{(55 + 36) - 19}",
+        "  two  spaces\tand tab",
+    ] {
         let ids = tok.encode(text, false).unwrap();
         assert_eq!(tok.decode(&ids, false).unwrap(), text);
     }
@@ -81,7 +102,11 @@ fn template_renders_like_r1s_own() {
     assert_eq!(first, "<｜begin▁of▁sentence｜><｜User｜>What is 347 + 589?<｜Assistant｜><think>\n");
     // DeepSeek's own template (R1-Distill-Qwen's tokenizer_config.json, kept for the golden
     // fixtures) renders the same text for conversations without tools.
-    let r1 = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tools/golden/templates/deepseek_r1_distill_qwen.jinja")).unwrap();
+    let r1 = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tools/golden/templates/deepseek_r1_distill_qwen.jinja"
+    ))
+    .unwrap();
     let r1 = ChatTemplate::new(&r1, "deepseek_r1_distill_qwen.jinja", Some(BOS), Some(EOS)).unwrap();
     let convs = vec![
         vec![user.clone()],
@@ -94,11 +119,17 @@ fn template_renders_like_r1s_own() {
     ];
     for conv in &convs {
         for open in [true, false] {
-            assert_eq!(tmpl.render(conv, open, &Default::default()).unwrap(), r1.render(conv, open, &Default::default()).unwrap());
+            assert_eq!(
+                tmpl.render(conv, open, &Default::default()).unwrap(),
+                r1.render(conv, open, &Default::default()).unwrap()
+            );
         }
     }
     let second = tmpl.render(&convs[1], true, &Default::default()).unwrap();
-    assert!(second.contains("<｜Assistant｜>\n\n347 + 589 = \\boxed{936}<｜end▁of▁sentence｜><｜User｜>hello"), "{second}");
+    assert!(
+        second.contains("<｜Assistant｜>\n\n347 + 589 = \\boxed{936}<｜end▁of▁sentence｜><｜User｜>hello"),
+        "{second}"
+    );
     assert!(!second.contains("7 + 9 = 16"), "earlier thinking is dropped");
     assert!(R1_CHAT_TEMPLATE.contains("<think>\\n"));
 }
@@ -107,7 +138,8 @@ fn template_renders_like_r1s_own() {
 fn trains_from_text_and_jsonl_files() {
     let dir = tempfile::tempdir().unwrap();
     let text = dir.path().join("corpus.txt");
-    std::fs::write(&text, reasoner_tasks::pretrain::pretrain_documents(300, 2, &EvalGuard::default()).join("\n\n")).unwrap();
+    std::fs::write(&text, reasoner_tasks::pretrain::pretrain_documents(300, 2, &EvalGuard::default()).join("\n\n"))
+        .unwrap();
     let jsonl = dir.path().join("sft.jsonl");
     reasoner_tasks::recipe_data::write_sft_dataset(&jsonl, 300, 2, &Mix::sft(), &EvalGuard::default()).unwrap();
     let out = train_tokenizer(&[text, jsonl.clone()], 600, &dir.path().join("tok")).unwrap();
@@ -119,7 +151,12 @@ fn trains_from_text_and_jsonl_files() {
     }
     let bad = train_tokenizer(&[dir.path().join("missing.txt")], 600, dir.path()).unwrap_err().to_string();
     assert!(bad.contains("missing.txt"), "{bad}");
-    assert!(train_tokenizer_from_texts(vec!["x".into()], 100, dir.path()).unwrap_err().to_string().contains("vocab_size 100"));
+    assert!(
+        train_tokenizer_from_texts(vec!["x".into()], 100, dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("vocab_size 100")
+    );
 }
 
 fn percentile(sorted: &[usize], q: f64) -> usize {
@@ -144,7 +181,15 @@ fn sft_examples_fit_a_tiny_context() {
     println!("{:<10} {:>5} {:>5} {:>5} {:>5} {:>5}", "task", "n", "min", "p50", "p95", "max");
     for (task, lens) in &mut by_task {
         lens.sort_unstable();
-        println!("{:<10} {:>5} {:>5} {:>5} {:>5} {:>5}", task, lens.len(), lens[0], percentile(lens, 0.5), percentile(lens, 0.95), lens[lens.len() - 1]);
+        println!(
+            "{:<10} {:>5} {:>5} {:>5} {:>5} {:>5}",
+            task,
+            lens.len(),
+            lens[0],
+            percentile(lens, 0.5),
+            percentile(lens, 0.95),
+            lens[lens.len() - 1]
+        );
     }
     let max = by_task.values().map(|l| l[l.len() - 1]).max().unwrap();
     assert!(max <= 384, "an SFT example takes {max} tokens");

@@ -2,16 +2,12 @@
 //! what transformers' `apply_chat_template` rendered for the same messages.
 
 use reasoner_model::chat_template::ChatTemplate;
-use serde_json::{json, Value};
-use std::path::PathBuf;
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
-}
+use reasoner_testutil::fixtures_dir;
+use serde_json::{Value, json};
 
 #[test]
 fn templates_render_like_transformers() {
-    let dir = fixtures().join("chat_templates");
+    let dir = fixtures_dir().join("chat_templates");
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
@@ -44,7 +40,7 @@ fn templates_render_like_transformers() {
 
 #[test]
 fn tokenizers_match_python_tokenizers() {
-    let dir = fixtures().join("tokenizer");
+    let dir = fixtures_dir().join("tokenizer");
     let g: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
     for flavour in ["qwen", "llama3", "deepseek"] {
         let tok = tokenizers::Tokenizer::from_file(dir.join(format!("tokenizer_{flavour}.json"))).unwrap();
@@ -54,7 +50,11 @@ fn tokenizers_match_python_tokenizers() {
             let ids: Vec<u32> = want["ids"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
             let enc = tok.encode(text, true).unwrap();
             assert_eq!(enc.get_ids(), ids.as_slice(), "{flavour}: {text:?}");
-            assert_eq!(tok.decode(&ids, false).unwrap(), want["decoded"].as_str().unwrap(), "{flavour} decode: {text:?}");
+            assert_eq!(
+                tok.decode(&ids, false).unwrap(),
+                want["decoded"].as_str().unwrap(),
+                "{flavour} decode: {text:?}"
+            );
             assert_eq!(
                 tok.decode(&ids, true).unwrap(),
                 want["decoded_skip_special"].as_str().unwrap(),

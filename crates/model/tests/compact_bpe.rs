@@ -1,13 +1,13 @@
 //! The compact BPE model against the tokenizers crate's own BPE: same vocabulary and merges,
 //! same pipeline around them, same ids on text neither was built from; and its memory.
 
-use reasoner_model::compact_bpe::CompactBpe;
-use reasoner_model::gguf_arch::GgufTokenizer;
+use reasoner_model::text::compact_bpe::CompactBpe;
+use reasoner_model::text::tokenizer::GgufTokenizer;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use tokenizers::models::bpe::{BpeTrainerBuilder, BPE};
-use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::models::TrainerWrapper;
+use tokenizers::models::bpe::{BPE, BpeTrainerBuilder};
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::{DecoderWrapper, Model, PreTokenizerWrapper, Tokenizer};
 
 fn repo() -> PathBuf {
@@ -52,7 +52,8 @@ fn compact_bpe_encodes_as_the_tokenizers_bpe_does() {
     // Train a 4000-token byte-level BPE on this crate's sources; test on the other crates'.
     let mut files = Vec::new();
     rust_sources(&repo().join("crates"), &mut files);
-    let (train, test): (Vec<PathBuf>, Vec<PathBuf>) = files.into_iter().partition(|p| p.starts_with(repo().join("crates/model")));
+    let (train, test): (Vec<PathBuf>, Vec<PathBuf>) =
+        files.into_iter().partition(|p| p.starts_with(repo().join("crates/model")));
     assert!(train.len() >= 20 && test.len() >= 10);
     let mut trainer: TrainerWrapper = BpeTrainerBuilder::new()
         .vocab_size(4000)
@@ -79,8 +80,15 @@ fn compact_bpe_encodes_as_the_tokenizers_bpe_does() {
         if ignore_merges {
             let bpe = BPE::builder()
                 .vocab_and_merges(
-                    tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect::<tokenizers::models::bpe::Vocab>(),
-                    merges.iter().map(|m| m.split_once(' ').map(|(a, b)| (a.to_string(), b.to_string())).unwrap()).collect(),
+                    tokens
+                        .iter()
+                        .enumerate()
+                        .map(|(i, t)| (t.clone(), i as u32))
+                        .collect::<tokenizers::models::bpe::Vocab>(),
+                    merges
+                        .iter()
+                        .map(|m| m.split_once(' ').map(|(a, b)| (a.to_string(), b.to_string())).unwrap())
+                        .collect(),
                 )
                 .ignore_merges(true)
                 .build()
@@ -93,7 +101,12 @@ fn compact_bpe_encodes_as_the_tokenizers_bpe_does() {
         for text in &texts {
             let want = reference.encode(text.as_str(), false).unwrap();
             let got = compact.encode(text.as_str(), false).unwrap();
-            assert_eq!(got.get_ids(), want.get_ids(), "ignore_merges {ignore_merges}: {:?}", &text[..text.len().min(80)]);
+            assert_eq!(
+                got.get_ids(),
+                want.get_ids(),
+                "ignore_merges {ignore_merges}: {:?}",
+                &text[..text.len().min(80)]
+            );
             assert_eq!(got.get_offsets(), want.get_offsets());
             assert_eq!(compact.decode(got.get_ids(), false).unwrap(), reference.decode(want.get_ids(), false).unwrap());
             total += want.get_ids().len();

@@ -6,16 +6,13 @@ use candle_core::{IndexOp, Tensor};
 use reasoner_model::layers::log_softmax_last_dim;
 use reasoner_model::layers::mla::AttnImpl;
 use reasoner_model::models::deepseek_v3::{self, DeepseekV3, MtpInput};
-use reasoner_model::{load_model, CausalLm, LogitsFor, SeqInput};
+use reasoner_model::{CausalLm, LogitsFor, SeqInput, load_model};
+use reasoner_testutil::fixture;
 use safetensors::tensor::{Dtype, TensorView};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const TOL: f32 = 1e-4;
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)
-}
 
 fn golden(name: &str) -> Value {
     let text = std::fs::read_to_string(fixture(name).join("golden.json")).unwrap();
@@ -157,10 +154,12 @@ fn deepseek_cached_decoding_equals_full_forward() {
         let mut caches = [model.new_cache(), model.new_cache()];
         let other = ids_of(&g["cases"][1]);
         let [ca, cb] = &mut caches;
-        let mut seqs = [SeqInput { tokens: &ids[..5], cache: Some(ca) }, SeqInput { tokens: &other[..3], cache: Some(cb) }];
+        let mut seqs =
+            [SeqInput { tokens: &ids[..5], cache: Some(ca) }, SeqInput { tokens: &other[..3], cache: Some(cb) }];
         model.forward(&mut seqs, LogitsFor::Last).unwrap();
         let [ca, cb] = &mut caches;
-        let mut seqs = [SeqInput { tokens: &ids[5..6], cache: Some(ca) }, SeqInput { tokens: &other[3..4], cache: Some(cb) }];
+        let mut seqs =
+            [SeqInput { tokens: &ids[5..6], cache: Some(ca) }, SeqInput { tokens: &other[3..4], cache: Some(cb) }];
         let out = model.forward(&mut seqs, LogitsFor::Last).unwrap();
         assert!(tensor_diff(&out[0], &full.narrow(0, 5, 1).unwrap()) <= TOL);
         assert!(tensor_diff(&out[1], &all_logits(&model, &other[..4]).narrow(0, 3, 1).unwrap()) <= TOL);
@@ -177,7 +176,7 @@ fn deepseek_v3_mtp_matches_golden() {
         let ids = ids_of(case);
         let n = ids.len();
         let mut seqs = [SeqInput { tokens: &ids, cache: None }];
-        let (_, hidden) = model.forward_with_hidden(&mut seqs, LogitsFor::All).unwrap();
+        let (_, hidden) = model.forward_with_hidden(&mut seqs, LogitsFor::All, LogitsFor::All).unwrap();
         let h = hidden[0].narrow(0, 0, n - 1).unwrap();
         let mut inputs = [MtpInput { hidden: &h, next_tokens: &ids[1..], cache: None }];
         let out = model.mtp_forward(0, &mut inputs, LogitsFor::All).unwrap().remove(0);
@@ -195,7 +194,7 @@ fn deepseek_v3_mtp_cached_steps_equal_full_pass() {
     let ids = ids_of(&golden("deepseek_v3_mtp")["cases"][1]);
     let n = ids.len();
     let mut seqs = [SeqInput { tokens: &ids, cache: None }];
-    let (_, hidden) = model.forward_with_hidden(&mut seqs, LogitsFor::All).unwrap();
+    let (_, hidden) = model.forward_with_hidden(&mut seqs, LogitsFor::All, LogitsFor::All).unwrap();
     let h = hidden[0].narrow(0, 0, n - 1).unwrap();
     let mut inputs = [MtpInput { hidden: &h, next_tokens: &ids[1..], cache: None }];
     let full = model.mtp_forward(0, &mut inputs, LogitsFor::All).unwrap().remove(0).logits;
@@ -204,7 +203,7 @@ fn deepseek_v3_mtp_cached_steps_equal_full_pass() {
     let mut worst = 0f32;
     for j in 0..n - 1 {
         let mut seqs = [SeqInput { tokens: &ids[j..j + 1], cache: Some(&mut main_cache) }];
-        let (_, h) = model.forward_with_hidden(&mut seqs, LogitsFor::Last).unwrap();
+        let (_, h) = model.forward_with_hidden(&mut seqs, LogitsFor::Last, LogitsFor::Last).unwrap();
         let mut inputs = [MtpInput { hidden: &h[0], next_tokens: &ids[j + 1..j + 2], cache: Some(&mut mtp_cache) }];
         let draft = model.mtp_forward(0, &mut inputs, LogitsFor::Last).unwrap().remove(0).logits;
         worst = worst.max(tensor_diff(&draft, &full.narrow(0, j, 1).unwrap()));
@@ -235,8 +234,10 @@ fn rewrite_weights(dir: &Path, edit: impl Fn(&str, &TensorView) -> Option<Stored
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let kept: Vec<(String, Stored)> =
         st.tensors().into_iter().filter_map(|(name, view)| edit(&name, &view).map(|t| (name, t))).collect();
-    let views: Vec<(String, TensorView)> =
-        kept.iter().map(|(n, (dt, shape, data))| (n.clone(), TensorView::new(*dt, shape.clone(), data).unwrap())).collect();
+    let views: Vec<(String, TensorView)> = kept
+        .iter()
+        .map(|(n, (dt, shape, data))| (n.clone(), TensorView::new(*dt, shape.clone(), data).unwrap()))
+        .collect();
     drop(st);
     safetensors::serialize_to_file(views, None, &path).unwrap();
 }

@@ -2,17 +2,12 @@
 //! `gguf` package (tools/golden/make_gguf_fixture.py) reads with the values it was given, and
 //! malformed files fail with the error that names what is wrong.
 
+use reasoner_testutil::fixture;
 use std::borrow::Cow;
 use std::path::PathBuf;
 
-use reasoner_model::gguf::{
-    FormatError, GgufError, GgufFile, GgufWriter, MetaArray, MetaValue, TensorBytes,
-};
+use reasoner_model::formats::gguf::{FormatError, GgufError, GgufFile, GgufWriter, MetaArray, MetaValue, TensorBytes};
 use reasoner_model::quant::{self, GgmlType};
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/gguf").join(name)
-}
 
 /// A writer holding every metadata type and tensors of several types and shapes.
 pub fn sample_writer() -> GgufWriter<'static> {
@@ -117,7 +112,7 @@ fn writer_rejects_bad_tensors_and_leaves_no_temp_file() {
 
 #[test]
 fn reads_file_written_by_python_gguf() {
-    let f = GgufFile::open(fixture("tiny_gguf_py.gguf")).unwrap();
+    let f = GgufFile::open(fixture("gguf/tiny_gguf_py.gguf")).unwrap();
     let md = f.metadata();
     assert_eq!(f.alignment(), 64);
     assert_eq!(md.get("test.u8"), Some(&MetaValue::U8(200)));
@@ -272,7 +267,7 @@ fn malformed_files_name_what_is_wrong() {
 fn never_panics_on_truncated_or_corrupted_files() {
     let mut buf = Vec::new();
     sample_writer().write_to(&mut buf, std::path::Path::new("sample")).unwrap();
-    let python = std::fs::read(fixture("tiny_gguf_py.gguf")).unwrap();
+    let python = std::fs::read(fixture("gguf/tiny_gguf_py.gguf")).unwrap();
     for file in [buf, python] {
         assert!(GgufFile::from_bytes("x", file.clone()).is_ok());
         for len in 0..file.len() {
@@ -307,15 +302,20 @@ fn never_panics_on_truncated_or_corrupted_files() {
 /// its bytes, and a linear layer over it computes what one over the mapping computes.
 #[test]
 fn packed_weights_moved_to_huge_pages_keep_their_bytes() {
-    use reasoner_model::gguf_source::GgufSource;
+    use reasoner_model::formats::gguf::source::GgufSource;
     use reasoner_model::layers::linear::{Linear, LinearWeight};
     use std::sync::Arc;
     let (rows, cols) = (2048, 1024); // 2.2 MB of Q8_0: past the 2 MiB below which nothing moves
     let x: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919 % 1013) as f32 - 506.0) * 1e-3).collect();
     let mut w = GgufWriter::new();
     w.set("general.architecture", MetaValue::String("qwen2".into()));
-    w.add_tensor_bytes("token_embd.weight", &[cols as u64, rows as u64], GgmlType::Q8_0, quant::quantize(GgmlType::Q8_0, &x, cols).unwrap())
-        .unwrap();
+    w.add_tensor_bytes(
+        "token_embd.weight",
+        &[cols as u64, rows as u64],
+        GgmlType::Q8_0,
+        quant::quantize(GgmlType::Q8_0, &x, cols).unwrap(),
+    )
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.gguf");
     w.write(&path).unwrap();
@@ -326,6 +326,8 @@ fn packed_weights_moved_to_huge_pages_keep_their_bytes() {
     assert_ne!(moved.bytes().as_ptr(), mapped.bytes().as_ptr(), "the bytes should have moved");
     let input: Vec<f32> = (0..cols).map(|i| (i as f32 * 0.37).sin()).collect();
     let input = candle_core::Tensor::from_vec(input, (1, cols), &candle_core::Device::Cpu).unwrap();
-    let run = |weight: LinearWeight| Linear { weight, bias: None }.forward(&input).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let run = |weight: LinearWeight| {
+        Linear { weight, bias: None }.forward(&input).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    };
     assert_eq!(run(LinearWeight::Packed(mapped)), run(LinearWeight::Packed(moved)));
 }

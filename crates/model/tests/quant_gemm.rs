@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use reasoner_model::quant::kernels::{self, gemm_cores, matmul_tiled_with, matvec_with};
+use reasoner_model::kernels::{self, gemm_cores, matmul_tiled_with, matvec_with};
 use reasoner_model::quant::{GgmlType, QMatrix};
 
 mod common;
@@ -66,7 +66,9 @@ fn tiled_q4_k_gemm_equals_scalar_row_dots_on_every_shape() {
                 let x = rng.vec(batch * cols, if batch == 11 { 1e3 } else { 1.0 });
                 for threads in [1, 2, 3] {
                     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-                    pool.install(|| check(&w, &x, &format!("q4_k cols {cols} rows {rows} batch {batch} threads {threads}")));
+                    pool.install(|| {
+                        check(&w, &x, &format!("q4_k cols {cols} rows {rows} batch {batch} threads {threads}"))
+                    });
                 }
             }
         }
@@ -125,7 +127,7 @@ fn tiled_gemm_declines_types_it_does_not_cover() {
     for core in gemm_cores() {
         assert!(!matmul_tiled_with(core, &w, &x, &mut out));
     }
-    // Prefill still runs Q6_K on the integer row kernels (`quant::matmul`), not f32 GEMM.
+    // Prefill still runs Q6_K on the integer row kernels (`kernels::matmul`), not f32 GEMM.
     assert!(kernels::int8_prefill_for(GgmlType::Q6K));
     assert!(!kernels::int8_prefill_for(GgmlType::F16));
 }
@@ -159,7 +161,7 @@ fn tiled_gemm_timing() {
         let t = std::time::Instant::now();
         kernels::matmul(&w, &x, &mut out);
         eprintln!("row-dot matmul: {:.2} ms", t.elapsed().as_secs_f64() * 1e3);
-        if let Ok(x8) = reasoner_model::quant::X8Matrix::from_rows(dtype, &w.data, rows, cols) {
+        if let Ok(x8) = reasoner_model::kernels::InterleavedMatrix::from_rows(dtype, &w.data, rows, cols) {
             for _ in 0..3 {
                 let t = std::time::Instant::now();
                 x8.matmul(&x, &mut out);

@@ -88,10 +88,13 @@ fn round_trip_errors_are_bounded() {
     let x: Vec<f32> = (0..8 * 1024)
         .map(|_| {
             // Sum of uniforms: roughly Gaussian, like trained weights.
-            (0..4).map(|_| {
-                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (state >> 8) as f32 / (1 << 24) as f32 - 0.5
-            }).sum::<f32>() * 0.05
+            (0..4)
+                .map(|_| {
+                    state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    (state >> 8) as f32 / (1 << 24) as f32 - 0.5
+                })
+                .sum::<f32>()
+                * 0.05
         })
         .collect();
     let rms = |v: &mut dyn Iterator<Item = f32>| {

@@ -2,7 +2,7 @@
 //! the scalar result bit for bit, for every weight type and many row lengths; mat-vec must agree
 //! with dequantize-then-f32-dot; mat-mul must equal row-by-row mat-vec at any thread count.
 
-use reasoner_model::quant::kernels::{self, matmul_with, matvec_with, Activation, Kernels};
+use reasoner_model::kernels::{self, Activation, Kernels, matmul_with, matvec_with};
 use reasoner_model::quant::{GgmlType, QMatrix};
 
 const TYPES: [GgmlType; 8] = [
@@ -50,7 +50,12 @@ fn every_simd_table_equals_scalar_bit_for_bit() {
                     let want = scalar.row_dot(dtype, w.row(r), &act);
                     for k in &all[1..] {
                         let got = k.row_dot(dtype, w.row(r), &act);
-                        assert_eq!(got.to_bits(), want.to_bits(), "{} {dtype} cols {cols} row {r}: {got} vs {want}", k.name);
+                        assert_eq!(
+                            got.to_bits(),
+                            want.to_bits(),
+                            "{} {dtype} cols {cols} row {r}: {got} vs {want}",
+                            k.name
+                        );
                     }
                 }
             }

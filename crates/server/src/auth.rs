@@ -50,7 +50,8 @@ fn parse_hex(s: &str) -> Option<[u8; 32]> {
 impl ApiKeys {
     pub fn load(path: &Path) -> Result<Self, KeysError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| KeysError::Read { path: p.clone(), message: e.to_string() })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| KeysError::Read { path: p.clone(), message: e.to_string() })?;
         Self::parse(&text, &p)
     }
 
@@ -65,11 +66,14 @@ impl ApiKeys {
             let mut parts = line.split_whitespace();
             let key = parts.next().unwrap_or_default();
             let hash = match key.strip_prefix("sha256:") {
-                Some(h) => parse_hex(&h.to_ascii_lowercase()).ok_or_else(|| err("expected sha256: and 64 hex digits".into()))?,
+                Some(h) => parse_hex(&h.to_ascii_lowercase())
+                    .ok_or_else(|| err("expected sha256: and 64 hex digits".into()))?,
                 None => sha256(key),
             };
             let rpm = match parts.next() {
-                Some(r) => Some(r.parse::<u32>().map_err(|_| err(format!("requests per minute `{r}` is not a whole number")))?),
+                Some(r) => Some(
+                    r.parse::<u32>().map_err(|_| err(format!("requests per minute `{r}` is not a whole number")))?,
+                ),
                 None => None,
             };
             keys.push(Key { hash, rpm });

@@ -4,17 +4,17 @@
 //! left out of the prompt by the model's own template.
 
 use crate::error::{ApiError, ApiResult};
-use crate::generate::{logprob_json, now_secs, response_id, start, usage, ChoiceResult, Item, Running};
-use crate::openai::{check_model, parse_chat, parse_completion, parse_json, Common};
+use crate::generate::{ChoiceResult, Item, Running, logprob_json, now_secs, response_id, start, usage};
+use crate::openai::{Common, check_model, parse_chat, parse_completion, parse_json};
 use crate::state::Shared;
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use reasoner_engine::prompt::{chat_prompt, ends_inside_think};
 use reasoner_engine::{Completion, EngineError, Request, Segment};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::convert::Infallible;
 
@@ -65,7 +65,8 @@ pub async fn chat(State(state): State<Shared>, body: Bytes) -> ApiResult<Respons
     })?;
     too_long(&state, p.ids.len())?;
     let run = start(&state, requests(p.ids, p.think_open, false, &b.common)).await?;
-    let header = Header { id: response_id("chatcmpl"), created: now_secs(), model: state.model_id.clone(), kind: Kind::Chat };
+    let header =
+        Header { id: response_id("chatcmpl"), created: now_secs(), model: state.model_id.clone(), kind: Kind::Chat };
     respond(run, header, &b.common).await
 }
 
@@ -77,7 +78,8 @@ pub async fn text(State(state): State<Shared>, body: Bytes) -> ApiResult<Respons
     let ids = tok.encode(&b.prompt, true).map_err(|e| ApiError::bad_field("prompt", e.to_string()))?;
     too_long(&state, ids.len())?;
     let run = start(&state, requests(ids, ends_inside_think(&b.prompt), true, &b.common)).await?;
-    let header = Header { id: response_id("cmpl"), created: now_secs(), model: state.model_id.clone(), kind: Kind::Text };
+    let header =
+        Header { id: response_id("cmpl"), created: now_secs(), model: state.model_id.clone(), kind: Kind::Text };
     respond(run, header, &b.common).await
 }
 
@@ -105,7 +107,9 @@ fn whole(h: &Header, results: &[ChoiceResult]) -> Value {
                     "logprobs": logprobs,
                     "finish_reason": c.finish_reason,
                 }),
-                Kind::Text => json!({"index": i, "text": r.text, "logprobs": logprobs, "finish_reason": c.finish_reason}),
+                Kind::Text => {
+                    json!({"index": i, "text": r.text, "logprobs": logprobs, "finish_reason": c.finish_reason})
+                }
             }
         })
         .collect();
@@ -151,7 +155,8 @@ impl StreamState {
                 json!({"index": i, "delta": delta, "logprobs": logprobs, "finish_reason": finish})
             }
             Kind::Text => {
-                let text = delta.get("content").or_else(|| delta.get("reasoning_content")).cloned().unwrap_or(json!(""));
+                let text =
+                    delta.get("content").or_else(|| delta.get("reasoning_content")).cloned().unwrap_or(json!(""));
                 json!({"index": i, "text": text, "logprobs": logprobs, "finish_reason": finish})
             }
         };
@@ -222,7 +227,9 @@ fn stream(run: Running, header: Header, include_usage: bool) -> Response {
                     st.end();
                 }
                 None => {
-                    st.queue.push_back(ApiError::internal("the server stopped before the request finished").body().to_string());
+                    st.queue.push_back(
+                        ApiError::internal("the server stopped before the request finished").body().to_string(),
+                    );
                     st.end();
                 }
             }

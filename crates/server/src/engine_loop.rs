@@ -38,10 +38,8 @@ impl EngineHandle {
     /// Queue a request; its events arrive on `events` tagged with the id this returns.
     pub async fn submit(&self, request: Request, events: EventSender) -> Result<RequestId, EngineError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::Submit { request, events, reply })
-            .map_err(|_| EngineError::Model(reasoner_model::ModelError::Invalid("the engine has stopped".into())))?;
-        rx.await.map_err(|_| EngineError::Model(reasoner_model::ModelError::Invalid("the engine has stopped".into())))?
+        self.tx.send(Command::Submit { request, events, reply }).map_err(|_| EngineError::Stopped)?;
+        rx.await.map_err(|_| EngineError::Stopped)?
     }
 
     pub fn cancel(&self, id: RequestId) {

@@ -33,7 +33,10 @@ impl ApiError {
         Self { code: Some(code), ..Self::new(StatusCode::NOT_FOUND, "invalid_request_error", message) }
     }
     pub fn rate_limited(message: impl Into<String>) -> Self {
-        Self { code: Some("rate_limit_exceeded"), ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", message) }
+        Self {
+            code: Some("rate_limit_exceeded"),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", message)
+        }
     }
     pub fn overloaded(message: impl Into<String>) -> Self {
         Self { code: Some("server_overloaded"), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "server_error", message) }
@@ -50,7 +53,9 @@ impl ApiError {
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match &e {
-            EngineError::InvalidParam { field, .. } => Self::bad_field(field, e.to_string().split_once(": ").map_or(e.to_string(), |x| x.1.to_string())),
+            EngineError::InvalidParam { field, .. } => {
+                Self::bad_field(field, e.to_string().split_once(": ").map_or(e.to_string(), |x| x.1.to_string()))
+            }
             EngineError::EmptyPrompt | EngineError::TokenOutOfRange { .. } => Self::bad_request(e.to_string()),
             EngineError::PromptTooLong { .. } | EngineError::KvBudget { .. } => Self {
                 code: Some("context_length_exceeded"),

@@ -6,7 +6,7 @@ use crate::engine_loop::{EngineHandle, Events, Msg};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{Inflight, Shared};
 use reasoner_engine::{Completion, Event, Request, RequestId, Segment, TokenLogprob};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::time::Instant;
 
 pub struct Running {
@@ -61,7 +61,15 @@ pub async fn start(state: &Shared, requests: Vec<Request>) -> ApiResult<Running>
         }
     }
     let n = ids.len();
-    Ok(Running { rx, ids, state: state.clone(), started: Instant::now(), last_token: vec![None; n], finished: 0, _place: place })
+    Ok(Running {
+        rx,
+        ids,
+        state: state.clone(),
+        started: Instant::now(),
+        last_token: vec![None; n],
+        finished: 0,
+        _place: place,
+    })
 }
 
 /// OpenAI's per-token log-probability entry.
@@ -106,7 +114,12 @@ impl Running {
                     self.finished += 1;
                     let c = &output.completion;
                     // The prompt is counted once per choice here and once per request in usage.
-                    self.state.metrics.add_usage(c.prompt_tokens, c.completion_tokens, c.reasoning_tokens, output.cached_tokens);
+                    self.state.metrics.add_usage(
+                        c.prompt_tokens,
+                        c.completion_tokens,
+                        c.reasoning_tokens,
+                        output.cached_tokens,
+                    );
                     let r = ChoiceResult {
                         completion: Some(output.completion),
                         text: output.text,

@@ -2,7 +2,7 @@
 //! acknowledged survives a kill -9 of the server), schema versions in `PRAGMA user_version`
 //! applied in order at start. Without a database the web page keeps conversations in memory.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -99,8 +99,12 @@ impl History {
 
     pub fn list(&self) -> Result<Vec<Conversation>, HistoryError> {
         self.with(|c| {
-            let mut st = c.prepare("SELECT id, title, created_at, updated_at FROM conversations ORDER BY updated_at DESC, id DESC")?;
-            let rows = st.query_map([], |r| Ok(Conversation { id: r.get(0)?, title: r.get(1)?, created_at: r.get(2)?, updated_at: r.get(3)? }))?;
+            let mut st = c.prepare(
+                "SELECT id, title, created_at, updated_at FROM conversations ORDER BY updated_at DESC, id DESC",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok(Conversation { id: r.get(0)?, title: r.get(1)?, created_at: r.get(2)?, updated_at: r.get(3)? })
+            })?;
             rows.collect()
         })
     }
@@ -108,7 +112,10 @@ impl History {
     pub fn create(&self, title: &str) -> Result<Conversation, HistoryError> {
         let t = now_ms();
         self.with(|c| {
-            c.execute("INSERT INTO conversations (title, created_at, updated_at) VALUES (?1, ?2, ?2)", params![title, t])?;
+            c.execute(
+                "INSERT INTO conversations (title, created_at, updated_at) VALUES (?1, ?2, ?2)",
+                params![title, t],
+            )?;
             Ok(Conversation { id: c.last_insert_rowid(), title: title.to_string(), created_at: t, updated_at: t })
         })
     }
@@ -141,7 +148,12 @@ impl History {
     }
 
     pub fn rename(&self, id: i64, title: &str) -> Result<bool, HistoryError> {
-        self.with(|c| Ok(c.execute("UPDATE conversations SET title = ?2, updated_at = ?3 WHERE id = ?1", params![id, title, now_ms()])? > 0))
+        self.with(|c| {
+            Ok(c.execute(
+                "UPDATE conversations SET title = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, title, now_ms()],
+            )? > 0)
+        })
     }
 
     pub fn delete(&self, id: i64) -> Result<bool, HistoryError> {
@@ -186,7 +198,14 @@ mod tests {
         let h = History::open(&path).unwrap();
         assert_eq!(h.schema_version().unwrap(), MIGRATIONS.len() as i64);
         let c = h.create("first").unwrap();
-        let m = Message { id: 0, role: "user".into(), content: "hi".into(), reasoning: None, reasoning_tokens: None, thinking_ms: None };
+        let m = Message {
+            id: 0,
+            role: "user".into(),
+            content: "hi".into(),
+            reasoning: None,
+            reasoning_tokens: None,
+            thinking_ms: None,
+        };
         assert!(h.add_message(c.id, &m).unwrap().is_some());
         assert!(h.add_message(c.id + 100, &m).unwrap().is_none());
         assert!(h.rename(c.id, "renamed").unwrap());

@@ -36,7 +36,11 @@ impl Histogram {
         for (b, c) in self.bounds.iter().zip(&self.counts) {
             let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {c}");
         }
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {}\n{name}_count {}", self.count, self.sum, self.count);
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{le=\"+Inf\"}} {}\n{name}_sum {}\n{name}_count {}",
+            self.count, self.sum, self.count
+        );
     }
 }
 
@@ -111,15 +115,27 @@ impl Metrics {
             h.render("reasoner_time_to_first_token_seconds", "Time from request to first generated token.", &mut out);
         }
         if let Ok(h) = self.itl.lock() {
-            h.render("reasoner_inter_token_latency_seconds", "Time between consecutive generated tokens of a stream.", &mut out);
+            h.render(
+                "reasoner_inter_token_latency_seconds",
+                "Time between consecutive generated tokens of a stream.",
+                &mut out,
+            );
         }
         let p = engine.prefix;
         let gauges: [(&str, &str, f64); 9] = [
             ("reasoner_requests_running", "Requests in the decoding batch.", engine.running as f64),
             ("reasoner_requests_queued", "Requests waiting for a place in the batch.", engine.waiting as f64),
-            ("reasoner_kv_cache_reserved_bytes", "KV-cache bytes reserved by running requests.", engine.kv_reserved_bytes as f64),
+            (
+                "reasoner_kv_cache_reserved_bytes",
+                "KV-cache bytes reserved by running requests.",
+                engine.kv_reserved_bytes as f64,
+            ),
             ("reasoner_kv_cache_used_bytes", "KV-cache bytes holding positions now.", engine.kv_used_bytes as f64),
-            ("reasoner_kv_cache_budget_bytes", "KV-cache budget (0: none).", engine.kv_budget_bytes.unwrap_or(0) as f64),
+            (
+                "reasoner_kv_cache_budget_bytes",
+                "KV-cache budget (0: none).",
+                engine.kv_budget_bytes.unwrap_or(0) as f64,
+            ),
             ("reasoner_prefix_cache_lookups", "Prefix-cache lookups.", p.lookups as f64),
             ("reasoner_prefix_cache_hits", "Prefix-cache lookups that found a prefix.", p.hits as f64),
             ("reasoner_prefix_cache_hit_tokens", "Prompt tokens the prefix cache served.", p.hit_tokens as f64),

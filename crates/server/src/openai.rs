@@ -52,7 +52,10 @@ pub fn check_model(obj: &Map<String, Value>, served: &str) -> ApiResult<()> {
     match obj.get("model") {
         None | Some(Value::Null) => Ok(()),
         Some(Value::String(m)) if m == served => Ok(()),
-        Some(Value::String(m)) => Err(ApiError::not_found(format!("The model `{m}` does not exist; this server serves `{served}`"), "model_not_found")),
+        Some(Value::String(m)) => Err(ApiError::not_found(
+            format!("The model `{m}` does not exist; this server serves `{served}`"),
+            "model_not_found",
+        )),
         Some(_) => Err(ApiError::bad_field("model", "must be a string")),
     }
 }
@@ -78,7 +81,9 @@ fn count(obj: &Map<String, Value>, name: &str, lo: u64, hi: u64) -> ApiResult<Op
     match present(obj, name) {
         None => Ok(None),
         Some(v) => {
-            let x = v.as_u64().ok_or_else(|| ApiError::bad_field(name, format!("must be a whole number >= {lo}, got {v}")))?;
+            let x = v
+                .as_u64()
+                .ok_or_else(|| ApiError::bad_field(name, format!("must be a whole number >= {lo}, got {v}")))?;
             if !(lo..=hi).contains(&x) {
                 return Err(ApiError::bad_field(name, format!("must be between {lo} and {hi}, got {x}")));
             }
@@ -101,7 +106,11 @@ fn stop_list(obj: &Map<String, Value>) -> ApiResult<Vec<String>> {
         Some(Value::String(s)) => Ok(vec![s.clone()]),
         Some(Value::Array(a)) if a.len() <= 4 => a
             .iter()
-            .map(|v| v.as_str().map(str::to_string).ok_or_else(|| ApiError::bad_field("stop", "must be a string or a list of strings")))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| ApiError::bad_field("stop", "must be a string or a list of strings"))
+            })
             .collect(),
         Some(Value::Array(_)) => Err(ApiError::bad_field("stop", "at most 4 stop sequences")),
         Some(_) => Err(ApiError::bad_field("stop", "must be a string or a list of strings")),
@@ -113,7 +122,8 @@ fn common(obj: &Map<String, Value>, defaults: &GenerationDefaults, max_tokens_na
     let stream = flag(obj, "stream")?;
     let include_usage = match present(obj, "stream_options") {
         None => false,
-        Some(Value::Object(o)) => flag(o, "include_usage").map_err(|_| ApiError::bad_field("stream_options.include_usage", "must be true or false"))?,
+        Some(Value::Object(o)) => flag(o, "include_usage")
+            .map_err(|_| ApiError::bad_field("stream_options.include_usage", "must be true or false"))?,
         Some(_) => return Err(ApiError::bad_field("stream_options", "must be an object")),
     };
     let mut max_tokens = None;
@@ -124,7 +134,12 @@ fn common(obj: &Map<String, Value>, defaults: &GenerationDefaults, max_tokens_na
     }
     let seed = match present(obj, "seed") {
         None => None,
-        Some(v) => Some(v.as_i64().map(|s| s as u64).or_else(|| v.as_u64()).ok_or_else(|| ApiError::bad_field("seed", format!("must be an integer, got {v}")))?),
+        Some(v) => Some(
+            v.as_i64()
+                .map(|s| s as u64)
+                .or_else(|| v.as_u64())
+                .ok_or_else(|| ApiError::bad_field("seed", format!("must be an integer, got {v}")))?,
+        ),
     };
     let sampled = defaults.do_sample.unwrap_or(true);
     let params = SamplingParams {
@@ -134,7 +149,9 @@ fn common(obj: &Map<String, Value>, defaults: &GenerationDefaults, max_tokens_na
         top_p: num(obj, "top_p", 0.0, 1.0)?.or(defaults.top_p).map_or(base.top_p, |t| t as f32),
         top_k: count(obj, "top_k", 0, 1 << 20)?.or(defaults.top_k).unwrap_or(base.top_k),
         min_p: num(obj, "min_p", 0.0, 1.0)?.or(defaults.min_p).map_or(base.min_p, |t| t as f32),
-        repeat_penalty: num(obj, "repetition_penalty", 0.01, 10.0)?.or(defaults.repetition_penalty).map_or(base.repeat_penalty, |t| t as f32),
+        repeat_penalty: num(obj, "repetition_penalty", 0.01, 10.0)?
+            .or(defaults.repetition_penalty)
+            .map_or(base.repeat_penalty, |t| t as f32),
         // No seed: a fresh one per request, as OpenAI's sampling is not reproducible unasked.
         seed: seed.unwrap_or_else(fresh_seed),
         max_tokens: max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
@@ -149,7 +166,12 @@ fn common(obj: &Map<String, Value>, defaults: &GenerationDefaults, max_tokens_na
             "low" => Some(EFFORT_LOW),
             "medium" => Some(EFFORT_MEDIUM),
             "high" => None,
-            other => return Err(ApiError::bad_field("reasoning_effort", format!("must be low, medium or high, got `{other}`"))),
+            other => {
+                return Err(ApiError::bad_field(
+                    "reasoning_effort",
+                    format!("must be low, medium or high, got `{other}`"),
+                ));
+            }
         },
         Some(v) => return Err(ApiError::bad_field("reasoning_effort", format!("must be a string, got {v}"))),
     };
@@ -187,7 +209,12 @@ fn content_text(v: Option<&Value>, i: usize) -> ApiResult<String> {
             for p in parts {
                 match (p.get("type").and_then(Value::as_str), p.get("text").and_then(Value::as_str)) {
                     (Some("text"), Some(t)) => out.push_str(t),
-                    _ => return Err(ApiError::bad_field(&field(), "only text parts ({\"type\": \"text\", \"text\": ...}) are supported")),
+                    _ => {
+                        return Err(ApiError::bad_field(
+                            &field(),
+                            "only text parts ({\"type\": \"text\", \"text\": ...}) are supported",
+                        ));
+                    }
                 }
             }
             Ok(out)
@@ -205,11 +232,18 @@ pub fn parse_chat(obj: &Map<String, Value>, defaults: &GenerationDefaults) -> Ap
     }
     let mut messages = Vec::with_capacity(raw.len());
     for (i, m) in raw.iter().enumerate() {
-        let Value::Object(m) = m else { return Err(ApiError::bad_field(&format!("messages[{i}]"), "must be an object")) };
+        let Value::Object(m) = m else {
+            return Err(ApiError::bad_field(&format!("messages[{i}]"), "must be an object"));
+        };
         let role = match m.get("role").and_then(Value::as_str) {
             Some(r @ ("system" | "user" | "assistant")) => r,
             Some("developer") => "system",
-            Some(r) => return Err(ApiError::bad_field(&format!("messages[{i}].role"), format!("`{r}` is not supported (system, user or assistant)"))),
+            Some(r) => {
+                return Err(ApiError::bad_field(
+                    &format!("messages[{i}].role"),
+                    format!("`{r}` is not supported (system, user or assistant)"),
+                ));
+            }
             None => return Err(ApiError::bad_field(&format!("messages[{i}].role"), "is required")),
         };
         // DeepSeek's API answers 400 when thinking is sent back: it is not part of the context.
@@ -228,7 +262,9 @@ pub fn parse_completion(obj: &Map<String, Value>, defaults: &GenerationDefaults)
     let prompt = match present(obj, "prompt") {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Array(a)) if a.len() == 1 && a[0].is_string() => a[0].as_str().unwrap_or_default().to_string(),
-        Some(Value::Array(_)) => return Err(ApiError::bad_field("prompt", "one prompt string per request is supported")),
+        Some(Value::Array(_)) => {
+            return Err(ApiError::bad_field("prompt", "one prompt string per request is supported"));
+        }
         _ => return Err(ApiError::bad_field("prompt", "a prompt string is required")),
     };
     if prompt.is_empty() {
@@ -253,12 +289,18 @@ mod tests {
     fn fields_are_read_and_bad_ones_named() {
         let d = GenerationDefaults::default();
         let b = parse_chat(&obj(r#"{"messages":[{"role":"user","content":"hi"}],"temperature":0,"seed":5,"max_completion_tokens":7,"stop":"x","n":2,"reasoning_effort":"low"}"#), &d).unwrap();
-        assert_eq!((b.common.params.temperature, b.common.params.seed, b.common.params.max_tokens, b.common.n), (0.0, 5, 7, 2));
+        assert_eq!(
+            (b.common.params.temperature, b.common.params.seed, b.common.params.max_tokens, b.common.n),
+            (0.0, 5, 7, 2)
+        );
         assert_eq!(b.common.stop, vec!["x".to_string()]);
         assert_eq!(b.common.thinking_budget, Some(EFFORT_LOW));
-        let e = parse_chat(&obj(r#"{"messages":[{"role":"user","content":"hi"}],"temperature":"hot"}"#), &d).err().unwrap();
+        let e =
+            parse_chat(&obj(r#"{"messages":[{"role":"user","content":"hi"}],"temperature":"hot"}"#), &d).err().unwrap();
         assert_eq!(e.param.as_deref(), Some("temperature"));
-        let e = parse_chat(&obj(r#"{"messages":[{"role":"assistant","content":"a","reasoning_content":"r"}]}"#), &d).err().unwrap();
+        let e = parse_chat(&obj(r#"{"messages":[{"role":"assistant","content":"a","reasoning_content":"r"}]}"#), &d)
+            .err()
+            .unwrap();
         assert_eq!(e.param.as_deref(), Some("messages[0].reasoning_content"));
         assert!(parse_json(b"{nope").is_err());
     }

@@ -8,12 +8,12 @@ use crate::state::Shared;
 use crate::web;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// Largest request body: long prompts fit, a runaway upload does not.
 const BODY_LIMIT: usize = 16 << 20;
@@ -68,7 +68,8 @@ async fn authorize(State(s): State<Shared>, headers: HeaderMap, req: Request, ne
     };
     let rpm = keys.rpm(index).unwrap_or(s.default_rpm);
     if !s.limiter.allow(index, rpm, 1.0) {
-        return ApiError::rate_limited(format!("rate limit of {rpm} requests per minute reached for this key")).into_response();
+        return ApiError::rate_limited(format!("rate limit of {rpm} requests per minute reached for this key"))
+            .into_response();
     }
     next.run(req).await
 }
@@ -94,16 +95,20 @@ async fn models(State(s): State<Shared>) -> Json<Value> {
 }
 
 async fn config(State(s): State<Shared>) -> Json<Value> {
-    Json(json!({"model": s.model_id, "history": s.history.is_some(), "auth": s.keys.is_some(), "max_model_len": s.max_positions}))
+    Json(
+        json!({"model": s.model_id, "history": s.history.is_some(), "auth": s.keys.is_some(), "max_model_len": s.max_positions}),
+    )
 }
 
 fn db(s: &Shared) -> ApiResult<History> {
-    s.history
-        .clone()
-        .ok_or_else(|| ApiError::not_found("conversation history is off: the server has no database", "history_disabled"))
+    s.history.clone().ok_or_else(|| {
+        ApiError::not_found("conversation history is off: the server has no database", "history_disabled")
+    })
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, crate::history::HistoryError> + Send + 'static) -> ApiResult<T> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::history::HistoryError> + Send + 'static,
+) -> ApiResult<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
@@ -157,9 +162,14 @@ async fn remove(State(s): State<Shared>, Path(id): Path<i64>) -> ApiResult<Json<
     Ok(Json(json!({"ok": true})))
 }
 
-async fn add_message(State(s): State<Shared>, Path(id): Path<i64>, body: Bytes) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn add_message(
+    State(s): State<Shared>,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let h = db(&s)?;
-    let m: Message = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid message: {e}")))?;
+    let m: Message =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid message: {e}")))?;
     if !matches!(m.role.as_str(), "user" | "assistant" | "system") {
         return Err(ApiError::bad_field("role", "must be user, assistant or system"));
     }

@@ -2,11 +2,11 @@
 //! Markdown renderer and KaTeX 0.16 for math, with its fonts), so the page works offline and
 //! loads nothing from elsewhere.
 
+use axum::Router;
 use axum::extract::Path;
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 
 use crate::state::Shared;
 
@@ -25,13 +25,26 @@ macro_rules! fonts {
 
 /// KaTeX's woff2 fonts (its CSS lists woff and ttf after them; browsers take the first).
 const FONTS: &[(&str, &[u8])] = fonts!(
-    "KaTeX_AMS-Regular.woff2", "KaTeX_Caligraphic-Bold.woff2", "KaTeX_Caligraphic-Regular.woff2",
-    "KaTeX_Fraktur-Bold.woff2", "KaTeX_Fraktur-Regular.woff2", "KaTeX_Main-Bold.woff2",
-    "KaTeX_Main-BoldItalic.woff2", "KaTeX_Main-Italic.woff2", "KaTeX_Main-Regular.woff2",
-    "KaTeX_Math-BoldItalic.woff2", "KaTeX_Math-Italic.woff2", "KaTeX_SansSerif-Bold.woff2",
-    "KaTeX_SansSerif-Italic.woff2", "KaTeX_SansSerif-Regular.woff2", "KaTeX_Script-Regular.woff2",
-    "KaTeX_Size1-Regular.woff2", "KaTeX_Size2-Regular.woff2", "KaTeX_Size3-Regular.woff2",
-    "KaTeX_Size4-Regular.woff2", "KaTeX_Typewriter-Regular.woff2",
+    "KaTeX_AMS-Regular.woff2",
+    "KaTeX_Caligraphic-Bold.woff2",
+    "KaTeX_Caligraphic-Regular.woff2",
+    "KaTeX_Fraktur-Bold.woff2",
+    "KaTeX_Fraktur-Regular.woff2",
+    "KaTeX_Main-Bold.woff2",
+    "KaTeX_Main-BoldItalic.woff2",
+    "KaTeX_Main-Italic.woff2",
+    "KaTeX_Main-Regular.woff2",
+    "KaTeX_Math-BoldItalic.woff2",
+    "KaTeX_Math-Italic.woff2",
+    "KaTeX_SansSerif-Bold.woff2",
+    "KaTeX_SansSerif-Italic.woff2",
+    "KaTeX_SansSerif-Regular.woff2",
+    "KaTeX_Script-Regular.woff2",
+    "KaTeX_Size1-Regular.woff2",
+    "KaTeX_Size2-Regular.woff2",
+    "KaTeX_Size3-Regular.woff2",
+    "KaTeX_Size4-Regular.woff2",
+    "KaTeX_Typewriter-Regular.woff2",
 );
 
 fn file(kind: &'static str, body: &'static str) -> Response {
@@ -40,7 +53,9 @@ fn file(kind: &'static str, body: &'static str) -> Response {
 
 async fn font(Path(name): Path<String>) -> Response {
     match FONTS.iter().find(|(n, _)| *n == name) {
-        Some((_, bytes)) => ([(header::CONTENT_TYPE, "font/woff2"), (header::CACHE_CONTROL, "max-age=86400")], *bytes).into_response(),
+        Some((_, bytes)) => {
+            ([(header::CONTENT_TYPE, "font/woff2"), (header::CACHE_CONTROL, "max-age=86400")], *bytes).into_response()
+        }
         None => (StatusCode::NOT_FOUND, "").into_response(),
     }
 }

@@ -4,8 +4,8 @@
 //! stream, and headless Chromium on the web page. The Python venv and Chromium come from
 //! `tests/install_test_deps.sh`; without them these tests fail under CI and skip elsewhere.
 
-use reasoner_server::{serve, ServerConfig};
-use serde_json::{json, Value};
+use reasoner_server::{ServerConfig, serve};
+use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -18,17 +18,13 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn fixture() -> PathBuf {
-    root().join("tests/fixtures/qwen2_bf16_sharded")
-}
-
 /// Not a test of its own: the server process the other tests start (does nothing unless the
 /// environment carries a server configuration).
 #[test]
 fn child_server() {
     let Ok(cfg) = std::env::var(CHILD_ENV) else { return };
     let v: Value = serde_json::from_str(&cfg).expect("server config JSON");
-    let model = reasoner_model::load_model(&fixture()).expect("fixture model");
+    let model = reasoner_model::load_model(&reasoner_testutil::fixture("qwen2_bf16_sharded")).expect("fixture model");
     let path = |k: &str| v[k].as_str().map(PathBuf::from);
     let num = |k: &str, d: u64| v[k].as_u64().unwrap_or(d);
     let cfg = ServerConfig {
@@ -105,7 +101,9 @@ impl Drop for Server {
 }
 
 fn venv_python() -> PathBuf {
-    let venv = std::env::var_os("REASONER_TEST_VENV").map(PathBuf::from).unwrap_or_else(|| root().join("target/server-test-venv"));
+    let venv = std::env::var_os("REASONER_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/server-test-venv"));
     venv.join("bin/python")
 }
 
@@ -130,7 +128,11 @@ fn python() -> Option<PathBuf> {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/install_test_deps.sh");
         let _ = Command::new("bash").arg(script).status();
     });
-    assert!(has_test_modules(&py), "{} lacks openai/httpx/websocket-client: crates/server/tests/install_test_deps.sh failed", py.display());
+    assert!(
+        has_test_modules(&py),
+        "{} lacks openai/httpx/websocket-client: crates/server/tests/install_test_deps.sh failed",
+        py.display()
+    );
     Some(py)
 }
 
@@ -222,7 +224,9 @@ fn kill_minus_9_keeps_every_acknowledged_write() {
 #[test]
 fn sigterm_lets_an_open_stream_finish_then_exits() {
     let mut s = Server::start(json!({"grace": 20}));
-    let body = json!({"messages": [{"role": "user", "content": "hi"}], "stream": true, "max_tokens": 200, "ignore_eos": true}).to_string();
+    let body =
+        json!({"messages": [{"role": "user", "content": "hi"}], "stream": true, "max_tokens": 200, "ignore_eos": true})
+            .to_string();
     let mut conn = std::net::TcpStream::connect(s.addr()).expect("connect");
     conn.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
     write!(
@@ -238,7 +242,10 @@ fn sigterm_lets_an_open_stream_finish_then_exits() {
     assert!(term.success());
     let mut rest = String::new();
     let _ = conn.read_to_string(&mut rest);
-    assert!(rest.contains("\"finish_reason\":\"length\"") && rest.contains("data: [DONE]"), "the open stream ran to its end: {rest:.300}");
+    assert!(
+        rest.contains("\"finish_reason\":\"length\"") && rest.contains("data: [DONE]"),
+        "the open stream ran to its end: {rest:.300}"
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(st) = s.child.try_wait().expect("wait") {

@@ -65,7 +65,7 @@ fn score(a: LogprobsArgs) -> Result<()> {
     if let Some(bad) = ids.iter().find(|&&id| id as usize >= vocab) {
         bail!("--ids: token id {bad} is out of range for {} (vocabulary of {vocab})", m.path.display());
     }
-    let logprobs = reasoner_engine::scoring::token_logprobs(m.model.as_ref(), &ids)?;
+    let logprobs = reasoner_model::token_logprobs(m.model.as_ref(), &ids)?;
     let texts = match &m.tokenizer {
         Some(tok) => Some(token_texts(tok, &ids)?),
         None => None,

@@ -8,9 +8,9 @@ use crate::model_arg;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use reasoner_model::gguf::GgufFile;
+use reasoner_model::formats::gguf::GgufFile;
 use reasoner_model::quant::GgmlType;
-use reasoner_model::quantize::{parse_target, quantize_model, KeepRule, QuantizeOptions};
+use reasoner_model::formats::quantize::{parse_target, quantize_model, KeepRule, QuantizeOptions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

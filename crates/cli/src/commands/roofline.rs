@@ -20,7 +20,7 @@ impl BandwidthProbe {
         let n = (256usize << 20) / 4;
         // In huge pages, as the model's weights are: the ceiling is what the memory can give.
         let mut buf = Vec::with_capacity(n);
-        reasoner_model::huge_pages::advise_huge_pages(buf.spare_capacity_mut());
+        reasoner_model::cpu::huge_pages::advise_huge_pages(buf.spare_capacity_mut());
         buf.extend((0..n).map(|i| (i & 1023) as f32));
         Some(Self { buf, pool })
     }

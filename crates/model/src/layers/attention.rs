@@ -2,13 +2,14 @@
 //! Used by Llama, Qwen2 (with qkv bias) and Qwen3 (with RMSNorm on q and k per head).
 
 use crate::error::Result;
-use crate::layers::fused;
+use crate::formats::weights::VarPath;
+use crate::kernels::attention;
+use crate::layers::batch::{BatchLayout, SeqRows};
 use crate::layers::kv_cache::LayerCache;
-use crate::layers::linear::{forward_many, Linear};
+use crate::layers::linear::{Linear, forward_many};
 use crate::layers::norm::RmsNorm;
 use crate::layers::rope::RotaryEmbedding;
 use crate::layers::softmax_last_dim;
-use crate::weights::VarPath;
 use candle_core::{Device, Tensor};
 
 #[derive(Debug, Clone, Copy)]
@@ -52,15 +53,10 @@ impl GqaAttention {
         })
     }
 
-    /// x: (n, hidden) holding the tokens of several sequences back to back; `spans[i]` is
-    /// (start row in x, number of rows, position of its first token) and `caches[i]` its cache.
-    pub fn forward(
-        &self,
-        x: &Tensor,
-        spans: &[(usize, usize, usize)],
-        caches: &mut [Option<&mut LayerCache>],
-        rope: &RotaryEmbedding,
-    ) -> candle_core::Result<Tensor> {
+    /// x: (n, hidden) holding the tokens of several sequences back to back, laid out as
+    /// `batch.layout` says, each with its cache in `batch.caches`.
+    pub fn forward(&self, x: &Tensor, batch: &mut AttnBatch<'_, '_>) -> candle_core::Result<Tensor> {
+        let (layout, rope) = (batch.layout, batch.rope);
         let s = self.shape;
         let n = x.dims()[0];
         // Projections run once over all sequences' tokens: this is where batching pays.
@@ -72,12 +68,12 @@ impl GqaAttention {
             (Some(qn), Some(kn)) => (qn.forward(&q)?, kn.forward(&k)?),
             _ => (q, k),
         };
-        let mut outs = Vec::with_capacity(spans.len());
-        for (i, &(row, len, pos)) in spans.iter().enumerate() {
+        let mut outs = Vec::with_capacity(layout.seqs.len());
+        for (i, &SeqRows { row, len, pos }) in layout.seqs.iter().enumerate() {
             let q = rope.apply(&q.narrow(0, row, len)?, pos)?.transpose(0, 1)?.contiguous()?; // (h, len, d)
             let k = rope.apply(&k.narrow(0, row, len)?, pos)?.transpose(0, 1)?.contiguous()?; // (kv, len, d)
             let v = v.narrow(0, row, len)?.transpose(0, 1)?.contiguous()?;
-            let (k, v) = match caches.get_mut(i).and_then(|c| c.as_deref_mut()) {
+            let (k, v) = match batch.caches.get_mut(i).and_then(|c| c.as_deref_mut()) {
                 Some(cache) => {
                     let kv = cache.append(&[&k, &v])?;
                     (kv[0].clone(), kv[1].clone())
@@ -92,11 +88,20 @@ impl GqaAttention {
     }
 }
 
+/// What an attention block needs beside its input rows, the same for every layer of one forward
+/// call: where each sequence's rows are, each sequence's cache for this layer (`None`: attend
+/// over the new tokens only), and the rotary table.
+pub struct AttnBatch<'a, 'c> {
+    pub layout: &'a BatchLayout,
+    pub caches: &'a mut [Option<&'c mut LayerCache>],
+    pub rope: &'a RotaryEmbedding,
+}
+
 /// Causal scaled dot-product attention of one sequence.
 /// q: (h, len, dq), k: (kv, t, dq), v: (kv, t, dv) with h a multiple of kv; the queries sit at
 /// positions pos .. pos + len and the keys at 0 .. t (t = pos + len). Returns (h, len, dv).
 pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, pos: usize, scale: f64) -> candle_core::Result<Tensor> {
-    if let Some(out) = fused::attend(q, k, v, pos, scale)? {
+    if let Some(out) = attention::attend(q, k, v, pos, scale)? {
         return Ok(out);
     }
     // An f16 cache is widened for the matmul form.
@@ -121,8 +126,7 @@ pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, pos: usize, scale: f64) -> can
 
 /// Additive mask (len, t): query i (at position pos + i) sees keys 0 ..= pos + i.
 pub fn causal_mask(len: usize, t: usize, pos: usize) -> candle_core::Result<Tensor> {
-    let mask: Vec<f32> = (0..len)
-        .flat_map(|i| (0..t).map(move |j| if j > pos + i { f32::NEG_INFINITY } else { 0.0 }))
-        .collect();
+    let mask: Vec<f32> =
+        (0..len).flat_map(|i| (0..t).map(move |j| if j > pos + i { f32::NEG_INFINITY } else { 0.0 })).collect();
     Tensor::from_vec(mask, (len, t), &Device::Cpu)
 }

@@ -3,8 +3,8 @@
 //! copy of its largest matrix.
 
 use crate::error::Result;
+use crate::formats::weights::VarPath;
 use crate::layers::linear::{Linear, LinearWeight};
-use crate::weights::VarPath;
 use candle_core::{Device, Tensor};
 
 #[derive(Debug, Clone)]

@@ -2,14 +2,15 @@
 //! is either an f32 tensor (candle's matmul, trainable) or kept packed in its stored GGUF format
 //! (F16, Q8_0, Q4_K, …) and multiplied by our quantized kernels without a dequantized copy.
 //! Q4_K, Q6_K, Q5_0 and Q8_0 weights are moved into the eight-row interleaved layout
-//! (`quant::X8Matrix`) at load, as llama.cpp repacks Q4_K: their row-at-a-time kernels are
+//! (`kernels::InterleavedMatrix`) at load, as llama.cpp repacks Q4_K: their row-at-a-time kernels are
 //! compute-bound at 2 threads.
 
 use crate::error::{ModelError, Result};
-use crate::gguf_source::PackedMatrix;
-use crate::layers::fused;
-use crate::quant::{self, GgmlType, X8Matrix};
-use crate::weights::VarPath;
+use crate::formats::weights::VarPath;
+use crate::kernels::tensor_ops;
+use crate::kernels::{self, InterleavedMatrix};
+use crate::quant::PackedMatrix;
+use crate::quant::{self, GgmlType};
 use candle_core::{Device, Storage, Tensor};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -19,7 +20,7 @@ pub enum LinearWeight {
     Dense(Tensor), // (out, in)
     Packed(PackedMatrix),
     /// A Q4_K, Q6_K, Q5_0 or Q8_0 matrix interleaved eight rows at a time (same bytes, moved).
-    X8(Arc<X8Matrix>),
+    Interleaved(Arc<InterleavedMatrix>),
 }
 
 impl LinearWeight {
@@ -27,10 +28,12 @@ impl LinearWeight {
     /// eights is interleaved (when this CPU has the SIMD kernels), other formats are moved into
     /// huge-page memory; either way its mapped pages are released.
     pub fn from_packed(p: PackedMatrix) -> Self {
-        if X8Matrix::fits(p.dtype, p.rows, p.cols) && quant::x8::has_simd_kernels() {
+        if InterleavedMatrix::fits(p.dtype, p.rows, p.cols) && kernels::interleaved::has_simd_kernels() {
             // Source pages are released band by band, so a large matrix is never resident twice.
-            if let Ok(x8) = X8Matrix::from_rows_releasing(p.dtype, p.bytes(), p.rows, p.cols, &|band| p.release_pages_of(band)) {
-                return LinearWeight::X8(Arc::new(x8));
+            if let Ok(x8) = InterleavedMatrix::from_rows_releasing(p.dtype, p.bytes(), p.rows, p.cols, &|band| {
+                p.release_pages_of(band)
+            }) {
+                return LinearWeight::Interleaved(Arc::new(x8));
             }
         }
         LinearWeight::Packed(p.into_huge_pages())
@@ -41,7 +44,7 @@ impl LinearWeight {
         match self {
             LinearWeight::Dense(w) => (w.dims()[0], w.dims()[1]),
             LinearWeight::Packed(p) => (p.rows, p.cols),
-            LinearWeight::X8(x) => (x.rows, x.cols),
+            LinearWeight::Interleaved(x) => (x.rows, x.cols),
         }
     }
 
@@ -49,7 +52,7 @@ impl LinearWeight {
     pub(crate) fn dequantize_packed_row(&self, r: usize, out: &mut [f32]) -> candle_core::Result<()> {
         match self {
             LinearWeight::Dense(_) => candle_core::bail!("dequantize_packed_row on a dense weight"),
-            LinearWeight::X8(x8) => {
+            LinearWeight::Interleaved(x8) => {
                 x8.dequantize_row(r, out);
                 Ok(())
             }
@@ -103,7 +106,7 @@ impl Linear {
         match &self.weight {
             LinearWeight::Dense(w) => Ok(w.clone()),
             LinearWeight::Packed(p) => p.dequantize(),
-            LinearWeight::X8(x) => Ok(Tensor::from_vec(x.dequantize(), (x.rows, x.cols), &Device::Cpu)?),
+            LinearWeight::Interleaved(x) => Ok(Tensor::from_vec(x.dequantize(), (x.rows, x.cols), &Device::Cpu)?),
         }
     }
 
@@ -118,7 +121,7 @@ impl Linear {
         let w = match &self.weight {
             LinearWeight::Dense(w) => w.elem_count() * 4,
             LinearWeight::Packed(p) => p.n_bytes(),
-            LinearWeight::X8(x) => x.n_bytes(),
+            LinearWeight::Interleaved(x) => x.n_bytes(),
         };
         (w + self.bias.as_ref().map_or(0, |b| b.elem_count() * 4)) as u64
     }
@@ -128,7 +131,7 @@ impl Linear {
         let y = match &self.weight {
             LinearWeight::Dense(w) => x.matmul(&w.t()?)?,
             LinearWeight::Packed(p) => packed_forward(&self.weight, p.dtype, x)?,
-            LinearWeight::X8(w) => packed_forward(&self.weight, w.dtype, x)?,
+            LinearWeight::Interleaved(w) => packed_forward(&self.weight, w.dtype, x)?,
         };
         self.add_bias(y)
     }
@@ -138,7 +141,7 @@ impl Linear {
     /// candle's broadcast add.
     fn output_with_bias(&self, mut y: Vec<f32>, shape: (usize, usize)) -> candle_core::Result<Tensor> {
         if let Some(b) = &self.bias
-            && !fused::add_bias_rows(&mut y, b)?
+            && !tensor_ops::add_bias_rows(&mut y, b)?
         {
             return self.add_bias(Tensor::from_vec(y, shape, &Device::Cpu)?);
         }
@@ -155,7 +158,7 @@ impl Linear {
 
 /// `layers[i].forward(x)` for layers that read the same input (a layer's q, k, v projections;
 /// gate and up). When all hold interleaved quantized weights they run as one dispatch over the
-/// cores with the input quantized once per kind (`X8Matrix::matmul_many`): in a decode step
+/// cores with the input quantized once per kind (`InterleavedMatrix::matmul_many`): in a decode step
 /// each dispatch ends with the cores waiting for each other, ~200 times per token.
 pub fn forward_many<const N: usize>(layers: [&Linear; N], x: &Tensor) -> candle_core::Result<[Tensor; N]> {
     let outs = match fused_weights(&layers, x)? {
@@ -164,11 +167,12 @@ pub fn forward_many<const N: usize>(layers: [&Linear; N], x: &Tensor) -> candle_
             let mut bufs: Vec<Vec<f32>> = mats.iter().map(|m| vec![0f32; n * m.rows]).collect();
             with_input_rows(x, |xs| {
                 let mut outs: Vec<&mut [f32]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
-                X8Matrix::matmul_many(&mats, xs, &mut outs);
+                InterleavedMatrix::matmul_many(&mats, xs, &mut outs);
                 Ok(())
             })?;
             let ys = bufs.into_iter().zip(&mats).zip(layers);
-            ys.map(|((buf, m), layer)| layer.output_with_bias(buf, (n, m.rows))).collect::<candle_core::Result<Vec<_>>>()?
+            ys.map(|((buf, m), layer)| layer.output_with_bias(buf, (n, m.rows)))
+                .collect::<candle_core::Result<Vec<_>>>()?
         }
         None => layers.iter().map(|l| l.forward(x)).collect::<candle_core::Result<Vec<_>>>()?,
     };
@@ -177,12 +181,12 @@ pub fn forward_many<const N: usize>(layers: [&Linear; N], x: &Tensor) -> candle_
 
 /// The layers' interleaved weights when all have them, take `x`'s width and would run the
 /// integer kernels on `x` (not the banded f32 GEMM of a long prefill without int8).
-fn fused_weights<'a>(layers: &[&'a Linear], x: &Tensor) -> candle_core::Result<Option<Vec<&'a X8Matrix>>> {
+fn fused_weights<'a>(layers: &[&'a Linear], x: &Tensor) -> candle_core::Result<Option<Vec<&'a InterleavedMatrix>>> {
     let Ok((n, k)) = x.dims2() else { return Ok(None) };
     let mut mats = Vec::with_capacity(layers.len());
     for l in layers {
         match &l.weight {
-            LinearWeight::X8(w) if w.cols == k && runs_integer_kernels(n, w.dtype) => mats.push(&**w),
+            LinearWeight::Interleaved(w) if w.cols == k && runs_integer_kernels(n, w.dtype) => mats.push(&**w),
             _ => return Ok(None),
         }
     }
@@ -197,7 +201,7 @@ const GEMM_BAND_ROWS: usize = 512;
 
 /// Whether `n` input rows on `dtype` weights run the integer kernels (else banded f32 GEMM).
 fn runs_integer_kernels(n: usize, dtype: GgmlType) -> bool {
-    n < GEMM_MIN_ROWS || quant::kernels::int8_prefill_for(dtype)
+    n < GEMM_MIN_ROWS || kernels::int8_prefill_for(dtype)
 }
 
 /// `f` over the rows of a 2-D input as one contiguous f32 slice.
@@ -212,7 +216,7 @@ fn with_input_rows<R>(x: &Tensor, f: impl FnOnce(&[f32]) -> candle_core::Result<
 /// y = x Wᵀ with W packed (`dtype` rows, plain or interleaved eight at a time): the quantized
 /// kernels with activations quantized to Q8, as llama.cpp does (for many rows tiled, or four
 /// rows at a time when interleaved); with int8 prefill turned off
-/// (`quant::kernels::set_int8_prefill`) many rows run banded dequantize + f32 GEMM instead.
+/// (`kernels::set_int8_prefill`) many rows run banded dequantize + f32 GEMM instead.
 fn packed_forward(weight: &LinearWeight, dtype: GgmlType, x: &Tensor) -> candle_core::Result<Tensor> {
     let ((rows, cols), (n, k)) = (weight.shape(), x.dims2()?);
     if k != cols {
@@ -226,11 +230,11 @@ fn packed_forward(weight: &LinearWeight, dtype: GgmlType, x: &Tensor) -> candle_
         match weight {
             LinearWeight::Packed(p) => {
                 let qm = p.qmatrix();
-                if !(n >= GEMM_MIN_ROWS && quant::kernels::matmul_tiled(&qm, xs, &mut out)) {
-                    quant::matmul(&qm, xs, &mut out);
+                if !(n >= GEMM_MIN_ROWS && kernels::matmul_tiled(&qm, xs, &mut out)) {
+                    kernels::matmul(&qm, xs, &mut out);
                 }
             }
-            LinearWeight::X8(w) => w.matmul(xs, &mut out),
+            LinearWeight::Interleaved(w) => w.matmul(xs, &mut out),
             LinearWeight::Dense(_) => candle_core::bail!("packed_forward on a dense weight"),
         }
         Ok(())
@@ -259,8 +263,9 @@ fn banded_gemm(
 
 #[cfg(test)]
 mod tests {
-    use super::{forward_many, Linear, LinearWeight};
-    use crate::quant::{self, GgmlType, X8Matrix};
+    use super::{Linear, LinearWeight, forward_many};
+    use crate::kernels::InterleavedMatrix;
+    use crate::quant::{self, GgmlType};
     use candle_core::{Device, Tensor, Var};
     use std::sync::Arc;
 
@@ -270,7 +275,12 @@ mod tests {
 
     fn x8_linear(rows: usize, cols: usize, seed: usize, bias: Option<Tensor>) -> Linear {
         let bytes = quant::quantize(GgmlType::Q8_0, &values(rows * cols, seed), cols).unwrap();
-        Linear { weight: LinearWeight::X8(Arc::new(X8Matrix::from_rows(GgmlType::Q8_0, &bytes, rows, cols).unwrap())), bias }
+        Linear {
+            weight: LinearWeight::Interleaved(Arc::new(
+                InterleavedMatrix::from_rows(GgmlType::Q8_0, &bytes, rows, cols).unwrap(),
+            )),
+            bias,
+        }
     }
 
     /// The projections' bias is added to the kernels' output in place: exactly what candle's

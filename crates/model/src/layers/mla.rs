@@ -4,32 +4,15 @@
 //! `attn_impl = "naive" | "absorb"`: decompress k/v with kv_b_proj (naive), or fold kv_b_proj's
 //! key part into the query and its value part into the output (absorbed).
 
+pub use crate::config::deepseek::MlaShape;
 use crate::error::Result;
-use crate::layers::attention::{attend, causal_mask};
-use crate::layers::kv_cache::LayerCache;
+use crate::formats::weights::VarPath;
+use crate::layers::attention::{AttnBatch, attend, causal_mask};
+use crate::layers::batch::SeqRows;
 use crate::layers::linear::Linear;
 use crate::layers::norm::RmsNorm;
-use crate::layers::rope::RotaryEmbedding;
 use crate::layers::softmax_last_dim;
-use crate::weights::VarPath;
 use candle_core::Tensor;
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct MlaShape {
-    pub hidden: usize,
-    pub n_heads: usize,
-    /// None: a plain q_proj (DeepSeek-V2-Lite); Some(r): q_a_proj → RMSNorm → q_b_proj.
-    pub q_lora_rank: Option<usize>,
-    pub kv_lora_rank: usize,
-    pub qk_nope_head_dim: usize,
-    pub qk_rope_head_dim: usize,
-    pub v_head_dim: usize,
-    /// Bias on q_a_proj, kv_a_proj_with_mqa and o_proj (`attention_bias`).
-    pub attention_bias: bool,
-    pub rms_eps: f64,
-    /// qk_head_dim^-0.5, times YaRN's m² when the rope is scaled.
-    pub softmax_scale: f64,
-}
 
 /// Which form of attention to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,16 +91,15 @@ impl MlaAttention {
         }
     }
 
-    /// x: (n, hidden) holding the tokens of several sequences back to back; `spans[i]` is
-    /// (start row, rows, position of its first token) and `caches[i]` its latent cache.
+    /// x: (n, hidden) holding the tokens of several sequences back to back, laid out as
+    /// `batch.layout` says, each with its latent cache in `batch.caches`.
     pub fn forward(
         &self,
         x: &Tensor,
-        spans: &[(usize, usize, usize)],
-        caches: &mut [Option<&mut LayerCache>],
-        rope: &RotaryEmbedding,
+        batch: &mut AttnBatch<'_, '_>,
         attn_impl: AttnImpl,
     ) -> candle_core::Result<Tensor> {
+        let (layout, rope) = (batch.layout, batch.rope);
         let s = self.shape;
         let n = x.dim(0)?;
         let (h, dn, dr, r) = (s.n_heads, s.qk_nope_head_dim, s.qk_rope_head_dim, s.kv_lora_rank);
@@ -134,14 +116,14 @@ impl MlaAttention {
         let c_kv = self.kv_a_layernorm.forward(&kv.narrow(1, 0, r)?)?; // (n, r)
         let k_pe = kv.narrow(1, r, dr)?.reshape((n, 1, dr))?;
 
-        let mut outs = Vec::with_capacity(spans.len());
-        for (i, &(row, len, pos)) in spans.iter().enumerate() {
+        let mut outs = Vec::with_capacity(layout.seqs.len());
+        for (i, &SeqRows { row, len, pos }) in layout.seqs.iter().enumerate() {
             let q_nope = q.narrow(0, row, len)?.narrow(2, 0, dn)?; // (len, h, dn)
             let q_pe = rope.apply(&q.narrow(0, row, len)?.narrow(2, dn, dr)?, pos)?; // (len, h, dr)
             let c_new = c_kv.narrow(0, row, len)?; // (len, r)
             let k_pe_new = rope.apply(&k_pe.narrow(0, row, len)?, pos)?.reshape((len, dr))?;
             // The cache holds only the latent form, whichever way we attend.
-            let (c_all, k_pe_all) = match caches.get_mut(i).and_then(|c| c.as_deref_mut()) {
+            let (c_all, k_pe_all) = match batch.caches.get_mut(i).and_then(|c| c.as_deref_mut()) {
                 Some(cache) => {
                     let all = cache.append(&[&c_new.unsqueeze(0)?, &k_pe_new.unsqueeze(0)?])?;
                     (all[0].squeeze(0)?, all[1].squeeze(0)?)

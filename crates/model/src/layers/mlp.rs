@@ -1,9 +1,9 @@
 //! The SwiGLU feed-forward block: down(silu(gate(x)) · up(x)).
 
 use crate::error::Result;
-use crate::layers::fused;
-use crate::layers::linear::{forward_many, Linear};
-use crate::weights::VarPath;
+use crate::formats::weights::VarPath;
+use crate::kernels::tensor_ops;
+use crate::layers::linear::{Linear, forward_many};
 use candle_core::Tensor;
 
 #[derive(Debug, Clone)]
@@ -24,7 +24,7 @@ impl SwiGlu {
 
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let [gate, up] = forward_many([&self.gate_proj, &self.up_proj], x)?;
-        let hidden = match fused::silu_mul(&gate, &up)? {
+        let hidden = match tensor_ops::silu_mul(&gate, &up)? {
             Some(h) => h,
             None => (gate.silu()? * up)?,
         };

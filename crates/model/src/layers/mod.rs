@@ -3,8 +3,8 @@
 //! DeepSeekMoE block and the per-sequence KV cache.
 
 pub mod attention;
+pub mod batch;
 pub mod embedding;
-pub mod fused;
 pub mod kv_cache;
 pub mod linear;
 pub mod mla;
@@ -12,13 +12,13 @@ pub mod mlp;
 pub mod moe;
 pub mod norm;
 pub mod rope;
-pub mod vexp;
 
-use candle_core::{Result, Tensor, D};
+use crate::kernels::tensor_ops;
+use candle_core::{D, Result, Tensor};
 
 /// Numerically stable softmax over the last dimension, from differentiable ops.
 pub fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
-    if let Some(y) = fused::softmax_last_dim(x)? {
+    if let Some(y) = tensor_ops::softmax_last_dim(x)? {
         return Ok(y);
     }
     let max = x.max_keepdim(D::Minus1)?;

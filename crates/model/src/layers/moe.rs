@@ -3,43 +3,11 @@
 //! summed with the router's weights, and shared experts run on every token.
 //! Each active expert runs once per call on the rows routed to it; unselected experts cost nothing.
 
+pub use crate::config::deepseek::{RouterSpec, ScoringFunc, TopkMethod};
 use crate::error::Result;
+use crate::formats::weights::VarPath;
 use crate::layers::mlp::SwiGlu;
-use crate::weights::VarPath;
 use candle_core::{Device, Tensor};
-
-/// How router logits become affinities.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScoringFunc {
-    /// DeepSeek-V2: softmax over experts.
-    Softmax,
-    /// DeepSeek-V3: an independent sigmoid per expert.
-    Sigmoid,
-}
-
-/// How experts are chosen from the affinities.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TopkMethod {
-    /// Plain top-k.
-    Greedy,
-    /// V2: keep the `topk_group` groups with the highest max affinity, then top-k inside them.
-    GroupLimitedGreedy,
-    /// V3: like the above, but on affinities plus `e_score_correction_bias`, and a group scores
-    /// the sum of its top-2; the bias steers the choice only, weights use the raw affinities.
-    NoAuxTc,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RouterSpec {
-    pub n_routed_experts: usize,
-    pub num_experts_per_tok: usize,
-    pub n_group: usize,
-    pub topk_group: usize,
-    pub scoring_func: ScoringFunc,
-    pub topk_method: TopkMethod,
-    pub norm_topk_prob: bool,
-    pub routed_scaling_factor: f64,
-}
 
 #[derive(Debug, Clone)]
 pub struct Router {
@@ -136,7 +104,13 @@ pub struct Moe {
 impl Moe {
     /// `mlp.gate`, `mlp.experts.{e}.{gate,up,down}_proj`, `mlp.shared_experts` (n_shared
     /// experts fused into one SwiGLU n_shared × moe_intermediate_size wide).
-    pub fn load(vp: &VarPath, hidden: usize, moe_intermediate: usize, n_shared: usize, spec: RouterSpec) -> Result<Self> {
+    pub fn load(
+        vp: &VarPath,
+        hidden: usize,
+        moe_intermediate: usize,
+        n_shared: usize,
+        spec: RouterSpec,
+    ) -> Result<Self> {
         let gate = Router::load(&vp.pp("gate"), hidden, spec)?;
         let experts = (0..spec.n_routed_experts)
             .map(|e| SwiGlu::load(&vp.pp("experts").pp(e), hidden, moe_intermediate, false))

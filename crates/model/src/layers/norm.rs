@@ -1,9 +1,9 @@
 //! RMSNorm: x · rsqrt(mean(x²) + ε) · w, computed in f32 as transformers does.
 
 use crate::error::Result;
-use crate::layers::fused;
-use crate::weights::VarPath;
-use candle_core::{Tensor, D};
+use crate::formats::weights::VarPath;
+use crate::kernels::tensor_ops;
+use candle_core::{D, Tensor};
 
 #[derive(Debug, Clone)]
 pub struct RmsNorm {
@@ -17,7 +17,7 @@ impl RmsNorm {
     }
 
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        if let Some(y) = fused::rms_norm(x, &self.weight, self.eps)? {
+        if let Some(y) = tensor_ops::rms_norm(x, &self.weight, self.eps)? {
             return Ok(y);
         }
         let variance = x.sqr()?.mean_keepdim(D::Minus1)?;

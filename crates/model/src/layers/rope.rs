@@ -2,97 +2,10 @@
 //! as transformers computes them, cos/sin tables, and the two ways of pairing dimensions:
 //! `rotate_half` (Llama/Qwen: dim i with i + d/2) and interleaved (DeepSeek: 2i with 2i + 1).
 
-use crate::config::{RopeConfig, RopeScaling};
+use crate::config::RopeConfig;
+pub use crate::config::{RopeLayout, inv_freq, yarn_mscale};
 use crate::error::Result;
-use candle_core::{Device, Tensor, D};
-use std::f64::consts::PI;
-
-/// Inverse frequencies for a rotary dimension `dim`, and the factor applied to cos/sin
-/// (YaRN's attention temperature; 1 elsewhere).
-pub fn inv_freq(cfg: &RopeConfig, dim: usize) -> (Vec<f32>, f64) {
-    let base = cfg.theta;
-    let pos_freqs: Vec<f64> = (0..dim).step_by(2).map(|i| base.powf(i as f64 / dim as f64)).collect();
-    let plain: Vec<f64> = pos_freqs.iter().map(|p| 1.0 / p).collect();
-    let (freqs, attention_factor) = match &cfg.scaling {
-        RopeScaling::None => (plain, 1.0),
-        RopeScaling::Linear { factor } => (plain.iter().map(|f| f / factor).collect(), 1.0),
-        RopeScaling::FreqFactors { factors } => (plain.iter().zip(factors.iter().chain(std::iter::repeat(&1.0))).map(|(f, d)| f / d).collect(), 1.0),
-        RopeScaling::Llama3 { factor, low_freq_factor, high_freq_factor, original_max_position_embeddings } => {
-            let old = *original_max_position_embeddings;
-            let low_wavelen = old / low_freq_factor;
-            let high_wavelen = old / high_freq_factor;
-            let f = plain
-                .iter()
-                .map(|&f| {
-                    let wavelen = 2.0 * PI / f;
-                    if wavelen < high_wavelen {
-                        f
-                    } else if wavelen > low_wavelen {
-                        f / factor
-                    } else {
-                        let smooth = (old / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor);
-                        (1.0 - smooth) * f / factor + smooth * f
-                    }
-                })
-                .collect();
-            (f, 1.0)
-        }
-        RopeScaling::Yarn {
-            factor,
-            original_max_position_embeddings,
-            beta_fast,
-            beta_slow,
-            mscale,
-            mscale_all_dim,
-            attention_factor,
-            truncate,
-        } => {
-            let attention_factor = attention_factor.unwrap_or_else(|| match (mscale, mscale_all_dim) {
-                (Some(m), Some(a)) if *m != 0.0 && *a != 0.0 => yarn_mscale(*factor, *m) / yarn_mscale(*factor, *a),
-                _ => yarn_mscale(*factor, 1.0),
-            });
-            let correction_dim = |rot: f64| {
-                (dim as f64 * (original_max_position_embeddings / (rot * 2.0 * PI)).ln()) / (2.0 * base.ln())
-            };
-            let (mut low, mut high) = (correction_dim(*beta_fast), correction_dim(*beta_slow));
-            if *truncate {
-                low = low.floor();
-                high = high.ceil();
-            }
-            let low = low.max(0.0);
-            let mut high = high.min(dim as f64 - 1.0);
-            if low == high {
-                high += 0.001;
-            }
-            let f = pos_freqs
-                .iter()
-                .enumerate()
-                .map(|(i, p)| {
-                    // transformers computes the ramp in f32; do the same to match its rounding.
-                    let ramp = ((i as f32 - low as f32) / (high as f32 - low as f32)).clamp(0.0, 1.0) as f64;
-                    let extrapolation = 1.0 - ramp;
-                    (1.0 / (factor * p)) * (1.0 - extrapolation) + (1.0 / p) * extrapolation
-                })
-                .collect();
-            (f, attention_factor)
-        }
-    };
-    (freqs.into_iter().map(|f| f as f32).collect(), attention_factor)
-}
-
-/// YaRN's magnitude correction `0.1 · m · ln(s) + 1` (1 when not extending).
-pub fn yarn_mscale(scale: f64, m: f64) -> f64 {
-    if scale <= 1.0 { 1.0 } else { 0.1 * m * scale.ln() + 1.0 }
-}
-
-/// How the rotated dimensions are paired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RopeLayout {
-    /// (x[i], x[i + d/2]) pairs: Llama, Qwen, and DeepSeek in transformers after its permute.
-    Half,
-    /// (x[2i], x[2i + 1]) pairs: DeepSeek's own inference code.
-    Interleaved,
-}
+use candle_core::{D, Device, Tensor};
 
 /// Precomputed cos/sin tables, grown on demand; `dim` is the rotated width.
 #[derive(Debug, Clone)]
@@ -131,7 +44,7 @@ impl RotaryEmbedding {
     pub fn apply(&self, x: &Tensor, start: usize) -> candle_core::Result<Tensor> {
         let (len, _heads, dim) = x.dims3()?;
         let (cos, sin) = self.rows(start, len)?;
-        if let Some(y) = crate::layers::fused::rope(x, &cos, &sin, self.layout)? {
+        if let Some(y) = crate::kernels::tensor_ops::rope(x, &cos, &sin, self.layout)? {
             return Ok(y);
         }
         let cos = cos.unsqueeze(1)?; // (len, 1, dim/2)
@@ -170,15 +83,13 @@ fn tables(inv_freq: &[f32], attention_factor: f32, max_pos: usize) -> candle_cor
             sin.push(angle.sin() * attention_factor);
         }
     }
-    Ok((
-        Tensor::from_vec(cos, (max_pos, half), &Device::Cpu)?,
-        Tensor::from_vec(sin, (max_pos, half), &Device::Cpu)?,
-    ))
+    Ok((Tensor::from_vec(cos, (max_pos, half), &Device::Cpu)?, Tensor::from_vec(sin, (max_pos, half), &Device::Cpu)?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::RopeScaling;
 
     #[test]
     fn llama3_keeps_high_frequencies_and_divides_low_ones() {

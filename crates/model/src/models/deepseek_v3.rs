@@ -4,208 +4,22 @@
 //! Optional multi-token prediction (MTP) modules stored as layers num_hidden_layers.. draft the
 //! token after next from the main model's hidden state and the next token's embedding.
 
-use crate::causal_lm::{batch_spans, check_token_ids, select_rows, CausalLm, LogitsFor, ModelInfo, MtpDraft, SeqInput};
-use crate::config::{RawConfig, RopeConfig, RopeScaling};
+use crate::causal_lm::{BatchLayout, CausalLm, LogitsFor, ModelInfo, MtpDraft, SeqInput, check_token_ids};
+use crate::config::RawConfig;
+pub use crate::config::deepseek::{DeepseekConfig, DeepseekSpec, Generation, resolve};
 use crate::error::{ModelError, Result};
+use crate::formats::safetensors::SafetensorsDir;
+use crate::formats::weights::VarPath;
+use crate::layers::attention::AttnBatch;
 use crate::layers::kv_cache::{LayerCache, SequenceCache};
 use crate::layers::linear::Linear;
-use crate::layers::mla::{AttnImpl, MlaAttention, MlaShape};
+use crate::layers::mla::{AttnImpl, MlaAttention};
 use crate::layers::mlp::SwiGlu;
-use crate::layers::moe::{Moe, RouterSpec, ScoringFunc, TopkMethod};
+use crate::layers::moe::Moe;
 use crate::layers::norm::RmsNorm;
-use crate::layers::rope::{yarn_mscale, RopeLayout, RotaryEmbedding};
-use crate::weights::{SafetensorsDir, VarPath};
+use crate::layers::rope::RotaryEmbedding;
 use candle_core::{Device, Tensor};
-use serde::Deserialize;
 use std::path::Path;
-
-/// config.json keys (DeepSeek's names). Optional MoE keys default as transformers' configs do,
-/// per architecture (see `resolve`).
-#[derive(Debug, Clone, Deserialize)]
-pub struct DeepseekConfig {
-    pub vocab_size: usize,
-    pub hidden_size: usize,
-    pub intermediate_size: usize,
-    pub num_hidden_layers: usize,
-    pub num_attention_heads: usize,
-    #[serde(default = "default_eps")]
-    pub rms_norm_eps: f64,
-    pub max_position_embeddings: Option<usize>,
-    #[serde(default)]
-    pub tie_word_embeddings: bool,
-    pub hidden_act: Option<String>,
-    #[serde(default)]
-    pub attention_bias: bool,
-    #[serde(default)]
-    pub mlp_bias: bool,
-    // MLA
-    pub q_lora_rank: Option<usize>,
-    pub kv_lora_rank: usize,
-    pub qk_nope_head_dim: usize,
-    pub qk_rope_head_dim: usize,
-    pub v_head_dim: usize,
-    pub rope_interleave: Option<bool>,
-    // MoE
-    #[serde(default)]
-    pub first_k_dense_replace: usize,
-    pub moe_layer_freq: Option<usize>,
-    pub moe_intermediate_size: usize,
-    pub n_routed_experts: usize,
-    pub num_experts_per_tok: usize,
-    pub n_shared_experts: Option<usize>,
-    pub n_group: Option<usize>,
-    pub topk_group: Option<usize>,
-    pub topk_method: Option<String>,
-    pub scoring_func: Option<String>,
-    pub norm_topk_prob: Option<bool>,
-    pub routed_scaling_factor: Option<f64>,
-    // MTP
-    #[serde(default)]
-    pub num_nextn_predict_layers: usize,
-}
-
-fn default_eps() -> f64 {
-    1e-6
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Generation {
-    V2,
-    V3,
-}
-
-/// Shapes and switches derived from the config once it has been checked.
-#[derive(Debug, Clone)]
-pub struct DeepseekSpec {
-    pub architecture: String,
-    pub config: DeepseekConfig,
-    pub mla: MlaShape,
-    pub router: RouterSpec,
-    pub rope: RopeConfig,
-    pub rope_layout: RopeLayout,
-    pub moe_layer_freq: usize,
-    pub n_shared_experts: usize,
-}
-
-impl DeepseekSpec {
-    /// Layers from `first_k_dense_replace` on (every `moe_layer_freq`-th) use MoE.
-    pub fn is_moe_layer(&self, i: usize) -> bool {
-        i >= self.config.first_k_dense_replace && i.is_multiple_of(self.moe_layer_freq)
-    }
-}
-
-/// Check the config and fill in each generation's defaults. Errors name the key at fault.
-pub fn resolve(raw: &RawConfig, generation: Generation) -> Result<DeepseekSpec> {
-    let c: DeepseekConfig = raw.parse()?;
-    let bad = |key: &str, msg: String| Err(ModelError::key(&raw.path, key, msg));
-    let positive = [
-        ("vocab_size", c.vocab_size),
-        ("hidden_size", c.hidden_size),
-        ("intermediate_size", c.intermediate_size),
-        ("num_hidden_layers", c.num_hidden_layers),
-        ("num_attention_heads", c.num_attention_heads),
-        ("kv_lora_rank", c.kv_lora_rank),
-        ("qk_rope_head_dim", c.qk_rope_head_dim),
-        ("v_head_dim", c.v_head_dim),
-        ("moe_intermediate_size", c.moe_intermediate_size),
-        ("n_routed_experts", c.n_routed_experts),
-        ("num_experts_per_tok", c.num_experts_per_tok),
-    ];
-    if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
-        return bad(key, "must be positive".into());
-    }
-    if c.q_lora_rank == Some(0) {
-        return bad("q_lora_rank", "must be positive or null".into());
-    }
-    if !c.qk_rope_head_dim.is_multiple_of(2) {
-        return bad("qk_rope_head_dim", format!("{} must be even (rope rotates pairs)", c.qk_rope_head_dim));
-    }
-    let act = c.hidden_act.as_deref().unwrap_or("silu");
-    if act != "silu" {
-        return bad("hidden_act", format!("`{act}` is not supported (only silu)"));
-    }
-    if c.mlp_bias {
-        return bad("mlp_bias", "biases on DeepSeek MLPs are not supported".into());
-    }
-    let moe_layer_freq = c.moe_layer_freq.unwrap_or(1);
-    if moe_layer_freq == 0 {
-        return bad("moe_layer_freq", "must be at least 1".into());
-    }
-    // Router.
-    let (e, k) = (c.n_routed_experts, c.num_experts_per_tok);
-    if k > e {
-        return bad("num_experts_per_tok", format!("{k} is more than n_routed_experts ({e})"));
-    }
-    let n_group = c.n_group.unwrap_or(1);
-    if n_group == 0 || e % n_group != 0 {
-        return bad("n_group", format!("{n_group} must be positive and divide n_routed_experts ({e})"));
-    }
-    let topk_group = c.topk_group.unwrap_or(n_group);
-    if topk_group == 0 || topk_group > n_group {
-        return bad("topk_group", format!("{topk_group} must be between 1 and n_group ({n_group})"));
-    }
-    let default_method = if generation == Generation::V3 { "noaux_tc" } else { "greedy" };
-    let topk_method = match c.topk_method.as_deref().unwrap_or(default_method) {
-        "greedy" => TopkMethod::Greedy,
-        "group_limited_greedy" => TopkMethod::GroupLimitedGreedy,
-        "noaux_tc" => TopkMethod::NoAuxTc,
-        other => return bad("topk_method", format!("`{other}` is not supported (greedy, group_limited_greedy, noaux_tc)")),
-    };
-    if topk_method != TopkMethod::Greedy && topk_group * (e / n_group) < k {
-        return bad("topk_group", format!("{topk_group} groups of {} experts cannot hold num_experts_per_tok ({k})", e / n_group));
-    }
-    let default_scoring = if generation == Generation::V3 { "sigmoid" } else { "softmax" };
-    let scoring_func = match c.scoring_func.as_deref().unwrap_or(default_scoring) {
-        "sigmoid" => ScoringFunc::Sigmoid,
-        "softmax" => ScoringFunc::Softmax,
-        other => return bad("scoring_func", format!("`{other}` is not supported (sigmoid, softmax)")),
-    };
-    let routed_scaling_factor = c.routed_scaling_factor.unwrap_or(1.0);
-    if !(routed_scaling_factor.is_finite() && routed_scaling_factor > 0.0) {
-        return bad("routed_scaling_factor", format!("{routed_scaling_factor} must be a positive number"));
-    }
-    let router = RouterSpec {
-        n_routed_experts: e,
-        num_experts_per_tok: k,
-        n_group,
-        topk_group,
-        scoring_func,
-        topk_method,
-        norm_topk_prob: c.norm_topk_prob.unwrap_or(generation == Generation::V3),
-        routed_scaling_factor,
-    };
-    // Attention: softmax scale qk_head_dim^-0.5, times m² under YaRN with mscale_all_dim.
-    let rope = raw.rope()?;
-    let mut softmax_scale = ((c.qk_nope_head_dim + c.qk_rope_head_dim) as f64).powf(-0.5);
-    if let RopeScaling::Yarn { factor, mscale_all_dim: Some(m), .. } = rope.scaling
-        && m != 0.0
-    {
-        let ms = yarn_mscale(factor, m);
-        softmax_scale *= ms * ms;
-    }
-    let mla = MlaShape {
-        hidden: c.hidden_size,
-        n_heads: c.num_attention_heads,
-        q_lora_rank: c.q_lora_rank,
-        kv_lora_rank: c.kv_lora_rank,
-        qk_nope_head_dim: c.qk_nope_head_dim,
-        qk_rope_head_dim: c.qk_rope_head_dim,
-        v_head_dim: c.v_head_dim,
-        attention_bias: c.attention_bias,
-        rms_eps: c.rms_norm_eps,
-        softmax_scale,
-    };
-    // V2 always rotates interleaved pairs; V3 unless `rope_interleave: false`.
-    let interleaved = generation == Generation::V2 || c.rope_interleave.unwrap_or(true);
-    let rope_layout = if interleaved { RopeLayout::Interleaved } else { RopeLayout::Half };
-    let architecture = match generation {
-        Generation::V2 => "DeepseekV2ForCausalLM",
-        Generation::V3 => "DeepseekV3ForCausalLM",
-    };
-    let n_shared_experts = c.n_shared_experts.unwrap_or(0);
-    Ok(DeepseekSpec { architecture: architecture.into(), config: c, mla, router, rope, rope_layout, moe_layer_freq, n_shared_experts })
-}
-
 #[derive(Debug, Clone)]
 pub enum FeedForward {
     Dense(SwiGlu),
@@ -246,15 +60,8 @@ impl DecoderLayer {
         })
     }
 
-    fn forward(
-        &self,
-        x: &Tensor,
-        spans: &[(usize, usize, usize)],
-        caches: &mut [Option<&mut LayerCache>],
-        rope: &RotaryEmbedding,
-        attn_impl: AttnImpl,
-    ) -> candle_core::Result<Tensor> {
-        let attn = self.self_attn.forward(&self.input_layernorm.forward(x)?, spans, caches, rope, attn_impl)?;
+    fn forward(&self, x: &Tensor, batch: &mut AttnBatch<'_, '_>, attn_impl: AttnImpl) -> candle_core::Result<Tensor> {
+        let attn = self.self_attn.forward(&self.input_layernorm.forward(x)?, batch, attn_impl)?;
         let x = (x + attn)?;
         let ffn = self.mlp.forward(&self.post_attention_layernorm.forward(&x)?)?;
         x + ffn
@@ -263,7 +70,8 @@ impl DecoderLayer {
     fn parameters(&self) -> u64 {
         let lin = |l: &Linear| l.parameters();
         let swiglu = |m: &SwiGlu| lin(&m.gate_proj) + lin(&m.up_proj) + lin(&m.down_proj);
-        let mut n = (self.input_layernorm.weight.elem_count() + self.post_attention_layernorm.weight.elem_count()) as u64;
+        let mut n =
+            (self.input_layernorm.weight.elem_count() + self.post_attention_layernorm.weight.elem_count()) as u64;
         n += self.self_attn.linears().into_iter().map(lin).sum::<u64>();
         n += self.self_attn.norms().iter().map(|r| r.weight.elem_count() as u64).sum::<u64>();
         n += match &self.mlp {
@@ -378,36 +186,47 @@ pub fn load(raw: &RawConfig, root: &VarPath, generation: Generation) -> Result<D
     Ok(DeepseekV3 { spec, embed_tokens, layers, norm, lm_head, rope, attn_impl: AttnImpl::Auto, mtp })
 }
 
-/// (start row, rows, first position) per sequence, as `batch_spans` lays a batch out.
-type Spans = Vec<(usize, usize, usize)>;
-
 impl DeepseekV3 {
-    /// Logits and the final hidden states (after the final norm) of the same rows.
-    pub fn forward_with_hidden(&self, seqs: &mut [SeqInput<'_>], which: LogitsFor) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
-        let (x, spans) = self.decoder_output(seqs)?;
-        let mut logits = Vec::with_capacity(spans.len());
-        let mut hidden = Vec::with_capacity(spans.len());
-        for rows in select_rows(&x, &spans, which)? {
+    /// Per sequence, the logits of the rows `which` picks and the final hidden states (after the
+    /// final norm) of the rows `hidden_for` picks: the same rows for the MTP tests, every row
+    /// for speculative decoding's draft (`MtpDraft::forward_with_all_hidden`).
+    pub fn forward_with_hidden(
+        &self,
+        seqs: &mut [SeqInput<'_>],
+        which: LogitsFor,
+        hidden_for: LogitsFor,
+    ) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
+        let (x, layout) = self.decoder_output(seqs)?;
+        // Only the rows either list needs are normed; the norm acts on each row alone, so a row
+        // comes out the same whichever rows are normed with it.
+        let widest =
+            if which == LogitsFor::All || hidden_for == LogitsFor::All { LogitsFor::All } else { LogitsFor::Last };
+        let last_of = |h: &Tensor, len: usize| h.narrow(0, len - 1, 1);
+        let mut logits = Vec::with_capacity(layout.seqs.len());
+        let mut hidden = Vec::with_capacity(layout.seqs.len());
+        for (rows, seq) in layout.select_rows(&x, widest)?.into_iter().zip(&layout.seqs) {
             let h = self.norm.forward(&rows)?;
-            logits.push(self.lm_head.forward(&h)?);
-            hidden.push(h);
+            let for_logits = if which == widest { h.clone() } else { last_of(&h, seq.len)? };
+            logits.push(self.lm_head.forward(&for_logits)?);
+            hidden.push(if hidden_for == widest { h } else { last_of(&h, seq.len)? });
         }
         Ok((logits, hidden))
     }
 
     /// The last decoder layer's output for every new row, (n, hidden), before the final norm.
-    fn decoder_output(&self, seqs: &mut [SeqInput<'_>]) -> Result<(Tensor, Spans)> {
+    fn decoder_output(&self, seqs: &mut [SeqInput<'_>]) -> Result<(Tensor, BatchLayout)> {
         check_token_ids(seqs, self.spec.config.vocab_size)?;
-        let spans = batch_spans(seqs);
+        let layout = BatchLayout::of(seqs);
         let ids: Vec<u32> = seqs.iter().flat_map(|s| s.tokens.iter().copied()).collect();
         let ids = Tensor::new(ids.as_slice(), &Device::Cpu)?;
         let mut x = self.embed_tokens.index_select(&ids, 0)?; // (n, hidden)
         for (li, layer) in self.layers.iter().enumerate() {
             let mut caches: Vec<Option<&mut LayerCache>> =
                 seqs.iter_mut().map(|s| s.cache.as_deref_mut().map(|c| &mut c.layers[li])).collect();
-            x = layer.forward(&x, &spans, &mut caches, &self.rope, self.attn_impl)?;
+            let mut batch = AttnBatch { layout: &layout, caches: &mut caches, rope: &self.rope };
+            x = layer.forward(&x, &mut batch, self.attn_impl)?;
         }
-        Ok((x, spans))
+        Ok((x, layout))
     }
 
     /// Number of MTP modules loaded (0 when the checkpoint has none).
@@ -424,11 +243,13 @@ impl DeepseekV3 {
     /// y = decoder layer (causal over this depth's positions), logits = head(norm(y)).
     pub fn mtp_forward(&self, depth: usize, inputs: &mut [MtpInput<'_>], which: LogitsFor) -> Result<Vec<MtpOutput>> {
         let module = self.mtp.get(depth).ok_or_else(|| {
-            ModelError::Invalid(format!("MTP depth {depth} requested but the checkpoint has {} MTP module(s)", self.mtp.len()))
+            ModelError::Invalid(format!(
+                "MTP depth {depth} requested but the checkpoint has {} MTP module(s)",
+                self.mtp.len()
+            ))
         })?;
         let (vocab, hsize) = (self.spec.config.vocab_size, self.spec.config.hidden_size);
-        let mut spans = Vec::with_capacity(inputs.len());
-        let mut row = 0;
+        let mut layout = BatchLayout::default();
         for inp in inputs.iter() {
             let len = inp.next_tokens.len();
             if len == 0 || inp.hidden.dims() != [len, hsize] {
@@ -441,8 +262,7 @@ impl DeepseekV3 {
                 return Err(ModelError::TokenOutOfRange { id, vocab_size: vocab });
             }
             let pos = inp.cache.as_ref().and_then(|c| c.layers.get(depth)).map_or(0, |l| l.len());
-            spans.push((row, len, pos));
-            row += len;
+            layout.push(len, pos);
         }
         let ids: Vec<u32> = inputs.iter().flat_map(|s| s.next_tokens.iter().copied()).collect();
         let emb = module.embed_tokens.index_select(&Tensor::new(ids.as_slice(), &Device::Cpu)?, 0)?; // (n, hidden)
@@ -458,9 +278,10 @@ impl DeepseekV3 {
                 None => None,
             });
         }
-        let y = module.layer.forward(&x, &spans, &mut caches, &self.rope, self.attn_impl)?;
-        let mut out = Vec::with_capacity(spans.len());
-        for rows in select_rows(&y, &spans, which)? {
+        let mut batch = AttnBatch { layout: &layout, caches: &mut caches, rope: &self.rope };
+        let y = module.layer.forward(&x, &mut batch, self.attn_impl)?;
+        let mut out = Vec::with_capacity(layout.seqs.len());
+        for rows in layout.select_rows(&y, which)? {
             let logits = module.head.forward(&module.head_norm.forward(&rows)?)?;
             out.push(MtpOutput { logits, hidden: rows });
         }
@@ -479,32 +300,37 @@ impl DeepseekV3 {
 
 /// The first MTP module as speculative decoding's draft (deeper modules are not used yet).
 impl MtpDraft for DeepseekV3 {
-    fn forward_with_all_hidden(&self, seqs: &mut [SeqInput<'_>], which: LogitsFor) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
-        let (x, spans) = self.decoder_output(seqs)?;
-        let hidden = self.norm.forward(&x)?; // (n, hidden)
-        let mut logits = Vec::with_capacity(spans.len());
-        let mut states = Vec::with_capacity(spans.len());
-        for (rows, &(row, len, _)) in select_rows(&hidden, &spans, which)?.into_iter().zip(&spans) {
-            logits.push(self.lm_head.forward(&rows)?);
-            states.push(hidden.narrow(0, row, len)?);
-        }
-        Ok((logits, states))
+    fn forward_with_all_hidden(
+        &self,
+        seqs: &mut [SeqInput<'_>],
+        which: LogitsFor,
+    ) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
+        self.forward_with_hidden(seqs, which, LogitsFor::All)
     }
 
     fn new_draft_cache(&self) -> SequenceCache {
         self.new_mtp_cache()
     }
 
-    fn draft_logits(&self, hidden: &Tensor, next_tokens: &[u32], cache: &mut SequenceCache, which: LogitsFor) -> Result<Tensor> {
+    fn draft_logits(
+        &self,
+        hidden: &Tensor,
+        next_tokens: &[u32],
+        cache: &mut SequenceCache,
+        which: LogitsFor,
+    ) -> Result<Tensor> {
         let mut inputs = [MtpInput { hidden, next_tokens, cache: Some(cache) }];
         let out = self.mtp_forward(0, &mut inputs, which)?;
-        out.into_iter().next().map(|o| o.logits).ok_or_else(|| ModelError::Invalid("MTP step returned no output".into()))
+        out.into_iter()
+            .next()
+            .map(|o| o.logits)
+            .ok_or_else(|| ModelError::Invalid("MTP step returned no output".into()))
     }
 }
 
 impl CausalLm for DeepseekV3 {
     fn forward(&self, seqs: &mut [SeqInput<'_>], which: LogitsFor) -> Result<Vec<Tensor>> {
-        Ok(self.forward_with_hidden(seqs, which)?.0)
+        Ok(self.forward_with_hidden(seqs, which, which)?.0)
     }
 
     fn mtp_draft(&self) -> Option<&dyn MtpDraft> {

@@ -2,17 +2,17 @@
 //! x = embed(ids); per layer: x += attn(norm(x)); x += mlp(norm(x)); logits = head(norm(x)).
 //! The architecture files only map their config.json onto `DenseSpec`.
 
-use crate::causal_lm::{batch_spans, check_token_ids, select_rows, CausalLm, LogitsFor, ModelInfo, SeqInput};
+use crate::causal_lm::{BatchLayout, CausalLm, LogitsFor, ModelInfo, SeqInput, check_token_ids};
 use crate::config::RopeConfig;
 use crate::error::Result;
-use crate::layers::attention::{AttentionShape, GqaAttention};
+use crate::formats::weights::VarPath;
+use crate::layers::attention::{AttentionShape, AttnBatch, GqaAttention};
 use crate::layers::embedding::Embedding;
 use crate::layers::kv_cache::{KvDtype, LayerCache, SequenceCache};
 use crate::layers::linear::Linear;
 use crate::layers::mlp::SwiGlu;
 use crate::layers::norm::RmsNorm;
 use crate::layers::rope::{RopeLayout, RotaryEmbedding};
-use crate::weights::VarPath;
 use candle_core::Tensor;
 
 #[derive(Debug, Clone)]
@@ -80,18 +80,19 @@ impl DenseTransformer {
 impl CausalLm for DenseTransformer {
     fn forward(&self, seqs: &mut [SeqInput<'_>], which: LogitsFor) -> Result<Vec<Tensor>> {
         check_token_ids(seqs, self.spec.vocab_size)?;
-        let spans = batch_spans(seqs);
+        let layout = BatchLayout::of(seqs);
         let ids: Vec<u32> = seqs.iter().flat_map(|s| s.tokens.iter().copied()).collect();
         let mut x = self.embed_tokens.forward(&ids)?; // (n, hidden)
         for (li, layer) in self.layers.iter().enumerate() {
             let mut caches: Vec<Option<&mut LayerCache>> =
                 seqs.iter_mut().map(|s| s.cache.as_deref_mut().map(|c| &mut c.layers[li])).collect();
-            let attn = layer.self_attn.forward(&layer.input_layernorm.forward(&x)?, &spans, &mut caches, &self.rope)?;
+            let mut batch = AttnBatch { layout: &layout, caches: &mut caches, rope: &self.rope };
+            let attn = layer.self_attn.forward(&layer.input_layernorm.forward(&x)?, &mut batch)?;
             x = (x + attn)?;
             let mlp = layer.mlp.forward(&layer.post_attention_layernorm.forward(&x)?)?;
             x = (x + mlp)?;
         }
-        let rows = select_rows(&x, &spans, which)?;
+        let rows = layout.select_rows(&x, which)?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             out.push(self.lm_head.forward(&self.norm.forward(&r)?)?);
@@ -116,7 +117,9 @@ impl CausalLm for DenseTransformer {
         }
         for l in &self.layers {
             let at = &l.self_attn;
-            for lin in [&at.q_proj, &at.k_proj, &at.v_proj, &at.o_proj, &l.mlp.gate_proj, &l.mlp.up_proj, &l.mlp.down_proj] {
+            for lin in
+                [&at.q_proj, &at.k_proj, &at.v_proj, &at.o_proj, &l.mlp.gate_proj, &l.mlp.up_proj, &l.mlp.down_proj]
+            {
                 params += lin.parameters();
             }
             params += 2 * s.hidden_size as u64;

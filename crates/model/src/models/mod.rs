@@ -9,16 +9,11 @@ pub mod qwen3;
 use crate::causal_lm::CausalLm;
 use crate::config::RawConfig;
 use crate::error::{ModelError, Result};
-use crate::weights::{VarPath, WeightSource};
+use crate::formats::weights::{VarPath, WeightSource};
 use serde::Deserialize;
 
-pub const SUPPORTED_ARCHITECTURES: &[&str] = &[
-    "Qwen2ForCausalLM",
-    "LlamaForCausalLM",
-    "Qwen3ForCausalLM",
-    "DeepseekV3ForCausalLM",
-    "DeepseekV2ForCausalLM",
-];
+pub const SUPPORTED_ARCHITECTURES: &[&str] =
+    &["Qwen2ForCausalLM", "LlamaForCausalLM", "Qwen3ForCausalLM", "DeepseekV3ForCausalLM", "DeepseekV2ForCausalLM"];
 
 /// Build the model that `architectures[0]` names from the weights in `src`.
 pub fn load_architecture(raw: &RawConfig, src: &dyn WeightSource) -> Result<Box<dyn CausalLm>> {
@@ -35,7 +30,7 @@ pub fn load_architecture(raw: &RawConfig, src: &dyn WeightSource) -> Result<Box<
                 path: raw.path.clone(),
                 arch,
                 supported: SUPPORTED_ARCHITECTURES.join(", "),
-            })
+            });
         }
     })
 }
@@ -116,17 +111,29 @@ pub(crate) fn check_act(raw: &RawConfig, act: &str) -> Result<()> {
 pub(crate) fn check_heads(raw: &RawConfig, c: &DenseCommon) -> Result<usize> {
     let p = &raw.path;
     if c.num_attention_heads == 0 || c.hidden_size == 0 || c.num_hidden_layers == 0 || c.vocab_size == 0 {
-        return Err(ModelError::key(p, "num_attention_heads", "hidden_size, num_hidden_layers, num_attention_heads and vocab_size must be positive"));
+        return Err(ModelError::key(
+            p,
+            "num_attention_heads",
+            "hidden_size, num_hidden_layers, num_attention_heads and vocab_size must be positive",
+        ));
     }
     let kv = c.num_key_value_heads.unwrap_or(c.num_attention_heads);
     if kv == 0 || !c.num_attention_heads.is_multiple_of(kv) {
-        return Err(ModelError::key(p, "num_key_value_heads", format!("{kv} must divide num_attention_heads ({})", c.num_attention_heads)));
+        return Err(ModelError::key(
+            p,
+            "num_key_value_heads",
+            format!("{kv} must divide num_attention_heads ({})", c.num_attention_heads),
+        ));
     }
     let head_dim = match c.head_dim {
         Some(d) => d,
         None if c.hidden_size.is_multiple_of(c.num_attention_heads) => c.hidden_size / c.num_attention_heads,
         None => {
-            return Err(ModelError::key(p, "hidden_size", format!("{} is not divisible by num_attention_heads ({})", c.hidden_size, c.num_attention_heads)))
+            return Err(ModelError::key(
+                p,
+                "hidden_size",
+                format!("{} is not divisible by num_attention_heads ({})", c.hidden_size, c.num_attention_heads),
+            ));
         }
     };
     if head_dim == 0 || head_dim % 2 != 0 {

@@ -2,10 +2,10 @@
 //! bias on the q/k/v projections and optionally tied embeddings.
 
 use super::dense::DenseTransformer;
-use super::{dense_spec, DenseCommon, DenseVariant};
+use super::{DenseCommon, DenseVariant, dense_spec};
 use crate::config::RawConfig;
 use crate::error::Result;
-use crate::weights::VarPath;
+use crate::formats::weights::VarPath;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]

@@ -2,10 +2,10 @@
 //! (before RoPE), no qkv bias, and an explicit `head_dim` that need not be hidden / heads.
 
 use super::dense::DenseTransformer;
-use super::{dense_spec, DenseCommon, DenseVariant};
+use super::{DenseCommon, DenseVariant, dense_spec};
 use crate::config::RawConfig;
 use crate::error::Result;
-use crate::weights::VarPath;
+use crate::formats::weights::VarPath;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]

@@ -114,7 +114,12 @@ mod tests {
     fn round_trips_stay_within_a_step() {
         let x = ramp(256);
         for (quant, dequant, bytes, steps) in [
-            (quantize_row_q8_0 as fn(&[f32], &mut [u8]), dequantize_row_q8_0 as fn(&[u8], &mut [f32]), BLOCK_Q8_0, 127.0),
+            (
+                quantize_row_q8_0 as fn(&[f32], &mut [u8]),
+                dequantize_row_q8_0 as fn(&[u8], &mut [f32]),
+                BLOCK_Q8_0,
+                127.0,
+            ),
             (quantize_row_q4_0, dequantize_row_q4_0, BLOCK_Q4_0, 8.0),
             (quantize_row_q5_0, dequantize_row_q5_0, BLOCK_Q5_0, 16.0),
         ] {

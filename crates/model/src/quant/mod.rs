@@ -1,22 +1,21 @@
 //! Quantized weight blocks (Q8_0, Q4_0, Q5_0, Q4_K, Q6_K, plus F32/F16/BF16 rows) laid out
 //! byte for byte as llama.cpp's ggml-common.h defines them, their reference quantizers and
-//! dequantizers, and the mat-vec kernels that multiply them with activations.
+//! dequantizers, and `PackedMatrix`, a weight matrix kept in its stored format. The kernels that
+//! multiply them with activations are in `crate::kernels`.
 
-mod blocks;
-mod float;
+pub(crate) mod blocks;
+pub(crate) mod float;
 mod ggml_type;
-mod k_quants;
-pub mod kernels;
-pub mod x8;
+pub(crate) mod k_quants;
+mod packed;
 
 use std::borrow::Cow;
 
 pub use blocks::{BLOCK_Q4_0, BLOCK_Q5_0, BLOCK_Q8_0, QK};
 pub use float::{bf16_to_f32, f16_to_f32, f32_to_bf16, f32_to_f16};
 pub use ggml_type::{GgmlType, QK_K};
-pub use k_quants::{BlockQ8K, BLOCK_Q4_K, BLOCK_Q6_K};
-pub use kernels::{matmul, matvec, Kernels};
-pub use x8::X8Matrix;
+pub use k_quants::{BLOCK_Q4_K, BLOCK_Q6_K, BlockQ8K};
+pub use packed::{MappedBytes, PackedMatrix};
 
 /// Why a quantized row or matrix cannot be made or used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -123,7 +122,13 @@ impl<'a> QMatrix<'a> {
     /// Quantizes a row-major f32 matrix into an owned `QMatrix`.
     pub fn quantize(dtype: GgmlType, x: &[f32], rows: usize, cols: usize) -> Result<QMatrix<'static>, QuantError> {
         if rows * cols != x.len() {
-            return Err(QuantError::WrongSize { dtype: GgmlType::F32, rows, cols, got: x.len(), expected: rows * cols });
+            return Err(QuantError::WrongSize {
+                dtype: GgmlType::F32,
+                rows,
+                cols,
+                got: x.len(),
+                expected: rows * cols,
+            });
         }
         let data = quantize(dtype, x, cols)?;
         QMatrix::new(dtype, rows, cols, Cow::Owned(data))

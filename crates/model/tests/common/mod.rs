@@ -1,5 +1,11 @@
-//! Helpers the model crate's integration tests share.
-#![allow(dead_code)] // each test binary uses its own subset
+//! Helpers the model crate's integration tests share: the workspace's fixture helpers
+//! (`reasoner-testutil`), the decode-path log-probs the golden tests compare with, and a
+//! deterministic generator for kernel tests.
+#![allow(dead_code, unused_imports)] // each test binary uses its own subset
+
+use reasoner_model::layers::log_softmax_last_dim;
+use reasoner_model::{CausalLm, LogitsFor, SeqInput, SequenceCache};
+pub use reasoner_testutil::{fixture, floats, golden, ids, max_diff};
 
 /// A xorshift generator: the same values on every machine, no dependency.
 pub struct Rng(pub u64);
@@ -21,4 +27,22 @@ impl Rng {
         }
         v
     }
+}
+
+/// Log-probs of ids[1..] computed token by token through the KV cache (the decode path).
+pub fn decode_logprobs(model: &dyn CausalLm, ids: &[u32]) -> Vec<f32> {
+    decode_logprobs_in(model, ids, model.new_cache())
+}
+
+/// `decode_logprobs` through a given (empty) cache, e.g. an f16 one.
+pub fn decode_logprobs_in(model: &dyn CausalLm, ids: &[u32], mut cache: SequenceCache) -> Vec<f32> {
+    let mut out = Vec::new();
+    for t in 0..ids.len() - 1 {
+        let logits = model
+            .forward(&mut [SeqInput { tokens: &ids[t..t + 1], cache: Some(&mut cache) }], LogitsFor::Last)
+            .unwrap();
+        let lp: Vec<f32> = log_softmax_last_dim(&logits[0]).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        out.push(lp[ids[t + 1] as usize]);
+    }
+    out
 }

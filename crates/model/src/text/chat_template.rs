@@ -1,0 +1,164 @@
+//! Chat templates rendered as transformers' `apply_chat_template` renders them: Jinja2 with
+//! `trim_blocks` and `lstrip_blocks`, loop controls, Python string methods (`split`, `strip`,
+//! `startswith` …) and `raise_exception`. Rendering is the user's to see: no hidden system prompt.
+
+use crate::error::{ModelError, Result};
+use minijinja::{Environment, ErrorKind};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ChatMessage {
+    pub role: String,
+    pub content: String,
+    /// The assistant's thinking, when a caller keeps it apart from the content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<String>,
+}
+
+impl ChatMessage {
+    pub fn new(role: &str, content: &str) -> Self {
+        Self { role: role.into(), content: content.into(), reasoning_content: None }
+    }
+}
+
+pub struct ChatTemplate {
+    env: Environment<'static>,
+    pub origin: String,
+    pub bos_token: String,
+    pub eos_token: String,
+}
+
+const NAME: &str = "chat";
+
+impl ChatTemplate {
+    /// Compile `source`; `origin` names the file it came from for error messages.
+    pub fn new(source: &str, origin: &str, bos_token: Option<&str>, eos_token: Option<&str>) -> Result<Self> {
+        let mut env = Environment::new();
+        let syntax = minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .build()
+            .map_err(|e| template_error(origin, &e))?;
+        env.set_syntax(syntax);
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.add_function("raise_exception", |msg: String| -> std::result::Result<String, minijinja::Error> {
+            Err(minijinja::Error::new(ErrorKind::InvalidOperation, msg))
+        });
+        env.add_function("strftime_now", |fmt: String| -> String { strftime_now(&fmt) });
+        env.add_template_owned(NAME, source.to_string()).map_err(|e| template_error(origin, &e))?;
+        Ok(Self {
+            env,
+            origin: origin.to_string(),
+            bos_token: bos_token.unwrap_or("").to_string(),
+            eos_token: eos_token.unwrap_or("").to_string(),
+        })
+    }
+
+    /// Render `messages`; `extra` holds template variables such as `enable_thinking`.
+    pub fn render(
+        &self,
+        messages: &[ChatMessage],
+        add_generation_prompt: bool,
+        extra: &serde_json::Map<String, Value>,
+    ) -> Result<String> {
+        let mut ctx = serde_json::Map::new();
+        ctx.insert("messages".into(), serde_json::to_value(messages).map_err(|e| ModelError::Invalid(e.to_string()))?);
+        ctx.insert("add_generation_prompt".into(), Value::Bool(add_generation_prompt));
+        ctx.insert("bos_token".into(), Value::String(self.bos_token.clone()));
+        ctx.insert("eos_token".into(), Value::String(self.eos_token.clone()));
+        for (k, v) in extra {
+            ctx.insert(k.clone(), v.clone());
+        }
+        self.render_value(&Value::Object(ctx))
+    }
+
+    /// Render with a fully custom context (messages as arbitrary JSON, tools, …).
+    pub fn render_value(&self, ctx: &Value) -> Result<String> {
+        let tmpl = self.env.get_template(NAME).map_err(|e| template_error(&self.origin, &e))?;
+        tmpl.render(minijinja::Value::from(minijinja::value::Serde(ctx))).map_err(|e| template_error(&self.origin, &e))
+    }
+}
+
+fn template_error(origin: &str, e: &minijinja::Error) -> ModelError {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        message.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    ModelError::Template { origin: origin.to_string(), message }
+}
+
+/// Templates (Llama 3.1) print today's date; we format it ourselves to avoid a time-zone crate.
+fn strftime_now(fmt: &str) -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let days = (secs / 86400) as i64;
+    let (y, m, d) = civil_from_days(days);
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    fmt.replace("%Y", &format!("{y:04}"))
+        .replace("%m", &format!("{m:02}"))
+        .replace("%d", &format!("{d:02}"))
+        .replace("%b", &MONTHS[(m - 1) as usize][..3])
+        .replace("%B", MONTHS[(m - 1) as usize])
+}
+
+/// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_methods_and_trim_blocks_work() {
+        let src = "{% for m in messages %}{% if m['role'] == 'assistant' %}{% set c = m['content'].split('</think>')[-1] %}{% else %}{% set c = m['content'] %}{% endif %}\n{{ '<' + m['role'] + '>' + c.strip() }}\n{% endfor %}{% if add_generation_prompt %}<a><think>\n{% endif %}";
+        let t = ChatTemplate::new(src, "test", Some("<s>"), None).unwrap();
+        let msgs = vec![ChatMessage::new("user", " hi "), ChatMessage::new("assistant", "<think>x</think> yo")];
+        let out = t.render(&msgs, true, &Default::default()).unwrap();
+        assert_eq!(out, "<user>hi\n<assistant>yo\n<a><think>\n");
+    }
+
+    #[test]
+    fn invalid_template_is_refused_with_origin() {
+        let e = ChatTemplate::new("{% for x in %}", "dir/tokenizer_config.json", None, None).err().unwrap().to_string();
+        assert!(e.contains("dir/tokenizer_config.json"), "{e}");
+    }
+
+    #[test]
+    fn raise_exception_surfaces_message() {
+        let t = ChatTemplate::new("{{ raise_exception('roles must alternate') }}", "t", None, None).unwrap();
+        let e = t.render(&[], false, &Default::default()).unwrap_err().to_string();
+        assert!(e.contains("roles must alternate"), "{e}");
+    }
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_000), (2024, 10, 4));
+    }
+}
