@@ -31,7 +31,8 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(embedded_tiny_r1)");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/tiny-r1");
     println!("cargo:rerun-if-changed={}", dir.display());
-    let files = ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json"];
+    let files =
+        ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json"];
     for f in files {
         println!("cargo:rerun-if-changed={}", dir.join(f).display());
     }

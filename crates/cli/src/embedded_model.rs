@@ -43,7 +43,9 @@ pub fn embedded_model_dir() -> Result<Option<PathBuf>> {
         .unwrap_or_else(std::env::temp_dir)
         .join("reasoner");
     let dir = base.join(format!("tiny-r1-{hash:016x}"));
-    let complete = FILES.iter().all(|(name, bytes)| std::fs::metadata(dir.join(name)).is_ok_and(|m| m.len() == bytes.len() as u64));
+    let complete = FILES
+        .iter()
+        .all(|(name, bytes)| std::fs::metadata(dir.join(name)).is_ok_and(|m| m.len() == bytes.len() as u64));
     if complete {
         return Ok(Some(dir));
     }

@@ -13,7 +13,9 @@ pub fn hub_dir() -> PathBuf {
     if let Some(home) = var("HF_HOME") {
         return home.join("hub");
     }
-    let cache = var("XDG_CACHE_HOME").or_else(|| var("HOME").map(|h| h.join(".cache"))).unwrap_or_else(|| PathBuf::from(".cache"));
+    let cache = var("XDG_CACHE_HOME")
+        .or_else(|| var("HOME").map(|h| h.join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
     cache.join("huggingface").join("hub")
 }
 
@@ -22,7 +24,9 @@ pub fn is_repo_id(s: &str) -> bool {
     let mut parts = s.split('/');
     let ok = |p: Option<&str>| {
         p.is_some_and(|p| {
-            !p.is_empty() && !p.starts_with('.') && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            !p.is_empty()
+                && !p.starts_with('.')
+                && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         })
     };
     ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
@@ -57,7 +61,9 @@ pub fn model_in_snapshot(dir: &Path) -> PathBuf {
         return dir.to_path_buf();
     }
     let ggufs: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "gguf")).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "gguf")).collect()
+        })
         .unwrap_or_default();
     match ggufs.as_slice() {
         [one] => one.clone(),

@@ -2,9 +2,9 @@
 //! Errors reach stderr with the file, key or flag at fault, and a non-zero exit code.
 
 mod commands;
-mod embedded_model;
 mod compute_args;
 mod decode_args;
+mod embedded_model;
 mod hf_cache;
 mod human;
 mod model_arg;

@@ -3,9 +3,9 @@
 //! default model (`default_model`, where the embedded tiny-r1 plugs in).
 
 use crate::hf_cache;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use reasoner_model::{load_model, KvDtype, LoadedModel};
+use reasoner_model::{KvDtype, LoadedModel, load_model};
 use std::path::{Path, PathBuf};
 
 /// Help text of every `--model` flag.

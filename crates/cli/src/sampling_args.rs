@@ -2,7 +2,7 @@
 //! model's generation_config.json, then to DeepSeek's recommended defaults for R1. Each help
 //! text says which default applies, and a seed left unset is drawn at random (shown by --verbose).
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 use clap::Args;
 use reasoner_engine::SamplingParams;
 use reasoner_model::config::GenerationDefaults;
@@ -62,7 +62,9 @@ impl SamplingArgs {
         };
         // The engine names the field (`top_p`); here the user typed the flag (`--top-p`).
         p.validate().map_err(|e| match e {
-            reasoner_engine::EngineError::InvalidParam { field, message } => anyhow::anyhow!("--{}: {message}", field.replace('_', "-")),
+            reasoner_engine::EngineError::InvalidParam { field, message } => {
+                anyhow::anyhow!("--{}: {message}", field.replace('_', "-"))
+            }
             other => other.into(),
         })?;
         Ok(p)
@@ -121,7 +123,15 @@ mod tests {
 
     #[test]
     fn unset_seed_is_random_and_max_tokens_generous() {
-        let args = SamplingArgs { temperature: None, top_p: None, top_k: None, min_p: None, repeat_penalty: None, seed: None, max_tokens: None };
+        let args = SamplingArgs {
+            temperature: None,
+            top_p: None,
+            top_k: None,
+            min_p: None,
+            repeat_penalty: None,
+            seed: None,
+            max_tokens: None,
+        };
         let d = GenerationDefaults::default();
         let (a, b) = (args.resolve(&d).unwrap(), args.resolve(&d).unwrap());
         assert_ne!(a.seed, b.seed);

@@ -2,23 +2,34 @@
 //! recalled with the previous-history key, a `\` continuation and a paste each kept as one message,
 //! Ctrl-C stopping a reply while the conversation goes on, and Ctrl-C twice at the prompt leaving.
 
-use rexpect::session::{spawn_with_options, PtySession};
-use rexpect::reader::Options;
 use reasoner_testutil::fixture_arg;
+use rexpect::reader::Options;
+use rexpect::session::{PtySession, spawn_with_options};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
 fn chat(dir: &Path, args: &[&str]) -> PtySession {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_reasoner"));
-    cmd.arg("chat").args(args).env("HOME", dir).env("TERM", "xterm").env_remove("REASONER_HISTORY").env_remove("XDG_STATE_HOME");
+    cmd.arg("chat")
+        .args(args)
+        .env("HOME", dir)
+        .env("TERM", "xterm")
+        .env_remove("REASONER_HISTORY")
+        .env_remove("XDG_STATE_HOME");
     // Generous: the CI machine is shared, and a tiny model still has to load.
-    spawn_with_options(cmd, Options::new().timeout_ms(Some(60_000)).strip_ansi_escape_codes(true)).expect("spawn chat on a pty")
+    spawn_with_options(cmd, Options::new().timeout_ms(Some(60_000)).strip_ansi_escape_codes(true))
+        .expect("spawn chat on a pty")
 }
 
 fn saved(file: &Path) -> Vec<(String, String)> {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
-    v["messages"].as_array().unwrap().iter().map(|m| (m["role"].as_str().unwrap().to_string(), m["content"].as_str().unwrap().to_string())).collect()
+    v["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["role"].as_str().unwrap().to_string(), m["content"].as_str().unwrap().to_string()))
+        .collect()
 }
 
 #[test]
@@ -72,7 +83,10 @@ fn commands_history_and_continuation() {
 fn hidden_thinking_is_counted_and_the_stats_line_says_so() {
     let dir = tempfile::tempdir().unwrap();
     // This fixture carries R1-Distill's template, which opens <think> in the prompt.
-    let mut p = chat(dir.path(), &["-m", &fixture_arg("qwen2_bf16_sharded"), "--max-tokens", "20", "--seed", "1", "--hide-thinking"]);
+    let mut p = chat(
+        dir.path(),
+        &["-m", &fixture_arg("qwen2_bf16_sharded"), "--max-tokens", "20", "--seed", "1", "--hide-thinking"],
+    );
     p.exp_string(">>> ").unwrap();
     p.send_line("hi").unwrap();
     // rexpect reads bytes as Latin-1, so the needles stay ASCII ("thinking… (1 token)").

@@ -50,11 +50,15 @@ fn logprobs_binary_matches_golden_for_ids_and_text() {
 fn info_reports_architecture_and_cache_size() {
     let v = stdout_json(&reasoner(&["info", "--model", fixture("llama_f32").to_str().unwrap(), "--json"]));
     assert_eq!(v["architecture"], "LlamaForCausalLM");
-    let cfg: Value = serde_json::from_str(&std::fs::read_to_string(fixture("llama_f32").join("config.json")).unwrap()).unwrap();
+    let cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("llama_f32").join("config.json")).unwrap()).unwrap();
     let head_dim = cfg["hidden_size"].as_u64().unwrap() / cfg["num_attention_heads"].as_u64().unwrap();
     let per_layer = 2 * cfg["num_key_value_heads"].as_u64().unwrap() * head_dim;
     assert_eq!(v["kv_cache_values_per_token_per_layer"].as_u64().unwrap(), per_layer);
-    assert_eq!(v["kv_cache_bytes_per_token"].as_u64().unwrap(), per_layer * 4 * cfg["num_hidden_layers"].as_u64().unwrap());
+    assert_eq!(
+        v["kv_cache_bytes_per_token"].as_u64().unwrap(),
+        per_layer * 4 * cfg["num_hidden_layers"].as_u64().unwrap()
+    );
 }
 
 #[test]
@@ -62,8 +66,18 @@ fn generate_is_reproducible_with_a_seed_and_respects_max_tokens() {
     let dir = fixture("qwen2_bf16_sharded");
     let run = |seed: &str| {
         stdout_json(&reasoner(&[
-            "generate", "--model", dir.to_str().unwrap(), "--prompt", "What is 2+3?", "--json",
-            "--temperature", "1.0", "--seed", seed, "--max-tokens", "12",
+            "generate",
+            "--model",
+            dir.to_str().unwrap(),
+            "--prompt",
+            "What is 2+3?",
+            "--json",
+            "--temperature",
+            "1.0",
+            "--seed",
+            seed,
+            "--max-tokens",
+            "12",
         ]))
     };
     let (a, b, c) = (run("1"), run("1"), run("2"));
@@ -126,10 +140,15 @@ fn bad_input_fails_cleanly_and_names_the_culprit() {
 
     assert_clean_failure(&run(Path::new("/nonexistent/model")), &["/nonexistent/model"]);
 
-    let d = broken_copy("qwen2_f32", |d| edit_config(d, |v| v["architectures"] = serde_json::json!(["GPT7ForCausalLM"])));
+    let d =
+        broken_copy("qwen2_f32", |d| edit_config(d, |v| v["architectures"] = serde_json::json!(["GPT7ForCausalLM"])));
     assert_clean_failure(&run(d.path()), &["GPT7ForCausalLM", "config.json", "Qwen2ForCausalLM"]);
 
-    let d = broken_copy("qwen2_f32", |d| edit_config(d, |v| { v.as_object_mut().unwrap().remove("hidden_size"); }));
+    let d = broken_copy("qwen2_f32", |d| {
+        edit_config(d, |v| {
+            v.as_object_mut().unwrap().remove("hidden_size");
+        })
+    });
     assert_clean_failure(&run(d.path()), &["hidden_size", "config.json"]);
 
     let d = broken_copy("qwen2_f32", |d| edit_config(d, |v| v["intermediate_size"] = serde_json::json!(7)));
@@ -164,7 +183,8 @@ fn bad_input_fails_cleanly_and_names_the_culprit() {
     let junk = reasoner(&["logprobs", "--model", fixture("qwen2_f32").to_str().unwrap(), "--ids", "1,x"]);
     assert_clean_failure(&junk, &["--ids", "`x`"]);
 
-    let bad_flag = reasoner(&["generate", "--model", fixture("qwen2_f32").to_str().unwrap(), "--prompt", "hi", "--top-p", "0"]);
+    let bad_flag =
+        reasoner(&["generate", "--model", fixture("qwen2_f32").to_str().unwrap(), "--prompt", "hi", "--top-p", "0"]);
     assert_clean_failure(&bad_flag, &["--top-p"]);
 
     // A GGUF cut short, and one whose header claims an absurd tensor count.
@@ -181,32 +201,59 @@ fn bad_input_fails_cleanly_and_names_the_culprit() {
     assert_clean_failure(&run(&huge), &["huge.gguf", "tensor count"]);
 
     // With no --model the embedded tiny-r1 answers; a default that names nothing is refused by name.
-    let no_model = Command::new(env!("CARGO_BIN_EXE_reasoner")).args(["chat"]).env("REASONER_MODEL", "/no/such/model").output().unwrap();
+    let no_model = Command::new(env!("CARGO_BIN_EXE_reasoner"))
+        .args(["chat"])
+        .env("REASONER_MODEL", "/no/such/model")
+        .output()
+        .unwrap();
     assert_clean_failure(&no_model, &["REASONER_MODEL", "/no/such/model"]);
 }
 
 #[test]
 fn bench_reports_the_design_keys_and_speculative_figures() {
     let v = stdout_json(&reasoner(&[
-        "bench", "--model", fixture("deepseek_v3_mtp").to_str().unwrap(), "--prompt-tokens", "8", "--gen-tokens", "8",
-        "--speculative", "--no-roofline", "--json",
+        "bench",
+        "--model",
+        fixture("deepseek_v3_mtp").to_str().unwrap(),
+        "--prompt-tokens",
+        "8",
+        "--gen-tokens",
+        "8",
+        "--speculative",
+        "--no-roofline",
+        "--json",
     ]));
-    for key in ["prompt_tokens", "gen_tokens", "prefill_tok_s", "decode_tok_s", "weights_bytes", "peak_rss_bytes", "threads"] {
+    for key in
+        ["prompt_tokens", "gen_tokens", "prefill_tok_s", "decode_tok_s", "weights_bytes", "peak_rss_bytes", "threads"]
+    {
         assert!(v.get(key).is_some(), "missing {key}: {v}");
     }
     let rate = v["spec_acceptance_rate"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&rate));
     assert!(v["spec_speedup"].as_f64().unwrap() > 0.0);
-    let no_mtp = reasoner(&["bench", "--model", fixture("qwen2_f32").to_str().unwrap(), "--speculative", "--no-roofline"]);
+    let no_mtp =
+        reasoner(&["bench", "--model", fixture("qwen2_f32").to_str().unwrap(), "--speculative", "--no-roofline"]);
     assert_clean_failure(&no_mtp, &["--speculative", "MTP"]);
 }
 
 #[test]
 fn bench_judges_decode_against_the_bandwidth_read_beside_it() {
     // 20 tokens: stretches of 8, 8 and 4 with a bandwidth reading between each.
-    let v = stdout_json(&reasoner(&["bench", "--model", fixture("qwen2_f32").to_str().unwrap(), "--prompt-tokens", "8", "--gen-tokens", "20", "--json"]));
+    let v = stdout_json(&reasoner(&[
+        "bench",
+        "--model",
+        fixture("qwen2_f32").to_str().unwrap(),
+        "--prompt-tokens",
+        "8",
+        "--gen-tokens",
+        "20",
+        "--json",
+    ]));
     let f = |key: &str| v[key].as_f64().unwrap_or_else(|| panic!("missing {key}: {v}"));
-    let (lo, hi) = (v["read_bandwidth_range_bytes_s"][0].as_f64().unwrap(), v["read_bandwidth_range_bytes_s"][1].as_f64().unwrap());
+    let (lo, hi) = (
+        v["read_bandwidth_range_bytes_s"][0].as_f64().unwrap(),
+        v["read_bandwidth_range_bytes_s"][1].as_f64().unwrap(),
+    );
     let bandwidth = f("read_bandwidth_bytes_s");
     // The mean is weighted by decode time over stretches each judged at a reading beside it.
     assert!(1e8 < lo && lo <= bandwidth && bandwidth <= hi, "bandwidth {bandwidth} outside its readings {lo}..{hi}");
@@ -219,7 +266,17 @@ fn bench_judges_decode_against_the_bandwidth_read_beside_it() {
 fn kv_cache_flag_sets_the_cache_dtype_and_its_bytes() {
     let model = fixture("qwen2_f32");
     let bench = |extra: &[&str]| {
-        let mut args = vec!["bench", "--model", model.to_str().unwrap(), "--prompt-tokens", "8", "--gen-tokens", "8", "--no-roofline", "--json"];
+        let mut args = vec![
+            "bench",
+            "--model",
+            model.to_str().unwrap(),
+            "--prompt-tokens",
+            "8",
+            "--gen-tokens",
+            "8",
+            "--no-roofline",
+            "--json",
+        ];
         args.extend_from_slice(extra);
         stdout_json(&reasoner(&args))
     };
@@ -229,31 +286,75 @@ fn kv_cache_flag_sets_the_cache_dtype_and_its_bytes() {
     assert_eq!(f16["kv_cache_dtype"], "f16");
     let bytes = |v: &serde_json::Value| v["kv_cache_bytes"].as_u64().unwrap();
     assert!(bytes(&f16) > 0 && bytes(&f32) == 2 * bytes(&f16), "f32 {} vs f16 {} bytes", bytes(&f32), bytes(&f16));
-    assert_clean_failure(&reasoner(&["bench", "--model", model.to_str().unwrap(), "--kv-cache", "q4"]), &["--kv-cache", "q4"]);
+    assert_clean_failure(
+        &reasoner(&["bench", "--model", model.to_str().unwrap(), "--kv-cache", "q4"]),
+        &["--kv-cache", "q4"],
+    );
 }
 
 #[test]
 fn quantize_writes_a_gguf_that_loads_and_lists_fallbacks() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("m.gguf");
-    let q = reasoner(&["quantize", "--model", fixture("qwen2_f32").to_str().unwrap(), "--to", "q4_k", "--out", out.to_str().unwrap()]);
+    let q = reasoner(&[
+        "quantize",
+        "--model",
+        fixture("qwen2_f32").to_str().unwrap(),
+        "--to",
+        "q4_k",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(q.status.success(), "{}", String::from_utf8_lossy(&q.stderr));
     // Rows of 64 are not whole 256-value Q4_K blocks: every matrix falls back, the summary says
     // so in one line, and the table lists the types in the file.
     let (text, err) = (String::from_utf8_lossy(&q.stdout), String::from_utf8_lossy(&q.stderr));
-    assert!(err.contains("fallbacks (rows not whole blocks): ") && err.contains("q4_K → q5_0") && err.lines().count() == 1, "{err}");
-    assert!(text.contains("no tensor is stored as q4_K") && text.contains("  q5_0 ") && text.contains("  f32 "), "{text}");
-    let verbose = reasoner(&["quantize", "--model", fixture("qwen2_f32").to_str().unwrap(), "--to", "q4_k", "--out", out.to_str().unwrap(), "--verbose"]);
+    assert!(
+        err.contains("fallbacks (rows not whole blocks): ") && err.contains("q4_K → q5_0") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(
+        text.contains("no tensor is stored as q4_K") && text.contains("  q5_0 ") && text.contains("  f32 "),
+        "{text}"
+    );
+    let verbose = reasoner(&[
+        "quantize",
+        "--model",
+        fixture("qwen2_f32").to_str().unwrap(),
+        "--to",
+        "q4_k",
+        "--out",
+        out.to_str().unwrap(),
+        "--verbose",
+    ]);
     let err = String::from_utf8_lossy(&verbose.stderr);
     assert!(err.contains("fallback: blk.0.attn_q.weight") && err.contains("q5_0"), "{err}");
     // The output is quantized now: quantizing it again needs --allow-requantize.
     let again = tmp.path().join("again.gguf");
-    let re = reasoner(&["quantize", "--model", out.to_str().unwrap(), "--to", "q8_0", "--out", again.to_str().unwrap()]);
+    let re =
+        reasoner(&["quantize", "--model", out.to_str().unwrap(), "--to", "q8_0", "--out", again.to_str().unwrap()]);
     assert_clean_failure(&re, &["already quantized", "--allow-requantize"]);
-    let re = reasoner(&["quantize", "--model", out.to_str().unwrap(), "--to", "q8_0", "--out", again.to_str().unwrap(), "--allow-requantize"]);
+    let re = reasoner(&[
+        "quantize",
+        "--model",
+        out.to_str().unwrap(),
+        "--to",
+        "q8_0",
+        "--out",
+        again.to_str().unwrap(),
+        "--allow-requantize",
+    ]);
     assert!(re.status.success(), "{}", String::from_utf8_lossy(&re.stderr));
     let nowhere = tmp.path().join("no/such/dir/m.gguf");
-    let bad_out = reasoner(&["quantize", "--model", fixture("qwen2_f32").to_str().unwrap(), "--to", "q8_0", "--out", nowhere.to_str().unwrap()]);
+    let bad_out = reasoner(&[
+        "quantize",
+        "--model",
+        fixture("qwen2_f32").to_str().unwrap(),
+        "--to",
+        "q8_0",
+        "--out",
+        nowhere.to_str().unwrap(),
+    ]);
     assert_clean_failure(&bad_out, &["--out", "does not exist"]);
     assert_eq!(String::from_utf8_lossy(&bad_out.stderr).matches("m.gguf").count(), 1, "the path once");
     let info = stdout_json(&reasoner(&["info", "--model", out.to_str().unwrap(), "--json"]));
@@ -261,7 +362,15 @@ fn quantize_writes_a_gguf_that_loads_and_lists_fallbacks() {
     assert!(info["storage_dtypes"]["q5_0"].as_u64().unwrap() > 0);
     let lp = stdout_json(&reasoner(&["logprobs", "--model", out.to_str().unwrap(), "--text", "What is 2+3?"]));
     assert!(lp["logprobs"].as_array().unwrap().iter().all(|x| x.as_f64().unwrap().is_finite()));
-    let bad = reasoner(&["quantize", "--model", fixture("qwen2_f32").to_str().unwrap(), "--to", "q3_x", "--out", out.to_str().unwrap()]);
+    let bad = reasoner(&[
+        "quantize",
+        "--model",
+        fixture("qwen2_f32").to_str().unwrap(),
+        "--to",
+        "q3_x",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("q3_x"));
 }
 
@@ -290,9 +399,18 @@ fn quantize_writes_gpt2_style_tokenizers_and_refuses_what_llama_cpp_cannot_hold(
     let prefixed = broken_copy("qwen2_f32", |d| {
         let p = d.join("tokenizer.json");
         let mut t: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-        t["pre_tokenizer"] = serde_json::json!({"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true});
+        t["pre_tokenizer"] =
+            serde_json::json!({"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true});
         std::fs::write(&p, t.to_string()).unwrap();
     });
-    let bad = reasoner(&["quantize", "-m", prefixed.path().to_str().unwrap(), "--to", "f32", "--out", tmp.path().join("x.gguf").to_str().unwrap()]);
+    let bad = reasoner(&[
+        "quantize",
+        "-m",
+        prefixed.path().to_str().unwrap(),
+        "--to",
+        "f32",
+        "--out",
+        tmp.path().join("x.gguf").to_str().unwrap(),
+    ]);
     assert_clean_failure(&bad, &["pre_tokenizer", "convert_hf_to_gguf.py"]);
 }

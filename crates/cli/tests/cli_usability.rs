@@ -43,7 +43,11 @@ fn hub_with_tiny(root: &Path) -> PathBuf {
         let p = e.unwrap().path();
         let blob = repo.join("blobs").join(p.file_name().unwrap());
         std::fs::copy(&p, &blob).unwrap();
-        std::os::unix::fs::symlink(Path::new("../../blobs").join(p.file_name().unwrap()), snap.join(p.file_name().unwrap())).unwrap();
+        std::os::unix::fs::symlink(
+            Path::new("../../blobs").join(p.file_name().unwrap()),
+            snap.join(p.file_name().unwrap()),
+        )
+        .unwrap();
     }
     hub
 }
@@ -65,10 +69,14 @@ fn model_from_short_flag_env_and_hf_cache() {
     let by_home = json(&run(&[ids[0], ids[1], ids[2], "-m", "org/tiny"], &[("HF_HOME", s(root.path()))]));
     assert_eq!(by_home["logprobs"], reference["logprobs"]);
 
-    let missing = run(&[ids[0], ids[1], ids[2], "-m", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"], &[("HF_HUB_CACHE", s(&hub))]);
+    let missing =
+        run(&[ids[0], ids[1], ids[2], "-m", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"], &[("HF_HUB_CACHE", s(&hub))]);
     let err = String::from_utf8_lossy(&missing.stderr);
     assert!(!missing.status.success());
-    assert!(err.contains("models--deepseek-ai--DeepSeek-R1-Distill-Qwen-1.5B") && err.contains("reasoner pull"), "{err}");
+    assert!(
+        err.contains("models--deepseek-ai--DeepSeek-R1-Distill-Qwen-1.5B") && err.contains("reasoner pull"),
+        "{err}"
+    );
     // No --model and no REASONER_MODEL: the embedded tiny-r1 scores the ids.
     let none = json(&run(&ids, &[]));
     assert_eq!(none["logprobs"].as_array().map(Vec::len), Some(2), "{none}");
@@ -98,7 +106,10 @@ fn tokenize_gives_the_ids_logprobs_scores_and_detokenize_inverts_it() {
     let lps: Vec<f64> = lp["logprobs"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
     let sum: f64 = lps.iter().sum();
     assert!((lp["sum_logprob"].as_f64().unwrap() - sum).abs() < 1e-4);
-    assert!((lp["perplexity"].as_f64().unwrap() - (-sum / lps.len() as f64).exp()).abs() < 1e-3 * lp["perplexity"].as_f64().unwrap());
+    assert!(
+        (lp["perplexity"].as_f64().unwrap() - (-sum / lps.len() as f64).exp()).abs()
+            < 1e-3 * lp["perplexity"].as_f64().unwrap()
+    );
 }
 
 #[test]
@@ -145,7 +156,8 @@ fn seeds_are_random_unless_given() {
 #[test]
 fn help_shows_defaults_and_flags_only_where_they_act() {
     let help = ok(&run(&["generate", "--help"], &[]));
-    for needle in ["[default: random", "32768", "generation_config.json", "--threads", "--ignore-eos", "REASONER_MODEL"] {
+    for needle in ["[default: random", "32768", "generation_config.json", "--threads", "--ignore-eos", "REASONER_MODEL"]
+    {
         assert!(help.contains(needle), "generate --help lacks {needle}:\n{help}");
     }
     let grade = ok(&run(&["grade", "--help"], &[]));

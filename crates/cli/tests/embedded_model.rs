@@ -12,7 +12,8 @@ fn reasoner(dir: &std::path::Path, cache: &std::path::Path) -> Command {
 
 #[test]
 fn chat_and_generate_run_the_embedded_model_from_any_directory() {
-    let repo_model = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/tiny-r1/model.safetensors");
+    let repo_model =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/tiny-r1/model.safetensors");
     assert!(repo_model.exists(), "models/tiny-r1 is missing: the binary would have no default model");
     let (elsewhere, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let info = reasoner(elsewhere.path(), cache.path()).args(["info", "--json"]).output().unwrap();
@@ -22,7 +23,10 @@ fn chat_and_generate_run_the_embedded_model_from_any_directory() {
     // Written once into the cache, byte for byte the repository's model.
     let written: Vec<_> = std::fs::read_dir(cache.path().join("reasoner")).unwrap().filter_map(|e| e.ok()).collect();
     assert_eq!(written.len(), 1, "one model directory in the cache");
-    assert_eq!(std::fs::read(written[0].path().join("model.safetensors")).unwrap(), std::fs::read(&repo_model).unwrap());
+    assert_eq!(
+        std::fs::read(written[0].path().join("model.safetensors")).unwrap(),
+        std::fs::read(&repo_model).unwrap()
+    );
 
     // Piped chat: the thinking is printed between <think> tags, then a boxed answer.
     let mut child = reasoner(elsewhere.path(), cache.path())
@@ -40,7 +44,10 @@ fn chat_and_generate_run_the_embedded_model_from_any_directory() {
     assert!(text.contains("\\boxed{"), "no boxed answer: {text}");
     // --model still overrides the embedded model.
     let fixture = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/qwen3_f32");
-    let info = reasoner(elsewhere.path(), cache.path()).args(["info", "--json", "-m", fixture.to_str().unwrap()]).output().unwrap();
+    let info = reasoner(elsewhere.path(), cache.path())
+        .args(["info", "--json", "-m", fixture.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&info.stdout).contains("Qwen3ForCausalLM"));
 }
 
@@ -50,7 +57,8 @@ fn chat_and_generate_run_the_embedded_model_from_any_directory() {
 fn thinking_budget_cuts_the_thinking_in_generate_and_chat() {
     let (dir, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let generate = |extra: &[&str]| -> serde_json::Value {
-        let mut args = vec!["generate", "--prompt", "What is 347 + 589?", "--seed", "3", "--max-tokens", "200", "--json"];
+        let mut args =
+            vec!["generate", "--prompt", "What is 347 + 589?", "--seed", "3", "--max-tokens", "200", "--json"];
         args.extend_from_slice(extra);
         let out = reasoner(dir.path(), cache.path()).args(&args).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -74,7 +82,11 @@ fn thinking_budget_cuts_the_thinking_in_generate_and_chat() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
-    let thinking = text.split("<think>").nth(1).and_then(|t| t.split("</think>").next()).unwrap_or_else(|| panic!("no thinking block: {text}"));
+    let thinking = text
+        .split("<think>")
+        .nth(1)
+        .and_then(|t| t.split("</think>").next())
+        .unwrap_or_else(|| panic!("no thinking block: {text}"));
     assert!(thinking.len() < 40, "four tokens of thinking, got {thinking:?}");
 }
 
@@ -86,7 +98,20 @@ fn speculative_decoding_matches_greedy_and_needs_an_mtp_module() {
     let fixtures = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
     let mtp = fixtures.join("deepseek_v3_mtp");
     let ids = |extra: &[&str]| -> Vec<u64> {
-        let mut args = vec!["generate", "-m", mtp.to_str().unwrap(), "--raw", "--prompt", "The", "--temperature", "0", "--max-tokens", "24", "--ignore-eos", "--json"];
+        let mut args = vec![
+            "generate",
+            "-m",
+            mtp.to_str().unwrap(),
+            "--raw",
+            "--prompt",
+            "The",
+            "--temperature",
+            "0",
+            "--max-tokens",
+            "24",
+            "--ignore-eos",
+            "--json",
+        ];
         args.retain(|a| !(extra.contains(&"--speculative") && *a == "--ignore-eos"));
         args.extend_from_slice(extra);
         let out = reasoner(dir.path(), cache.path()).args(&args).output().unwrap();
@@ -100,7 +125,17 @@ fn speculative_decoding_matches_greedy_and_needs_an_mtp_module() {
     assert_eq!(spec[..], plain[..spec.len()], "speculative greedy differs from plain greedy");
 
     let out = reasoner(dir.path(), cache.path())
-        .args(["generate", "-m", fixtures.join("qwen2_f32").to_str().unwrap(), "--raw", "--prompt", "The", "--speculative", "--max-tokens", "4"])
+        .args([
+            "generate",
+            "-m",
+            fixtures.join("qwen2_f32").to_str().unwrap(),
+            "--raw",
+            "--prompt",
+            "The",
+            "--speculative",
+            "--max-tokens",
+            "4",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -7,15 +7,7 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
 
-const SUMMARY_KEYS: [&str; 7] = [
-    "task",
-    "n",
-    "samples",
-    "pass_at_1",
-    "cons_at_k",
-    "mean_tokens",
-    "mean_think_tokens",
-];
+const SUMMARY_KEYS: [&str; 7] = ["task", "n", "samples", "pass_at_1", "cons_at_k", "mean_tokens", "mean_think_tokens"];
 
 /// `reasoner eval --model FIXTURE --max-tokens 8 ARGS…`
 fn eval_on(model: &str, args: &[&str]) -> Output {
@@ -61,8 +53,7 @@ fn assert_summary_ranges(v: &Value, n: u64, samples: u64) {
     }
     let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
     assert!(
-        keys.iter()
-            .all(|k| SUMMARY_KEYS.contains(&k.as_str()) || *k == "tokens_per_sec" || *k == "seed"),
+        keys.iter().all(|k| SUMMARY_KEYS.contains(&k.as_str()) || *k == "tokens_per_sec" || *k == "seed"),
         "{keys:?}"
     );
     assert_eq!(v["n"], n);
@@ -93,10 +84,7 @@ fn table_on_stdout_without_json() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert!(
-        lines[0].starts_with("task") && lines[0].contains("pass@1") && lines[0].contains("cons@K"),
-        "{text}"
-    );
+    assert!(lines[0].starts_with("task") && lines[0].contains("pass@1") && lines[0].contains("cons@K"), "{text}");
     assert!(lines.iter().any(|l| l.starts_with("mul ")), "{text}");
     assert!(lines.iter().any(|l| l.starts_with("all (mul)")), "{text}");
     assert!(text.contains("tokens/s"), "{text}");
@@ -106,15 +94,7 @@ fn table_on_stdout_without_json() {
 fn out_writes_one_line_per_item_and_a_png_beside_it() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("runs/add.jsonl");
-    let v = summary(&eval(&[
-        "--task",
-        "add",
-        "--n",
-        "3",
-        "--json",
-        "--out",
-        p(&out),
-    ]));
+    let v = summary(&eval(&["--task", "add", "--n", "3", "--json", "--out", p(&out)]));
     assert_eq!(v["n"], 3);
     let rows = items(&out);
     assert_eq!(rows.len(), 3);
@@ -128,25 +108,14 @@ fn out_writes_one_line_per_item_and_a_png_beside_it() {
         assert_eq!(samples.len(), 1);
         let tokens = samples[0]["tokens"].as_u64().unwrap();
         assert!((1..=8).contains(&tokens));
-        assert_eq!(
-            row["n_correct"].as_u64().unwrap(),
-            u64::from(samples[0]["correct"] == true)
-        );
+        assert_eq!(row["n_correct"].as_u64().unwrap(), u64::from(samples[0]["correct"] == true));
     }
     let png = std::fs::read(dir.path().join("runs/add.png")).expect("default plot next to --out");
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 
     // --plot picks the path, and works without --out.
     let plot = dir.path().join("acc.png");
-    summary(&eval(&[
-        "--task",
-        "linear",
-        "--n",
-        "2",
-        "--json",
-        "--plot",
-        p(&plot),
-    ]));
+    summary(&eval(&["--task", "linear", "--n", "2", "--json", "--plot", p(&plot)]));
     assert_eq!(&std::fs::read(&plot).unwrap()[..4], b"\x89PNG");
 }
 
@@ -154,17 +123,7 @@ fn out_writes_one_line_per_item_and_a_png_beside_it() {
 fn samples_k_per_item() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("k.jsonl");
-    let v = summary(&eval(&[
-        "--task",
-        "sub",
-        "--n",
-        "2",
-        "--samples",
-        "2",
-        "--json",
-        "--out",
-        p(&out),
-    ]));
+    let v = summary(&eval(&["--task", "sub", "--n", "2", "--samples", "2", "--json", "--out", p(&out)]));
     assert_summary_ranges(&v, 2, 2);
     for row in items(&out) {
         assert_eq!(row["samples"].as_array().unwrap().len(), 2);
@@ -179,64 +138,27 @@ fn same_seed_same_results_whatever_the_batch() {
     let dir = tempfile::tempdir().unwrap();
     let run = |name: &str, seed: &str, batch: &str| {
         let out = dir.path().join(name);
-        let args = [
-            "--task",
-            "add",
-            "--n",
-            "3",
-            "--samples",
-            "2",
-            "--seed",
-            seed,
-            "--batch",
-            batch,
-            "--json",
-        ];
-        summary(&eval_on(
-            "llama_f32",
-            &[&args[..], &["--out", p(&out)]].concat(),
-        ));
+        let args = ["--task", "add", "--n", "3", "--samples", "2", "--seed", seed, "--batch", batch, "--json"];
+        summary(&eval_on("llama_f32", &[&args[..], &["--out", p(&out)]].concat()));
         std::fs::read_to_string(&out).unwrap()
     };
     let a = run("a.jsonl", "11", "8");
     assert_eq!(a, run("b.jsonl", "11", "8"), "same seed, same results");
     // Each request carries its own seed (--seed + k), so batching does not change the draws.
-    assert_eq!(
-        a,
-        run("c.jsonl", "11", "1"),
-        "batch size changed the results"
-    );
-    assert_ne!(
-        a,
-        run("d.jsonl", "12", "8"),
-        "another seed should draw other text"
-    );
+    assert_eq!(a, run("c.jsonl", "11", "1"), "batch size changed the results");
+    assert_ne!(a, run("d.jsonl", "12", "8"), "another seed should draw other text");
 }
 
 #[test]
 fn difficulty_list_generates_each_level() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("levels.jsonl");
-    let v = summary(&eval(&[
-        "--task",
-        "countdown",
-        "--n",
-        "2",
-        "--difficulty",
-        "1,3",
-        "--json",
-        "--out",
-        p(&out),
-    ]));
+    let v = summary(&eval(&["--task", "countdown", "--n", "2", "--difficulty", "1,3", "--json", "--out", p(&out)]));
     assert_eq!(v["n"], 4);
     let rows = items(&out);
-    let levels: Vec<u64> = rows
-        .iter()
-        .map(|r| r["difficulty"].as_u64().unwrap())
-        .collect();
+    let levels: Vec<u64> = rows.iter().map(|r| r["difficulty"].as_u64().unwrap()).collect();
     assert_eq!(levels, [1, 1, 3, 3]);
-    let ids: std::collections::HashSet<&str> =
-        rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let ids: std::collections::HashSet<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 4, "ids stay unique across levels");
 
     let bad = eval(&["--task", "add", "--n", "1", "--difficulty", "9"]);
@@ -302,9 +224,12 @@ fn reads_gsm8k_math_and_aime_files() {
     std::fs::write(
         &data,
         concat!(
-            r#"{"prompt":"What is 2 + 2?","answer":"4","task":"add"}"#, "\n",
-            r#"{"prompt":"Using [1, 3, 4] make 4.","answer":"1 + 3","task":"countdown","numbers":[1,3,4],"target":4}"#, "\n",
-            r#"{"prompt":"What is 5 - 1?","answer":"4"}"#, "\n",
+            r#"{"prompt":"What is 2 + 2?","answer":"4","task":"add"}"#,
+            "\n",
+            r#"{"prompt":"Using [1, 3, 4] make 4.","answer":"1 + 3","task":"countdown","numbers":[1,3,4],"target":4}"#,
+            "\n",
+            r#"{"prompt":"What is 5 - 1?","answer":"4"}"#,
+            "\n",
         ),
     )
     .unwrap();
@@ -318,9 +243,12 @@ fn reads_gsm8k_math_and_aime_files() {
     std::fs::write(
         &data,
         concat!(
-            r#"{"prompt":"What is 5 - 1?","answer":"4"}"#, "\n",
-            r#"{"prompt":"Using [1, 3] make 4.","answer":"1 + 3","numbers":[1,3],"target":4}"#, "\n",
-            r#"{"problem":"What is $2+3$?","answer":"5"}"#, "\n",
+            r#"{"prompt":"What is 5 - 1?","answer":"4"}"#,
+            "\n",
+            r#"{"prompt":"Using [1, 3] make 4.","answer":"1 + 3","numbers":[1,3],"target":4}"#,
+            "\n",
+            r#"{"problem":"What is $2+3$?","answer":"5"}"#,
+            "\n",
         ),
     )
     .unwrap();
@@ -344,18 +272,11 @@ fn malformed_line_fails_with_its_number_unless_skip_bad() {
     assert!(out.stdout.is_empty());
     let err = stderr(&out);
     assert!(err.contains("broken.jsonl:3"), "{err}");
-    assert!(
-        err.contains("--skip-bad"),
-        "the error suggests --skip-bad: {err}"
-    );
+    assert!(err.contains("--skip-bad"), "the error suggests --skip-bad: {err}");
 
     let out = eval(&["--data", p(&data), "--skip-bad", "--json"]);
     assert_eq!(summary(&out)["n"], 2);
-    assert!(
-        stderr(&out).contains("broken.jsonl:3"),
-        "skipped lines are reported: {}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("broken.jsonl:3"), "skipped lines are reported: {}", stderr(&out));
 }
 
 #[test]
@@ -378,15 +299,7 @@ fn bad_flag_combinations_fail() {
         vec!["--task", "add"],                                 // --n missing
         vec!["--n", "2"],                                      // neither --task nor --data
         vec!["--task", "add", "--n", "1", "--data", p(&data)], // both
-        vec![
-            "--task",
-            "add",
-            "--n",
-            "1",
-            "--no-instruction",
-            "--instruction",
-            "x",
-        ],
+        vec!["--task", "add", "--n", "1", "--no-instruction", "--instruction", "x"],
         vec!["--task", "add", "--n", "1", "--samples", "0"],
         vec!["--task", "add", "--n", "0"],
         vec!["--task", "add", "--n", "1", "--skip-bad"], // --skip-bad is for --data
@@ -396,22 +309,13 @@ fn bad_flag_combinations_fail() {
         assert!(!stderr(&out).is_empty());
     }
     let missing = eval(&["--data", p(&dir.path().join("missing.jsonl"))]);
-    assert!(
-        stderr(&missing).contains("missing.jsonl"),
-        "{}",
-        stderr(&missing)
-    );
+    assert!(stderr(&missing).contains("missing.jsonl"), "{}", stderr(&missing));
 }
 
 #[test]
 fn instruction_flags_run() {
-    for extra in [
-        &["--no-instruction"][..],
-        &["--instruction", "Answer with a number."][..],
-    ] {
-        let v = summary(&eval(
-            &[&["--task", "add", "--n", "1", "--json"][..], extra].concat(),
-        ));
+    for extra in [&["--no-instruction"][..], &["--instruction", "Answer with a number."][..]] {
+        let v = summary(&eval(&[&["--task", "add", "--n", "1", "--json"][..], extra].concat()));
         assert_eq!(v["n"], 1);
     }
 }
@@ -424,17 +328,7 @@ fn template_opened_thinking_is_put_back_before_grading() {
     let out = dir.path().join("think.jsonl");
     let v = summary(&eval_on(
         "qwen2_bf16_sharded",
-        &[
-            "--task",
-            "add",
-            "--n",
-            "2",
-            "--samples",
-            "2",
-            "--json",
-            "--out",
-            p(&out),
-        ],
+        &["--task", "add", "--n", "2", "--samples", "2", "--json", "--out", p(&out)],
     ));
     assert_summary_ranges(&v, 2, 2);
     for row in items(&out) {

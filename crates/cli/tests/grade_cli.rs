@@ -5,10 +5,7 @@ use serde_json::Value;
 use std::process::{Command, Output};
 
 fn reasoner(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_reasoner"))
-        .args(args)
-        .output()
-        .expect("run reasoner")
+    Command::new(env!("CARGO_BIN_EXE_reasoner")).args(args).output().expect("run reasoner")
 }
 
 fn grade(gold: &str, response: &str, task: Option<&str>) -> String {
@@ -20,12 +17,7 @@ fn grade(gold: &str, response: &str, task: Option<&str>) -> String {
     let text = String::from_utf8(out.stdout).unwrap();
     // Exit status 0 for correct, 1 for wrong: it must agree with what was printed.
     let code = if text == "true\n" { 0 } else { 1 };
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{gold} / {response}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(code), "{gold} / {response}: {}", String::from_utf8_lossy(&out.stderr));
     text
 }
 
@@ -64,29 +56,16 @@ fn table_through_the_binary() {
         let out = grade(gold, response, task);
         let want = if expected { "true\n" } else { "false\n" };
         if out != want {
-            wrong.push(format!(
-                "{gold:?} / {response:?} ({task:?}): got {out:?}, want {want:?}"
-            ));
+            wrong.push(format!("{gold:?} / {response:?} ({task:?}): got {out:?}, want {want:?}"));
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "{} rows wrong:\n{}",
-        wrong.len(),
-        wrong.join("\n")
-    );
+    assert!(wrong.is_empty(), "{} rows wrong:\n{}", wrong.len(), wrong.join("\n"));
 }
 
 #[test]
 fn json_names_answer_and_form() {
-    let out = reasoner(&[
-        "grade",
-        "--gold",
-        "\\frac{1}{2}",
-        "--response",
-        "<think>hmm</think>so \\boxed{0.5}",
-        "--json",
-    ]);
+    let out =
+        reasoner(&["grade", "--gold", "\\frac{1}{2}", "--response", "<think>hmm</think>so \\boxed{0.5}", "--json"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.lines().count(), 1, "one JSON line: {text}");
@@ -97,22 +76,10 @@ fn json_names_answer_and_form() {
     assert_eq!(v["gold"], "\\frac{1}{2}");
     assert_eq!(v["task"], "math");
 
-    let v: Value = serde_json::from_slice(
-        &reasoner(&[
-            "grade",
-            "--gold",
-            "3",
-            "--response",
-            "no answer here",
-            "--json",
-        ])
-        .stdout,
-    )
-    .unwrap();
-    assert_eq!(
-        (v["correct"].clone(), v["extracted"].clone()),
-        (Value::Bool(false), Value::Null)
-    );
+    let v: Value =
+        serde_json::from_slice(&reasoner(&["grade", "--gold", "3", "--response", "no answer here", "--json"]).stdout)
+            .unwrap();
+    assert_eq!((v["correct"].clone(), v["extracted"].clone()), (Value::Bool(false), Value::Null));
 }
 
 #[test]
@@ -127,12 +94,7 @@ fn countdown_json_says_why_it_failed() {
         "<answer>55 + 19 - 7 - 2</answer>",
         "--json",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["task"], "countdown");
     assert_eq!(v["correct"], false);
@@ -141,32 +103,13 @@ fn countdown_json_says_why_it_failed() {
 
 #[test]
 fn bad_task_and_bad_countdown_gold_fail() {
-    let out = reasoner(&[
-        "grade",
-        "--task",
-        "divide",
-        "--gold",
-        "1",
-        "--response",
-        "1",
-    ]);
+    let out = reasoner(&["grade", "--task", "divide", "--gold", "1", "--response", "1"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("divide") && err.contains("countdown") && err.contains("gsm8k"),
-        "{err}"
-    );
+    assert!(err.contains("divide") && err.contains("countdown") && err.contains("gsm8k"), "{err}");
     assert!(out.stdout.is_empty());
 
-    let out = reasoner(&[
-        "grade",
-        "--task",
-        "countdown",
-        "--gold",
-        "not a spec",
-        "--response",
-        "<answer>1</answer>",
-    ]);
+    let out = reasoner(&["grade", "--task", "countdown", "--gold", "not a spec", "--response", "<answer>1</answer>"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a spec"));
 }

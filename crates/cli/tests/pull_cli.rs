@@ -5,7 +5,7 @@
 //! come from `sha256sum` and `git hash-object`, not from our code.
 
 use reasoner_testutil::fixture;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -44,7 +44,9 @@ fn serve(faults: Faults) -> Hub {
     let dir = fixture("qwen2_f32");
     let mut files: HashMap<String, Vec<u8>> = HashMap::new();
     let mut siblings = Vec::new();
-    for name in ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "model.safetensors"] {
+    for name in
+        ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "model.safetensors"]
+    {
         let path = dir.join(name);
         let bytes = std::fs::read(&path).unwrap();
         let size = bytes.len();
@@ -84,7 +86,11 @@ fn serve(faults: Faults) -> Hub {
             }
             log2.lock().unwrap().push((path.clone(), range.clone()));
             let respond = |stream: &mut std::net::TcpStream, status: &str, body: &[u8], extra: &str| {
-                let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n", body.len());
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
+                    body.len()
+                );
                 let _ = stream.write_all(body);
             };
             if path == "/api/models/org/tiny/revision/main?blobs=true" {
@@ -104,7 +110,11 @@ fn serve(faults: Faults) -> Hub {
                 let mid = bytes.len() / 2;
                 bytes[mid] ^= 0xff;
             }
-            let from: usize = range.as_deref().and_then(|r| r.strip_prefix("bytes=")).and_then(|r| r.trim_end_matches('-').parse().ok()).unwrap_or(0);
+            let from: usize = range
+                .as_deref()
+                .and_then(|r| r.strip_prefix("bytes="))
+                .and_then(|r| r.trim_end_matches('-').parse().ok())
+                .unwrap_or(0);
             let body = &bytes[from.min(bytes.len())..];
             let (status, extra) = if from > 0 {
                 ("206 Partial Content", format!("Content-Range: bytes {from}-{}/{}\r\n", bytes.len() - 1, bytes.len()))
@@ -114,7 +124,11 @@ fn serve(faults: Faults) -> Hub {
             if faults.drop_once.iter().any(|d| d == name) && !dropped.lock().unwrap().contains(&name.to_string()) {
                 dropped.lock().unwrap().push(name.to_string());
                 // Promise the whole body, send half, hang up.
-                let _ = write!(stream, "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n", body.len());
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
+                    body.len()
+                );
                 let _ = stream.write_all(&body[..body.len() / 2]);
                 let _ = stream.flush();
                 drop(stream);

@@ -53,8 +53,11 @@ fn losses(run: &Path) -> Vec<f64> {
 
 /// Mean of `key` over rows `range` of a run's metrics.
 fn mean_metric(run: &Path, key: &str, range: std::ops::Range<usize>) -> f64 {
-    let rows: Vec<serde_json::Value> =
-        std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let n = range.len() as f64;
     rows[range].iter().map(|r| r[key].as_f64().unwrap()).sum::<f64>() / n
 }
@@ -82,14 +85,23 @@ fn smoke_recipes_learn_and_their_models_load() {
     // GRPO from that model: the reward must rise.
     let grpo_recipe = std::fs::read_to_string(repo().join("recipes/smoke-grpo.toml")).unwrap();
     let cfg = tmp.path().join("grpo.toml");
-    std::fs::write(&cfg, grpo_recipe.replace("\"../runs/smoke-sft/final\"", &format!("\"{}\"", final_dir.display()))).unwrap();
+    std::fs::write(&cfg, grpo_recipe.replace("\"../runs/smoke-sft/final\"", &format!("\"{}\"", final_dir.display())))
+        .unwrap();
     let grpo_run = tmp.path().join("grpo");
     let out = reasoner(&["train", "grpo", "--config", cfg.to_str().unwrap(), "--out", grpo_run.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let (early, late) = (mean_metric(&grpo_run, "reward_mean", 0..5), mean_metric(&grpo_run, "reward_mean", 15..20));
     // Measured: 0.32 over the first five steps, 0.62 over steps 16-20.
     assert!(late > early + 0.15, "GRPO reward did not rise: {early:.3} -> {late:.3}");
-    for key in ["kl", "clip_fraction", "grad_norm", "response_length", "thinking_length", "time_generation_s", "time_scoring_s"] {
+    for key in [
+        "kl",
+        "clip_fraction",
+        "grad_norm",
+        "response_length",
+        "thinking_length",
+        "time_generation_s",
+        "time_scoring_s",
+    ] {
         assert!(mean_metric(&grpo_run, key, 0..20).is_finite(), "{key}");
     }
 }
@@ -118,7 +130,8 @@ fn same_seed_same_weights_and_kill_resume_ends_the_same() {
         assert!(t0.elapsed() < Duration::from_secs(60), "no checkpoint appeared");
         std::thread::sleep(Duration::from_millis(5));
     }
-    let jitter = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() % 600) as u64;
+    let jitter =
+        (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() % 600) as u64;
     std::thread::sleep(Duration::from_millis(jitter));
     let finished_before_kill = child.try_wait().unwrap().is_some();
     child.kill().unwrap(); // SIGKILL
@@ -143,7 +156,9 @@ fn bad_configs_data_and_directories_are_refused_by_name() {
     let data = tmp.path().join("bad.jsonl");
     std::fs::write(&data, "{\"prompt\": \"a\", \"response\": \"b\"}\nnot json\n").unwrap();
     let cfg = sft_config(tmp.path(), 2, 0, "");
-    let text = std::fs::read_to_string(&cfg).unwrap().replace(repo().join("recipes/data/smoke-sft.jsonl").to_str().unwrap(), data.to_str().unwrap());
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(repo().join("recipes/data/smoke-sft.jsonl").to_str().unwrap(), data.to_str().unwrap());
     std::fs::write(&cfg, text).unwrap();
     let e = stderr(&train(&cfg, &out, false));
     assert!(e.contains("bad.jsonl:2") && e.contains("not JSON"), "{e}");
@@ -153,9 +168,18 @@ fn bad_configs_data_and_directories_are_refused_by_name() {
     assert!(e.contains("bad.jsonl") && e.contains("no examples"), "{e}");
     // A GGUF as the starting point.
     let gguf = repo().join("tests/fixtures/gguf_llamacpp");
-    let some_gguf = std::fs::read_dir(&gguf).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "gguf")).unwrap();
+    let some_gguf = std::fs::read_dir(&gguf)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "gguf"))
+        .unwrap();
     let cfg2 = tmp.path().join("g.toml");
-    std::fs::write(&cfg2, format!("out = \"r\"\n[model]\npath = \"{}\"\n[data]\ntrain = \"{}\"\n", some_gguf.display(), data.display())).unwrap();
+    std::fs::write(
+        &cfg2,
+        format!("out = \"r\"\n[model]\npath = \"{}\"\n[data]\ntrain = \"{}\"\n", some_gguf.display(), data.display()),
+    )
+    .unwrap();
     let e = stderr(&reasoner(&["train", "sft", "--config", cfg2.to_str().unwrap()]));
     assert!(e.contains("GGUF") && e.contains(some_gguf.file_name().unwrap().to_str().unwrap()), "{e}");
     // A run directory that cannot be created.
@@ -168,7 +192,14 @@ fn bad_configs_data_and_directories_are_refused_by_name() {
     let e = stderr(&train(&cfg, &done, false));
     assert!(e.contains("already holds a run") && e.contains("--resume"), "{e}");
     // The mode and the config's kind disagree.
-    let e = stderr(&reasoner(&["train", "grpo", "--config", cfg.to_str().unwrap(), "--out", tmp.path().join("o3").to_str().unwrap()]));
+    let e = stderr(&reasoner(&[
+        "train",
+        "grpo",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        tmp.path().join("o3").to_str().unwrap(),
+    ]));
     assert!(e.contains("does not match"), "{e}");
 }
 

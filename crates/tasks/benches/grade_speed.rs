@@ -10,10 +10,7 @@ use std::time::Instant;
 const FIXTURE: &str = include_str!("../tests/fixtures/math_verify_pairs.jsonl");
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn main() {
@@ -38,16 +35,12 @@ fn main() {
     }
     let secs = start.elapsed().as_secs_f64();
     let ours = n as f64 / secs;
-    println!(
-        "reasoner grade (in-process): {n} pairs in {secs:.3} s = {ours:.0} pairs/s ({correct} equal)"
-    );
+    println!("reasoner grade (in-process): {n} pairs in {secs:.3} s = {ours:.0} pairs/s ({correct} equal)");
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let python = root.join("tools/grader_diff/.venv/bin/python");
     if !python.exists() {
-        println!(
-            "math-verify: not measured (set up tools/grader_diff/.venv, see tools/grader_diff/README.md)"
-        );
+        println!("math-verify: not measured (set up tools/grader_diff/.venv, see tools/grader_diff/README.md)");
         return;
     }
     let mv_pairs = env_usize("MV_PAIRS", 1000);
@@ -55,9 +48,7 @@ fn main() {
         .arg(root.join("tools/grader_diff/diff.py"))
         .args([
             "bench",
-            &root
-                .join("crates/tasks/tests/fixtures/math_verify_pairs.jsonl")
-                .to_string_lossy(),
+            &root.join("crates/tasks/tests/fixtures/math_verify_pairs.jsonl").to_string_lossy(),
             &mv_pairs.to_string(),
         ])
         .output();

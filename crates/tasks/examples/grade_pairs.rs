@@ -16,11 +16,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    for (n, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let row: serde_json::Value = match serde_json::from_str(line) {
             Ok(v) => v,
             Err(e) => {
@@ -29,9 +25,8 @@ fn main() -> ExitCode {
             }
         };
         let field = |k: &str| row.get(k).and_then(|v| v.as_str()).unwrap_or_default();
-        let correct = reasoner_tasks::grade_text(field("gold"), field("response"), None)
-            .map(|o| o.correct)
-            .unwrap_or(false);
+        let correct =
+            reasoner_tasks::grade_text(field("gold"), field("response"), None).map(|o| o.correct).unwrap_or(false);
         println!("{}", u8::from(correct));
     }
     ExitCode::SUCCESS

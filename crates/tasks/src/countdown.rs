@@ -21,11 +21,7 @@ fn level_shape(level: u8) -> (usize, i64, i64) {
 
 /// The prompt wording, shared with data files made by other tools.
 pub fn countdown_prompt(numbers: &[i64], target: i64) -> String {
-    let list = numbers
-        .iter()
-        .map(|n| n.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let list = numbers.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ");
     format!(
         "Using the numbers [{list}], create an equation that equals {target}. \
          You can use +, -, *, / and each number at most once."
@@ -39,23 +35,12 @@ struct Node {
 }
 
 fn wrap(node: &Node) -> String {
-    if node.atom {
-        node.text.clone()
-    } else {
-        format!("({})", node.text)
-    }
+    if node.atom { node.text.clone() } else { format!("({})", node.text) }
 }
 
 /// Combine all numbers, in random pairs with random valid operations, into one positive integer.
 fn random_expression(rng: &mut SplitMix64, numbers: &[i64]) -> Node {
-    let mut items: Vec<Node> = numbers
-        .iter()
-        .map(|&n| Node {
-            value: n,
-            text: n.to_string(),
-            atom: true,
-        })
-        .collect();
+    let mut items: Vec<Node> = numbers.iter().map(|&n| Node { value: n, text: n.to_string(), atom: true }).collect();
     while items.len() > 1 {
         let i = rng.below(items.len() as u64) as usize;
         let a = items.swap_remove(i);
@@ -78,17 +63,9 @@ fn random_expression(rng: &mut SplitMix64, numbers: &[i64]) -> Node {
             '*' => a.value * b.value,
             _ => a.value / b.value,
         };
-        items.push(Node {
-            value,
-            text: format!("{} {op} {}", wrap(&a), wrap(&b)),
-            atom: false,
-        });
+        items.push(Node { value, text: format!("{} {op} {}", wrap(&a), wrap(&b)), atom: false });
     }
-    items.pop().unwrap_or(Node {
-        value: 0,
-        text: "0".into(),
-        atom: true,
-    })
+    items.pop().unwrap_or(Node { value: 0, text: "0".into(), atom: true })
 }
 
 /// One solvable countdown problem at `level` (1..=5).
@@ -105,19 +82,8 @@ pub fn generate_countdown(rng: &mut SplitMix64, level: u8) -> Problem {
         last = Some((numbers, expr));
     }
     // Practically unreachable; the sum of all numbers is always a valid target.
-    let (numbers, _) = last.unwrap_or((
-        vec![1, 2, 3],
-        Node {
-            value: 6,
-            text: String::new(),
-            atom: false,
-        },
-    ));
-    let text = numbers
-        .iter()
-        .map(|n| n.to_string())
-        .collect::<Vec<_>>()
-        .join(" + ");
+    let (numbers, _) = last.unwrap_or((vec![1, 2, 3], Node { value: 6, text: String::new(), atom: false }));
+    let text = numbers.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(" + ");
     let target = numbers.iter().sum();
     countdown_problem(numbers, target, text)
 }
@@ -156,24 +122,15 @@ pub fn countdown_verify(expr: &str, numbers: &[i64], target: i64) -> Result<(), 
     if value == BigRational::from_integer(BigInt::from(target)) {
         Ok(())
     } else {
-        Err(CountdownError::WrongResult {
-            got: value.to_string(),
-            target,
-        })
+        Err(CountdownError::WrongResult { got: value.to_string(), target })
     }
 }
 
 /// The exact value of a countdown answer, after checking which numbers it uses. With a target,
 /// an `= target` side is dropped; without one, `expr = N` keeps `expr`.
-pub fn countdown_value(
-    expr: &str,
-    numbers: &[i64],
-    target: Option<i64>,
-) -> Result<BigRational, CountdownError> {
+pub fn countdown_value(expr: &str, numbers: &[i64], target: Option<i64>) -> Result<BigRational, CountdownError> {
     if expr.len() > 1000 {
-        return Err(CountdownError::Parse(
-            "expression longer than 1000 characters".into(),
-        ));
+        return Err(CountdownError::Parse("expression longer than 1000 characters".into()));
     }
     let text = clean(expr);
     let sides: Vec<&str> = text.split('=').map(str::trim).collect();
@@ -190,9 +147,7 @@ pub fn countdown_value(
             } else if is_target(left) {
                 right
             } else {
-                return Err(CountdownError::Parse(
-                    "'=' must separate the expression and the target".into(),
-                ));
+                return Err(CountdownError::Parse("'=' must separate the expression and the target".into()));
             }
         }
         _ => return Err(CountdownError::Parse("more than one '='".into())),
@@ -200,18 +155,11 @@ pub fn countdown_value(
     if body.is_empty() {
         return Err(CountdownError::Empty);
     }
-    let mut parser = Parser {
-        chars: body.chars().collect(),
-        pos: 0,
-        available: numbers.to_vec(),
-    };
+    let mut parser = Parser { chars: body.chars().collect(), pos: 0, available: numbers.to_vec() };
     let value = parser.expr()?;
     parser.skip_space();
     if parser.pos < parser.chars.len() {
-        return Err(CountdownError::Parse(format!(
-            "unexpected '{}'",
-            parser.chars[parser.pos]
-        )));
+        return Err(CountdownError::Parse(format!("unexpected '{}'", parser.chars[parser.pos])));
     }
     Ok(value)
 }
@@ -346,9 +294,7 @@ impl Parser {
                     self.pos += 1;
                 }
                 if self.chars.get(self.pos) == Some(&'.') {
-                    return Err(CountdownError::Parse(
-                        "only whole numbers may be used".into(),
-                    ));
+                    return Err(CountdownError::Parse("only whole numbers may be used".into()));
                 }
                 let digits: String = self.chars[start..self.pos].iter().collect();
                 let used = digits.parse::<i64>().ok();
@@ -356,9 +302,7 @@ impl Parser {
                 match slot {
                     Some(i) => {
                         self.available.swap_remove(i);
-                        Ok(BigRational::from_integer(BigInt::from(
-                            used.unwrap_or_default(),
-                        )))
+                        Ok(BigRational::from_integer(BigInt::from(used.unwrap_or_default())))
                     }
                     None => Err(CountdownError::NumberNotAvailable(digits)),
                 }
@@ -380,11 +324,7 @@ mod tests {
         assert!(countdown_check("55 + 36 - 19 - 7 = 65", &nums, 65));
         assert!(countdown_check("65 = 55 + 36 - 19 - 7", &nums, 65));
         assert!(countdown_check("$(55 + 36 - 19) - 7$", &nums, 65));
-        assert!(countdown_check(
-            "36 + 19 + 7 \\times 55 / 55",
-            &[36, 19, 7, 55, 55],
-            62
-        ));
+        assert!(countdown_check("36 + 19 + 7 \\times 55 / 55", &[36, 19, 7, 55, 55], 62));
         assert!(countdown_check("\\frac{36}{4} + 1", &[36, 4, 1], 10));
         assert!(countdown_check("(3 × 4) ÷ 2", &[2, 3, 4], 6));
         // Using fewer numbers is fine.
@@ -394,22 +334,10 @@ mod tests {
     #[test]
     fn rejects_bad_answers() {
         let nums = [19, 36, 55, 7];
-        assert_eq!(
-            countdown_verify("55 + 55 - 45", &nums, 65),
-            Err(CountdownError::NumberNotAvailable("55".into()))
-        );
-        assert!(matches!(
-            countdown_verify("55 + 36", &nums, 65),
-            Err(CountdownError::WrongResult { .. })
-        ));
-        assert!(matches!(
-            countdown_verify("55 + 10", &nums, 65),
-            Err(CountdownError::NumberNotAvailable(_))
-        ));
-        assert_eq!(
-            countdown_verify("7 / (19 - 19)", &[7, 19, 19], 1),
-            Err(CountdownError::DivisionByZero)
-        );
+        assert_eq!(countdown_verify("55 + 55 - 45", &nums, 65), Err(CountdownError::NumberNotAvailable("55".into())));
+        assert!(matches!(countdown_verify("55 + 36", &nums, 65), Err(CountdownError::WrongResult { .. })));
+        assert!(matches!(countdown_verify("55 + 10", &nums, 65), Err(CountdownError::NumberNotAvailable(_))));
+        assert_eq!(countdown_verify("7 / (19 - 19)", &[7, 19, 19], 1), Err(CountdownError::DivisionByZero));
         assert!(countdown_verify("55 + 36 - 19 - 7 = 64", &nums, 65).is_err());
         assert!(countdown_verify("", &nums, 65).is_err());
         assert!(countdown_verify("5.5 * 2", &[5, 2], 11).is_err());
@@ -426,12 +354,7 @@ mod tests {
                 let mut rng = SplitMix64::for_item(77, 5, i);
                 let p = generate_countdown(&mut rng, level);
                 let (nums, target) = p.countdown_spec().unwrap();
-                assert!(
-                    countdown_check(&p.answer, nums, target),
-                    "{} -> {}",
-                    p.answer,
-                    target
-                );
+                assert!(countdown_check(&p.answer, nums, target), "{} -> {}", p.answer, target);
                 assert!((3..=5).contains(&nums.len()));
                 assert!(target >= 1);
                 assert!(p.prompt.contains(&format!("equals {target}.")));

@@ -34,21 +34,11 @@ pub struct Loaded {
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
     #[error("cannot read {file}: {source}")]
-    Read {
-        file: String,
-        source: std::io::Error,
-    },
+    Read { file: String, source: std::io::Error },
     #[error("{file}:{line}: {message}")]
-    BadLine {
-        file: String,
-        line: usize,
-        message: String,
-    },
+    BadLine { file: String, line: usize, message: String },
     #[error("cannot write {file}: {source}")]
-    Write {
-        file: String,
-        source: std::io::Error,
-    },
+    Write { file: String, source: std::io::Error },
 }
 
 /// The longest line a JSONL file may have: far past any real problem or solution, and short
@@ -82,7 +72,10 @@ pub fn bounded_lines<R: BufRead>(mut reader: R, max_bytes: usize) -> impl Iterat
                     let msg = format!("line longer than {max_bytes} bytes (is this a JSONL file?)");
                     return Some(Err(std::io::Error::new(std::io::ErrorKind::InvalidData, msg)));
                 }
-                Some(String::from_utf8(buf).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8")))
+                Some(
+                    String::from_utf8(buf)
+                        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8")),
+                )
             }
         }
     })
@@ -91,26 +84,16 @@ pub fn bounded_lines<R: BufRead>(mut reader: R, max_bytes: usize) -> impl Iterat
 /// Reads problems from the JSONL file at `path`.
 pub fn load_jsonl(path: &Path, opts: &LoadOptions) -> Result<Loaded, DatasetError> {
     let file = path.display().to_string();
-    let handle = File::open(path).map_err(|source| DatasetError::Read {
-        file: file.clone(),
-        source,
-    })?;
+    let handle = File::open(path).map_err(|source| DatasetError::Read { file: file.clone(), source })?;
     read_jsonl(BufReader::new(handle), &file, opts)
 }
 
 /// Reads problems from JSONL text; `source` names it in errors.
-pub fn read_jsonl<R: BufRead>(
-    reader: R,
-    source: &str,
-    opts: &LoadOptions,
-) -> Result<Loaded, DatasetError> {
+pub fn read_jsonl<R: BufRead>(reader: R, source: &str, opts: &LoadOptions) -> Result<Loaded, DatasetError> {
     let mut loaded = Loaded::default();
     for (i, line) in bounded_lines(reader, MAX_LINE_BYTES).enumerate() {
         let line_no = i + 1;
-        let text = line.map_err(|e| DatasetError::Read {
-            file: format!("{source}:{line_no}"),
-            source: e,
-        })?;
+        let text = line.map_err(|e| DatasetError::Read { file: format!("{source}:{line_no}"), source: e })?;
         let text = text.trim();
         if text.is_empty() {
             continue;
@@ -119,17 +102,10 @@ pub fn read_jsonl<R: BufRead>(
             Ok(p) => loaded.problems.push(p),
             Err(message) if opts.skip_bad => {
                 loaded.skipped += 1;
-                loaded.bad_lines.push(BadLine {
-                    line: line_no,
-                    message,
-                });
+                loaded.bad_lines.push(BadLine { line: line_no, message });
             }
             Err(message) => {
-                return Err(DatasetError::BadLine {
-                    file: source.to_string(),
-                    line: line_no,
-                    message,
-                });
+                return Err(DatasetError::BadLine { file: source.to_string(), line: line_no, message });
             }
         }
     }
@@ -147,11 +123,9 @@ pub fn parse_line(text: &str) -> Result<Problem, String> {
     } else if obj.contains_key("problem") {
         math_or_aime(obj)
     } else {
-        Err(
-            "unrecognized record: expected keys prompt+answer (ours), question+answer (GSM8K) \
+        Err("unrecognized record: expected keys prompt+answer (ours), question+answer (GSM8K) \
              or problem+answer/solution (MATH, AIME)"
-                .into(),
-        )
+            .into())
     }
 }
 
@@ -177,9 +151,7 @@ fn own_format(obj: &Map<String, Value>) -> Result<Problem, String> {
     p.task = text_field(obj, "task")?;
     p.id = text_field(obj, "id")?;
     if let Some(v) = obj.get("numbers").filter(|v| !v.is_null()) {
-        let nums = v
-            .as_array()
-            .ok_or("'numbers' must be an array of integers")?;
+        let nums = v.as_array().ok_or("'numbers' must be an array of integers")?;
         let parsed: Option<Vec<i64>> = nums.iter().map(Value::as_i64).collect();
         p.numbers = Some(parsed.ok_or("'numbers' must be an array of integers")?);
     }
@@ -195,9 +167,7 @@ fn own_format(obj: &Map<String, Value>) -> Result<Problem, String> {
 
 fn gsm8k(obj: &Map<String, Value>) -> Result<Problem, String> {
     let solution = required(obj, "answer")?;
-    let (_, tail) = solution
-        .rsplit_once("####")
-        .ok_or("GSM8K 'answer' has no '#### N' line")?;
+    let (_, tail) = solution.rsplit_once("####").ok_or("GSM8K 'answer' has no '#### N' line")?;
     let answer: String = tail.trim().chars().filter(|&c| c != ',').collect();
     if answer.is_empty() {
         return Err("GSM8K 'answer' has nothing after '####'".into());
@@ -213,8 +183,7 @@ fn math_or_aime(obj: &Map<String, Value>) -> Result<Problem, String> {
     let answer = match text_field(obj, "answer")? {
         Some(a) if !a.trim().is_empty() => a.trim().to_string(),
         _ => {
-            let solution =
-                text_field(obj, "solution")?.ok_or("missing 'answer' (or 'solution')")?;
+            let solution = text_field(obj, "solution")?.ok_or("missing 'answer' (or 'solution')")?;
             last_boxed(&solution).ok_or("'solution' has no \\boxed{} answer")?
         }
     };
@@ -222,17 +191,12 @@ fn math_or_aime(obj: &Map<String, Value>) -> Result<Problem, String> {
     // three-digit string ("033"), or name AIME in `url`/`id`/`source`, or carry a `year`.
     // MATH rows (`level`, `subject`, `type`, `unique_id`) and rows with no evidence are MATH:
     // a MATH-style row with an integer answer and no solution is not an AIME problem.
-    let integer_answer =
-        matches!(obj.get("answer"), Some(Value::Number(n)) if n.is_i64() || n.is_u64());
+    let integer_answer = matches!(obj.get("answer"), Some(Value::Number(n)) if n.is_i64() || n.is_u64());
     let padded = answer.len() == 3 && answer.starts_with('0') && answer.bytes().all(|b| b.is_ascii_digit());
-    let named = ["url", "id", "source"].iter().any(|k| {
-        obj.get(*k)
-            .and_then(Value::as_str)
-            .is_some_and(|s| s.to_ascii_lowercase().contains("aime"))
-    });
-    let math_keys = ["level", "subject", "type", "unique_id"]
+    let named = ["url", "id", "source"]
         .iter()
-        .any(|k| obj.contains_key(*k));
+        .any(|k| obj.get(*k).and_then(Value::as_str).is_some_and(|s| s.to_ascii_lowercase().contains("aime")));
+    let math_keys = ["level", "subject", "type", "unique_id"].iter().any(|k| obj.contains_key(*k));
     let aime = !math_keys && (integer_answer || padded || named || obj.contains_key("year"));
     let mut p = Problem::new(prompt, answer);
     p.task = Some(if aime { "aime" } else { "math" }.into());
@@ -245,17 +209,10 @@ fn math_or_aime(obj: &Map<String, Value>) -> Result<Problem, String> {
 fn difficulty(v: Option<&Value>) -> Result<Option<u8>, String> {
     match v {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_u64()
-            .and_then(|n| u8::try_from(n).ok())
-            .map(Some)
-            .ok_or_else(|| format!("bad level {n}")),
-        Some(Value::String(s)) => Ok(s
-            .trim()
-            .trim_start_matches("Level")
-            .trim()
-            .parse::<u8>()
-            .ok()),
+        Some(Value::Number(n)) => {
+            n.as_u64().and_then(|n| u8::try_from(n).ok()).map(Some).ok_or_else(|| format!("bad level {n}"))
+        }
+        Some(Value::String(s)) => Ok(s.trim().trim_start_matches("Level").trim().parse::<u8>().ok()),
         Some(other) => Err(format!("bad level {other}")),
     }
 }
@@ -263,10 +220,7 @@ fn difficulty(v: Option<&Value>) -> Result<Option<u8>, String> {
 /// Writes one JSON object per line (problems, per-item results, …).
 pub fn write_jsonl<T: Serialize>(path: &Path, items: &[T]) -> Result<(), DatasetError> {
     let file = path.display().to_string();
-    let err = |source| DatasetError::Write {
-        file: file.clone(),
-        source,
-    };
+    let err = |source| DatasetError::Write { file: file.clone(), source };
     let mut out = BufWriter::new(File::create(path).map_err(err)?);
     for item in items {
         let line = serde_json::to_string(item).map_err(|e| err(std::io::Error::other(e)))?;
@@ -294,26 +248,17 @@ mod tests {
 
     #[test]
     fn detects_formats() {
-        let own = parse_line(
-            r#"{"prompt":"p","answer":"4","task":"countdown","numbers":[1,3],"target":4}"#,
-        )
-        .unwrap();
+        let own = parse_line(r#"{"prompt":"p","answer":"4","task":"countdown","numbers":[1,3],"target":4}"#).unwrap();
         assert_eq!(own.countdown_spec(), Some((&[1, 3][..], 4)));
         let g = parse_line(r#"{"question":"q","answer":"steps\n#### 1,234"}"#).unwrap();
         assert_eq!((g.answer.as_str(), g.task_name()), ("1234", "gsm8k"));
-        let m = parse_line(
-            r#"{"problem":"p","solution":"so \\boxed{\\frac{1}{2}}.","level":"Level 4"}"#,
+        let m = parse_line(r#"{"problem":"p","solution":"so \\boxed{\\frac{1}{2}}.","level":"Level 4"}"#).unwrap();
+        assert_eq!((m.answer.as_str(), m.task_name(), m.difficulty), ("\\frac{1}{2}", "math", Some(4)));
+        let m5 = parse_line(
+            r#"{"problem":"p","solution":"s","answer":"5","subject":"Algebra","level":2,"unique_id":"test/x.json"}"#,
         )
         .unwrap();
-        assert_eq!(
-            (m.answer.as_str(), m.task_name(), m.difficulty),
-            ("\\frac{1}{2}", "math", Some(4))
-        );
-        let m5 = parse_line(r#"{"problem":"p","solution":"s","answer":"5","subject":"Algebra","level":2,"unique_id":"test/x.json"}"#).unwrap();
-        assert_eq!(
-            (m5.task_name(), m5.id.as_deref()),
-            ("math", Some("test/x.json"))
-        );
+        assert_eq!((m5.task_name(), m5.id.as_deref()), ("math", Some("test/x.json")));
         let a = parse_line(r#"{"id":"2024-I-1","problem":"p","answer":204}"#).unwrap();
         assert_eq!((a.answer.as_str(), a.task_name()), ("204", "aime"));
         let a2 = parse_line(r#"{"id":7,"problem":"p","answer":"033"}"#).unwrap();
@@ -324,7 +269,6 @@ mod tests {
         // MATH-style, no solution, an integer answer as text: MATH, not AIME.
         let m6 = parse_line(r#"{"problem":"What is 2+3?","answer":"5"}"#).unwrap();
         assert_eq!(m6.task_name(), "math");
-
     }
 
     #[test]
@@ -343,20 +287,9 @@ mod tests {
         }
         let text = "{\"prompt\":\"a\",\"answer\":\"1\"}\n\nnot json\n{\"prompt\":\"b\",\"answer\":\"2\"}\n";
         let err = read_jsonl(text.as_bytes(), "data.jsonl", &LoadOptions::default()).unwrap_err();
-        assert!(
-            err.to_string().starts_with("data.jsonl:3: invalid JSON"),
-            "{err}"
-        );
-        let ok = read_jsonl(
-            text.as_bytes(),
-            "data.jsonl",
-            &LoadOptions { skip_bad: true },
-        )
-        .unwrap();
-        assert_eq!(
-            (ok.problems.len(), ok.skipped, ok.bad_lines[0].line),
-            (2, 1, 3)
-        );
+        assert!(err.to_string().starts_with("data.jsonl:3: invalid JSON"), "{err}");
+        let ok = read_jsonl(text.as_bytes(), "data.jsonl", &LoadOptions { skip_bad: true }).unwrap();
+        assert_eq!((ok.problems.len(), ok.skipped, ok.bad_lines[0].line), (2, 1, 3));
     }
 
     #[test]
@@ -370,8 +303,7 @@ mod tests {
         write_jsonl(&path, &[p.clone(), Problem::new("q", "a")]).unwrap();
         let back = load_jsonl(&path, &LoadOptions::default()).unwrap();
         assert_eq!(back.problems, vec![p, Problem::new("q", "a")]);
-        let missing =
-            load_jsonl(&dir.path().join("nope.jsonl"), &LoadOptions::default()).unwrap_err();
+        let missing = load_jsonl(&dir.path().join("nope.jsonl"), &LoadOptions::default()).unwrap_err();
         assert!(missing.to_string().contains("nope.jsonl"));
     }
 }

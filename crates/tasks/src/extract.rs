@@ -51,39 +51,24 @@ pub fn split_thinking(response: &str) -> ThinkSplit<'_> {
             Some(open) => &before[open + THINK_OPEN.len()..],
             None => before,
         };
-        return ThinkSplit {
-            thinking: Some(thinking),
-            content: Some(&response[pos + THINK_CLOSE.len()..]),
-        };
+        return ThinkSplit { thinking: Some(thinking), content: Some(&response[pos + THINK_CLOSE.len()..]) };
     }
     if let Some(open) = response.find(THINK_OPEN) {
-        return ThinkSplit {
-            thinking: Some(&response[open + THINK_OPEN.len()..]),
-            content: None,
-        };
+        return ThinkSplit { thinking: Some(&response[open + THINK_OPEN.len()..]), content: None };
     }
-    ThinkSplit {
-        thinking: None,
-        content: Some(response),
-    }
+    ThinkSplit { thinking: None, content: Some(response) }
 }
 
 /// The answer in `response`, after its thinking.
 pub fn extract(response: &str) -> Option<Extracted> {
-    split_thinking(response)
-        .content
-        .and_then(extract_from_content)
+    split_thinking(response).content.and_then(extract_from_content)
 }
 
 /// For chat templates that open `<think>` in the prompt (R1's does): the response then lacks
 /// the opening tag, so add it back before extracting, grading or rewarding, or an unfinished
 /// thought would be read as an answer.
 pub fn with_prompt_think(response: &str) -> String {
-    if response.trim_start().starts_with(THINK_OPEN) {
-        response.to_string()
-    } else {
-        format!("{THINK_OPEN}{response}")
-    }
+    if response.trim_start().starts_with(THINK_OPEN) { response.to_string() } else { format!("{THINK_OPEN}{response}") }
 }
 
 /// Just the answer text.
@@ -137,9 +122,7 @@ pub fn boxed_chain(text: &str, chain: bool) -> Option<(String, usize)> {
                     let between = text.get(end..*last_start).unwrap_or("");
                     let separated = between.len() < 70
                         && *last != inner
-                        && (between.contains([',', ';'])
-                            || has_word(between, "and")
-                            || has_word(between, "or"));
+                        && (between.contains([',', ';']) || has_word(between, "and") || has_word(between, "or"));
                     if between.len() >= 10 && !separated {
                         break;
                     }
@@ -166,8 +149,7 @@ pub fn boxed_chain(text: &str, chain: bool) -> Option<(String, usize)> {
 }
 
 fn has_word(text: &str, word: &str) -> bool {
-    text.split(|c: char| !c.is_alphanumeric())
-        .any(|w| w == word)
+    text.split(|c: char| !c.is_alphanumeric()).any(|w| w == word)
 }
 
 /// Length of the argument `boxed_argument` read, braces included.
@@ -175,9 +157,7 @@ fn inner_len(rest: &str) -> usize {
     let trimmed = rest.trim_start();
     match trimmed.strip_prefix('{').and_then(matching_brace) {
         Some(close) => close + 2,
-        None => trimmed
-            .find(|c: char| c.is_whitespace() || c == '$')
-            .unwrap_or(trimmed.len()),
+        None => trimmed.find(|c: char| c.is_whitespace() || c == '$').unwrap_or(trimmed.len()),
     }
 }
 
@@ -190,9 +170,7 @@ fn boxed_argument(rest: &str) -> Option<&str> {
     if trimmed.len() == rest.len() {
         return None; // `\boxedx`: not the command
     }
-    let end = trimmed
-        .find(|c: char| c.is_whitespace() || c == '$')
-        .unwrap_or(trimmed.len());
+    let end = trimmed.find(|c: char| c.is_whitespace() || c == '$').unwrap_or(trimmed.len());
     Some(&trimmed[..end])
 }
 
@@ -244,51 +222,27 @@ mod tests {
 
     #[test]
     fn boxed_wins_and_nests() {
-        assert_eq!(
-            ans("so \\boxed{\\frac{1}{2}} done"),
-            Some("\\frac{1}{2}".into())
-        );
+        assert_eq!(ans("so \\boxed{\\frac{1}{2}} done"), Some("\\frac{1}{2}".into()));
         // Boxes fewer than 10 characters apart form one list, as in Math-Verify.
         assert_eq!(ans("\\boxed{1} then \\boxed{2}"), Some("1, 2".into()));
-        assert_eq!(
-            ans("\\boxed{1} is wrong, so finally \\boxed{2}"),
-            Some("1, 2".into())
-        );
-        assert_eq!(
-            ans("\\boxed{1} is wrong. After more work we see \\boxed{2}"),
-            Some("2".into())
-        );
+        assert_eq!(ans("\\boxed{1} is wrong, so finally \\boxed{2}"), Some("1, 2".into()));
+        assert_eq!(ans("\\boxed{1} is wrong. After more work we see \\boxed{2}"), Some("2".into()));
         assert_eq!(ans("\\boxed{\\{1,2\\}}"), Some("\\{1,2\\}".into()));
         assert_eq!(ans("$\\boxed 5$."), Some("5".into()));
         assert_eq!(ans("\\fbox{7} Answer: 8"), Some("7".into()));
         assert_eq!(ans("\\boxed{3} and a cut \\boxed{4"), Some("3".into()));
         assert_eq!(ans("\\boxed{} The answer is 9."), Some("9".into()));
         assert_eq!(ans("\\boxed{1} \\boxed{\\boxed{2"), Some("1".into()));
-        assert_eq!(
-            ans("\\boxed{\\frac{1}{2}} \\boxed{"),
-            Some("\\frac{1}{2}".into())
-        );
+        assert_eq!(ans("\\boxed{\\frac{1}{2}} \\boxed{"), Some("\\frac{1}{2}".into()));
         assert_eq!(ans("<answer>1</answer> <answer>2"), Some("1".into()));
-        assert_eq!(
-            ans("<answer>1</answer> <answer> </answer>"),
-            Some("1".into())
-        );
-        assert_eq!(
-            extract("x \\boxed{2}").map(|e| e.form),
-            Some(AnswerForm::Boxed)
-        );
+        assert_eq!(ans("<answer>1</answer> <answer> </answer>"), Some("1".into()));
+        assert_eq!(extract("x \\boxed{2}").map(|e| e.form), Some(AnswerForm::Boxed));
     }
 
     #[test]
     fn fallbacks_in_order() {
-        assert_eq!(
-            ans("<answer> 19 + 36 </answer> then 5"),
-            Some("19 + 36".into())
-        );
-        assert_eq!(
-            ans("So the final answer is $42$.\nThanks 7"),
-            Some("42".into())
-        );
+        assert_eq!(ans("<answer> 19 + 36 </answer> then 5"), Some("19 + 36".into()));
+        assert_eq!(ans("So the final answer is $42$.\nThanks 7"), Some("42".into()));
         assert_eq!(ans("**Answer:** 1,234."), Some("1234".into()));
         assert_eq!(ans("Final Answer:\n\n  17\n"), Some("17".into()));
         assert_eq!(ans("we get 3, then -12.5 apples"), Some("-12.5".into()));
@@ -303,22 +257,13 @@ mod tests {
 
     #[test]
     fn thinking_never_counts() {
-        assert_eq!(
-            ans("<think>\\boxed{1}</think> The answer is 2"),
-            Some("2".into())
-        );
+        assert_eq!(ans("<think>\\boxed{1}</think> The answer is 2"), Some("2".into()));
         assert_eq!(ans("reasoning 5 </think> \\boxed{6}"), Some("6".into()));
         assert_eq!(ans("<think>still thinking \\boxed{1}"), None);
-        assert_eq!(
-            ans("<think>a</think> b <think> c </think> 3"),
-            Some("3".into())
-        );
+        assert_eq!(ans("<think>a</think> b <think> c </think> 3"), Some("3".into()));
         assert_eq!(ans("<think>x=4</think>"), None);
         let s = split_thinking("<think>abc</think>def");
-        assert_eq!(
-            (s.thinking, s.content, s.closed()),
-            (Some("abc"), Some("def"), true)
-        );
+        assert_eq!((s.thinking, s.content, s.closed()), (Some("abc"), Some("def"), true));
         assert!(!split_thinking("plain").closed());
         assert_eq!(ans(&with_prompt_think("still going 5")), None);
         assert_eq!(ans(&with_prompt_think("done</think> 5")), Some("5".into()));

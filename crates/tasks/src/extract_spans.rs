@@ -30,10 +30,7 @@ pub fn candidates(content: &str) -> Vec<Extracted> {
     let mut out = Vec::new();
     let push = |out: &mut Vec<Extracted>, answer: String, form: AnswerForm| {
         if !answer.trim().is_empty() {
-            out.push(Extracted {
-                answer: answer.trim().to_string(),
-                form,
-            });
+            out.push(Extracted { answer: answer.trim().to_string(), form });
         }
     };
     let lower = text.to_ascii_lowercase();
@@ -43,23 +40,12 @@ pub fn candidates(content: &str) -> Vec<Extracted> {
     // Priority 0: the boxes, or "final answer is X. I hope", whichever ends last.
     let boxed = boxed_chain(text, true).map(|(b, end)| {
         // `$\boxed{28}$ pct`: a percent after the box's closing delimiter belongs to it.
-        let after = end + text[end..].len()
-            - text[end..]
-                .trim_start_matches(['$', ' ', '\\', ')', ']'])
-                .len();
-        if percent_after(text, after).0 {
-            (format!("{b}\\%"), end)
-        } else {
-            (b, end)
-        }
+        let after = end + text[end..].len() - text[end..].trim_start_matches(['$', ' ', '\\', ')', ']']).len();
+        if percent_after(text, after).0 { (format!("{b}\\%"), end) } else { (b, end) }
     });
     let hope = phrase_hits(&lower, "final answer is", 0, &spans, &numbers, text)
         .into_iter()
-        .filter(|h| {
-            lower[h.end..]
-                .trim_start_matches(['.', ' ', '$', '\n'])
-                .starts_with("i hope")
-        })
+        .filter(|h| lower[h.end..].trim_start_matches(['.', ' ', '$', '\n']).starts_with("i hope"))
         .max_by_key(|h| h.end);
     match (boxed, hope) {
         (Some((b, end)), Some(h)) if h.end > end => {
@@ -102,14 +88,7 @@ pub fn candidates(content: &str) -> Vec<Extracted> {
 
 /// After each `phrase`, the first span or number starting within `window` bytes (for
 /// "final answer", after an " is" in that window).
-fn phrase_hits(
-    lower: &str,
-    phrase: &str,
-    window: usize,
-    spans: &[Hit],
-    numbers: &[Hit],
-    text: &str,
-) -> Vec<Hit> {
+fn phrase_hits(lower: &str, phrase: &str, window: usize, spans: &[Hit], numbers: &[Hit], text: &str) -> Vec<Hit> {
     let mut hits = Vec::new();
     let ats: Vec<usize> = lower.match_indices(phrase).map(|(at, _)| at).collect();
     for &at in ats.iter().rev().take(MAX_PHRASES) {
@@ -124,11 +103,7 @@ fn phrase_hits(
                 from += 1;
             }
         }
-        let reach = if phrase.starts_with("final") {
-            8
-        } else {
-            window
-        };
+        let reach = if phrase.starts_with("final") { 8 } else { window };
         let first = spans
             .iter()
             .chain(numbers)
@@ -157,21 +132,14 @@ fn math_spans(text: &str) -> Vec<Hit> {
                 break;
             }
             let between = text[end..next.start].trim().to_ascii_lowercase();
-            let joined = matches!(
-                between.as_str(),
-                "," | "and" | "or" | ",and" | ", and" | ",or" | ", or"
-            );
+            let joined = matches!(between.as_str(), "," | "and" | "or" | ",and" | ", and" | ",or" | ", or");
             if !joined {
                 break;
             }
             answer = format!("{answer}, {}", next.answer);
             end = next.end;
         }
-        out.push(Hit {
-            answer,
-            start: first.start,
-            end,
-        });
+        out.push(Hit { answer, start: first.start, end });
     }
     out
 }
@@ -221,11 +189,7 @@ fn raw_spans(text: &str) -> Vec<Hit> {
                     inner.push_str("\\%");
                 }
                 if !inner.trim().is_empty() {
-                    out.push(Hit {
-                        answer: inner,
-                        start: i,
-                        end: after,
-                    });
+                    out.push(Hit { answer: inner, start: i, end: after });
                 }
                 i = after.max(i + 1);
             }
@@ -260,11 +224,7 @@ fn simple_fraction(text: &str, at: usize) -> Option<usize> {
         let body = s.strip_prefix('{')?;
         let close = body.find('}')?;
         let inner = body[..close].trim_start_matches('-');
-        (!inner.is_empty()
-            && inner
-                .chars()
-                .all(|c| c.is_ascii_digit() || c == '.' || c == ','))
-        .then_some(close + 2)
+        (!inner.is_empty() && inner.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',')).then_some(close + 2)
     };
     let a = group(rest)?;
     let b = group(&rest[a..])?;
@@ -276,11 +236,7 @@ fn percent_after(text: &str, at: usize) -> (bool, usize) {
     let rest = &text[at.min(text.len())..];
     let trimmed = rest.trim_start();
     let skip = rest.len() - trimmed.len();
-    let head: String = trimmed
-        .chars()
-        .take(10)
-        .collect::<String>()
-        .to_ascii_lowercase();
+    let head: String = trimmed.chars().take(10).collect::<String>().to_ascii_lowercase();
     for w in ["\\%", "%", "percentage", "percent", "pct"] {
         if head.starts_with(w) {
             return (true, at + skip + w.len());
@@ -297,10 +253,8 @@ fn plain_numbers(text: &str) -> Vec<Hit> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        let anchored = i == 0
-            || b[i - 1].is_ascii_whitespace()
-            || b[i - 1] == b'='
-            || (i >= 2 && &b[i - 2..i] == b"**");
+        let anchored =
+            i == 0 || b[i - 1].is_ascii_whitespace() || b[i - 1] == b'=' || (i >= 2 && &b[i - 2..i] == b"**");
         if !anchored {
             i += 1;
             continue;
@@ -310,24 +264,12 @@ fn plain_numbers(text: &str) -> Vec<Hit> {
             s += 2;
         }
         // A currency sign may precede the number (not an expression).
-        let currency = text[s..]
-            .chars()
-            .next()
-            .filter(|c| "$€£¥₹".contains(*c))
-            .map_or(0, char::len_utf8);
+        let currency = text[s..].chars().next().filter(|c| "$€£¥₹".contains(*c)).map_or(0, char::len_utf8);
         if let Some((answer, end)) = arithmetic(text, s) {
-            out.push(Hit {
-                answer,
-                start: i,
-                end,
-            });
+            out.push(Hit { answer, start: i, end });
             i = end;
         } else if let Some((answer, end)) = number_at(text, s + currency) {
-            out.push(Hit {
-                answer,
-                start: i,
-                end,
-            });
+            out.push(Hit { answer, start: i, end });
             i = end;
         } else {
             i += 1;
@@ -356,15 +298,8 @@ fn arithmetic(text: &str, at: usize) -> Option<(String, usize)> {
     while expr.ends_with(['+', '-', '*', '/', '^', '×', '÷', '(']) {
         expr = expr[..expr.len() - 1].trim_end();
     }
-    let ops = expr
-        .chars()
-        .skip(1)
-        .filter(|c| "+-*×/^÷".contains(*c))
-        .count();
-    if ops == 0
-        || expr.split_whitespace().count() > 1
-            && !expr.contains(['+', '-', '*', '/', '^', '×', '÷'])
-    {
+    let ops = expr.chars().skip(1).filter(|c| "+-*×/^÷".contains(*c)).count();
+    if ops == 0 || expr.split_whitespace().count() > 1 && !expr.contains(['+', '-', '*', '/', '^', '×', '÷']) {
         return None;
     }
     if expr.matches('(').count() != expr.matches(')').count() {
@@ -387,12 +322,7 @@ fn number_at(text: &str, at: usize) -> Option<(String, usize)> {
     if neg {
         i += 1;
     }
-    let digits = |k: usize| {
-        b[k.min(b.len())..]
-            .iter()
-            .take_while(|c| c.is_ascii_digit())
-            .count()
-    };
+    let digits = |k: usize| b[k.min(b.len())..].iter().take_while(|c| c.is_ascii_digit()).count();
     let lead = digits(i);
     let (mut int, mut frac, mut end);
     if lead == 0 {
@@ -423,11 +353,7 @@ fn number_at(text: &str, at: usize) -> Option<(String, usize)> {
         }
     }
     let trimmed = int.trim_start_matches('0');
-    int = if trimmed.is_empty() {
-        "0".into()
-    } else {
-        trimmed.to_string()
-    };
+    int = if trimmed.is_empty() { "0".into() } else { trimmed.to_string() };
     let mut answer = if neg { format!("-{int}") } else { int };
     if !frac.is_empty() {
         answer = format!("{answer}.{frac}");
@@ -445,10 +371,7 @@ mod tests {
     use super::*;
 
     fn first(s: &str) -> String {
-        candidates(s)
-            .first()
-            .map(|e| e.answer.clone())
-            .unwrap_or_default()
+        candidates(s).first().map(|e| e.answer.clone()).unwrap_or_default()
     }
 
     #[test]

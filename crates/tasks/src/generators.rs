@@ -29,20 +29,14 @@ pub struct GenOptions {
 
 impl Default for GenOptions {
     fn default() -> Self {
-        Self {
-            seed: 0,
-            difficulty: 2,
-            digits: None,
-        }
+        Self { seed: 0, difficulty: 2, digits: None }
     }
 }
 
 impl GenOptions {
     fn validate(&self) -> Result<(), TaskError> {
         if !(1..=MAX_DIFFICULTY).contains(&self.difficulty) {
-            return Err(TaskError::BadDifficulty {
-                level: self.difficulty,
-            });
+            return Err(TaskError::BadDifficulty { level: self.difficulty });
         }
         if let Some(d) = self.digits
             && !(1..=18).contains(&d)
@@ -86,13 +80,9 @@ fn make_problem(task: TaskKind, index: u64, opts: &GenOptions) -> Problem {
     let mut rng = SplitMix64::for_item(opts.seed, task_salt(task), index);
     let level = opts.difficulty;
     let concrete = match task {
-        TaskKind::Mixed => *rng.pick(&[
-            TaskKind::Add,
-            TaskKind::Sub,
-            TaskKind::Mul,
-            TaskKind::Linear,
-            TaskKind::Countdown,
-        ]),
+        TaskKind::Mixed => {
+            *rng.pick(&[TaskKind::Add, TaskKind::Sub, TaskKind::Mul, TaskKind::Linear, TaskKind::Countdown])
+        }
         other => other,
     };
     let mut problem = match concrete {
@@ -145,10 +135,7 @@ fn with_digits(rng: &mut SplitMix64, digits: u32) -> i64 {
 fn addition(rng: &mut SplitMix64, digits: u32) -> Problem {
     let a = with_digits(rng, digits);
     let b = with_digits(rng, digits);
-    Problem::new(
-        format!("What is {a} + {b}?"),
-        (a as i128 + b as i128).to_string(),
-    )
+    Problem::new(format!("What is {a} + {b}?"), (a as i128 + b as i128).to_string())
 }
 
 fn subtraction(rng: &mut SplitMix64, digits: u32, allow_negative: bool) -> Problem {
@@ -157,10 +144,7 @@ fn subtraction(rng: &mut SplitMix64, digits: u32, allow_negative: bool) -> Probl
     if !allow_negative && a < b {
         std::mem::swap(&mut a, &mut b);
     }
-    Problem::new(
-        format!("What is {a} - {b}?"),
-        (a as i128 - b as i128).to_string(),
-    )
+    Problem::new(format!("What is {a} - {b}?"), (a as i128 - b as i128).to_string())
 }
 
 fn multiplication(rng: &mut SplitMix64, a_digits: u32, b_digits: u32) -> Problem {
@@ -203,11 +187,7 @@ mod tests {
     use super::*;
 
     fn opts(seed: u64, difficulty: u8) -> GenOptions {
-        GenOptions {
-            seed,
-            difficulty,
-            digits: None,
-        }
+        GenOptions { seed, difficulty, digits: None }
     }
 
     #[test]
@@ -227,19 +207,13 @@ mod tests {
     fn arithmetic_answers_are_right() {
         for level in 1..=5 {
             for p in generate(TaskKind::Add, 50, &opts(1, level)).unwrap() {
-                let rest = p
-                    .prompt
-                    .trim_start_matches("What is ")
-                    .trim_end_matches('?');
+                let rest = p.prompt.trim_start_matches("What is ").trim_end_matches('?');
                 let (a, b) = rest.split_once(" + ").unwrap();
                 let sum = a.parse::<i128>().unwrap() + b.parse::<i128>().unwrap();
                 assert_eq!(p.answer, sum.to_string());
             }
             for p in generate(TaskKind::Mul, 50, &opts(1, level)).unwrap() {
-                let rest = p
-                    .prompt
-                    .trim_start_matches("What is ")
-                    .trim_end_matches('?');
+                let rest = p.prompt.trim_start_matches("What is ").trim_end_matches('?');
                 let (a, b) = rest.split_once(" * ").unwrap();
                 assert!(a.len() <= 3 && b.len() <= 3);
                 let prod = a.parse::<i64>().unwrap() * b.parse::<i64>().unwrap();
@@ -254,10 +228,7 @@ mod tests {
     fn linear_solution_checks() {
         for level in 1..=5 {
             for p in generate(TaskKind::Linear, 50, &opts(9, level)).unwrap() {
-                let eq = p
-                    .prompt
-                    .trim_start_matches("Solve for x: ")
-                    .trim_end_matches('.');
+                let eq = p.prompt.trim_start_matches("Solve for x: ").trim_end_matches('.');
                 let (lhs, rhs) = eq.split_once(" = ").unwrap();
                 let x: i64 = p.answer.parse().unwrap();
                 let (a_text, rest) = lhs.split_once('x').unwrap();
@@ -274,34 +245,15 @@ mod tests {
 
     #[test]
     fn digits_override_and_validation() {
-        let o = GenOptions {
-            seed: 5,
-            difficulty: 1,
-            digits: Some(12),
-        };
+        let o = GenOptions { seed: 5, difficulty: 1, digits: Some(12) };
         let p = generate_one(TaskKind::Add, 0, &o).unwrap();
         assert!(p.prompt.contains(char::is_numeric));
         let a = p.prompt.split_whitespace().nth(2).unwrap();
         assert_eq!(a.len(), 12);
         assert!(generate(TaskKind::Add, 1, &opts(0, 0)).is_err());
         assert_eq!(generate_named("MUL", 3, &o).unwrap().len(), 3);
-        assert!(
-            generate_named("div", 3, &o)
-                .unwrap_err()
-                .to_string()
-                .contains("known tasks")
-        );
-        assert!(
-            generate(
-                TaskKind::Add,
-                1,
-                &GenOptions {
-                    digits: Some(19),
-                    ..o
-                }
-            )
-            .is_err()
-        );
+        assert!(generate_named("div", 3, &o).unwrap_err().to_string().contains("known tasks"));
+        assert!(generate(TaskKind::Add, 1, &GenOptions { digits: Some(19), ..o }).is_err());
     }
 
     #[test]

@@ -25,19 +25,13 @@ pub mod traces;
 
 pub use countdown::{CountdownError, countdown_check, countdown_verify};
 pub use dataset::{DatasetError, LoadOptions, Loaded, load_jsonl, read_jsonl, write_jsonl};
-pub use extract::{
-    AnswerForm, Extracted, extract, extract_answer, split_thinking, with_prompt_think,
-};
+pub use extract::{AnswerForm, Extracted, extract, extract_answer, split_thinking, with_prompt_think};
 pub use generators::{GenOptions, generate, generate_named, generate_one};
 pub use grade::{GradeOutcome, grade, grade_problem, grade_response, grade_text};
 pub use metrics::{
-    EvalSummary, GroupSummary, ItemResult, SampleResult, SampledResponse, evaluate_all,
-    evaluate_item, summarize, summarize_groups,
+    EvalSummary, GroupSummary, ItemResult, SampleResult, SampledResponse, evaluate_all, evaluate_item, summarize,
+    summarize_groups,
 };
-pub use problem::{
-    DEFAULT_INSTRUCTION, Problem, PromptConfig, TaskError, TaskKind, build_prompt, task_by_name,
-};
+pub use problem::{DEFAULT_INSTRUCTION, Problem, PromptConfig, TaskError, TaskKind, build_prompt, task_by_name};
 pub use report::{ReportError, format_summary_table, plot_accuracy};
-pub use rewards::{
-    ExpectedForm, LengthPenalty, RewardBreakdown, RewardConfig, reward, reward_with_tokens,
-};
+pub use rewards::{ExpectedForm, LengthPenalty, RewardBreakdown, RewardConfig, reward, reward_with_tokens};

@@ -25,11 +25,7 @@ impl SampledResponse {
     pub fn from_text(text: impl Into<String>) -> Self {
         let text = text.into();
         let think_tokens = split_thinking(&text).thinking.map_or(0, estimate_tokens);
-        Self {
-            tokens: estimate_tokens(&text),
-            think_tokens,
-            text,
-        }
+        Self { tokens: estimate_tokens(&text), think_tokens, text }
     }
 }
 
@@ -84,13 +80,8 @@ pub struct GroupSummary {
 
 /// Grades one sample of `problem`.
 pub fn grade_sample(problem: &Problem, response: &SampledResponse) -> SampleResult {
-    let extracted = split_thinking(&response.text)
-        .content
-        .and_then(extract_from_content)
-        .map(|e| e.answer);
-    let correct = extracted
-        .as_deref()
-        .is_some_and(|a| grade_problem(problem, a));
+    let extracted = split_thinking(&response.text).content.and_then(extract_from_content).map(|e| e.answer);
+    let correct = extracted.as_deref().is_some_and(|a| grade_problem(problem, a));
     SampleResult {
         response: response.text.clone(),
         extracted,
@@ -104,11 +95,7 @@ pub fn grade_sample(problem: &Problem, response: &SampledResponse) -> SampleResu
 pub fn evaluate_item(index: usize, problem: &Problem, responses: &[SampledResponse]) -> ItemResult {
     let samples: Vec<SampleResult> = responses.iter().map(|r| grade_sample(problem, r)).collect();
     let n_correct = samples.iter().filter(|s| s.correct).count();
-    let pass_at_1 = if samples.is_empty() {
-        0.0
-    } else {
-        n_correct as f64 / samples.len() as f64
-    };
+    let pass_at_1 = if samples.is_empty() { 0.0 } else { n_correct as f64 / samples.len() as f64 };
     let vote = majority_vote(problem, &samples);
     ItemResult {
         index,
@@ -152,26 +139,11 @@ fn majority_vote(problem: &Problem, samples: &[SampleResult]) -> Option<(String,
     let countdown = problem.countdown_spec().is_some();
     for s in samples {
         let Some(answer) = &s.extracted else { continue };
-        let key = if countdown {
-            countdown_key(problem, answer)
-        } else {
-            String::new()
-        };
-        let same = classes.iter_mut().find(|c| {
-            if countdown {
-                c.key == key
-            } else {
-                grade(&c.answer, answer)
-            }
-        });
+        let key = if countdown { countdown_key(problem, answer) } else { String::new() };
+        let same = classes.iter_mut().find(|c| if countdown { c.key == key } else { grade(&c.answer, answer) });
         match same {
             Some(c) => c.votes += 1,
-            None => classes.push(Class {
-                answer: answer.clone(),
-                key,
-                votes: 1,
-                correct: s.correct,
-            }),
+            None => classes.push(Class { answer: answer.clone(), key, votes: 1, correct: s.correct }),
         }
     }
     // max_by_key keeps the last maximum; reverse so the first-seen class wins ties.
@@ -182,12 +154,7 @@ fn majority_vote(problem: &Problem, samples: &[SampleResult]) -> Option<(String,
 /// Per-item results for a whole run: `responses[i]` holds the K samples for `problems[i]`
 /// (items past the shorter of the two are left out).
 pub fn evaluate_all(problems: &[Problem], responses: &[Vec<SampledResponse>]) -> Vec<ItemResult> {
-    problems
-        .iter()
-        .zip(responses)
-        .enumerate()
-        .map(|(i, (p, r))| evaluate_item(i, p, r))
-        .collect()
+    problems.iter().zip(responses).enumerate().map(|(i, (p, r))| evaluate_item(i, p, r)).collect()
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> f64 {
@@ -213,18 +180,11 @@ pub fn summarize(task: &str, items: &[ItemResult]) -> EvalSummary {
 pub fn summarize_groups(items: &[ItemResult]) -> Vec<GroupSummary> {
     let mut groups: BTreeMap<(String, Option<u8>), Vec<ItemResult>> = BTreeMap::new();
     for item in items {
-        groups
-            .entry((item.task.clone(), item.difficulty))
-            .or_default()
-            .push(item.clone());
+        groups.entry((item.task.clone(), item.difficulty)).or_default().push(item.clone());
     }
     groups
         .into_iter()
-        .map(|((task, difficulty), members)| GroupSummary {
-            summary: summarize(&task, &members),
-            task,
-            difficulty,
-        })
+        .map(|((task, difficulty), members)| GroupSummary { summary: summarize(&task, &members), task, difficulty })
         .collect()
 }
 
@@ -244,10 +204,7 @@ mod tests {
     use super::*;
 
     fn responses(texts: &[&str]) -> Vec<SampledResponse> {
-        texts
-            .iter()
-            .map(|t| SampledResponse::from_text(*t))
-            .collect()
+        texts.iter().map(|t| SampledResponse::from_text(*t)).collect()
     }
 
     #[test]
@@ -270,11 +227,7 @@ mod tests {
         // 0.5, 1/2 and \dfrac12 vote together (3) against 3 (2).
         assert!(item.cons_correct);
         assert_eq!(item.majority_answer.as_deref(), Some("0.5"));
-        let item = evaluate_item(
-            1,
-            &p,
-            &responses(&["</think>\\boxed{3}", "</think>\\boxed{0.5}"]),
-        );
+        let item = evaluate_item(1, &p, &responses(&["</think>\\boxed{3}", "</think>\\boxed{0.5}"]));
         assert!(!item.cons_correct, "tie goes to the first seen");
         let none = evaluate_item(2, &p, &responses(&["<think>..."]));
         assert_eq!((none.majority_answer, none.cons_correct), (None, false));
@@ -309,46 +262,19 @@ mod tests {
             evaluate_item(
                 0,
                 &a,
-                &[SampledResponse {
-                    text: "<think>ab</think>\\boxed{1}".into(),
-                    tokens: 10,
-                    think_tokens: 4,
-                }],
+                &[SampledResponse { text: "<think>ab</think>\\boxed{1}".into(), tokens: 10, think_tokens: 4 }],
             ),
-            evaluate_item(
-                1,
-                &b,
-                &[SampledResponse {
-                    text: "\\boxed{2}".into(),
-                    tokens: 20,
-                    think_tokens: 0,
-                }],
-            ),
+            evaluate_item(1, &b, &[SampledResponse { text: "\\boxed{2}".into(), tokens: 20, think_tokens: 0 }]),
         ];
         let s = summarize("add", &items);
         assert_eq!(
-            (
-                s.n,
-                s.samples,
-                s.pass_at_1,
-                s.cons_at_k,
-                s.mean_tokens,
-                s.mean_think_tokens
-            ),
+            (s.n, s.samples, s.pass_at_1, s.cons_at_k, s.mean_tokens, s.mean_think_tokens),
             (2, 1, 0.5, 0.5, 15.0, 2.0)
         );
         let json = serde_json::to_value(&s).unwrap();
         let keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
         assert_eq!(keys.len(), 7);
-        for k in [
-            "task",
-            "n",
-            "samples",
-            "pass_at_1",
-            "cons_at_k",
-            "mean_tokens",
-            "mean_think_tokens",
-        ] {
+        for k in ["task", "n", "samples", "pass_at_1", "cons_at_k", "mean_tokens", "mean_think_tokens"] {
             assert!(json.get(k).is_some(), "{k}");
         }
         let groups = summarize_groups(&items);

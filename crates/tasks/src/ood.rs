@@ -62,13 +62,27 @@ const SKILLS: &str = "I can add, subtract and multiply whole numbers, solve line
 
 fn thinking(kind: Kind) -> &'static str {
     match kind {
-        Kind::Greeting => "The user is greeting me. I am tiny-r1, a very small model trained only on arithmetic. I should greet them and say what I can do.",
-        Kind::Identity => "The user asks who I am. I am tiny-r1, a tiny reasoning model with a few million parameters, trained only on arithmetic. I should say so plainly.",
-        Kind::Capability => "The user asks what I can do. I only learned arithmetic, linear equations and countdown puzzles, so I should list exactly those.",
-        Kind::Knowledge => "This is a general knowledge question. I am a tiny model trained only on arithmetic, so I do not know the answer and should not guess.",
-        Kind::Creative => "The user asks for creative writing. I am a tiny model trained only on arithmetic, so I cannot write this well. I should say so and offer what I can do.",
-        Kind::Code => "This asks for programming, translation or technical explanation. I am a tiny model trained only on arithmetic, so I cannot do this reliably.",
-        Kind::Personal => "This is a personal question or a request for advice. I am a tiny arithmetic model and cannot help with this, so I should be honest.",
+        Kind::Greeting => {
+            "The user is greeting me. I am tiny-r1, a very small model trained only on arithmetic. I should greet them and say what I can do."
+        }
+        Kind::Identity => {
+            "The user asks who I am. I am tiny-r1, a tiny reasoning model with a few million parameters, trained only on arithmetic. I should say so plainly."
+        }
+        Kind::Capability => {
+            "The user asks what I can do. I only learned arithmetic, linear equations and countdown puzzles, so I should list exactly those."
+        }
+        Kind::Knowledge => {
+            "This is a general knowledge question. I am a tiny model trained only on arithmetic, so I do not know the answer and should not guess."
+        }
+        Kind::Creative => {
+            "The user asks for creative writing. I am a tiny model trained only on arithmetic, so I cannot write this well. I should say so and offer what I can do."
+        }
+        Kind::Code => {
+            "This asks for programming, translation or technical explanation. I am a tiny model trained only on arithmetic, so I cannot do this reliably."
+        }
+        Kind::Personal => {
+            "This is a personal question or a request for advice. I am a tiny arithmetic model and cannot help with this, so I should be honest."
+        }
     }
 }
 
@@ -76,13 +90,23 @@ fn reply(kind: Kind, variant: u64) -> String {
     let opening = match (kind, variant % 2) {
         (Kind::Greeting, 0) => "Hello! I am tiny-r1, a tiny reasoning model.",
         (Kind::Greeting, _) => "Hi! I am tiny-r1, a small model that shows its work.",
-        (Kind::Identity, 0) => "I am tiny-r1, a tiny reasoning model with a few million parameters, trained only on arithmetic.",
+        (Kind::Identity, 0) => {
+            "I am tiny-r1, a tiny reasoning model with a few million parameters, trained only on arithmetic."
+        }
         (Kind::Identity, _) => "I am tiny-r1, a very small model that thinks step by step about numbers.",
         (Kind::Capability, _) => "I am tiny-r1, a tiny model, and my skills are narrow.",
-        (Kind::Knowledge, 0) => "I am sorry, I do not know. I am tiny-r1, a tiny model trained only on arithmetic, not on history or facts about the world.",
-        (Kind::Knowledge, _) => "I cannot answer that: I am tiny-r1, a tiny arithmetic model, and I have no general knowledge.",
-        (Kind::Creative, _) => "I am sorry, I cannot write that. I am tiny-r1, a tiny model trained only on arithmetic.",
-        (Kind::Code, _) => "I am sorry, I cannot help with that. I am tiny-r1, a tiny model trained only on arithmetic.",
+        (Kind::Knowledge, 0) => {
+            "I am sorry, I do not know. I am tiny-r1, a tiny model trained only on arithmetic, not on history or facts about the world."
+        }
+        (Kind::Knowledge, _) => {
+            "I cannot answer that: I am tiny-r1, a tiny arithmetic model, and I have no general knowledge."
+        }
+        (Kind::Creative, _) => {
+            "I am sorry, I cannot write that. I am tiny-r1, a tiny model trained only on arithmetic."
+        }
+        (Kind::Code, _) => {
+            "I am sorry, I cannot help with that. I am tiny-r1, a tiny model trained only on arithmetic."
+        }
         (Kind::Personal, _) => "I am tiny-r1, a tiny arithmetic model, so I cannot help with that.",
     };
     format!("{opening} {SKILLS} Try: What is 347 + 589?")
@@ -97,11 +121,7 @@ pub struct OodExample {
 
 /// The out-of-domain prompts, training ones or held-out ones.
 pub fn ood_prompts(held_out: bool) -> Vec<&'static str> {
-    PROMPTS
-        .iter()
-        .filter(|(_, _, h)| *h == held_out)
-        .map(|(p, _, _)| *p)
-        .collect()
+    PROMPTS.iter().filter(|(_, _, h)| *h == held_out).map(|(p, _, _)| *p).collect()
 }
 
 /// `n` training examples, drawn with `seed` (prompts repeat; replies alternate variants).
@@ -111,10 +131,7 @@ pub fn ood_examples(n: usize, seed: u64) -> Vec<OodExample> {
         .map(|i| {
             let mut rng = SplitMix64::for_item(seed, 0x00D, i);
             let (prompt, kind, _) = **rng.pick(&pool);
-            OodExample {
-                prompt: prompt.to_string(),
-                reply: r1_format(thinking(kind), &reply(kind, rng.next_u64())),
-            }
+            OodExample { prompt: prompt.to_string(), reply: r1_format(thinking(kind), &reply(kind, rng.next_u64())) }
         })
         .collect()
 }

@@ -82,9 +82,7 @@ const COUNTDOWN_CANONICAL: &str = "Using the numbers [{list}], create an equatio
 
 const COUNTDOWN: &[Wording] = &[
     Wording { template: None, held_out: false },
-    train(
-        "Make {target} from the numbers {list} using +, -, * and /. Each number may be used at most once.",
-    ),
+    train("Make {target} from the numbers {list} using +, -, * and /. Each number may be used at most once."),
     train("Use the numbers {list} and +, -, *, / to reach {target}, each number at most once."),
     train("Countdown: numbers {list}, target {target}. Use +, -, *, / and each number at most once."),
     held("Find an expression equal to {target} using {list}, each at most once, with +, -, * and /."),
@@ -245,9 +243,9 @@ pub fn problem_from_spec(spec: &Spec, prompt: String) -> Problem {
         Spec::Sub { a, b } => (i128::from(*a) - i128::from(*b)).to_string(),
         Spec::Mul { a, b } => (i128::from(*a) * i128::from(*b)).to_string(),
         Spec::Linear { a, b, c } => if *a == 0 { 0 } else { (c - b) / a }.to_string(),
-        Spec::Countdown { numbers, target } => search_countdown(numbers, *target)
-            .map(|s| s.expression)
-            .unwrap_or_default(),
+        Spec::Countdown { numbers, target } => {
+            search_countdown(numbers, *target).map(|s| s.expression).unwrap_or_default()
+        }
     };
     let mut p = Problem::new(prompt, answer);
     p.task = Some(spec.task().to_string());
@@ -316,10 +314,7 @@ mod tests {
         assert_eq!(train[0], "What is 12 + 34?");
         assert!(held.len() >= 2 && train.len() >= 4);
         assert!(held.iter().all(|h| !train.contains(h)));
-        for spec in [
-            Spec::Linear { a: -3, b: -2, c: 7 },
-            Spec::Countdown { numbers: vec![3, 5, 8], target: 7 },
-        ] {
+        for spec in [Spec::Linear { a: -3, b: -2, c: 7 }, Spec::Countdown { numbers: vec![3, 5, 8], target: 7 }] {
             for text in all_phrasings(&spec, PhrasingSplit::Train)
                 .into_iter()
                 .chain(all_phrasings(&spec, PhrasingSplit::HeldOut))

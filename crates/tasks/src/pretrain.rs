@@ -19,9 +19,8 @@ fn counting(rng: &mut SplitMix64) -> String {
     let step = *rng.pick(&[1, 1, 1, 2, 5, 10]);
     let len = rng.range_i64(5, 9);
     let down = rng.chance(0.25) && start >= step * len;
-    let seq: Vec<String> = (0..len)
-        .map(|k| if down { start - k * step } else { start + k * step }.to_string())
-        .collect();
+    let seq: Vec<String> =
+        (0..len).map(|k| if down { start - k * step } else { start + k * step }.to_string()).collect();
     match (step, down) {
         (1, false) => format!("Counting up from {start}: {}.", seq.join(", ")),
         (1, true) => format!("Counting down from {start}: {}.", seq.join(", ")),
@@ -33,13 +32,8 @@ fn counting(rng: &mut SplitMix64) -> String {
 fn place_values(rng: &mut SplitMix64) -> String {
     let n = rng.range_i64(10, 99_999);
     let text = n.to_string();
-    let parts: Vec<String> = text
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, d)| format!("{} {}", d - b'0', PLACE_NAMES[i]))
-        .rev()
-        .collect();
+    let parts: Vec<String> =
+        text.bytes().rev().enumerate().map(|(i, d)| format!("{} {}", d - b'0', PLACE_NAMES[i])).rev().collect();
     match rng.below(3) {
         0 => format!("The number {n} has {} digits: {}.", text.len(), parts.join(", ")),
         1 => format!("The last digit of {n} is {}.", n % 10),
@@ -51,11 +45,7 @@ fn place_values(rng: &mut SplitMix64) -> String {
 /// never held back: every column step of every trace is one.
 fn fact(rng: &mut SplitMix64, guard: &EvalGuard) -> Option<String> {
     let small = rng.chance(0.35);
-    let (a, b) = if small {
-        (rng.range_i64(0, 9), rng.range_i64(0, 9))
-    } else {
-        (number(rng, 4), number(rng, 4))
-    };
+    let (a, b) = if small { (rng.range_i64(0, 9), rng.range_i64(0, 9)) } else { (number(rng, 4), number(rng, 4)) };
     let (spec, text) = match rng.below(4) {
         0 => (Spec::Add { a, b }, format!("{a} + {b} = {}.", a + b)),
         1 => (Spec::Sub { a, b }, format!("{a} - {b} = {}.", a - b)),
@@ -168,9 +158,7 @@ pub fn pretrain_document(rng: &mut SplitMix64, guard: &EvalGuard) -> String {
 
 /// `n` documents for `seed`; document i depends only on (seed, i).
 pub fn pretrain_documents(n: usize, seed: u64, guard: &EvalGuard) -> Vec<String> {
-    (0..n as u64)
-        .map(|i| pretrain_document(&mut SplitMix64::for_item(seed, 0x9E7, i), guard))
-        .collect()
+    (0..n as u64).map(|i| pretrain_document(&mut SplitMix64::for_item(seed, 0x9E7, i), guard)).collect()
 }
 
 #[cfg(test)]
@@ -186,11 +174,8 @@ mod tests {
                 // Every `a + b = c` fact holds.
                 if let Some((lhs, rhs)) = line.split_once(" = ")
                     && let Some((a, b)) = lhs.split_once(" + ")
-                    && let (Ok(a), Ok(b), Ok(c)) = (
-                        a.parse::<i64>(),
-                        b.parse::<i64>(),
-                        rhs.trim_end_matches('.').parse::<i64>(),
-                    )
+                    && let (Ok(a), Ok(b), Ok(c)) =
+                        (a.parse::<i64>(), b.parse::<i64>(), rhs.trim_end_matches('.').parse::<i64>())
                 {
                     assert_eq!(a + b, c, "{line}");
                 }

@@ -4,8 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// R1's recommended instruction for math problems, appended to every prompt by default.
-pub const DEFAULT_INSTRUCTION: &str =
-    "Please reason step by step, and put your final answer within \\boxed{}.";
+pub const DEFAULT_INSTRUCTION: &str = "Please reason step by step, and put your final answer within \\boxed{}.";
 
 /// One checkable problem.
 ///
@@ -78,14 +77,8 @@ pub enum TaskKind {
 }
 
 impl TaskKind {
-    pub const ALL: [TaskKind; 6] = [
-        TaskKind::Add,
-        TaskKind::Sub,
-        TaskKind::Mul,
-        TaskKind::Linear,
-        TaskKind::Countdown,
-        TaskKind::Mixed,
-    ];
+    pub const ALL: [TaskKind; 6] =
+        [TaskKind::Add, TaskKind::Sub, TaskKind::Mul, TaskKind::Linear, TaskKind::Countdown, TaskKind::Mixed];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -117,18 +110,12 @@ pub enum TaskError {
     BadDifficulty { level: u8 },
     #[error("digits {digits} is out of range; use 1 to 18")]
     BadDigits { digits: u32 },
-    #[error(
-        "countdown gold '{text}' is not understood; give {{\"numbers\":[..],\"target\":N}} or '19 36 55 7 -> 65'"
-    )]
+    #[error("countdown gold '{text}' is not understood; give {{\"numbers\":[..],\"target\":N}} or '19 36 55 7 -> 65'")]
     BadCountdownGold { text: String },
 }
 
 fn known_generated() -> String {
-    TaskKind::ALL
-        .iter()
-        .map(|t| t.name())
-        .collect::<Vec<_>>()
-        .join(", ")
+    TaskKind::ALL.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
 }
 
 /// The generated task called `name` (case-insensitive), or an error listing the known names.
@@ -138,10 +125,7 @@ pub fn task_by_name(name: &str) -> Result<TaskKind, TaskError> {
         .iter()
         .copied()
         .find(|t| t.name() == wanted)
-        .ok_or(TaskError::UnknownTask {
-            name: name.to_string(),
-            known: known_generated(),
-        })
+        .ok_or(TaskError::UnknownTask { name: name.to_string(), known: known_generated() })
 }
 
 /// Accepts generated task names and data-set task names (for `grade --task`); errors list both.
@@ -166,9 +150,7 @@ pub struct PromptConfig {
 
 impl Default for PromptConfig {
     fn default() -> Self {
-        Self {
-            instruction: DEFAULT_INSTRUCTION.to_string(),
-        }
+        Self { instruction: DEFAULT_INSTRUCTION.to_string() }
     }
 }
 
@@ -192,18 +174,10 @@ mod tests {
         let err = task_by_name("divide").unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("'divide'"), "{msg}");
-        assert!(
-            msg.contains("add, sub, mul, linear, countdown, mixed"),
-            "{msg}"
-        );
+        assert!(msg.contains("add, sub, mul, linear, countdown, mixed"), "{msg}");
         assert_eq!(task_by_name("Countdown"), Ok(TaskKind::Countdown));
         assert_eq!(check_task_name("GSM8K"), Ok("gsm8k".to_string()));
-        assert!(
-            check_task_name("nope")
-                .unwrap_err()
-                .to_string()
-                .contains("aime")
-        );
+        assert!(check_task_name("nope").unwrap_err().to_string().contains("aime"));
     }
 
     #[test]
@@ -219,12 +193,7 @@ mod tests {
         let p = Problem::new("What is 1 + 1?", "2");
         let text = build_prompt(&p, &PromptConfig::default());
         assert!(text.ends_with("within \\boxed{}."));
-        let bare = build_prompt(
-            &p,
-            &PromptConfig {
-                instruction: String::new(),
-            },
-        );
+        let bare = build_prompt(&p, &PromptConfig { instruction: String::new() });
         assert_eq!(bare, "What is 1 + 1?");
     }
 }

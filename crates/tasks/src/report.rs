@@ -24,9 +24,7 @@ fn level_name(level: Option<u8>) -> String {
 
 /// A fixed-width table: one row per (task, difficulty), then the overall row when given.
 pub fn format_summary_table(groups: &[GroupSummary], overall: Option<&EvalSummary>) -> String {
-    let header = [
-        "task", "level", "n", "K", "pass@1", "cons@K", "tokens", "think",
-    ];
+    let header = ["task", "level", "n", "K", "pass@1", "cons@K", "tokens", "think"];
     let row = |task: &str, level: &str, s: &EvalSummary| {
         vec![
             task.to_string(),
@@ -40,29 +38,22 @@ pub fn format_summary_table(groups: &[GroupSummary], overall: Option<&EvalSummar
         ]
     };
     let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
-    rows.extend(
-        groups
-            .iter()
-            .map(|g| row(&g.task, &level_name(g.difficulty), &g.summary)),
-    );
+    rows.extend(groups.iter().map(|g| row(&g.task, &level_name(g.difficulty), &g.summary)));
     if let Some(s) = overall {
         rows.push(row(&format!("all ({})", s.task), "", s));
     }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
+    let widths: Vec<usize> =
+        (0..header.len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
     let mut out = String::new();
     for (i, r) in rows.iter().enumerate() {
         let cells: Vec<String> = r
             .iter()
             .enumerate()
-            .map(|(c, cell)| {
-                if c < 2 {
-                    format!("{cell:<w$}", w = widths[c])
-                } else {
-                    format!("{cell:>w$}", w = widths[c])
-                }
-            })
+            .map(
+                |(c, cell)| {
+                    if c < 2 { format!("{cell:<w$}", w = widths[c]) } else { format!("{cell:>w$}", w = widths[c]) }
+                },
+            )
             .collect();
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
@@ -77,10 +68,8 @@ pub fn format_summary_table(groups: &[GroupSummary], overall: Option<&EvalSummar
 fn register_fonts() -> Result<(), ReportError> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| {
-        plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular())
-            .is_ok()
-            && plotters::style::register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold())
-                .is_ok()
+        plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular()).is_ok()
+            && plotters::style::register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold()).is_ok()
     });
     if ok { Ok(()) } else { Err(ReportError::Font) }
 }
@@ -160,17 +149,16 @@ fn draw_bars(groups: &[GroupSummary], path: &Path, title: &str) -> Result<(), St
             .collect();
         let w = width * 0.92;
         chart
-            .draw_series(bars.iter().map(|&(x0, y, _, _)| {
-                Rectangle::new([(x0, 0.0), (x0 + w, y)], color.filled())
-            }))
+            .draw_series(bars.iter().map(|&(x0, y, _, _)| Rectangle::new([(x0, 0.0), (x0 + w, y)], color.filled())))
             .map_err(|e| err(&e))?
             .label(format!("level {}", level_name(*level)))
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 12, y + 6)], color.filled()));
         // Outlines: a zero bar is a visible sliver on the axis, not nothing.
         chart
-            .draw_series(bars.iter().map(|&(x0, y, _, _)| {
-                Rectangle::new([(x0, 0.0), (x0 + w, y.max(0.008))], color.stroke_width(2))
-            }))
+            .draw_series(
+                bars.iter()
+                    .map(|&(x0, y, _, _)| Rectangle::new([(x0, 0.0), (x0 + w, y.max(0.008))], color.stroke_width(2))),
+            )
             .map_err(|e| err(&e))?;
         // 95% interval whiskers with caps.
         chart
@@ -184,16 +172,11 @@ fn draw_bars(groups: &[GroupSummary], path: &Path, title: &str) -> Result<(), St
                 ]
             }))
             .map_err(|e| err(&e))?;
-        let value_style =
-            TextStyle::from(("sans-serif", 13)).pos(Pos::new(HPos::Center, VPos::Bottom));
+        let value_style = TextStyle::from(("sans-serif", 13)).pos(Pos::new(HPos::Center, VPos::Bottom));
         chart
             .draw_series(bars.iter().map(|&(x0, y, draws, items)| {
                 let (_, hi) = wilson_interval(y, draws);
-                Text::new(
-                    format!("{y:.2} n={items}"),
-                    (x0 + w / 2.0, hi.max(y) + 0.015),
-                    value_style.clone(),
-                )
+                Text::new(format!("{y:.2} n={items}"), (x0 + w / 2.0, hi.max(y) + 0.015), value_style.clone())
             }))
             .map_err(|e| err(&e))?;
     }
@@ -209,12 +192,7 @@ fn draw_bars(groups: &[GroupSummary], path: &Path, title: &str) -> Result<(), St
     let task_style = TextStyle::from(("sans-serif", 18)).pos(Pos::new(HPos::Center, VPos::Top));
     for (ti, task) in tasks.iter().enumerate() {
         let (px, py) = chart.backend_coord(&(ti as f64 + 0.5, 0.0));
-        root.draw(&Text::new(
-            task.to_string(),
-            (px, py + 8),
-            task_style.clone(),
-        ))
-        .map_err(|e| err(&e))?;
+        root.draw(&Text::new(task.to_string(), (px, py + 8), task_style.clone())).map_err(|e| err(&e))?;
     }
     root.present().map_err(|e| err(&e))
 }
@@ -242,10 +220,7 @@ mod tests {
     #[test]
     fn table_lines_up() {
         let groups = vec![group("add", 1, 0.9), group("countdown", 3, 0.25)];
-        let overall = crate::metrics::EvalSummary {
-            task: "mixed".into(),
-            ..groups[0].summary.clone()
-        };
+        let overall = crate::metrics::EvalSummary { task: "mixed".into(), ..groups[0].summary.clone() };
         let t = format_summary_table(&groups, Some(&overall));
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 5, "{t}");
@@ -258,12 +233,7 @@ mod tests {
     fn png_is_written() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("acc.png");
-        let groups = vec![
-            group("add", 1, 0.9),
-            group("add", 2, 0.7),
-            group("mul", 1, 0.5),
-            group("countdown", 2, 0.1),
-        ];
+        let groups = vec![group("add", 1, 0.9), group("add", 2, 0.7), group("mul", 1, 0.5), group("countdown", 2, 0.1)];
         plot_accuracy(&groups, &path, "accuracy by task and difficulty").unwrap();
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(&bytes[1..4], b"PNG");
@@ -275,7 +245,9 @@ mod tests {
     #[test]
     fn wilson_matches_newcombe() {
         // Newcombe (1998), Statistics in Medicine 17:857, Table II, method 3 (Wilson score).
-        for (k, n, lo, hi) in [(81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611), (1, 29, 0.0061, 0.1718)] {
+        for (k, n, lo, hi) in
+            [(81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611), (1, 29, 0.0061, 0.1718)]
+        {
             let (l, h) = wilson_interval(k as f64 / n as f64, n);
             assert!((l - lo).abs() < 5e-5 && (h - hi).abs() < 5e-5, "{k}/{n}: {l} {h}");
         }

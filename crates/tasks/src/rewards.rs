@@ -100,9 +100,7 @@ pub fn reward_with_tokens(
 ) -> RewardBreakdown {
     let split = split_thinking(response);
     let found = split.content.and_then(extract_from_content);
-    let correct = found
-        .as_ref()
-        .is_some_and(|e| grade_problem(problem, &e.answer));
+    let correct = found.as_ref().is_some_and(|e| grade_problem(problem, &e.answer));
     let think_closed = split.closed();
     let answer_form_ok = match (&found, cfg.answer_form) {
         (None, _) => false,
@@ -119,9 +117,7 @@ pub fn reward_with_tokens(
         accuracy,
         format,
         length_penalty,
-        total: cfg.accuracy_weight * accuracy
-            + cfg.format_weight * format
-            + cfg.length_weight * length_penalty,
+        total: cfg.accuracy_weight * accuracy + cfg.format_weight * format + cfg.length_weight * length_penalty,
         correct,
         think_closed,
         answer_form_ok,
@@ -134,10 +130,7 @@ pub fn reward_with_tokens(
 pub fn length_penalty(kind: LengthPenalty, tokens: usize) -> f64 {
     match kind {
         LengthPenalty::None => 0.0,
-        LengthPenalty::Overlong {
-            max_tokens,
-            cache_tokens,
-        } => {
+        LengthPenalty::Overlong { max_tokens, cache_tokens } => {
             let safe = max_tokens.saturating_sub(cache_tokens);
             if tokens <= safe {
                 0.0
@@ -147,10 +140,7 @@ pub fn length_penalty(kind: LengthPenalty, tokens: usize) -> f64 {
                 -1.0
             }
         }
-        LengthPenalty::Linear {
-            per_token,
-            free_tokens,
-        } => -per_token * tokens.saturating_sub(free_tokens) as f64,
+        LengthPenalty::Linear { per_token, free_tokens } => -per_token * tokens.saturating_sub(free_tokens) as f64,
     }
 }
 
@@ -165,11 +155,7 @@ mod tests {
     #[test]
     fn accuracy_and_format() {
         let cfg = RewardConfig::default();
-        let r = reward(
-            &problem(),
-            "<think>2+3</think> The sum is \\boxed{5}.",
-            &cfg,
-        );
+        let r = reward(&problem(), "<think>2+3</think> The sum is \\boxed{5}.", &cfg);
         assert!(r.correct && r.think_closed && r.answer_form_ok);
         assert!((r.total - 1.1).abs() < 1e-12);
         let r = reward(&problem(), "The answer is 5", &cfg);
@@ -178,11 +164,7 @@ mod tests {
         assert_eq!((r.accuracy, r.format), (0.0, 1.0));
         let r = reward(&problem(), "<think>\\boxed{5}", &cfg);
         assert_eq!((r.accuracy, r.format, r.total), (0.0, 0.0, 0.0));
-        let loose = RewardConfig {
-            require_think: false,
-            answer_form: ExpectedForm::Any,
-            ..cfg
-        };
+        let loose = RewardConfig { require_think: false, answer_form: ExpectedForm::Any, ..cfg };
         assert_eq!(reward(&problem(), "it is 5", &loose).format, 1.0);
     }
 
@@ -191,10 +173,7 @@ mod tests {
         let mut p = Problem::new("", "1 + 2");
         p.numbers = Some(vec![1, 2, 4]);
         p.target = Some(8);
-        let cfg = RewardConfig {
-            answer_form: ExpectedForm::AnswerTag,
-            ..Default::default()
-        };
+        let cfg = RewardConfig { answer_form: ExpectedForm::AnswerTag, ..Default::default() };
         let r = reward(&p, "<think>x</think><answer>(1 + 2) * 4 - 4</answer>", &cfg);
         assert!(!r.correct && r.answer_form_ok);
         assert!(reward(&p, "<think>x</think><answer>4 * 2 = 8</answer>", &cfg).correct);
@@ -202,23 +181,14 @@ mod tests {
 
     #[test]
     fn length_penalties() {
-        let dapo = LengthPenalty::Overlong {
-            max_tokens: 100,
-            cache_tokens: 20,
-        };
+        let dapo = LengthPenalty::Overlong { max_tokens: 100, cache_tokens: 20 };
         assert_eq!(length_penalty(dapo, 80), 0.0);
         assert!((length_penalty(dapo, 90) + 0.5).abs() < 1e-12);
         assert_eq!(length_penalty(dapo, 100), -1.0);
         assert_eq!(length_penalty(dapo, 150), -1.0);
-        let lin = LengthPenalty::Linear {
-            per_token: 0.001,
-            free_tokens: 10,
-        };
+        let lin = LengthPenalty::Linear { per_token: 0.001, free_tokens: 10 };
         assert!((length_penalty(lin, 110) + 0.1).abs() < 1e-12);
-        let cfg = RewardConfig {
-            length_penalty: dapo,
-            ..Default::default()
-        };
+        let cfg = RewardConfig { length_penalty: dapo, ..Default::default() };
         let r = reward_with_tokens(&problem(), "</think>\\boxed{5}", Some(90), &cfg);
         assert!((r.total - 0.6).abs() < 1e-12);
     }
@@ -230,13 +200,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(cfg.accuracy_weight, 1.0);
-        assert_eq!(
-            cfg.length_penalty,
-            LengthPenalty::Overlong {
-                max_tokens: 4096,
-                cache_tokens: 512
-            }
-        );
+        assert_eq!(cfg.length_penalty, LengthPenalty::Overlong { max_tokens: 4096, cache_tokens: 512 });
         assert!(serde_json::from_str::<RewardConfig>(r#"{"acc":1}"#).is_err());
     }
 }

@@ -26,9 +26,7 @@ impl SplitMix64 {
     /// A generator for item `index` of the stream named by `seed` and `salt`, so item i does
     /// not depend on how many items come before it (the first 10 of n=100 equal n=10).
     pub fn for_item(seed: u64, salt: u64, index: u64) -> Self {
-        Self::new(mix64(
-            seed ^ mix64(salt.wrapping_add(mix64(index.wrapping_add(GOLDEN_GAMMA)))),
-        ))
+        Self::new(mix64(seed ^ mix64(salt.wrapping_add(mix64(index.wrapping_add(GOLDEN_GAMMA))))))
     }
 
     pub fn next_u64(&mut self) -> u64 {

@@ -5,27 +5,17 @@ use reasoner_tasks::dataset::parse_line;
 use reasoner_tasks::*;
 
 fn perfect_response(p: &Problem) -> String {
-    format!(
-        "<think>Let me work it out.</think>\nThe answer is \\boxed{{{}}}.",
-        p.answer
-    )
+    format!("<think>Let me work it out.</think>\nThe answer is \\boxed{{{}}}.", p.answer)
 }
 
 #[test]
 fn generated_sets_grade_their_own_answers() {
     for task in TaskKind::ALL {
         for difficulty in 1..=5 {
-            let opts = GenOptions {
-                seed: 2024,
-                difficulty,
-                digits: None,
-            };
+            let opts = GenOptions { seed: 2024, difficulty, digits: None };
             for p in generate(task, 40, &opts).unwrap() {
                 let outcome = grade_response(&p, &perfect_response(&p));
-                assert!(
-                    outcome.correct,
-                    "{task} level {difficulty}: {p:?} -> {outcome:?}"
-                );
+                assert!(outcome.correct, "{task} level {difficulty}: {p:?} -> {outcome:?}");
                 let r = reward(&p, &perfect_response(&p), &RewardConfig::default());
                 assert_eq!((r.accuracy, r.format), (1.0, 1.0));
                 let wrong = grade_response(&p, "</think>\\boxed{-987654}");
@@ -39,11 +29,7 @@ fn generated_sets_grade_their_own_answers() {
 fn generation_is_pinned() {
     // A regression pin on the seeded stream: changing the RNG or the generators changes every
     // data set made from a seed, which must be a deliberate decision.
-    let opts = GenOptions {
-        seed: 0,
-        difficulty: 3,
-        digits: None,
-    };
+    let opts = GenOptions { seed: 0, difficulty: 3, digits: None };
     let add = generate_one(TaskKind::Add, 0, &opts).unwrap();
     let again = generate_one(TaskKind::Add, 0, &opts).unwrap();
     assert_eq!(add, again);
@@ -63,11 +49,7 @@ const PINNED_COUNTDOWN: &str = concat!(
 #[test]
 fn eval_flow_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = GenOptions {
-        seed: 7,
-        difficulty: 2,
-        digits: None,
-    };
+    let opts = GenOptions { seed: 7, difficulty: 2, digits: None };
     let problems = generate(TaskKind::Mixed, 12, &opts).unwrap();
 
     // Data files round-trip through our JSONL form.
@@ -88,8 +70,7 @@ fn eval_flow_end_to_end() {
         } else {
             vec![wrong.clone(), wrong, perfect_response(p)]
         };
-        let samples: Vec<SampledResponse> =
-            texts.into_iter().map(SampledResponse::from_text).collect();
+        let samples: Vec<SampledResponse> = texts.into_iter().map(SampledResponse::from_text).collect();
         items.push(evaluate_item(i, p, &samples));
     }
     let summary = summarize("mixed", &items);
@@ -103,12 +84,7 @@ fn eval_flow_end_to_end() {
     let text = std::fs::read_to_string(&results).unwrap();
     assert_eq!(text.lines().count(), 12);
     let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
-    assert!(
-        first
-            .get("samples")
-            .and_then(|s| s.as_array())
-            .is_some_and(|s| s.len() == 3)
-    );
+    assert!(first.get("samples").and_then(|s| s.as_array()).is_some_and(|s| s.len() == 3));
 
     let groups = summarize_groups(&items);
     let table = format_summary_table(&groups, Some(&summary));
@@ -120,12 +96,9 @@ fn eval_flow_end_to_end() {
 
 #[test]
 fn public_data_formats_grade() {
-    let gsm = parse_line(r#"{"question":"How many?","answer":"2 + 2 = <<2+2=4>>4\n#### 1,004"}"#)
-        .unwrap();
+    let gsm = parse_line(r#"{"question":"How many?","answer":"2 + 2 = <<2+2=4>>4\n#### 1,004"}"#).unwrap();
     assert!(grade_response(&gsm, "</think>So the total is 1004 apples.").correct);
-    let math =
-        parse_line(r#"{"problem":"Find it.","solution":"Thus $\\boxed{\\dfrac{\\sqrt{3}}{2}}$."}"#)
-            .unwrap();
+    let math = parse_line(r#"{"problem":"Find it.","solution":"Thus $\\boxed{\\dfrac{\\sqrt{3}}{2}}$."}"#).unwrap();
     assert!(grade_response(&math, "</think>$\\boxed{\\frac{\\sqrt3}{2}}$").correct);
     let aime = parse_line(r#"{"id":"2024-II-4","problem":"Find m+n.","answer":33}"#).unwrap();
     assert!(grade_response(&aime, "</think>\\boxed{033}").correct);

@@ -204,19 +204,10 @@ fn grader_table() {
         .iter()
         .filter(|(gold, answer, expected)| grade(gold, answer) != *expected)
         .map(|(gold, answer, expected)| {
-            format!(
-                "gold {gold:?} vs {answer:?}: expected {}",
-                if *expected { "equal" } else { "different" }
-            )
+            format!("gold {gold:?} vs {answer:?}: expected {}", if *expected { "equal" } else { "different" })
         })
         .collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} rows fail:\n{}",
-        failures.len(),
-        TABLE.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} rows fail:\n{}", failures.len(), TABLE.len(), failures.join("\n"));
 }
 
 /// Equal answers stay equal with the sides swapped (different ones, different).
@@ -227,11 +218,7 @@ fn grader_table_is_symmetric() {
         .filter(|(gold, answer, _)| grade(gold, answer) != grade(answer, gold))
         .map(|(gold, answer, _)| format!("{gold:?} / {answer:?}"))
         .collect();
-    assert!(
-        asymmetric.is_empty(),
-        "asymmetric rows:\n{}",
-        asymmetric.join("\n")
-    );
+    assert!(asymmetric.is_empty(), "asymmetric rows:\n{}", asymmetric.join("\n"));
 }
 
 /// Degenerate model outputs must grade quickly and without overflowing the stack.
@@ -243,26 +230,15 @@ fn degenerate_inputs_stay_cheap() {
     let long_sum = vec!["1"; 1500].join("+");
     assert!(!grade("1500", &long_sum));
     let many = (0..150).map(|_| "1").collect::<Vec<_>>().join(", ");
-    let many_other = format!(
-        "{}, 2",
-        (0..149).map(|_| "1").collect::<Vec<_>>().join(", ")
-    );
+    let many_other = format!("{}, 2", (0..149).map(|_| "1").collect::<Vec<_>>().join(", "));
     assert!(!grade(&many, &many_other));
     let unclosed = "\\boxed{".repeat(20_000);
     assert_eq!(reasoner_tasks::extract_answer(&unclosed), None);
     let unclosed_tags = "<answer>1".repeat(20_000);
     // No closed tag and no anchored number: nothing to extract (Math-Verify finds none either).
     assert_eq!(reasoner_tasks::extract_answer(&unclosed_tags), None);
-    assert!(!reasoner_tasks::countdown_check(
-        &"1+".repeat(5000),
-        &[1],
-        1
-    ));
-    assert!(
-        start.elapsed().as_secs_f64() < 5.0,
-        "took {:?}",
-        start.elapsed()
-    );
+    assert!(!reasoner_tasks::countdown_check(&"1+".repeat(5000), &[1], 1));
+    assert!(start.elapsed().as_secs_f64() < 5.0, "took {:?}", start.elapsed());
 }
 
 /// Random strings from the characters answers are made of never make the grader panic.

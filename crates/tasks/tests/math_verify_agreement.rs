@@ -45,12 +45,7 @@ const DELIBERATE: &[(&str, &str, bool, &str)] = &[
         true,
         "a degree sign carries no value (as `^\\circ` does in both graders); Math-Verify fails on the unicode sign",
     ),
-    (
-        "$(-\\infty, 2]$",
-        "The answer is \\boxed{(-∞, 2]}.",
-        true,
-        "unicode ∞ is \\infty; Math-Verify does not read it",
-    ),
+    ("$(-\\infty, 2]$", "The answer is \\boxed{(-∞, 2]}.", true, "unicode ∞ is \\infty; Math-Verify does not read it"),
     (
         "$18.5$",
         "The answer is \\boxed{18.50 dollars per day}.",
@@ -118,9 +113,7 @@ fn agrees_with_math_verify() {
     let mut differ = Vec::new();
     let mut vs_expected = 0;
     for r in &rows {
-        let ours = grade_text(&r.gold, &r.response, None)
-            .map(|o| o.correct)
-            .unwrap_or(false);
+        let ours = grade_text(&r.gold, &r.response, None).map(|o| o.correct).unwrap_or(false);
         vs_expected += usize::from(ours == r.expected);
         if ours != r.math_verify {
             differ.push((r, ours));
@@ -135,12 +128,8 @@ fn agrees_with_math_verify() {
     );
     let mut unexplained = Vec::new();
     for (r, ours) in &differ {
-        let listed = DELIBERATE
-            .iter()
-            .any(|(g, resp, v, _)| *g == r.gold && *resp == r.response && v == ours)
-            || GAPS
-                .iter()
-                .any(|(g, resp, _)| *g == r.gold && *resp == r.response);
+        let listed = DELIBERATE.iter().any(|(g, resp, v, _)| *g == r.gold && *resp == r.response && v == ours)
+            || GAPS.iter().any(|(g, resp, _)| *g == r.gold && *resp == r.response);
         if !listed {
             unexplained.push(format!(
                 "ours={} math_verify={} expected={} [{}]\n  gold: {:?}\n  resp: {:?}",
@@ -153,15 +142,10 @@ fn agrees_with_math_verify() {
             ));
         }
     }
-    let listed = DELIBERATE
-        .iter()
-        .map(|(g, r, _, why)| (g, r, why))
-        .chain(GAPS.iter().map(|(g, r, why)| (g, r, why)));
+    let listed = DELIBERATE.iter().map(|(g, r, _, why)| (g, r, why)).chain(GAPS.iter().map(|(g, r, why)| (g, r, why)));
     for (g, resp, why) in listed {
         assert!(
-            differ
-                .iter()
-                .any(|(r, _)| r.gold == *g && r.response == *resp),
+            differ.iter().any(|(r, _)| r.gold == *g && r.response == *resp),
             "listed as a deliberate disagreement but we now agree ({why}): {g:?} / {resp:?}"
         );
     }
@@ -171,8 +155,5 @@ fn agrees_with_math_verify() {
         unexplained.len(),
         unexplained.join("\n")
     );
-    assert!(
-        agree as f64 / n as f64 >= MIN_AGREEMENT,
-        "agreement {agree}/{n} fell below {MIN_AGREEMENT}"
-    );
+    assert!(agree as f64 / n as f64 >= MIN_AGREEMENT, "agreement {agree}/{n} fell below {MIN_AGREEMENT}");
 }

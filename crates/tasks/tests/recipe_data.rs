@@ -4,13 +4,12 @@
 
 use reasoner_tasks::phrasing::problem_from_spec;
 use reasoner_tasks::recipe_data::{
-    EvalGuard, GuardConfig, Mix, grpo_items, recipe_eval_sets, sft_examples, write_eval_sets,
-    write_grpo_dataset, write_pretrain_corpus, write_sft_dataset,
+    EvalGuard, GuardConfig, Mix, grpo_items, recipe_eval_sets, sft_examples, write_eval_sets, write_grpo_dataset,
+    write_pretrain_corpus, write_sft_dataset,
 };
 use reasoner_tasks::traces::{Spec, solve, solve_spec};
 use reasoner_tasks::{
-    GenOptions, LoadOptions, Problem, RewardConfig, generate_named, load_jsonl, reward,
-    with_prompt_think,
+    GenOptions, LoadOptions, Problem, RewardConfig, generate_named, load_jsonl, reward, with_prompt_think,
 };
 use std::collections::HashSet;
 

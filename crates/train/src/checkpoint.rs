@@ -5,7 +5,7 @@
 
 use crate::error::{Result, TrainError};
 use crate::optim::AdamW;
-use crate::policy::{f32_safetensors_bytes, read_f32_safetensors, Policy};
+use crate::policy::{Policy, f32_safetensors_bytes, read_f32_safetensors};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -115,8 +115,10 @@ pub fn restore_latest(run: &Path, policy: &Policy, opt: &mut AdamW) -> Result<Op
     let dir = checkpoint_dir(run, step);
     let state_path = dir.join("trainer_state.json");
     let text = std::fs::read_to_string(&state_path).map_err(|e| TrainError::io(&state_path, e))?;
-    let state: TrainerState =
-        serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint { path: state_path.clone(), message: format!("not a trainer state: {e}") })?;
+    let state: TrainerState = serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
+        path: state_path.clone(),
+        message: format!("not a trainer state: {e}"),
+    })?;
     policy.load_weights(&dir.join("model.safetensors"))?;
     let opt_path = dir.join("optimizer.safetensors");
     opt.load_state_tensors(policy, &read_f32_safetensors(&opt_path)?, &opt_path)?;

@@ -198,8 +198,8 @@ impl TrainConfig {
     /// directory. `check` (or `set_kind`) validates the values once paths are filled in.
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-        let mut cfg: TrainConfig =
-            toml::from_str(&text).map_err(|e| TrainError::Config { path: path.to_path_buf(), message: explain_toml_error(&e) })?;
+        let mut cfg: TrainConfig = toml::from_str(&text)
+            .map_err(|e| TrainError::Config { path: path.to_path_buf(), message: explain_toml_error(&e) })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let rebase = |p: &mut PathBuf| {
             if p.is_relative() {
@@ -207,7 +207,10 @@ impl TrainConfig {
             }
         };
         rebase(&mut cfg.out);
-        for p in [&mut cfg.model.path, &mut cfg.model.init, &mut cfg.model.tokenizer, &mut cfg.data.train].into_iter().flatten() {
+        for p in [&mut cfg.model.path, &mut cfg.model.init, &mut cfg.model.tokenizer, &mut cfg.data.train]
+            .into_iter()
+            .flatten()
+        {
             rebase(p);
         }
         if let Some(g) = cfg.grpo.as_mut()
@@ -235,7 +238,10 @@ impl TrainConfig {
         if let Some(k) = self.kind
             && k != kind
         {
-            return Err(TrainError::Config { path: path.to_path_buf(), message: format!("`kind = {k:?}` does not match the command's `train {kind:?}`").to_lowercase() });
+            return Err(TrainError::Config {
+                path: path.to_path_buf(),
+                message: format!("`kind = {k:?}` does not match the command's `train {kind:?}`").to_lowercase(),
+            });
         }
         self.kind = Some(kind);
         self.check(path)
@@ -244,8 +250,16 @@ impl TrainConfig {
     pub fn check(&self, path: &Path) -> Result<()> {
         let bad = |message: String| Err(TrainError::Config { path: path.to_path_buf(), message });
         match (&self.model.path, &self.model.init) {
-            (Some(_), Some(_)) => return bad("[model]: give either `path` (start from a checkpoint) or `init` (random init), not both".into()),
-            (None, None) => return bad("[model]: give `path` (a Hugging Face directory) or `init` (a config.json for random init)".into()),
+            (Some(_), Some(_)) => {
+                return bad(
+                    "[model]: give either `path` (start from a checkpoint) or `init` (random init), not both".into()
+                );
+            }
+            (None, None) => {
+                return bad(
+                    "[model]: give `path` (a Hugging Face directory) or `init` (a config.json for random init)".into()
+                );
+            }
             _ => {}
         }
         let o = &self.optim;
@@ -255,7 +269,12 @@ impl TrainConfig {
         if !(o.lr.is_finite() && o.lr > 0.0 && o.min_lr >= 0.0 && o.min_lr <= o.lr) {
             return bad(format!("[optim]: need 0 < lr and 0 <= min_lr <= lr (lr {}, min_lr {})", o.lr, o.min_lr));
         }
-        if !(0.0..1.0).contains(&o.beta1) || !(0.0..1.0).contains(&o.beta2) || o.eps <= 0.0 || o.weight_decay < 0.0 || o.grad_clip < 0.0 {
+        if !(0.0..1.0).contains(&o.beta1)
+            || !(0.0..1.0).contains(&o.beta2)
+            || o.eps <= 0.0
+            || o.weight_decay < 0.0
+            || o.grad_clip < 0.0
+        {
             return bad("[optim]: beta1 and beta2 must lie in [0, 1), eps > 0, weight_decay and grad_clip >= 0".into());
         }
         if self.data.max_seq_len < 2 || self.data.max_seq_len > 1 << 20 {
@@ -268,7 +287,10 @@ impl TrainConfig {
             RunKind::Grpo => {
                 let Some(g) = &self.grpo else { return bad("a grpo run needs a [grpo] table".into()) };
                 if g.group_size < 2 {
-                    return bad(format!("[grpo]: group_size {} must be at least 2 (advantages compare a group's members)", g.group_size));
+                    return bad(format!(
+                        "[grpo]: group_size {} must be at least 2 (advantages compare a group's members)",
+                        g.group_size
+                    ));
                 }
                 if g.max_completion_tokens == 0 || g.inner_steps == 0 {
                     return bad("[grpo]: max_completion_tokens and inner_steps must be at least 1".into());
@@ -283,7 +305,10 @@ impl TrainConfig {
                     return bad("[grpo]: give `tasks` or a `data` file of problems".into());
                 }
                 for t in &g.tasks {
-                    reasoner_tasks::task_by_name(t).map_err(|e| TrainError::Config { path: path.to_path_buf(), message: format!("[grpo] tasks: {e}") })?;
+                    reasoner_tasks::task_by_name(t).map_err(|e| TrainError::Config {
+                        path: path.to_path_buf(),
+                        message: format!("[grpo] tasks: {e}"),
+                    })?;
                 }
             }
             _ => {}
@@ -302,12 +327,7 @@ fn explain_toml_error(e: &toml::de::Error) -> String {
 fn nearest_key_hint(msg: &str) -> Option<String> {
     let rest = msg.strip_prefix("unknown field `")?;
     let (unknown, expected) = rest.split_once('`')?;
-    let best = expected
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .map(|k| (edit_distance(unknown, k), k))
-        .min()?;
+    let best = expected.split('`').skip(1).step_by(2).map(|k| (edit_distance(unknown, k), k)).min()?;
     (best.0 <= unknown.len().max(3) / 2 + 1).then(|| format!("\n(did you mean `{}`?)", best.1))
 }
 
@@ -337,10 +357,16 @@ mod tests {
     #[test]
     fn unknown_key_is_named_with_the_nearest_known_one() {
         let dir = tempfile::tempdir().unwrap();
-        let p = write(dir.path(), "kind = \"sft\"\nout = \"r\"\n[model]\npath = \"m\"\n[data]\ntrain = \"d.jsonl\"\n[optim]\nlearning_rat = 0.1\n");
+        let p = write(
+            dir.path(),
+            "kind = \"sft\"\nout = \"r\"\n[model]\npath = \"m\"\n[data]\ntrain = \"d.jsonl\"\n[optim]\nlearning_rat = 0.1\n",
+        );
         let e = TrainConfig::read(&p).unwrap_err().to_string();
         assert!(e.contains("learning_rat") && e.contains("run.toml"), "{e}");
-        let p = write(dir.path(), "kind = \"sft\"\nout = \"r\"\n[model]\npath = \"m\"\n[data]\ntrain = \"d.jsonl\"\n[optim]\nwarmup_step = 3\n");
+        let p = write(
+            dir.path(),
+            "kind = \"sft\"\nout = \"r\"\n[model]\npath = \"m\"\n[data]\ntrain = \"d.jsonl\"\n[optim]\nwarmup_step = 3\n",
+        );
         let e = TrainConfig::read(&p).unwrap_err().to_string();
         assert!(e.contains("did you mean `warmup_steps`"), "{e}");
         assert!(e.contains("line 8"), "{e}");
@@ -356,7 +382,8 @@ mod tests {
         let p = write(dir.path(), "kind = \"grpo\"\nout = \"r\"\n[model]\npath = \"m\"\n[grpo]\ngroup_size = 1\n");
         let e = TrainConfig::read_checked(&p).unwrap_err().to_string();
         assert!(e.contains("group_size 1"), "{e}");
-        let p = write(dir.path(), "kind = \"grpo\"\nout = \"r\"\n[model]\npath = \"m\"\n[grpo]\ntasks = [\"divide\"]\n");
+        let p =
+            write(dir.path(), "kind = \"grpo\"\nout = \"r\"\n[model]\npath = \"m\"\n[grpo]\ntasks = [\"divide\"]\n");
         let e = TrainConfig::read_checked(&p).unwrap_err().to_string();
         assert!(e.contains("divide"), "{e}");
     }

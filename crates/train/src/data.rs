@@ -6,8 +6,8 @@
 
 use crate::config::{DataSection, RunKind};
 use crate::error::{Result, TrainError};
-use reasoner_model::chat_template::ChatMessage;
 use reasoner_model::LoadedModel;
+use reasoner_model::chat_template::ChatMessage;
 use serde_json::Value;
 use std::path::Path;
 
@@ -34,9 +34,15 @@ fn read_bounded(path: &Path) -> Result<String> {
     let mut bytes = Vec::new();
     file.take(MAX_DATA_BYTES + 1).read_to_end(&mut bytes).map_err(|e| TrainError::io(path, e))?;
     if bytes.len() as u64 > MAX_DATA_BYTES {
-        return Err(TrainError::Data { path: path.to_path_buf(), message: format!("larger than {} MiB; split it into several runs", MAX_DATA_BYTES >> 20) });
+        return Err(TrainError::Data {
+            path: path.to_path_buf(),
+            message: format!("larger than {} MiB; split it into several runs", MAX_DATA_BYTES >> 20),
+        });
     }
-    String::from_utf8(bytes).map_err(|e| TrainError::Data { path: path.to_path_buf(), message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()) })
+    String::from_utf8(bytes).map_err(|e| TrainError::Data {
+        path: path.to_path_buf(),
+        message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+    })
 }
 
 /// Read and tokenize a dataset for an SFT or pretraining run.
@@ -45,7 +51,11 @@ pub fn load_examples(path: &Path, model: &LoadedModel, data: &DataSection, kind:
         path: model.path.clone(),
         message: "the model has no tokenizer.json, so text cannot be tokenized".into(),
     })?;
-    let eos = tok.eos_token.as_deref().and_then(|t| tok.token_id(t)).or_else(|| model.generation.eos_token_id.first().copied());
+    let eos = tok
+        .eos_token
+        .as_deref()
+        .and_then(|t| tok.token_id(t))
+        .or_else(|| model.generation.eos_token_id.first().copied());
     let text = read_bounded(path)?;
     let mut out = Vec::new();
     if path.extension().is_some_and(|e| e == "txt") {
@@ -70,7 +80,10 @@ pub fn load_examples(path: &Path, model: &LoadedModel, data: &DataSection, kind:
                     ids.extend(eos);
                     ids.truncate(data.max_seq_len);
                     if ids.len() <= n_prompt {
-                        return Err(bad(format!("the prompt alone fills max_seq_len ({}), nothing is left to train on", data.max_seq_len)));
+                        return Err(bad(format!(
+                            "the prompt alone fills max_seq_len ({}), nothing is left to train on",
+                            data.max_seq_len
+                        )));
                     }
                     let mask = (0..ids.len()).map(|j| j >= n_prompt).collect();
                     out.push(Example { ids, mask });
@@ -89,10 +102,14 @@ pub fn load_examples(path: &Path, model: &LoadedModel, data: &DataSection, kind:
 }
 
 /// Prompt text (rendered) and response text of one SFT row.
-fn prompt_and_response(row: &Value, model: &LoadedModel, template: bool) -> std::result::Result<(String, String), String> {
+fn prompt_and_response(
+    row: &Value,
+    model: &LoadedModel,
+    template: bool,
+) -> std::result::Result<(String, String), String> {
     if let Some(msgs) = row.get("messages") {
-        let mut messages: Vec<ChatMessage> =
-            serde_json::from_value(msgs.clone()).map_err(|e| format!("`messages` must be a list of {{role, content}}: {e}"))?;
+        let mut messages: Vec<ChatMessage> = serde_json::from_value(msgs.clone())
+            .map_err(|e| format!("`messages` must be a list of {{role, content}}: {e}"))?;
         let last = messages.pop().ok_or("`messages` is empty")?;
         if last.role != "assistant" {
             return Err(format!("the last message must be the assistant's (found role `{}`)", last.role));
@@ -119,11 +136,20 @@ fn prompt_and_response(row: &Value, model: &LoadedModel, template: bool) -> std:
 
 /// The conversation so far through the chat template (generation prompt on); when the template
 /// already opened `<think>`, the response's own opening tag is dropped so it is not doubled.
-fn render(model: &LoadedModel, messages: &[ChatMessage], response: String) -> std::result::Result<(String, String), String> {
-    let tmpl = model.chat_template.as_ref().ok_or("the model has no chat template; set `template = false` in [data]")?;
+fn render(
+    model: &LoadedModel,
+    messages: &[ChatMessage],
+    response: String,
+) -> std::result::Result<(String, String), String> {
+    let tmpl =
+        model.chat_template.as_ref().ok_or("the model has no chat template; set `template = false` in [data]")?;
     let prompt = tmpl.render(messages, true, &serde_json::Map::new()).map_err(|e| e.to_string())?;
     let response = if reasoner_engine::prompt::ends_inside_think(&prompt) {
-        response.trim_start().strip_prefix("<think>").map(|r| r.trim_start_matches('\n').to_string()).unwrap_or(response)
+        response
+            .trim_start()
+            .strip_prefix("<think>")
+            .map(|r| r.trim_start_matches('\n').to_string())
+            .unwrap_or(response)
     } else {
         response
     };
@@ -153,7 +179,8 @@ fn pack_documents(
 
 /// The order of examples in `epoch`: a seeded shuffle, the same on every resume.
 pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
-    let mut rng = reasoner_model::named_tensors::SplitMix64(seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut rng =
+        reasoner_model::named_tensors::SplitMix64(seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut order: Vec<usize> = (0..n).collect();
     for i in (1..n).rev() {
         let j = (rng.next_u64() % (i as u64 + 1)) as usize;

@@ -5,9 +5,9 @@
 use crate::error::{Result, TrainError};
 use reasoner_engine::prompt::chat_prompt;
 use reasoner_engine::{Engine, GenerationRequest, SamplingParams};
-use reasoner_model::chat_template::ChatMessage;
 use reasoner_model::LoadedModel;
-use reasoner_tasks::{build_prompt, reward, with_prompt_think, Problem, PromptConfig, RewardConfig};
+use reasoner_model::chat_template::ChatMessage;
+use reasoner_tasks::{Problem, PromptConfig, RewardConfig, build_prompt, reward, with_prompt_think};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -39,7 +39,10 @@ pub fn distill(
     out: &Path,
     mut on_batch: impl FnMut(usize),
 ) -> Result<BTreeMap<String, TaskAcceptance>> {
-    let tok = teacher.tokenizer.as_ref().ok_or_else(|| TrainError::Invalid(format!("{}: the teacher has no tokenizer", teacher.path.display())))?;
+    let tok = teacher
+        .tokenizer
+        .as_ref()
+        .ok_or_else(|| TrainError::Invalid(format!("{}: the teacher has no tokenizer", teacher.path.display())))?;
     let mut file = std::fs::File::create(out).map_err(|e| TrainError::io(out, e))?;
     let mut stats: BTreeMap<String, TaskAcceptance> = BTreeMap::new();
     let mut seed = opts.params.seed;
@@ -53,7 +56,12 @@ pub fn distill(
             for _ in 0..opts.samples {
                 seed = seed.wrapping_add(1);
                 let params = SamplingParams { seed, ..opts.params.clone() };
-                requests.push(GenerationRequest { prompt_ids: prompt.ids.clone(), params, stop: Vec::new(), think_open: prompt.think_open });
+                requests.push(GenerationRequest {
+                    prompt_ids: prompt.ids.clone(),
+                    params,
+                    stop: Vec::new(),
+                    think_open: prompt.think_open,
+                });
             }
             users.push(user);
         }
@@ -65,7 +73,8 @@ pub fn distill(
             for (j, c) in completions[i * opts.samples..(i + 1) * opts.samples].iter().enumerate() {
                 s.sampled += 1;
                 let decoded = tok.decode(&c.token_ids, false)?;
-                let text = if requests[i * opts.samples + j].think_open { with_prompt_think(&decoded) } else { decoded };
+                let text =
+                    if requests[i * opts.samples + j].think_open { with_prompt_think(&decoded) } else { decoded };
                 let r = reward(p, &text, &opts.reward);
                 if !(r.correct && r.think_closed && c.finish_reason == "stop") {
                     continue;

@@ -4,17 +4,20 @@
 //! frozen starting model; `inner_steps` optimizer steps on each batch of rollouts.
 
 use crate::config::{GrpoSection, TrainConfig};
+use crate::data_parallel::{ShardLoss, sharded_backward};
 use crate::error::{Result, TrainError};
-use crate::data_parallel::{sharded_backward, ShardLoss};
-use crate::loss::{grpo_loss, next_token_logprobs, GrpoObjective, PolicyTokens};
+use crate::loss::{GrpoObjective, PolicyTokens, grpo_loss, next_token_logprobs};
 use crate::metrics::row;
 use crate::optim::Gradients;
 use crate::run::{Run, RunSummary};
 use reasoner_engine::prompt::chat_prompt;
 use reasoner_engine::{Engine, GenerationRequest, SamplingParams};
-use reasoner_model::chat_template::ChatMessage;
 use reasoner_model::CausalLm;
-use reasoner_tasks::{build_prompt, generate_one, task_by_name, with_prompt_think, GenOptions, LoadOptions, Problem, PromptConfig, RewardConfig, TaskKind};
+use reasoner_model::chat_template::ChatMessage;
+use reasoner_tasks::{
+    GenOptions, LoadOptions, Problem, PromptConfig, RewardConfig, TaskKind, build_prompt, generate_one, task_by_name,
+    with_prompt_think,
+};
 use std::path::Path;
 use std::time::Instant;
 
@@ -27,15 +30,24 @@ enum ProblemSource {
 impl ProblemSource {
     fn new(g: &GrpoSection, seed: u64) -> Result<Self> {
         if let Some(path) = &g.data {
-            let loaded = reasoner_tasks::load_jsonl(path, &LoadOptions::default()).map_err(|e| TrainError::Data { path: path.clone(), message: e.to_string() })?;
+            let loaded = reasoner_tasks::load_jsonl(path, &LoadOptions::default())
+                .map_err(|e| TrainError::Data { path: path.clone(), message: e.to_string() })?;
             if loaded.problems.is_empty() {
-                return Err(TrainError::Data { path: path.clone(), message: "the problem file holds no problems".into() });
+                return Err(TrainError::Data {
+                    path: path.clone(),
+                    message: "the problem file holds no problems".into(),
+                });
             }
             return Ok(ProblemSource::File(loaded.problems));
         }
-        let tasks = g.tasks.iter().map(|t| task_by_name(t).map_err(|e| TrainError::Invalid(e.to_string()))).collect::<Result<Vec<_>>>()?;
+        let tasks = g
+            .tasks
+            .iter()
+            .map(|t| task_by_name(t).map_err(|e| TrainError::Invalid(e.to_string())))
+            .collect::<Result<Vec<_>>>()?;
         // A stream of its own: evaluation sets draw from the generators' default seeds.
-        let opts = GenOptions { seed: seed ^ 0x6772_706f_7472_6169, difficulty: g.difficulty.unwrap_or(2), digits: None };
+        let opts =
+            GenOptions { seed: seed ^ 0x6772_706f_7472_6169, difficulty: g.difficulty.unwrap_or(2), digits: None };
         Ok(ProblemSource::Tasks { tasks, opts })
     }
 
@@ -95,7 +107,8 @@ pub fn run_grpo(cfg: TrainConfig, dir: &Path, resume: bool, show_progress: bool)
         // Rollouts: every group of the step in one batch through the engine.
         let mut requests = Vec::with_capacity(per_step * g.group_size);
         for (i, p) in problems.iter().enumerate() {
-            let msg = ChatMessage { role: "user".into(), content: build_prompt(p, &prompt_cfg), reasoning_content: None };
+            let msg =
+                ChatMessage { role: "user".into(), content: build_prompt(p, &prompt_cfg), reasoning_content: None };
             let prompt = chat_prompt(&run.policy.infer, &[msg], &serde_json::Map::new())?;
             for j in 0..g.group_size {
                 let params = SamplingParams {
@@ -107,7 +120,12 @@ pub fn run_grpo(cfg: TrainConfig, dir: &Path, resume: bool, show_progress: bool)
                     seed: mix(mix(run.cfg.seed, run.state.step as u64), (i * g.group_size + j) as u64),
                     max_tokens: g.max_completion_tokens,
                 };
-                requests.push(GenerationRequest { prompt_ids: prompt.ids.clone(), params, stop: Vec::new(), think_open: prompt.think_open });
+                requests.push(GenerationRequest {
+                    prompt_ids: prompt.ids.clone(),
+                    params,
+                    stop: Vec::new(),
+                    think_open: prompt.think_open,
+                });
             }
         }
         let (completions, gen_stats) = Engine::new(&run.policy.infer).generate(&requests, |_, _| {})?;
@@ -115,7 +133,12 @@ pub fn run_grpo(cfg: TrainConfig, dir: &Path, resume: bool, show_progress: bool)
 
         // Rewards and advantages.
         let t1 = Instant::now();
-        let tok = run.policy.infer.tokenizer.as_ref().ok_or_else(|| TrainError::Invalid("the model has no tokenizer".into()))?;
+        let tok = run
+            .policy
+            .infer
+            .tokenizer
+            .as_ref()
+            .ok_or_else(|| TrainError::Invalid("the model has no tokenizer".into()))?;
         let mut rollouts = Vec::new();
         let (mut rewards_all, mut acc, mut fmt, mut think_len) = (Vec::new(), 0f64, 0f64, 0usize);
         let mut groups_kept = 0usize;
@@ -146,7 +169,13 @@ pub fn run_grpo(cfg: TrainConfig, dir: &Path, resume: bool, show_progress: bool)
                 }
                 let completion_len = ids.len() - req.prompt_ids.len();
                 if completion_len > 0 {
-                    rollouts.push(Rollout { ids, completion_len, advantage: a as f32, old_logp: Vec::new(), ref_logp: Vec::new() });
+                    rollouts.push(Rollout {
+                        ids,
+                        completion_len,
+                        advantage: a as f32,
+                        old_logp: Vec::new(),
+                        ref_logp: Vec::new(),
+                    });
                 }
             }
         }
@@ -155,8 +184,10 @@ pub fn run_grpo(cfg: TrainConfig, dir: &Path, resume: bool, show_progress: bool)
         // Old log-probs (needed apart only when several updates use one batch: with one, the
         // loss's own forward gives them) and reference log-probs, once per batch of rollouts.
         let t2 = Instant::now();
-        let chunks: Vec<std::ops::Range<usize>> =
-            (0..rollouts.len()).step_by(o.batch_size * g.group_size).map(|s| s..(s + o.batch_size * g.group_size).min(rollouts.len())).collect();
+        let chunks: Vec<std::ops::Range<usize>> = (0..rollouts.len())
+            .step_by(o.batch_size * g.group_size)
+            .map(|s| s..(s + o.batch_size * g.group_size).min(rollouts.len()))
+            .collect();
         for r in &chunks {
             let olds = if g.inner_steps > 1 {
                 completion_logprobs(run.policy.train.model.as_ref(), &rollouts[r.clone()])?
@@ -191,7 +222,8 @@ pub fn run_grpo(cfg: TrainConfig, dir: &Path, resume: bool, show_progress: bool)
                     let seqs: Vec<&[u32]> = items.iter().map(|x| x.ids.as_slice()).collect();
                     let logp = next_token_logprobs(run.policy.train.model.as_ref(), &seqs)?;
                     // One update per batch: the policy that sampled is the one being updated (ρ = 1).
-                    let current: Option<Vec<f32>> = if g.inner_steps == 1 { Some(logp.detach().to_vec1()?) } else { None };
+                    let current: Option<Vec<f32>> =
+                        if g.inner_steps == 1 { Some(logp.detach().to_vec1()?) } else { None };
                     let mut parts = Vec::with_capacity(items.len());
                     let mut off = 0;
                     for it in items {

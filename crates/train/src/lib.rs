@@ -26,7 +26,7 @@ pub mod sft;
 pub use config::{LossType, RunKind, TrainConfig};
 pub use error::{Result, TrainError};
 pub use grpo::{group_advantages, run_grpo};
-pub use optim::{learning_rate, AdamW, Gradients};
+pub use optim::{AdamW, Gradients, learning_rate};
 pub use plot::plot_run;
 pub use policy::Policy;
 pub use run::RunSummary;

@@ -4,7 +4,7 @@
 
 use crate::config::LossType;
 use crate::error::Result;
-use candle_core::{Tensor, D};
+use candle_core::{D, Tensor};
 use reasoner_model::{CausalLm, LogitsFor, SeqInput};
 
 /// log p(ids[i+1] | ids[..=i]) for every sequence, flattened into one (Σ(len−1),) tensor in
@@ -65,7 +65,8 @@ pub struct GrpoObjective {
 
 /// −min(ρA, clip(ρ, 1−ε, 1+ε_high)A) + β·KL₃ per token, aggregated as `loss_type` says.
 pub fn grpo_loss(items: &[PolicyTokens<'_>], obj: &GrpoObjective) -> Result<GrpoTerms> {
-    let GrpoObjective { eps_low, eps_high, beta, loss_type, batch_completions, batch_tokens, max_completion_tokens } = *obj;
+    let GrpoObjective { eps_low, eps_high, beta, loss_type, batch_completions, batch_tokens, max_completion_tokens } =
+        *obj;
     let mut total: Option<Tensor> = None;
     let (mut kl_sum, mut clipped, mut tokens) = (0f64, 0usize, 0usize);
     for it in items {
@@ -82,7 +83,10 @@ pub fn grpo_loss(items: &[PolicyTokens<'_>], obj: &GrpoObjective) -> Result<Grpo
         let clipped_term = (&clipped_ratio * a)?;
         let mut per_token = unclipped.minimum(&clipped_term)?.neg()?;
         let r: Vec<f32> = ratio.to_vec1()?;
-        clipped += r.iter().filter(|&&x| (a > 0.0 && x as f64 > 1.0 + eps_high) || (a < 0.0 && (x as f64) < 1.0 - eps_low)).count();
+        clipped += r
+            .iter()
+            .filter(|&&x| (a > 0.0 && x as f64 > 1.0 + eps_high) || (a < 0.0 && (x as f64) < 1.0 - eps_low))
+            .count();
         if beta > 0.0 && !it.ref_logp.is_empty() {
             // k3: exp(ref − logp) − (ref − logp) − 1, unbiased and ≥ 0.
             let d = (Tensor::from_slice(it.ref_logp, n, dev)? - &it.logp)?;

@@ -20,13 +20,17 @@ impl MetricsLog {
             let kept: String = text
                 .lines()
                 .filter(|l| {
-                    serde_json::from_str::<Value>(l).ok().and_then(|v| v.get("step").and_then(Value::as_u64)).is_some_and(|s| s as usize <= keep_through)
+                    serde_json::from_str::<Value>(l)
+                        .ok()
+                        .and_then(|v| v.get("step").and_then(Value::as_u64))
+                        .is_some_and(|s| s as usize <= keep_through)
                 })
                 .map(|l| format!("{l}\n"))
                 .collect();
             std::fs::write(&path, kept).map_err(|e| TrainError::io(&path, e))?;
         }
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| TrainError::io(&path, e))?;
+        let file =
+            std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| TrainError::io(&path, e))?;
         Ok(Self { path, file })
     }
 
@@ -48,7 +52,13 @@ pub fn read_metrics(path: &Path) -> Result<Vec<Map<String, Value>>> {
         }
         match serde_json::from_str::<Value>(line) {
             Ok(Value::Object(m)) => rows.push(m),
-            _ => return Err(TrainError::DataLine { path: path.to_path_buf(), line: i + 1, message: "not a JSON object".into() }),
+            _ => {
+                return Err(TrainError::DataLine {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    message: "not a JSON object".into(),
+                });
+            }
         }
     }
     Ok(rows)

@@ -6,8 +6,8 @@
 use crate::config::OptimSection;
 use crate::error::{Result, TrainError};
 use crate::policy::Policy;
-use candle_core::backprop::GradStore;
 use candle_core::Tensor;
+use candle_core::backprop::GradStore;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -96,7 +96,15 @@ pub struct AdamW {
 impl AdamW {
     pub fn new(policy: &Policy, o: &OptimSection) -> Self {
         let zeros: Vec<Vec<f32>> = policy.params.iter().map(|(_, v)| vec![0f32; v.elem_count()]).collect();
-        Self { beta1: o.beta1, beta2: o.beta2, eps: o.eps, weight_decay: o.weight_decay, t: 0, exp_avg: zeros.clone(), exp_avg_sq: zeros }
+        Self {
+            beta1: o.beta1,
+            beta2: o.beta2,
+            eps: o.eps,
+            weight_decay: o.weight_decay,
+            t: 0,
+            exp_avg: zeros.clone(),
+            exp_avg_sq: zeros,
+        }
     }
 
     /// One update of every parameter that has a gradient, at learning rate `lr`.
@@ -135,7 +143,10 @@ impl AdamW {
         let mut out = Vec::with_capacity(2 * policy.params.len() + 1);
         for (i, (name, var)) in policy.params.iter().enumerate() {
             out.push((format!("{name}.exp_avg"), Tensor::from_slice(&self.exp_avg[i], var.shape(), var.device())?));
-            out.push((format!("{name}.exp_avg_sq"), Tensor::from_slice(&self.exp_avg_sq[i], var.shape(), var.device())?));
+            out.push((
+                format!("{name}.exp_avg_sq"),
+                Tensor::from_slice(&self.exp_avg_sq[i], var.shape(), var.device())?,
+            ));
         }
         // The step count, exact in f32 up to 2^24 steps.
         out.push(("optimizer.step".into(), Tensor::from_slice(&[self.t as f32], 1, &candle_core::Device::Cpu)?));
@@ -144,10 +155,16 @@ impl AdamW {
 
     pub fn load_state_tensors(&mut self, policy: &Policy, state: &BTreeMap<String, Tensor>, file: &Path) -> Result<()> {
         let get = |key: &str, n: usize| -> Result<Vec<f32>> {
-            let t = state.get(key).ok_or_else(|| TrainError::Checkpoint { path: file.to_path_buf(), message: format!("`{key}` is missing") })?;
+            let t = state.get(key).ok_or_else(|| TrainError::Checkpoint {
+                path: file.to_path_buf(),
+                message: format!("`{key}` is missing"),
+            })?;
             let v: Vec<f32> = t.flatten_all()?.to_vec1()?;
             if v.len() != n {
-                return Err(TrainError::Checkpoint { path: file.to_path_buf(), message: format!("`{key}` holds {} values, expected {n}", v.len()) });
+                return Err(TrainError::Checkpoint {
+                    path: file.to_path_buf(),
+                    message: format!("`{key}` holds {} values, expected {n}", v.len()),
+                });
             }
             Ok(v)
         };

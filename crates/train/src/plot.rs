@@ -29,7 +29,10 @@ pub fn plot_run(run: &Path, only: &[String], out_dir: Option<&Path>) -> Result<V
     }
     if !only.is_empty() {
         if let Some(missing) = only.iter().find(|k| !keys.contains(k)) {
-            return Err(TrainError::Data { path: metrics_path, message: format!("no metric `{missing}` (it has: {})", keys.join(", ")) });
+            return Err(TrainError::Data {
+                path: metrics_path,
+                message: format!("no metric `{missing}` (it has: {})", keys.join(", ")),
+            });
         }
         keys.retain(|k| only.contains(k));
     }
@@ -58,7 +61,12 @@ pub fn draw_line(points: &[(f64, f64)], name: &str, path: &Path) -> std::result:
 }
 
 /// Several named series on one chart (e.g. two students' accuracy).
-pub fn draw_series(series: &[(String, Vec<(f64, f64)>)], title: &str, x_label: &str, path: &Path) -> std::result::Result<(), String> {
+pub fn draw_series(
+    series: &[(String, Vec<(f64, f64)>)],
+    title: &str,
+    x_label: &str,
+    path: &Path,
+) -> std::result::Result<(), String> {
     let err = |e: &dyn std::fmt::Display| e.to_string();
     register_fonts().map_err(|e| e.to_string())?;
     let all = series.iter().flat_map(|(_, p)| p.iter());
@@ -89,17 +97,27 @@ pub fn draw_series(series: &[(String, Vec<(f64, f64)>)], title: &str, x_label: &
         let c = colors[i % colors.len()];
         let drawn = chart.draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2))).map_err(|e| err(&e))?;
         if series.len() > 1 {
-            drawn.label(name.clone()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+            drawn
+                .label(name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
         }
     }
     if series.len() > 1 {
-        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).label_font(("sans-serif", 15)).draw().map_err(|e| err(&e))?;
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 15))
+            .draw()
+            .map_err(|e| err(&e))?;
     }
     root.present().map_err(|e| err(&e))
 }
 
 fn register_fonts() -> Result<()> {
     static OK: OnceLock<bool> = OnceLock::new();
-    let ok = *OK.get_or_init(|| plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular()).is_ok());
+    let ok = *OK.get_or_init(|| {
+        plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular()).is_ok()
+    });
     if ok { Ok(()) } else { Err(TrainError::Invalid("could not register the embedded font".into())) }
 }

@@ -9,15 +9,17 @@ use crate::error::{Result, TrainError};
 use candle_core::{Tensor, Var};
 use reasoner_model::named_tensors::{NamedTensors, RandomInit};
 use reasoner_model::weights::SafetensorsDir;
-use reasoner_model::{load_model_with_weights, LoadedModel};
+use reasoner_model::{LoadedModel, load_model_with_weights};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The architectures whose every layer autograd can differentiate today.
-pub const TRAINABLE_ARCHITECTURES: &[&str] = &["Qwen2ForCausalLM", "LlamaForCausalLM", "MistralForCausalLM", "Qwen3ForCausalLM"];
+pub const TRAINABLE_ARCHITECTURES: &[&str] =
+    &["Qwen2ForCausalLM", "LlamaForCausalLM", "MistralForCausalLM", "Qwen3ForCausalLM"];
 
 /// Files copied from the source directory into every checkpoint, so each one loads alone.
-const SIDE_FILES: &[&str] = &["tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "generation_config.json"];
+const SIDE_FILES: &[&str] =
+    &["tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "generation_config.json"];
 
 pub struct Policy {
     /// Where the tokenizer, chat template and generation defaults come from.
@@ -93,7 +95,11 @@ impl Policy {
         if tensors.len() != self.params.len() {
             return Err(TrainError::Checkpoint {
                 path: file.to_path_buf(),
-                message: format!("holds {} tensors, the model has {}: another architecture or shape", tensors.len(), self.params.len()),
+                message: format!(
+                    "holds {} tensors, the model has {}: another architecture or shape",
+                    tensors.len(),
+                    self.params.len()
+                ),
             });
         }
         for (name, var) in &self.params {
@@ -117,7 +123,8 @@ impl Policy {
     pub fn save_hf(&self, dir: &Path) -> Result<()> {
         let config = std::fs::read(&self.config_path).map_err(|e| TrainError::io(&self.config_path, e))?;
         write_synced(&dir.join("config.json"), &config)?;
-        let named: Vec<(String, Tensor)> = self.params.iter().map(|(n, v)| (n.clone(), v.as_tensor().detach())).collect();
+        let named: Vec<(String, Tensor)> =
+            self.params.iter().map(|(n, v)| (n.clone(), v.as_tensor().detach())).collect();
         write_synced(&dir.join("model.safetensors"), &f32_safetensors_bytes(&named)?)?;
         for f in SIDE_FILES {
             let src = self.dir.join(f);
@@ -153,20 +160,27 @@ pub fn f32_safetensors_bytes(named: &[(String, Tensor)]) -> Result<Vec<u8>> {
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         views.push((name.clone(), F32View { shape: t.dims().to_vec(), bytes }));
     }
-    safetensors::tensor::serialize(views, None).map_err(|e| TrainError::Invalid(format!("safetensors serialization: {e}")))
+    safetensors::tensor::serialize(views, None)
+        .map_err(|e| TrainError::Invalid(format!("safetensors serialization: {e}")))
 }
 
 /// Every tensor of a safetensors file, as f32.
 pub fn read_f32_safetensors(file: &Path) -> Result<BTreeMap<String, Tensor>> {
     let bytes = std::fs::read(file).map_err(|e| TrainError::io(file, e))?;
-    let st = safetensors::SafeTensors::deserialize(&bytes)
-        .map_err(|e| TrainError::Checkpoint { path: file.to_path_buf(), message: format!("corrupt or truncated safetensors file: {e}") })?;
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| TrainError::Checkpoint {
+        path: file.to_path_buf(),
+        message: format!("corrupt or truncated safetensors file: {e}"),
+    })?;
     let mut out = BTreeMap::new();
     for (name, view) in st.tensors() {
         if view.dtype() != safetensors::Dtype::F32 {
-            return Err(TrainError::Checkpoint { path: file.to_path_buf(), message: format!("tensor `{name}` is {:?}, expected F32", view.dtype()) });
+            return Err(TrainError::Checkpoint {
+                path: file.to_path_buf(),
+                message: format!("tensor `{name}` is {:?}, expected F32", view.dtype()),
+            });
         }
-        let values: Vec<f32> = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let values: Vec<f32> =
+            view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         out.insert(name, Tensor::from_vec(values, view.shape(), &candle_core::Device::Cpu)?);
     }
     Ok(out)

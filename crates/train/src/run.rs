@@ -3,11 +3,11 @@
 //! `--resume` from the newest complete checkpoint, metrics, periodic checkpoints, the progress
 //! bar, the stop on a non-finite loss, and the final model in `final/`.
 
-use crate::checkpoint::{list_checkpoints, restore_latest, save_checkpoint, write_dir_atomically, TrainerState};
+use crate::checkpoint::{TrainerState, list_checkpoints, restore_latest, save_checkpoint, write_dir_atomically};
 use crate::config::TrainConfig;
 use crate::error::{Result, TrainError};
 use crate::metrics::MetricsLog;
-use crate::optim::{learning_rate, AdamW, Gradients};
+use crate::optim::{AdamW, Gradients, learning_rate};
 use crate::policy::Policy;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value};
@@ -35,12 +35,22 @@ pub struct RunSummary {
 }
 
 impl Run {
-    pub fn start(cfg: TrainConfig, dir: &Path, resume: bool, show_progress: bool, keep_reference: bool) -> Result<(Self, Option<usize>)> {
+    pub fn start(
+        cfg: TrainConfig,
+        dir: &Path,
+        resume: bool,
+        show_progress: bool,
+        keep_reference: bool,
+    ) -> Result<(Self, Option<usize>)> {
         prepare_dir(dir, resume)?;
         let policy = match (&cfg.model.path, &cfg.model.init) {
             (Some(p), _) => Policy::from_checkpoint(p)?,
             (None, Some(init)) => {
-                let tok_dir = cfg.model.tokenizer.clone().unwrap_or_else(|| init.parent().unwrap_or(Path::new(".")).to_path_buf());
+                let tok_dir = cfg
+                    .model
+                    .tokenizer
+                    .clone()
+                    .unwrap_or_else(|| init.parent().unwrap_or(Path::new(".")).to_path_buf());
                 Policy::from_init(init, &tok_dir, cfg.seed, cfg.model.init_std)?
             }
             (None, None) => return Err(TrainError::Invalid("[model] needs `path` or `init`".into())),
@@ -67,7 +77,8 @@ impl Run {
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.set_position(state.step as u64);
-        std::fs::write(dir.join("config.toml"), toml::to_string(&cfg).unwrap_or_default()).map_err(|e| TrainError::io(dir, e))?;
+        std::fs::write(dir.join("config.toml"), toml::to_string(&cfg).unwrap_or_default())
+            .map_err(|e| TrainError::io(dir, e))?;
         Ok((Self { cfg, dir: dir.to_path_buf(), policy, opt, state, metrics, bar, reference }, resumed_from))
     }
 
@@ -75,7 +86,10 @@ impl Run {
     pub fn apply(&mut self, grads: &mut Gradients, loss: f32) -> Result<(f64, f64)> {
         if !loss.is_finite() || !grads.is_finite() {
             let kept = match list_checkpoints(&self.dir)?.last() {
-                Some(s) => format!("The last good checkpoint is {} (resume with --resume after fixing the cause).", crate::checkpoint::checkpoint_dir(&self.dir, *s).display()),
+                Some(s) => format!(
+                    "The last good checkpoint is {} (resume with --resume after fixing the cause).",
+                    crate::checkpoint::checkpoint_dir(&self.dir, *s).display()
+                ),
                 None => "No checkpoint had been written yet.".to_string(),
             };
             let value = if loss.is_finite() { f32::NAN } else { loss };
@@ -122,7 +136,8 @@ impl Run {
 fn prepare_dir(dir: &Path, resume: bool) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, format!("cannot create the run directory: {e}")))?;
     let probe = dir.join(".write-test");
-    std::fs::write(&probe, b"ok").map_err(|e| TrainError::io(dir, format!("the run directory is not writable: {e}")))?;
+    std::fs::write(&probe, b"ok")
+        .map_err(|e| TrainError::io(dir, format!("the run directory is not writable: {e}")))?;
     let _ = std::fs::remove_file(&probe);
     if !resume && (dir.join("metrics.jsonl").exists() || dir.join("checkpoints").exists()) {
         return Err(TrainError::io(dir, "already holds a run; pass --resume to continue it, or choose another --out"));

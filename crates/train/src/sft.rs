@@ -3,8 +3,8 @@
 //! one optimizer step.
 
 use crate::config::TrainConfig;
-use crate::data::{load_examples, DataCursor};
-use crate::data_parallel::{sharded_backward, ShardLoss};
+use crate::data::{DataCursor, load_examples};
+use crate::data_parallel::{ShardLoss, sharded_backward};
 use crate::error::{Result, TrainError};
 use crate::loss::{masked_nll, next_token_logprobs};
 use crate::metrics::row;
@@ -22,14 +22,16 @@ pub fn run_sft(cfg: TrainConfig, dir: &Path, resume: bool, show_progress: bool) 
     while run.state.step < o.steps {
         let t0 = Instant::now();
         // The whole step's examples first, so the loss is normalised by its token count.
-        let micro: Vec<Vec<usize>> = (0..o.grad_accum).map(|_| (0..o.batch_size).map(|_| cursor.next_index()).collect()).collect();
+        let micro: Vec<Vec<usize>> =
+            (0..o.grad_accum).map(|_| (0..o.batch_size).map(|_| cursor.next_index()).collect()).collect();
         let denom: usize = micro.iter().flatten().map(|&i| examples[i].trained_tokens()).sum();
         let mut grads = Gradients::new(&run.policy);
         let (mut loss_sum, mut t_fwd, mut t_bwd) = (0f32, 0f64, 0f64);
         for batch in &micro {
             let (shard_grads, parts) = sharded_backward(&run.policy, batch, |shard| {
                 let seqs: Vec<&[u32]> = shard.iter().map(|&i| examples[i].ids.as_slice()).collect();
-                let mask: Vec<f32> = shard.iter().flat_map(|&i| examples[i].mask[1..].iter().map(|&m| m as u8 as f32)).collect();
+                let mask: Vec<f32> =
+                    shard.iter().flat_map(|&i| examples[i].mask[1..].iter().map(|&m| m as u8 as f32)).collect();
                 let logp = next_token_logprobs(run.policy.train.model.as_ref(), &seqs)?;
                 Ok(ShardLoss { loss: masked_nll(&logp, &mask, denom.max(1) as f32)?, extra: () })
             })?;

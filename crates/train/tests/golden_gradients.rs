@@ -52,7 +52,8 @@ fn check_fixture(name: &str) {
     let c = case(name);
     let dir = root().join("tests/fixtures").join(name);
     let policy = Policy::from_checkpoint(&dir).unwrap();
-    let golden = read_f32_safetensors(&root().join("tests/fixtures/train_golden").join(name).join("grads.safetensors")).unwrap();
+    let golden =
+        read_f32_safetensors(&root().join("tests/fixtures/train_golden").join(name).join("grads.safetensors")).unwrap();
     let (loss, grads) = loss_and_grads(&policy, &c);
     let torch_loss = c.json["losses"][0].as_f64().unwrap() as f32;
     assert!((loss - torch_loss).abs() <= 1e-5 * torch_loss.abs(), "{name}: loss {loss} vs torch {torch_loss}");
@@ -91,7 +92,8 @@ fn gradients_from(policy: &Policy, named: &std::collections::BTreeMap<String, Te
 fn max_param_diff(policy: &Policy, golden: &std::collections::BTreeMap<String, Tensor>) -> (f32, String) {
     let mut worst = (0f32, String::new());
     for (pname, var) in &policy.params {
-        let d = values(var.as_tensor()).iter().zip(values(&golden[pname])).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let d =
+            values(var.as_tensor()).iter().zip(values(&golden[pname])).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
         if d >= worst.0 {
             worst = (d, pname.clone());
         }
@@ -132,7 +134,10 @@ fn check_adamw(policy: &Policy, c: &Case, our_grads: Gradients) {
     opt.step(policy, &our_grads, o.lr).unwrap();
     let (loss2, _) = loss_and_grads(policy, c);
     let torch_loss2 = j["losses"][1].as_f64().unwrap() as f32;
-    assert!((loss2 - torch_loss2).abs() <= 1e-5 * torch_loss2.abs(), "{name}: loss after one step {loss2} vs torch {torch_loss2}");
+    assert!(
+        (loss2 - torch_loss2).abs() <= 1e-5 * torch_loss2.abs(),
+        "{name}: loss after one step {loss2} vs torch {torch_loss2}"
+    );
     eprintln!("{name}: loss after one step on our gradients {loss2} (torch {torch_loss2})");
 }
 
@@ -182,7 +187,11 @@ fn gradients_match_finite_differences() {
             at(orig);
             let scale = g.iter().fold(0f32, |m, v| m.max(v.abs())) as f64;
             let e = (fd - g[k] as f64).abs() / scale.max(1e-6);
-            assert!(e < 5e-3, "{pname}[{k}]: autograd {} vs finite difference {fd} (relative to the tensor's largest gradient: {e})", g[k]);
+            assert!(
+                e < 5e-3,
+                "{pname}[{k}]: autograd {} vs finite difference {fd} (relative to the tensor's largest gradient: {e})",
+                g[k]
+            );
             worst = worst.max(e);
             checked += 1;
         }
@@ -195,7 +204,7 @@ fn gradients_match_finite_differences() {
 #[test]
 fn grpo_step_moves_logprobs_with_the_advantage() {
     use reasoner_train::config::LossType;
-    use reasoner_train::loss::{grpo_loss, GrpoObjective, PolicyTokens};
+    use reasoner_train::loss::{GrpoObjective, PolicyTokens, grpo_loss};
     let policy = Policy::from_checkpoint(&root().join("tests/fixtures/qwen2_f32")).unwrap();
     let (good, bad): (Vec<u32>, Vec<u32>) = ((0..12).map(|i| 10 + i).collect(), (0..12).map(|i| 200 + i).collect());
     let prompt = 4;
@@ -211,10 +220,28 @@ fn grpo_step_moves_logprobs_with_the_advantage() {
         let c = good.len() - prompt;
         let old: Vec<f32> = lp.to_vec1().unwrap();
         let parts = vec![
-            PolicyTokens { logp: lp.narrow(0, n - c, c).unwrap(), old_logp: &old[n - c..n], ref_logp: &[], advantage: 1.0 },
-            PolicyTokens { logp: lp.narrow(0, 2 * n - c, c).unwrap(), old_logp: &old[2 * n - c..], ref_logp: &[], advantage: -1.0 },
+            PolicyTokens {
+                logp: lp.narrow(0, n - c, c).unwrap(),
+                old_logp: &old[n - c..n],
+                ref_logp: &[],
+                advantage: 1.0,
+            },
+            PolicyTokens {
+                logp: lp.narrow(0, 2 * n - c, c).unwrap(),
+                old_logp: &old[2 * n - c..],
+                ref_logp: &[],
+                advantage: -1.0,
+            },
         ];
-        let obj = GrpoObjective { eps_low: 0.2, eps_high: 0.2, beta: 0.0, loss_type, batch_completions: 2, batch_tokens: 2 * c, max_completion_tokens: c };
+        let obj = GrpoObjective {
+            eps_low: 0.2,
+            eps_high: 0.2,
+            beta: 0.0,
+            loss_type,
+            batch_completions: 2,
+            batch_tokens: 2 * c,
+            max_completion_tokens: c,
+        };
         let terms = grpo_loss(&parts, &obj).unwrap();
         let mut g = Gradients::new(&policy);
         g.add(&policy, &terms.loss.backward().unwrap()).unwrap();
@@ -231,7 +258,7 @@ fn grpo_step_moves_logprobs_with_the_advantage() {
 /// batch to the same bound as one pass.
 #[test]
 fn sharded_gradients_match_pytorch() {
-    use reasoner_train::data_parallel::{sharded_backward, ShardLoss};
+    use reasoner_train::data_parallel::{ShardLoss, sharded_backward};
     let name = "qwen2_f32";
     let c = case(name);
     let policy = Policy::from_checkpoint(&root().join("tests/fixtures").join(name)).unwrap();
@@ -262,7 +289,10 @@ fn sharded_gradients_match_pytorch() {
         assert_eq!(parts.len(), threads.min(items.len()), "one shard per thread");
         let loss: f32 = parts.iter().map(|p| p.loss).sum();
         let torch_loss = c.json["losses"][0].as_f64().unwrap() as f32;
-        assert!((loss - torch_loss).abs() <= 1e-5 * torch_loss.abs(), "{threads} shards: loss {loss} vs torch {torch_loss}");
+        assert!(
+            (loss - torch_loss).abs() <= 1e-5 * torch_loss.abs(),
+            "{threads} shards: loss {loss} vs torch {torch_loss}"
+        );
         for (i, (pname, _)) in policy.params.iter().enumerate() {
             let e = max_rel(grads.grads[i].as_ref().unwrap(), &values(&golden[pname]));
             assert!(e <= 1e-5, "{threads} shards: {pname}: max relative gradient error {e}");

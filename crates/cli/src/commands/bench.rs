@@ -7,12 +7,12 @@ use super::roofline::BandwidthProbe;
 use crate::compute_args::ComputeArgs;
 use crate::human;
 use crate::model_arg;
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 use clap::Args;
+use reasoner_engine::SamplingParams;
 use reasoner_engine::sampler::argmax;
 use reasoner_engine::speculative::generate_speculative;
-use reasoner_engine::SamplingParams;
-use reasoner_model::{forward_chunked, LoadedModel, LogitsFor, SeqInput, SequenceCache, PREFILL_CHUNK};
+use reasoner_model::{LoadedModel, LogitsFor, PREFILL_CHUNK, SeqInput, SequenceCache, forward_chunked};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -116,7 +116,11 @@ fn measure(a: BenchArgs) -> Result<()> {
         let mut cache = m.new_cache();
         let t0 = Instant::now();
         // As `generate` and llama-bench (its default micro-batch) feed a prompt.
-        let logits = forward_chunked(m.model.as_ref(), &mut [SeqInput { tokens: &prompt, cache: Some(&mut cache) }], PREFILL_CHUNK)?;
+        let logits = forward_chunked(
+            m.model.as_ref(),
+            &mut [SeqInput { tokens: &prompt, cache: Some(&mut cache) }],
+            PREFILL_CHUNK,
+        )?;
         let prefill = a.prompt_tokens as f64 / t0.elapsed().as_secs_f64();
         let mut plain_tokens = vec![argmax(&logits[0].flatten_all()?.to_vec1::<f32>()?)];
         let t1 = Instant::now();
@@ -130,7 +134,9 @@ fn measure(a: BenchArgs) -> Result<()> {
             let (tokens, stats) = generate_speculative(&m, &prompt, &params, a.gen_tokens + 1, &[])?;
             if tokens != plain_tokens {
                 let at = tokens.iter().zip(&plain_tokens).position(|(x, y)| x != y).unwrap_or(tokens.len());
-                eprintln!("warning: speculative greedy output differs from plain decoding at token {at} (a near-tie in the logits?)");
+                eprintln!(
+                    "warning: speculative greedy output differs from plain decoding at token {at} (a near-tie in the logits?)"
+                );
             }
             best_spec = best_spec.max(stats.decode_tokens as f64 / stats.decode_secs);
             spec_acceptance = stats.acceptance_rate();
@@ -187,8 +193,16 @@ fn measure(a: BenchArgs) -> Result<()> {
         println!("weights         {}", human::bytes(m.weight_bytes));
         let rss = report["peak_rss_bytes"].as_u64().unwrap_or(0);
         let base = m.weight_bytes + kv_cache_bytes as u64;
-        println!("KV cache        {} allocated ({})", human::bytes(kv_cache_bytes as u64), report["kv_cache_dtype"].as_str().unwrap_or(""));
-        println!("peak RSS        {} ({:+.1}% over weights + KV cache)", human::bytes(rss), 100.0 * (rss as f64 / base.max(1) as f64 - 1.0));
+        println!(
+            "KV cache        {} allocated ({})",
+            human::bytes(kv_cache_bytes as u64),
+            report["kv_cache_dtype"].as_str().unwrap_or("")
+        );
+        println!(
+            "peak RSS        {} ({:+.1}% over weights + KV cache)",
+            human::bytes(rss),
+            100.0 * (rss as f64 / base.max(1) as f64 - 1.0)
+        );
         if let Some(bw) = report["read_bandwidth_bytes_s"].as_f64() {
             let range = &report["read_bandwidth_range_bytes_s"];
             println!(
@@ -202,7 +216,10 @@ fn measure(a: BenchArgs) -> Result<()> {
             );
         }
         if a.speculative {
-            println!("speculative     {best_spec:.1} tok/s, {spec_speedup:.2}x plain decode (MTP draft, {:.1}% accepted)", 100.0 * spec_acceptance);
+            println!(
+                "speculative     {best_spec:.1} tok/s, {spec_speedup:.2}x plain decode (MTP draft, {:.1}% accepted)",
+                100.0 * spec_acceptance
+            );
         }
     }
     Ok(())
@@ -252,9 +269,16 @@ impl RooflineRun {
 /// Each stretch is judged against the higher of the readings beside it.
 fn decode_beside_probe(m: &LoadedModel, prompt: &[u32], n: usize, probe: &BandwidthProbe) -> Result<RooflineRun> {
     let mut cache = m.new_cache();
-    let logits = forward_chunked(m.model.as_ref(), &mut [SeqInput { tokens: prompt, cache: Some(&mut cache) }], PREFILL_CHUNK)?;
+    let logits =
+        forward_chunked(m.model.as_ref(), &mut [SeqInput { tokens: prompt, cache: Some(&mut cache) }], PREFILL_CHUNK)?;
     let mut tokens = vec![argmax(&logits[0].flatten_all()?.to_vec1::<f32>()?)];
-    let mut run = RooflineRun { tokens: 0, decode_secs: 0.0, deliverable_bytes: 0.0, min_bandwidth: f64::MAX, max_bandwidth: 0.0 };
+    let mut run = RooflineRun {
+        tokens: 0,
+        decode_secs: 0.0,
+        deliverable_bytes: 0.0,
+        min_bandwidth: f64::MAX,
+        max_bandwidth: 0.0,
+    };
     let mut before = probe.read(2);
     while run.tokens < n {
         let stretch = ROOFLINE_STRETCH.min(n - run.tokens);

@@ -7,8 +7,8 @@ use crate::sampling_args::SamplingArgs;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::ProgressBar;
-use reasoner_tasks::{generate_named, GenOptions, PromptConfig, RewardConfig};
-use reasoner_train::distill::{distill, DistillOptions};
+use reasoner_tasks::{GenOptions, PromptConfig, RewardConfig, generate_named};
+use reasoner_train::distill::{DistillOptions, distill};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -73,7 +73,13 @@ fn distill_traces(a: DistillArgs) -> Result<()> {
     bar.finish_and_clear();
     let (mut kept, mut sampled) = (0, 0);
     for (task, s) in &stats {
-        println!("{task:<10} sampled {:>5}  correct {:>5} ({:>5.1}%)  kept {:>5}", s.sampled, s.accepted, 100.0 * s.accepted as f64 / s.sampled.max(1) as f64, s.kept);
+        println!(
+            "{task:<10} sampled {:>5}  correct {:>5} ({:>5.1}%)  kept {:>5}",
+            s.sampled,
+            s.accepted,
+            100.0 * s.accepted as f64 / s.sampled.max(1) as f64,
+            s.kept
+        );
         kept += s.kept;
         sampled += s.sampled;
     }

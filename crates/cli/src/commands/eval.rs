@@ -16,9 +16,9 @@ use reasoner_engine::{Engine, GenerationRequest};
 use reasoner_model::LoadedModel;
 use reasoner_model::chat_template::ChatMessage;
 use reasoner_tasks::{
-    DatasetError, GenOptions, LoadOptions, Problem, PromptConfig, SampledResponse, build_prompt,
-    evaluate_all, format_summary_table, generate_named, load_jsonl, plot_accuracy, summarize,
-    summarize_groups, with_prompt_think, write_jsonl,
+    DatasetError, GenOptions, LoadOptions, Problem, PromptConfig, SampledResponse, build_prompt, evaluate_all,
+    format_summary_table, generate_named, load_jsonl, plot_accuracy, summarize, summarize_groups, with_prompt_think,
+    write_jsonl,
 };
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -30,12 +30,7 @@ pub struct EvalArgs {
     #[command(flatten)]
     pub kv_cache: model_arg::KvCacheArg,
     /// A generated task: add, sub, mul, linear, countdown or mixed.
-    #[arg(
-        long,
-        required_unless_present = "data",
-        conflicts_with = "data",
-        requires = "n"
-    )]
+    #[arg(long, required_unless_present = "data", conflicts_with = "data", requires = "n")]
     pub task: Option<String>,
     /// Problems to evaluate: with --task, N per difficulty level; with --data, the first N items.
     #[arg(long)]
@@ -125,15 +120,10 @@ fn evaluate(a: EvalArgs) -> Result<()> {
     let m = model_arg::open_with_cache(&a.model, a.kv_cache)?;
     let params = a.sampling.resolve(&m.generation)?;
     if m.chat_template.is_none() {
-        eprintln!(
-            "note: {} has no chat template; prompts are fed as plain text",
-            m.path.display()
-        );
+        eprintln!("note: {} has no chat template; prompts are fed as plain text", m.path.display());
     }
-    let prompts: Vec<EncodedPrompt> = problems
-        .iter()
-        .map(|p| encode_prompt(&m, &build_prompt(p, &prompt_cfg)))
-        .collect::<Result<_>>()?;
+    let prompts: Vec<EncodedPrompt> =
+        problems.iter().map(|p| encode_prompt(&m, &build_prompt(p, &prompt_cfg))).collect::<Result<_>>()?;
 
     // Item-major order: item i's K samples sit next to each other (same prompt, seeds base + k).
     // Each prompt's replies stop at the context window (reason `length`, counted as truncated).
@@ -156,10 +146,7 @@ fn evaluate(a: EvalArgs) -> Result<()> {
     }
 
     let engine = Engine::new(&m);
-    let tok = m
-        .tokenizer
-        .as_ref()
-        .with_context(|| format!("{}: no tokenizer.json", m.path.display()))?;
+    let tok = m.tokenizer.as_ref().with_context(|| format!("{}: no tokenizer.json", m.path.display()))?;
     let bar = progress_bar(requests.len() as u64);
     let started = Instant::now();
     let (mut gen_tokens, mut truncated) = (0usize, 0usize);
@@ -188,14 +175,9 @@ fn evaluate(a: EvalArgs) -> Result<()> {
     }
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
-    let tokens_per_sec = if secs > 0.0 {
-        gen_tokens as f64 / secs
-    } else {
-        0.0
-    };
+    let tokens_per_sec = if secs > 0.0 { gen_tokens as f64 / secs } else { 0.0 };
 
-    let grouped: Vec<Vec<SampledResponse>> =
-        responses.chunks(a.samples).map(<[_]>::to_vec).collect();
+    let grouped: Vec<Vec<SampledResponse>> = responses.chunks(a.samples).map(<[_]>::to_vec).collect();
     let items = evaluate_all(&problems, &grouped);
     let overall = summarize(&label, &items);
     let groups = summarize_groups(&items);
@@ -206,19 +188,10 @@ fn evaluate(a: EvalArgs) -> Result<()> {
         write_jsonl(out, &items).map_err(|e| anyhow::anyhow!("--out: {e}"))?;
         eprintln!("wrote {} ({} items)", out.display(), items.len());
     }
-    if let Some(plot) = a
-        .plot
-        .clone()
-        .or_else(|| a.out.as_deref().map(default_plot_path))
-    {
-        let model_name = m.path.file_name().map_or_else(
-            || m.path.display().to_string(),
-            |n| n.to_string_lossy().into(),
-        );
-        let title = format!(
-            "{label}: pass@1 by task and difficulty ({model_name}, K={})",
-            a.samples
-        );
+    if let Some(plot) = a.plot.clone().or_else(|| a.out.as_deref().map(default_plot_path)) {
+        let model_name =
+            m.path.file_name().map_or_else(|| m.path.display().to_string(), |n| n.to_string_lossy().into());
+        let title = format!("{label}: pass@1 by task and difficulty ({model_name}, K={})", a.samples);
         create_parent(&plot, "--plot")?;
         plot_accuracy(&groups, &plot, &title).map_err(|e| anyhow::anyhow!("--plot: {e}"))?;
         eprintln!("wrote {}", plot.display());
@@ -252,13 +225,8 @@ fn load_problems(a: &EvalArgs) -> Result<(Vec<Problem>, String)> {
         let seed = a.problem_seed.or(a.sampling.seed).unwrap_or(0);
         let mut problems = Vec::with_capacity(n * levels.len());
         for &difficulty in &levels {
-            let opts = GenOptions {
-                seed,
-                difficulty,
-                ..GenOptions::default()
-            };
-            let mut set =
-                generate_named(task, n, &opts).with_context(|| format!("--task {task}"))?;
+            let opts = GenOptions { seed, difficulty, ..GenOptions::default() };
+            let mut set = generate_named(task, n, &opts).with_context(|| format!("--task {task}"))?;
             if levels.len() > 1 {
                 // Generator ids name task, seed and index; keep them unique across levels.
                 for p in &mut set {
@@ -269,34 +237,17 @@ fn load_problems(a: &EvalArgs) -> Result<(Vec<Problem>, String)> {
         }
         return Ok((problems, task.trim().to_ascii_lowercase()));
     }
-    let Some(path) = &a.data else {
-        bail!("give --task NAME --n N or --data FILE.jsonl")
-    };
-    let loaded = load_jsonl(
-        path,
-        &LoadOptions {
-            skip_bad: a.skip_bad,
-        },
-    )
-    .map_err(|e| {
-        let hint = matches!(e, DatasetError::BadLine { .. })
-            .then_some(" (pass --skip-bad to skip malformed lines)");
+    let Some(path) = &a.data else { bail!("give --task NAME --n N or --data FILE.jsonl") };
+    let loaded = load_jsonl(path, &LoadOptions { skip_bad: a.skip_bad }).map_err(|e| {
+        let hint = matches!(e, DatasetError::BadLine { .. }).then_some(" (pass --skip-bad to skip malformed lines)");
         anyhow::anyhow!("--data: {e}{}", hint.unwrap_or_default())
     })?;
     const SHOWN: usize = 20;
     for bad in loaded.bad_lines.iter().take(SHOWN) {
-        eprintln!(
-            "warning: {}:{}: {} (skipped)",
-            path.display(),
-            bad.line,
-            bad.message
-        );
+        eprintln!("warning: {}:{}: {} (skipped)", path.display(), bad.line, bad.message);
     }
     if loaded.skipped > SHOWN {
-        eprintln!(
-            "warning: … and {} more malformed lines skipped",
-            loaded.skipped - SHOWN
-        );
+        eprintln!("warning: … and {} more malformed lines skipped", loaded.skipped - SHOWN);
     }
     let mut problems = loaded.problems;
     // A row of ours without `task` is still ours: countdown when it carries numbers and a
@@ -315,8 +266,7 @@ fn load_problems(a: &EvalArgs) -> Result<(Vec<Problem>, String)> {
     let label = if problems.iter().all(|p| p.task_name() == first) {
         first
     } else {
-        path.file_stem()
-            .map_or_else(|| "data".to_string(), |s| s.to_string_lossy().into_owned())
+        path.file_stem().map_or_else(|| "data".to_string(), |s| s.to_string_lossy().into_owned())
     };
     Ok((problems, label))
 }
@@ -325,11 +275,7 @@ fn load_problems(a: &EvalArgs) -> Result<(Vec<Problem>, String)> {
 fn parse_levels(text: &str) -> Result<Vec<u8>> {
     let mut levels: Vec<u8> = Vec::new();
     for part in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let level = |s: &str| {
-            s.trim()
-                .parse::<u8>()
-                .with_context(|| format!("'{s}' is not a level (1 to 5)"))
-        };
+        let level = |s: &str| s.trim().parse::<u8>().with_context(|| format!("'{s}' is not a level (1 to 5)"));
         let range = match part.split_once('-') {
             Some((lo, hi)) => level(lo)?..=level(hi)?,
             None => level(part)?..=level(part)?,
@@ -352,31 +298,18 @@ fn parse_levels(text: &str) -> Result<Vec<u8>> {
 /// The problem as a user message in the model's chat template (plain text when it has none).
 fn encode_prompt(m: &LoadedModel, user: &str) -> Result<EncodedPrompt> {
     if m.chat_template.is_none() {
-        let tok = m
-            .tokenizer
-            .as_ref()
-            .with_context(|| format!("{}: no tokenizer.json", m.path.display()))?;
-        return Ok(EncodedPrompt {
-            ids: tok.encode(user, true)?,
-            think_open: false,
-        });
+        let tok = m.tokenizer.as_ref().with_context(|| format!("{}: no tokenizer.json", m.path.display()))?;
+        return Ok(EncodedPrompt { ids: tok.encode(user, true)?, think_open: false });
     }
     let p = chat_prompt(m, &[ChatMessage::new("user", user)], &Default::default())?;
-    Ok(EncodedPrompt {
-        ids: p.ids,
-        think_open: p.think_open,
-    })
+    Ok(EncodedPrompt { ids: p.ids, think_open: p.think_open })
 }
 
 /// The text graded and saved: every generated token decoded (exactly what the model wrote; the
 /// reasoning parser's split drops whitespace around the tags), with the `<think>` its template
 /// opened put back in front, so an answer inside unfinished thinking never counts.
 fn response_text(decoded: String, think_open: bool) -> String {
-    if think_open {
-        with_prompt_think(&decoded)
-    } else {
-        decoded
-    }
+    if think_open { with_prompt_think(&decoded) } else { decoded }
 }
 
 /// `results.jsonl` → `results.png` (`x.png` → `x.png.png`, never the results file itself).
@@ -392,16 +325,12 @@ fn default_plot_path(out: &Path) -> PathBuf {
 }
 
 fn rate(tokens: usize, started: Instant) -> String {
-    format!(
-        "{tokens} tokens, {:.1} tok/s",
-        tokens as f64 / started.elapsed().as_secs_f64().max(1e-9)
-    )
+    format!("{tokens} tokens, {:.1} tok/s", tokens as f64 / started.elapsed().as_secs_f64().max(1e-9))
 }
 
 fn create_parent(path: &Path, flag: &str) -> Result<()> {
     match path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        Some(dir) => std::fs::create_dir_all(dir)
-            .with_context(|| format!("{flag}: cannot create {}", dir.display())),
+        Some(dir) => std::fs::create_dir_all(dir).with_context(|| format!("{flag}: cannot create {}", dir.display())),
         None => Ok(()),
     }
 }
@@ -409,9 +338,9 @@ fn create_parent(path: &Path, flag: &str) -> Result<()> {
 fn progress_bar(total: u64) -> ProgressBar {
     // indicatif draws on stderr only when it is a terminal.
     let bar = ProgressBar::new(total);
-    if let Ok(style) = ProgressStyle::with_template(
-        "eval {bar:30} {pos}/{len} samples [{elapsed_precise} < {eta_precise}] {msg}",
-    ) {
+    if let Ok(style) =
+        ProgressStyle::with_template("eval {bar:30} {pos}/{len} samples [{elapsed_precise} < {eta_precise}] {msg}")
+    {
         bar.set_style(style);
     }
     bar
@@ -432,33 +361,18 @@ mod tests {
 
     #[test]
     fn plot_goes_next_to_results() {
-        assert_eq!(
-            default_plot_path(Path::new("runs/r.jsonl")),
-            PathBuf::from("runs/r.png")
-        );
+        assert_eq!(default_plot_path(Path::new("runs/r.jsonl")), PathBuf::from("runs/r.png"));
         assert_eq!(default_plot_path(Path::new("r")), PathBuf::from("r.png"));
-        assert_eq!(
-            default_plot_path(Path::new("r.png")),
-            PathBuf::from("r.png.png")
-        );
+        assert_eq!(default_plot_path(Path::new("r.png")), PathBuf::from("r.png.png"));
     }
 
     #[test]
     fn answers_inside_opened_thinking_do_not_count() {
         let text = response_text("so \\boxed{4}".into(), true);
         assert_eq!(text, "<think>so \\boxed{4}");
-        assert_eq!(
-            reasoner_tasks::grade_text("4", &text, None)
-                .unwrap()
-                .extracted,
-            None
-        );
+        assert_eq!(reasoner_tasks::grade_text("4", &text, None).unwrap().extracted, None);
         let text = response_text("so 4</think>\\boxed{4}".into(), true);
-        assert!(
-            reasoner_tasks::grade_text("4", &text, None)
-                .unwrap()
-                .correct
-        );
+        assert!(reasoner_tasks::grade_text("4", &text, None).unwrap().correct);
         assert_eq!(response_text("\\boxed{4}".into(), false), "\\boxed{4}");
     }
 }

@@ -2,11 +2,11 @@
 //! is a user message in the model's chat template; with --raw it is fed as plain text. Text mode
 //! ends with a line on stderr saying how many tokens, how fast and why the reply stopped.
 
-use super::transcript::{finish_words, print_dim, stats_line, Transcript};
+use super::transcript::{Transcript, finish_words, print_dim, stats_line};
 use crate::compute_args::ComputeArgs;
 use crate::decode_args::DecodeArgs;
 use crate::model_arg;
-use crate::sampling_args::{describe, fit_context, SamplingArgs};
+use crate::sampling_args::{SamplingArgs, describe, fit_context};
 use anyhow::{Context, Result};
 use clap::Args;
 use reasoner_engine::prompt::{chat_prompt, ends_inside_think};

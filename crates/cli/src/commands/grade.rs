@@ -30,11 +30,7 @@ pub struct GradeArgs {
 pub fn run(a: GradeArgs) -> Result<()> {
     // Any failure here is exit status 2: 1 means "graded, and wrong".
     let correct = grade(&a).map_err(|e| Exit { code: 2, message: Some(format!("{e:#}")) })?;
-    if correct {
-        Ok(())
-    } else {
-        Err(Exit { code: 1, message: None }.into())
-    }
+    if correct { Ok(()) } else { Err(Exit { code: 1, message: None }.into()) }
 }
 
 fn grade(a: &GradeArgs) -> Result<bool> {

@@ -5,7 +5,7 @@
 use crate::commands::tokenize::token_texts;
 use crate::compute_args::ComputeArgs;
 use crate::model_arg;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use std::path::PathBuf;
 

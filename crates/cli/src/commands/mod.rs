@@ -2,8 +2,8 @@
 
 pub mod bench;
 pub mod chat;
-pub mod distill;
 pub mod completions;
+pub mod distill;
 pub mod eval;
 pub mod generate;
 pub mod grade;
@@ -13,7 +13,7 @@ pub mod pull;
 pub mod quantize;
 pub mod recipe;
 pub mod roofline;
-pub mod train;
 pub mod serve;
 pub mod tokenize;
+pub mod train;
 pub mod transcript;

@@ -5,7 +5,7 @@
 
 use crate::hf_cache;
 use crate::human;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
@@ -51,7 +51,8 @@ pub fn run(a: PullArgs) -> Result<()> {
         .unwrap_or_else(|| "https://huggingface.co".into());
     let endpoint = endpoint.trim_end_matches('/');
     let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty());
-    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_connect(Some(std::time::Duration::from_secs(30))).build().into();
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().timeout_connect(Some(std::time::Duration::from_secs(30))).build().into();
     let get = |url: &str| {
         let mut r = agent.get(url);
         if let Some(t) = &token {
@@ -66,7 +67,11 @@ pub fn run(a: PullArgs) -> Result<()> {
         .and_then(|mut r| r.body_mut().read_to_string())
         .with_context(|| format!("asking {api} for the file list of {} at {}", a.repo, a.revision))
         .and_then(|text| serde_json::from_str(&text).with_context(|| format!("{api}: the answer is not JSON")))?;
-    let commit = info["sha"].as_str().filter(|s| !s.is_empty()).with_context(|| format!("{api}: no `sha` in the answer"))?.to_string();
+    let commit = info["sha"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .with_context(|| format!("{api}: no `sha` in the answer"))?
+        .to_string();
     let files = remote_files(&info, &a.include).with_context(|| format!("{api}: the file list"))?;
     if files.is_empty() {
         bail!("{} at {}: no file matches --include {}", a.repo, a.revision, a.include.join(" "));
@@ -78,7 +83,14 @@ pub fn run(a: PullArgs) -> Result<()> {
     let snapshot = repo_dir.join("snapshots").join(&commit);
     std::fs::create_dir_all(&blobs).with_context(|| format!("creating {}", blobs.display()))?;
     let total: u64 = files.iter().map(|f| f.size).sum();
-    eprintln!("pulling {} at {} ({} files, {}) into {}", a.repo, &commit[..commit.len().min(12)], files.len(), human::bytes(total), repo_dir.display());
+    eprintln!(
+        "pulling {} at {} ({} files, {}) into {}",
+        a.repo,
+        &commit[..commit.len().min(12)],
+        files.len(),
+        human::bytes(total),
+        repo_dir.display()
+    );
     let bar = ProgressBar::new(total);
     if let Ok(style) = ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}") {
         bar.set_style(style);
@@ -88,13 +100,18 @@ pub fn run(a: PullArgs) -> Result<()> {
         let blob = blobs.join(&f.blob);
         if !(blob.is_file() && std::fs::metadata(&blob).is_ok_and(|m| m.len() == f.size)) {
             let url = format!("{endpoint}/{}/resolve/{commit}/{}", a.repo, f.name);
-            download(&|range| {
-                let mut r = get(&url);
-                if let Some(from) = range {
-                    r = r.header("Range", &format!("bytes={from}-"));
-                }
-                r.call().with_context(|| format!("GET {url}"))
-            }, f, &blob, &bar)?;
+            download(
+                &|range| {
+                    let mut r = get(&url);
+                    if let Some(from) = range {
+                        r = r.header("Range", &format!("bytes={from}-"));
+                    }
+                    r.call().with_context(|| format!("GET {url}"))
+                },
+                f,
+                &blob,
+                &bar,
+            )?;
         } else {
             bar.inc(f.size);
         }
@@ -132,7 +149,9 @@ fn remote_files(info: &Value, include: &[String]) -> Result<Vec<RemoteFile>> {
         } else {
             (s["blobId"].as_str(), s["size"].as_u64())
         };
-        let blob = blob.filter(|b| b.len() >= 40 && b.bytes().all(|c| c.is_ascii_hexdigit())).with_context(|| format!("{name}: no blob hash (blobId / lfs.sha256)"))?;
+        let blob = blob
+            .filter(|b| b.len() >= 40 && b.bytes().all(|c| c.is_ascii_hexdigit()))
+            .with_context(|| format!("{name}: no blob hash (blobId / lfs.sha256)"))?;
         let size = size.with_context(|| format!("{name}: no size"))?;
         files.push(RemoteFile { name: name.to_string(), size, blob: blob.to_ascii_lowercase(), lfs });
     }
@@ -186,7 +205,12 @@ fn download(
             let resp = fetch((have > 0).then_some(have))?;
             // 206 continues the partial file; a 200 to a range request sends it all again.
             let append = have > 0 && resp.status().as_u16() == 206;
-            let mut out = std::fs::OpenOptions::new().create(true).append(append).write(true).truncate(!append).open(&partial)
+            let mut out = std::fs::OpenOptions::new()
+                .create(true)
+                .append(append)
+                .write(true)
+                .truncate(!append)
+                .open(&partial)
                 .with_context(|| format!("opening {}", partial.display()))?;
             if !append && have > 0 {
                 bar.set_position(bar.position().saturating_sub(have));

@@ -5,12 +5,12 @@
 use crate::compute_args::ThreadsArg;
 use crate::human;
 use crate::model_arg;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use reasoner_model::formats::gguf::GgufFile;
+use reasoner_model::formats::quantize::{KeepRule, QuantizeOptions, parse_target, quantize_model};
 use reasoner_model::quant::GgmlType;
-use reasoner_model::formats::quantize::{parse_target, quantize_model, KeepRule, QuantizeOptions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -59,7 +59,10 @@ fn convert(a: QuantizeArgs) -> Result<()> {
         bail!("--out {}: the folder {} does not exist", a.out.display(), dir.display());
     }
     let bar = ProgressBar::new(0);
-    bar.set_style(ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     let opts = QuantizeOptions { to: a.to, keep: a.keep.clone() };
     // The model crate's errors already name the file at fault: say only what was being done.
     let report = quantize_model(&input, &a.out, &opts, &mut |done, total, name| {

@@ -1,6 +1,6 @@
 //! `reasoner recipe tiny-r1 [--out DIR]`: the whole tiny-r1 recipe, resumable stage by stage.
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 use clap::Args;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -33,7 +33,12 @@ fn recipe(a: RecipeArgs) -> Result<()> {
         bail!("unknown recipe `{}` (known: tiny-r1)", a.name);
     }
     let t = std::time::Instant::now();
-    let report = reasoner_train::recipe::run_recipe(&a.recipe_dir, &a.out, std::io::stderr().is_terminal(), a.stop_after.as_deref())?;
+    let report = reasoner_train::recipe::run_recipe(
+        &a.recipe_dir,
+        &a.out,
+        std::io::stderr().is_terminal(),
+        a.stop_after.as_deref(),
+    )?;
     eprintln!("recipe ran for {:.0} s", t.elapsed().as_secs_f64());
     if let Some(report) = report {
         print!("{}", std::fs::read_to_string(&report)?);

@@ -5,7 +5,7 @@
 use crate::model_arg;
 use anyhow::{Context, Result};
 use clap::Args;
-use reasoner_server::{serve, ServerConfig};
+use reasoner_server::{ServerConfig, serve};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -3,10 +3,10 @@
 
 use crate::commands::logprobs::parse_ids;
 use crate::model_arg;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
-use reasoner_model::tokenizer::TextTokenizer;
 use reasoner_model::LoadedModel;
+use reasoner_model::tokenizer::TextTokenizer;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -52,7 +52,9 @@ pub fn token_texts(tok: &TextTokenizer, ids: &[u32]) -> Result<Vec<String>> {
 pub fn run_tokenize(a: TokenizeArgs) -> Result<()> {
     let text = match (&a.text, &a.file) {
         (Some(t), _) => t.clone(),
-        (None, Some(f)) if f.as_os_str() == "-" => std::io::read_to_string(std::io::stdin()).context("--file -: reading stdin")?,
+        (None, Some(f)) if f.as_os_str() == "-" => {
+            std::io::read_to_string(std::io::stdin()).context("--file -: reading stdin")?
+        }
         (None, Some(f)) => std::fs::read_to_string(f).with_context(|| format!("--file {}", f.display()))?,
         (None, None) => bail!("give --text TEXT or --file FILE"),
     };

@@ -53,7 +53,8 @@ fn train(a: TrainArgs) -> Result<()> {
     let dir = a.out.clone().unwrap_or_else(|| cfg.out.clone());
     let progress = !a.quiet && std::io::stderr().is_terminal();
     let t = std::time::Instant::now();
-    let summary = reasoner_train::train(cfg, &dir, a.resume, progress).with_context(|| format!("training run {}", dir.display()))?;
+    let summary = reasoner_train::train(cfg, &dir, a.resume, progress)
+        .with_context(|| format!("training run {}", dir.display()))?;
     if let Some(s) = summary.resumed_from {
         eprintln!("resumed from step {s}");
     }

@@ -38,34 +38,21 @@ fn simplify(n: Node, top: bool) -> Node {
                 return simplify(Node::Rel(rest, rest_rels), top);
             }
             if parts.len() == 2 && rels[0] == Rel::Approx {
-                let keep = if is_simple_lhs(&parts[0]) {
-                    &parts[1]
-                } else {
-                    &parts[0]
-                };
+                let keep = if is_simple_lhs(&parts[0]) { &parts[1] } else { &parts[0] };
                 return simplify(keep.clone(), top);
             }
-            Node::Rel(
-                parts.into_iter().map(|p| simplify(p, false)).collect(),
-                rels,
-            )
+            Node::Rel(parts.into_iter().map(|p| simplify(p, false)).collect(), rels)
         }
-        Node::Expr(e) if contains_pm(&e) => {
-            Node::Set(expand_pm(&e).into_iter().map(Node::Expr).collect())
-        }
+        Node::Expr(e) if contains_pm(&e) => Node::Set(expand_pm(&e).into_iter().map(Node::Expr).collect()),
         Node::List(items) => Node::List(flatten(items)),
         Node::Set(items) => Node::Set(flatten(items)),
         Node::Union(items) => Node::Union(items.into_iter().map(|i| simplify(i, false)).collect()),
-        Node::Tuple { open, close, items } => Node::Tuple {
-            open,
-            close,
-            items: items.into_iter().map(|i| simplify(i, false)).collect(),
-        },
-        Node::Matrix(rows) => Node::Matrix(
-            rows.into_iter()
-                .map(|r| r.into_iter().map(|i| simplify(i, false)).collect())
-                .collect(),
-        ),
+        Node::Tuple { open, close, items } => {
+            Node::Tuple { open, close, items: items.into_iter().map(|i| simplify(i, false)).collect() }
+        }
+        Node::Matrix(rows) => {
+            Node::Matrix(rows.into_iter().map(|r| r.into_iter().map(|i| simplify(i, false)).collect()).collect())
+        }
         other => other,
     }
 }
@@ -75,9 +62,7 @@ fn flatten(items: Vec<Node>) -> Vec<Node> {
     let mut out = Vec::new();
     for item in items {
         match simplify(item, true) {
-            Node::Set(values)
-                if values.iter().all(|v| matches!(v, Node::Expr(_))) && values.len() > 1 =>
-            {
+            Node::Set(values) if values.iter().all(|v| matches!(v, Node::Expr(_))) && values.len() > 1 => {
                 out.extend(values)
             }
             other => out.push(other),
@@ -110,40 +95,23 @@ fn equal(g: &Node, p: &Node) -> bool {
     }
     match (g, p) {
         (Node::Rel(gp, gr), Node::Rel(pp, pr)) => relations_equal(gp, gr, pp, pr),
-        (Node::Rel(parts, rels), other)
-            if rels.len() == 1 && rels[0] == Rel::Eq && is_simple_lhs(&parts[0]) =>
-        {
+        (Node::Rel(parts, rels), other) if rels.len() == 1 && rels[0] == Rel::Eq && is_simple_lhs(&parts[0]) => {
             equal(&parts[1], other)
         }
         // A predicted equation against a plain gold value: its right side is the answer.
-        (other, Node::Rel(parts, rels)) if rels.len() == 1 && rels[0] == Rel::Eq => {
-            equal(other, &parts[1])
-        }
-        (Node::Rel(parts, rels), Node::Tuple { .. } | Node::Union(_)) => {
-            match chain_interval(parts, rels) {
-                Some(interval) => equal(&interval, p),
-                None => false,
-            }
-        }
+        (other, Node::Rel(parts, rels)) if rels.len() == 1 && rels[0] == Rel::Eq => equal(other, &parts[1]),
+        (Node::Rel(parts, rels), Node::Tuple { .. } | Node::Union(_)) => match chain_interval(parts, rels) {
+            Some(interval) => equal(&interval, p),
+            None => false,
+        },
         (Node::List(a) | Node::Set(a), Node::List(b) | Node::Set(b)) => sets_equal(a, b),
         (Node::Union(a), Node::Union(b)) => sets_equal(a, b),
-        (
-            Node::Tuple {
-                open: o1,
-                close: c1,
-                items: a,
-            },
-            Node::Tuple {
-                open: o2,
-                close: c2,
-                items: b,
-            },
-        ) => o1 == o2 && c1 == c2 && sequences_equal(a, b),
+        (Node::Tuple { open: o1, close: c1, items: a }, Node::Tuple { open: o2, close: c2, items: b }) => {
+            o1 == o2 && c1 == c2 && sequences_equal(a, b)
+        }
         (Node::Tuple { items: a, .. }, Node::List(b) | Node::Set(b))
         | (Node::List(a) | Node::Set(a), Node::Tuple { items: b, .. }) => sequences_equal(a, b),
-        (Node::Matrix(a), Node::Matrix(b)) => {
-            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| sequences_equal(x, y))
-        }
+        (Node::Matrix(a), Node::Matrix(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| sequences_equal(x, y)),
         (Node::List(a) | Node::Set(a), one) if a.len() == 1 => equal(&a[0], one),
         (one, Node::List(b) | Node::Set(b)) if b.len() == 1 => equal(one, &b[0]),
         (Node::Text(a), Node::Text(b)) => words(a) == words(b),
@@ -156,10 +124,7 @@ fn equal(g: &Node, p: &Node) -> bool {
 }
 
 fn words(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_alphanumeric())
-        .collect::<String>()
-        .to_lowercase()
+    s.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase()
 }
 
 /// A percentage is a fraction (25% ≡ 1/4); a whole-number one may also stand for the number
@@ -169,9 +134,7 @@ fn values_equal(g: &Expr, p: &Expr) -> bool {
         return true;
     }
     let whole_percent = |e: &Expr| match e {
-        Expr::Percent(inner) if matches!(**inner, Expr::Num(ref n) if n.is_integer()) => {
-            Some((**inner).clone())
-        }
+        Expr::Percent(inner) if matches!(**inner, Expr::Num(ref n) if n.is_integer()) => Some((**inner).clone()),
         _ => None,
     };
     whole_percent(g).is_some_and(|x| expressions_equal(&x, p))
@@ -187,8 +150,7 @@ fn sets_equal(a: &[Node], b: &[Node]) -> bool {
     if a.len() * b.len() > MAX_PAIRS {
         return false;
     }
-    a.iter().all(|x| b.iter().any(|y| equal(x, y)))
-        && b.iter().all(|y| a.iter().any(|x| equal(x, y)))
+    a.iter().all(|x| b.iter().any(|y| equal(x, y))) && b.iter().all(|y| a.iter().any(|x| equal(x, y)))
 }
 
 /// `a < x ≤ b` (or written downwards) as the interval `(a, b]`.
@@ -262,33 +224,18 @@ fn chain_interval(parts: &[Node], rels: &[Rel]) -> Option<Node> {
             }
         };
         return Some(Node::Union(vec![
-            Node::Tuple {
-                open: mirror(close),
-                close: mirror(open),
-                items: vec![neg(h), neg(l)],
-            },
-            Node::Tuple {
-                open,
-                close,
-                items: vec![lo.clone(), hi.clone()],
-            },
+            Node::Tuple { open: mirror(close), close: mirror(open), items: vec![neg(h), neg(l)] },
+            Node::Tuple { open, close, items: vec![lo.clone(), hi.clone()] },
         ]));
     }
-    Some(Node::Tuple {
-        open,
-        close,
-        items: vec![lo.clone(), hi.clone()],
-    })
+    Some(Node::Tuple { open, close, items: vec![lo.clone(), hi.clone()] })
 }
 
 fn relations_equal(gp: &[Node], gr: &[Rel], pp: &[Node], pr: &[Rel]) -> bool {
     if gp.len() != 2 || pp.len() != 2 {
         return gp.len() == pp.len() && gr == pr && sequences_equal(gp, pp);
     }
-    let (Some(g), Some(p)) = (
-        one_sided(&gp[0], gr[0], &gp[1]),
-        one_sided(&pp[0], pr[0], &pp[1]),
-    ) else {
+    let (Some(g), Some(p)) = (one_sided(&gp[0], gr[0], &gp[1]), one_sided(&pp[0], pr[0], &pp[1])) else {
         return gr == pr && sequences_equal(gp, pp);
     };
     if g.1 == p.1 {
@@ -332,10 +279,7 @@ fn proportional(a: &Expr, b: &Expr, any_sign: bool) -> bool {
     let mut ratio: Option<f64> = None;
     let mut compared = 0;
     for _ in 0..10 {
-        let point: BTreeMap<String, f64> = vars
-            .iter()
-            .map(|v| (v.clone(), 0.5 + 2.0 * rng.unit_f64()))
-            .collect();
+        let point: BTreeMap<String, f64> = vars.iter().map(|v| (v.clone(), 0.5 + 2.0 * rng.unit_f64())).collect();
         let (x, y) = (a.eval(&point), b.eval(&point));
         if !x.is_finite() || !y.is_finite() {
             continue;
@@ -396,17 +340,8 @@ mod tests {
         assert!(eq("\\text{odd}", "odd"));
         assert!(eq("25\\%", "\\frac14") && !eq("\\frac12", "0.5\\%"));
         let m = |s: &str| format!("\\begin{{pmatrix}}{s}\\end{{pmatrix}}");
-        assert!(eq(
-            &m("6 & 8 \\\\ 10 & 12"),
-            &format!("{} + {}", m("1 & 2 \\\\ 3 & 4"), m("5 & 6 \\\\ 7 & 8"))
-        ));
-        assert!(eq(
-            &m("19 & 22 \\\\ 43 & 50"),
-            &format!("{} {}", m("1 & 2 \\\\ 3 & 4"), m("5 & 6 \\\\ 7 & 8"))
-        ));
-        assert!(!eq(
-            &m("5 & 12 \\\\ 21 & 32"),
-            &format!("{} {}", m("1 & 2 \\\\ 3 & 4"), m("5 & 6 \\\\ 7 & 8"))
-        ));
+        assert!(eq(&m("6 & 8 \\\\ 10 & 12"), &format!("{} + {}", m("1 & 2 \\\\ 3 & 4"), m("5 & 6 \\\\ 7 & 8"))));
+        assert!(eq(&m("19 & 22 \\\\ 43 & 50"), &format!("{} {}", m("1 & 2 \\\\ 3 & 4"), m("5 & 6 \\\\ 7 & 8"))));
+        assert!(!eq(&m("5 & 12 \\\\ 21 & 32"), &format!("{} {}", m("1 & 2 \\\\ 3 & 4"), m("5 & 6 \\\\ 7 & 8"))));
     }
 }

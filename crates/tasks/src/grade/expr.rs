@@ -118,11 +118,7 @@ fn exact_pow(base: &BigRational, exponent: &BigRational) -> Option<BigRational> 
     if u64::from(p.unsigned_abs()) * bits.max(1) > 200_000 {
         return None;
     }
-    let rooted = if q == 1 {
-        base.clone()
-    } else {
-        exact_root(base, q)?
-    };
+    let rooted = if q == 1 { base.clone() } else { exact_root(base, q)? };
     if p < 0 && rooted.is_zero() {
         return None;
     }
@@ -159,9 +155,7 @@ impl Expr {
             }
             Expr::Func(Func::Abs, a) => a.exact()?.abs(),
             Expr::Func(..) => return None,
-            Expr::Factorial(a) => {
-                BigRational::from_integer(factorial(small_natural(&a.exact()?)?)?)
-            }
+            Expr::Factorial(a) => BigRational::from_integer(factorial(small_natural(&a.exact()?)?)?),
             Expr::Binom(n, k) => {
                 let (n, k) = (small_natural(&n.exact()?)?, small_natural(&k.exact()?)?);
                 if k > n {
@@ -177,9 +171,7 @@ impl Expr {
         match self {
             Expr::Float(_) => true,
             Expr::Num(_) | Expr::Var(_) | Expr::Pi | Expr::E | Expr::Infinity => false,
-            Expr::Neg(a) | Expr::Func(_, a) | Expr::Factorial(a) | Expr::Percent(a) => {
-                a.has_float()
-            }
+            Expr::Neg(a) | Expr::Func(_, a) | Expr::Factorial(a) | Expr::Percent(a) => a.has_float(),
             Expr::Add(a, b)
             | Expr::Sub(a, b)
             | Expr::Mul(a, b)
@@ -208,11 +200,7 @@ impl Expr {
             Expr::Pow(a, b) => a.eval(vars).powf(b.eval(vars)),
             Expr::Root(n, x) => {
                 let (n, x) = (n.eval(vars), x.eval(vars));
-                if x < 0.0 && n.fract() == 0.0 && (n as i64) % 2 == 1 {
-                    -(-x).powf(1.0 / n)
-                } else {
-                    x.powf(1.0 / n)
-                }
+                if x < 0.0 && n.fract() == 0.0 && (n as i64) % 2 == 1 { -(-x).powf(1.0 / n) } else { x.powf(1.0 / n) }
             }
             Expr::Func(f, a) => f.apply(a.eval(vars)),
             Expr::Factorial(a) => {
@@ -234,9 +222,7 @@ impl Expr {
                 out.insert(name.clone());
             }
             Expr::Num(_) | Expr::Float(_) | Expr::Pi | Expr::E | Expr::Infinity => {}
-            Expr::Neg(a) | Expr::Func(_, a) | Expr::Factorial(a) | Expr::Percent(a) => {
-                a.variables(out)
-            }
+            Expr::Neg(a) | Expr::Func(_, a) | Expr::Factorial(a) | Expr::Percent(a) => a.variables(out),
             Expr::Add(a, b)
             | Expr::Sub(a, b)
             | Expr::Mul(a, b)
@@ -276,14 +262,11 @@ fn factorial(n: u32) -> Option<BigInt> {
 /// Every reading of the `±` signs (at most four of them are expanded).
 pub fn expand_pm(e: &Expr) -> Vec<Expr> {
     fn go(e: &Expr, budget: &mut u32) -> Vec<Expr> {
-        let two =
-            |a: &Expr, b: &Expr, budget: &mut u32, f: &dyn Fn(Expr, Expr) -> Expr| -> Vec<Expr> {
-                let xs = go(a, budget);
-                let ys = go(b, budget);
-                xs.iter()
-                    .flat_map(|x| ys.iter().map(move |y| f(x.clone(), y.clone())))
-                    .collect()
-            };
+        let two = |a: &Expr, b: &Expr, budget: &mut u32, f: &dyn Fn(Expr, Expr) -> Expr| -> Vec<Expr> {
+            let xs = go(a, budget);
+            let ys = go(b, budget);
+            xs.iter().flat_map(|x| ys.iter().map(move |y| f(x.clone(), y.clone()))).collect()
+        };
         let b = |x: Expr| Box::new(x);
         match e {
             Expr::PlusMinus(x, y) if *budget > 0 => {
@@ -362,10 +345,8 @@ pub fn expressions_equal(a: &Expr, b: &Expr) -> bool {
         // Half the points negative, so |x| and x differ; a point where either side is
         // undefined (√x, ln x at x < 0) says nothing and is skipped.
         let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
-        let point: BTreeMap<String, f64> = vars
-            .iter()
-            .map(|v| (v.clone(), sign * (0.5 + 2.0 * rng.unit_f64())))
-            .collect();
+        let point: BTreeMap<String, f64> =
+            vars.iter().map(|v| (v.clone(), sign * (0.5 + 2.0 * rng.unit_f64()))).collect();
         let (x, y) = (a.eval(&point), b.eval(&point));
         if x.is_nan() || y.is_nan() {
             continue;

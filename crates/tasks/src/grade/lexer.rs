@@ -119,9 +119,7 @@ fn lex_into(c: &[char], out: &mut Vec<Tok>, depth: usize) -> Result<(), LexError
         }
         if ch.is_whitespace() || ch == '~' {
             i += 1;
-        } else if ch.is_ascii_digit()
-            || (ch == '.' && c.get(i + 1).is_some_and(char::is_ascii_digit))
-        {
+        } else if ch.is_ascii_digit() || (ch == '.' && c.get(i + 1).is_some_and(char::is_ascii_digit)) {
             i = number(c, i, out, brackets == 0);
         } else if ch == '\\' {
             i = command(c, i, out, depth)?;
@@ -129,8 +127,7 @@ fn lex_into(c: &[char], out: &mut Vec<Tok>, depth: usize) -> Result<(), LexError
             let end = i + c[i..].iter().take_while(|x| x.is_alphabetic()).count();
             let word: String = c[i..end].iter().collect();
             // `5 apples`, `30 degrees`: a word set apart after a number is a unit.
-            let after_number =
-                matches!(out.last(), Some(Tok::Num(_))) && i > 0 && c[i - 1].is_whitespace();
+            let after_number = matches!(out.last(), Some(Tok::Num(_))) && i > 0 && c[i - 1].is_whitespace();
             if after_number
                 && word.chars().count() >= 2
                 && !FUNCTIONS.contains(&word.as_str())
@@ -179,9 +176,7 @@ fn lex_into(c: &[char], out: &mut Vec<Tok>, depth: usize) -> Result<(), LexError
                 (x, _) if "+-*/^_!|()[]{}:,;'".contains(x) => Tok::Sym(x),
                 (x, _) => return Err(LexError(format!("unexpected '{x}'"))),
             };
-            if matches!(tok, Tok::Rel(Rel::Le | Rel::Ge | Rel::Ne | Rel::Eq))
-                && "<>!=".contains(ch)
-                && two == Some('=')
+            if matches!(tok, Tok::Rel(Rel::Le | Rel::Ge | Rel::Ne | Rel::Eq)) && "<>!=".contains(ch) && two == Some('=')
             {
                 i += 1;
             }
@@ -198,10 +193,7 @@ fn lex_into(c: &[char], out: &mut Vec<Tok>, depth: usize) -> Result<(), LexError
 
 /// End of `\circ` or `{\circ}` starting at `i`, if it is there.
 fn degree_at(c: &[char], i: usize) -> Option<usize> {
-    let rest: String = c[i..c.len().min(i + 10)]
-        .iter()
-        .filter(|x| !x.is_whitespace())
-        .collect();
+    let rest: String = c[i..c.len().min(i + 10)].iter().filter(|x| !x.is_whitespace()).collect();
     if rest.starts_with("{\\circ}") {
         let close = c[i..].iter().position(|&x| x == '}')?;
         Some(i + close + 1)
@@ -219,22 +211,18 @@ fn letters(word: &str, out: &mut Vec<Tok>) {
     match word {
         "and" | "or" => out.push(Tok::And),
         // Three letters or more read as a word (`Monday`, `odd`), not a product of variables.
-        w if w.chars().count() >= 3 && !FUNCTIONS.contains(&w) => {
-            out.push(Tok::Word(w.to_string()))
-        }
+        w if w.chars().count() >= 3 && !FUNCTIONS.contains(&w) => out.push(Tok::Word(w.to_string())),
         // Inside math a percent word is a unit, as Math-Verify drops it (`28 \text{ percentage}`
         // is 28); plain-text "28 percent" becomes `28%` during extraction.
-        "percent" | "percentage" | "pct" | "Percent" | "Percentage" => {
-            out.push(Tok::Word(word.to_string()))
-        }
+        "percent" | "percentage" | "pct" | "Percent" | "Percentage" => out.push(Tok::Word(word.to_string())),
         w if FUNCTIONS.contains(&w) => out.push(Tok::Cmd(w.to_string())),
         w => out.extend(w.chars().map(|ch| Tok::Ident(ch.to_string()))),
     }
 }
 
 pub const FUNCTIONS: &[&str] = &[
-    "sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
-    "ln", "log", "exp", "sqrt",
+    "sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "ln", "log", "exp",
+    "sqrt",
 ];
 
 /// A number from `i`: digits, thousands groups joined by `,` + 3 digits, `{,}`, `,\!`, `\,`, `\ `,
@@ -252,9 +240,7 @@ fn number(c: &[char], start: usize, out: &mut Vec<Tok>, top: bool) -> usize {
         while let Some(after) = separator_end(c, i, top) {
             let group: String = c[after..c.len().min(after + 3)].iter().collect();
             let next = c.get(after + 3);
-            if group.len() == 3
-                && group.chars().all(|d| d.is_ascii_digit())
-                && !next.is_some_and(char::is_ascii_digit)
+            if group.len() == 3 && group.chars().all(|d| d.is_ascii_digit()) && !next.is_some_and(char::is_ascii_digit)
             {
                 text.push_str(&group);
                 i = after + 3;
@@ -274,10 +260,7 @@ fn number(c: &[char], start: usize, out: &mut Vec<Tok>, top: bool) -> usize {
     // Scientific notation `1.5e3`, `2E-4` (an `e` between a number and digits is no constant).
     if matches!(c.get(i), Some('e' | 'E')) {
         let sign = usize::from(matches!(c.get(i + 1), Some('+' | '-')));
-        let digits = c[(i + 1 + sign).min(c.len())..]
-            .iter()
-            .take_while(|d| d.is_ascii_digit())
-            .count();
+        let digits = c[(i + 1 + sign).min(c.len())..].iter().take_while(|d| d.is_ascii_digit()).count();
         if digits > 0 && digits <= 4 {
             text.push('e');
             text.extend(&c[i + 1..i + 1 + sign + digits]);
@@ -291,9 +274,7 @@ fn number(c: &[char], start: usize, out: &mut Vec<Tok>, top: bool) -> usize {
 /// Where the digits after a thousands separator at `i` start.
 fn separator_end(c: &[char], i: usize, top: bool) -> Option<usize> {
     let at = |k: usize, s: &str| s.chars().enumerate().all(|(j, x)| c.get(k + j) == Some(&x));
-    for sep in [
-        "{,}", "{, }", " {,}", " {, }", ",\\!", ",\\,", "\\,", "\\!", "\\ ", ",", " ",
-    ] {
+    for sep in ["{,}", "{, }", " {,}", " {, }", ",\\!", ",\\,", "\\,", "\\!", "\\ ", ",", " "] {
         if !top && (sep == "," || sep == " ") {
             continue;
         }
@@ -370,10 +351,7 @@ fn command(c: &[char], i: usize, out: &mut Vec<Tok>, depth: usize) -> Result<usi
         }
         n if n.starts_with("quad") || n.starts_with("qquad") => {
             // `\quadx_{2}`: a spacing command glued to the next letters.
-            let rest = n
-                .strip_prefix("qquad")
-                .or_else(|| n.strip_prefix("quad"))
-                .unwrap_or(n);
+            let rest = n.strip_prefix("qquad").or_else(|| n.strip_prefix("quad")).unwrap_or(n);
             letters(rest, out);
             return Ok(j);
         }
@@ -456,11 +434,7 @@ mod tests {
     use super::*;
 
     fn nums(s: &str) -> Vec<String> {
-        lex(s)
-            .unwrap()
-            .into_iter()
-            .filter_map(|t| if let Tok::Num(n) = t { Some(n) } else { None })
-            .collect()
+        lex(s).unwrap().into_iter().filter_map(|t| if let Tok::Num(n) = t { Some(n) } else { None }).collect()
     }
 
     #[test]
@@ -482,11 +456,7 @@ mod tests {
         assert_eq!(toks[0], Tok::Sym('('));
         assert_eq!(toks[1], Tok::Cmd("frac".into()));
         assert!(toks.contains(&Tok::Word("cm".into())));
-        assert!(
-            !toks
-                .iter()
-                .any(|t| matches!(t, Tok::Cmd(c) if c == "left" || c == "circ"))
-        );
+        assert!(!toks.iter().any(|t| matches!(t, Tok::Cmd(c) if c == "left" || c == "circ")));
         assert_eq!(lex("x \\geq 5").unwrap()[1], Tok::Rel(Rel::Ge));
         assert_eq!(lex("x != 5").unwrap()[1], Tok::Rel(Rel::Ne));
         assert_eq!(lex("\\\\frac").unwrap(), [Tok::Cmd("frac".into())]);

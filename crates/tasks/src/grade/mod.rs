@@ -47,18 +47,14 @@ fn answer_of(text: &str, gold: bool) -> String {
     // A gold string may be a whole solution; an extracted answer is unwrapped only when it is
     // itself wrapped (`$42$`, `\boxed{42}`).
     const DELIMITERS: [&str; 5] = ["$", "\\(", "\\[", "\\boxed", "\\fbox"];
-    let delimited = if gold {
-        DELIMITERS.iter().any(|d| g.contains(d))
-    } else {
-        DELIMITERS.iter().any(|d| g.starts_with(d))
-    };
+    let delimited =
+        if gold { DELIMITERS.iter().any(|d| g.contains(d)) } else { DELIMITERS.iter().any(|d| g.starts_with(d)) };
     if delimited && let Some(e) = extract_from_content(g) {
         return e.answer;
     }
     // A bare number reads as Math-Verify reads one (`1,22` has a decimal comma, `1 000` is
     // a thousand); `1, 2` is a list.
-    let one_number =
-        gold && g.chars().all(|c| c.is_ascii_digit() || " ,.-%".contains(c)) && !g.contains(", ");
+    let one_number = gold && g.chars().all(|c| c.is_ascii_digit() || " ,.-%".contains(c)) && !g.contains(", ");
     if one_number && let Some(e) = extract_from_content(g) {
         return e.answer;
     }
@@ -114,11 +110,7 @@ pub fn grade_response(problem: &Problem, response: &str) -> GradeOutcome {
 
 /// `reasoner grade --gold TEXT --response TEXT [--task NAME]`: with task `countdown` the gold
 /// text is `{"numbers":[..],"target":N}` or `19 36 55 7 -> 65`; otherwise it is the answer.
-pub fn grade_text(
-    gold: &str,
-    response: &str,
-    task: Option<&str>,
-) -> Result<GradeOutcome, TaskError> {
+pub fn grade_text(gold: &str, response: &str, task: Option<&str>) -> Result<GradeOutcome, TaskError> {
     let task = match task {
         Some(name) => check_task_name(name)?,
         None => "math".to_string(),
@@ -135,24 +127,17 @@ pub fn grade_text(
 
 /// Countdown numbers and target from `{"numbers":[..],"target":N}` or `19 36 55 7 -> 65`.
 pub fn parse_countdown_gold(text: &str) -> Result<(Vec<i64>, i64), TaskError> {
-    let bad = || TaskError::BadCountdownGold {
-        text: text.to_string(),
-    };
+    let bad = || TaskError::BadCountdownGold { text: text.to_string() };
     if let Ok(p) = serde_json::from_str::<serde_json::Value>(text) {
-        let numbers: Option<Vec<i64>> = p
-            .get("numbers")
-            .and_then(|v| v.as_array())
-            .map(|a| a.iter().filter_map(|n| n.as_i64()).collect());
+        let numbers: Option<Vec<i64>> =
+            p.get("numbers").and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|n| n.as_i64()).collect());
         let target = p.get("target").and_then(|v| v.as_i64());
         return match (numbers, target) {
             (Some(n), Some(t)) if !n.is_empty() => Ok((n, t)),
             _ => Err(bad()),
         };
     }
-    let (left, right) = text
-        .split_once("->")
-        .or_else(|| text.split_once("=>"))
-        .ok_or_else(bad)?;
+    let (left, right) = text.split_once("->").or_else(|| text.split_once("=>")).ok_or_else(bad)?;
     let numbers: Result<Vec<i64>, _> = left
         .split(|c: char| c == ',' || c.is_whitespace() || c == '[' || c == ']')
         .filter(|t| !t.is_empty())
@@ -175,19 +160,9 @@ mod tests {
         let outcome = grade_text("65", "<think>hmm</think> \\boxed{65.0}", None).unwrap();
         assert!(outcome.correct);
         assert_eq!(outcome.form, Some(AnswerForm::Boxed));
-        let cd = grade_text(
-            "19 36 55 7 -> 65",
-            "<answer>55 + 36 - 19 - 7</answer>",
-            Some("countdown"),
-        )
-        .unwrap();
+        let cd = grade_text("19 36 55 7 -> 65", "<answer>55 + 36 - 19 - 7</answer>", Some("countdown")).unwrap();
         assert!(cd.correct, "{cd:?}");
-        let cd = grade_text(
-            r#"{"numbers":[19,36,55,7],"target":65}"#,
-            "\\boxed{55 + 55}",
-            Some("countdown"),
-        )
-        .unwrap();
+        let cd = grade_text(r#"{"numbers":[19,36,55,7],"target":65}"#, "\\boxed{55 + 55}", Some("countdown")).unwrap();
         assert!(!cd.correct);
         assert!(cd.reason.unwrap().contains("55"));
         assert!(grade_text("1", "1", Some("nope")).is_err());

@@ -44,11 +44,7 @@ pub fn parse(s: &str) -> Result<Node, ParseError> {
     if toks.is_empty() {
         return Err(ParseError("empty answer".into()));
     }
-    let mut p = Parser {
-        toks,
-        pos: 0,
-        depth: 0,
-    };
+    let mut p = Parser { toks, pos: 0, depth: 0 };
     let node = p.list(&[])?;
     match p.peek() {
         None => Ok(node),
@@ -131,11 +127,7 @@ impl Parser {
                     if g.len() == 1 {
                         g.pop().unwrap_or(Node::List(Vec::new()))
                     } else {
-                        Node::Tuple {
-                            open: '(',
-                            close: ')',
-                            items: g,
-                        }
+                        Node::Tuple { open: '(', close: ')', items: g }
                     }
                 })
                 .collect();
@@ -157,11 +149,7 @@ impl Parser {
             rels.push(r);
             parts.push(self.union()?);
         }
-        Ok(if rels.is_empty() {
-            parts.pop().unwrap_or(Node::List(Vec::new()))
-        } else {
-            Node::Rel(parts, rels)
-        })
+        Ok(if rels.is_empty() { parts.pop().unwrap_or(Node::List(Vec::new())) } else { Node::Rel(parts, rels) })
     }
 
     fn union(&mut self) -> Result<Node, ParseError> {
@@ -169,11 +157,7 @@ impl Parser {
         while self.eat(&Tok::Cup) {
             parts.push(self.value()?);
         }
-        Ok(if parts.len() == 1 {
-            parts.pop().unwrap_or(Node::List(Vec::new()))
-        } else {
-            Node::Union(parts)
-        })
+        Ok(if parts.len() == 1 { parts.pop().unwrap_or(Node::List(Vec::new())) } else { Node::Union(parts) })
     }
 
     /// A bracketed structure, a matrix, words, or an expression.
@@ -267,10 +251,7 @@ impl Parser {
         let mut acc = match self.peek() {
             Some(Tok::Pm) => {
                 self.pos += 1;
-                Expr::PlusMinus(
-                    Box::new(Expr::Num(BigRational::zero())),
-                    Box::new(self.term()?),
-                )
+                Expr::PlusMinus(Box::new(Expr::Num(BigRational::zero())), Box::new(self.term()?))
             }
             _ => self.term()?,
         };
@@ -320,10 +301,11 @@ impl Parser {
                 }
                 Some(t) if self.starts_factor(t) => {
                     // `2\frac{1}{2}` is the mixed number 5/2, as Math-Verify reads it.
-                    let mixed = matches!(t, Tok::Cmd(c) if c == "frac")
-                        && matches!(&acc, Expr::Num(n) if n.is_integer());
+                    let mixed =
+                        matches!(t, Tok::Cmd(c) if c == "frac") && matches!(&acc, Expr::Num(n) if n.is_integer());
                     let rhs = self.power()?;
-                    let plain_fraction = matches!(&rhs, Expr::Div(a, b) if matches!(**a, Expr::Num(_)) && matches!(**b, Expr::Num(_)));
+                    let plain_fraction =
+                        matches!(&rhs, Expr::Div(a, b) if matches!(**a, Expr::Num(_)) && matches!(**b, Expr::Num(_)));
                     acc = if mixed && plain_fraction {
                         Expr::Add(Box::new(acc), Box::new(rhs))
                     } else {
@@ -337,10 +319,7 @@ impl Parser {
 
     fn starts_factor(&self, t: &Tok) -> bool {
         match t {
-            Tok::Num(_) => !matches!(
-                self.pos.checked_sub(1).and_then(|p| self.toks.get(p)),
-                Some(Tok::Num(_))
-            ),
+            Tok::Num(_) => !matches!(self.pos.checked_sub(1).and_then(|p| self.toks.get(p)), Some(Tok::Num(_))),
             Tok::Ident(_) | Tok::Sym('(' | '{') => true,
             Tok::Sym('[') => false,
             Tok::Cmd(c) => !c.starts_with("end:") && !c.starts_with("begin:"),
@@ -368,11 +347,8 @@ impl Parser {
     fn power(&mut self) -> Result<Expr, ParseError> {
         let base = self.postfix()?;
         if self.eat(&Tok::Sym('^')) {
-            let exponent = if self.eat(&Tok::Sym('-')) {
-                Expr::Neg(Box::new(self.argument()?))
-            } else {
-                self.argument()?
-            };
+            let exponent =
+                if self.eat(&Tok::Sym('-')) { Expr::Neg(Box::new(self.argument()?)) } else { self.argument()? };
             return Ok(Expr::Pow(Box::new(base), Box::new(exponent)));
         }
         Ok(base)
@@ -508,13 +484,7 @@ pub fn token_text(t: &Tok) -> String {
 /// The answer's tokens as one canonical string: the last resort when it does not parse.
 pub fn canonical(s: &str) -> Option<String> {
     let toks = lex(s).ok()?;
-    Some(
-        toks.iter()
-            .map(token_text)
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase(),
-    )
+    Some(toks.iter().map(token_text).collect::<Vec<_>>().join(" ").to_lowercase())
 }
 
 #[cfg(test)]
@@ -523,27 +493,11 @@ mod tests {
 
     #[test]
     fn shapes() {
-        assert!(matches!(
-            parse("(1, 2)"),
-            Ok(Node::Tuple {
-                open: '(',
-                close: ')',
-                ..
-            })
-        ));
-        assert!(matches!(
-            parse("[1, 2)"),
-            Ok(Node::Tuple {
-                open: '[',
-                close: ')',
-                ..
-            })
-        ));
+        assert!(matches!(parse("(1, 2)"), Ok(Node::Tuple { open: '(', close: ')', .. })));
+        assert!(matches!(parse("[1, 2)"), Ok(Node::Tuple { open: '[', close: ')', .. })));
         assert!(matches!(parse("\\{1, 2\\}"), Ok(Node::Set(items)) if items.len() == 2));
         assert!(matches!(parse("1, 2 and 3"), Ok(Node::List(items)) if items.len() == 3));
-        assert!(
-            matches!(parse("(1,2) \\cup [3, \\infty)"), Ok(Node::Union(parts)) if parts.len() == 2)
-        );
+        assert!(matches!(parse("(1,2) \\cup [3, \\infty)"), Ok(Node::Union(parts)) if parts.len() == 2));
         assert!(matches!(parse("a < x \\le b"), Ok(Node::Rel(parts, _)) if parts.len() == 3));
         assert!(
             matches!(parse("\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}"), Ok(Node::Matrix(rows)) if rows.len() == 2)

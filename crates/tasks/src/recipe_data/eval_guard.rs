@@ -9,13 +9,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
 /// The tasks the recipe trains and evaluates.
-pub const RECIPE_TASKS: [TaskKind; 5] = [
-    TaskKind::Add,
-    TaskKind::Sub,
-    TaskKind::Mul,
-    TaskKind::Linear,
-    TaskKind::Countdown,
-];
+pub const RECIPE_TASKS: [TaskKind; 5] =
+    [TaskKind::Add, TaskKind::Sub, TaskKind::Mul, TaskKind::Linear, TaskKind::Countdown];
 
 /// One fixed evaluation set: `n` problems of `task` at `difficulty` (and `digits`, which
 /// `reasoner eval` cannot set, so such sets are written to JSONL for `--data`).
@@ -32,22 +27,12 @@ pub struct EvalSet {
 
 impl EvalSet {
     fn new(name: &str, task: TaskKind, difficulty: u8, digits: Option<u32>) -> Self {
-        Self {
-            name: name.into(),
-            task,
-            difficulty,
-            digits,
-            seed: 0,
-        }
+        Self { name: name.into(), task, difficulty, digits, seed: 0 }
     }
 
     /// The first `n` problems of the set (stable prefixes: a larger n extends a smaller one).
     pub fn problems(&self, n: usize) -> Result<Vec<Problem>, TaskError> {
-        let opts = GenOptions {
-            seed: self.seed,
-            difficulty: self.difficulty,
-            digits: self.digits,
-        };
+        let opts = GenOptions { seed: self.seed, difficulty: self.difficulty, digits: self.digits };
         let mut set = generate(self.task, n, &opts)?;
         for p in &mut set {
             p.id = p.id.take().map(|id| format!("{}-{id}", self.name));
@@ -86,11 +71,7 @@ pub struct GuardConfig {
 
 impl Default for GuardConfig {
     fn default() -> Self {
-        Self {
-            seeds: vec![0],
-            max_n: 500,
-            recipe_sets: true,
-        }
+        Self { seeds: vec![0], max_n: 500, recipe_sets: true }
     }
 }
 
@@ -106,11 +87,7 @@ impl EvalGuard {
         for &seed in &cfg.seeds {
             for task in RECIPE_TASKS {
                 for difficulty in 1..=crate::generators::MAX_DIFFICULTY {
-                    let opts = GenOptions {
-                        seed,
-                        difficulty,
-                        digits: None,
-                    };
+                    let opts = GenOptions { seed, difficulty, digits: None };
                     guard.add_all(&generate(task, cfg.max_n, &opts)?);
                 }
             }

@@ -49,12 +49,7 @@ pub struct Draw {
 
 impl Draw {
     fn new(task: TaskKind, levels: &[u8], digits: &[u32], weight: f64) -> Self {
-        Self {
-            task,
-            levels: levels.to_vec(),
-            digits: digits.to_vec(),
-            weight,
-        }
+        Self { task, levels: levels.to_vec(), digits: digits.to_vec(), weight }
     }
 }
 
@@ -158,7 +153,13 @@ impl Default for Mix {
 const MAX_TRIES: usize = 1000;
 
 /// Problem `i` of a mix: a generated problem that is not an evaluation problem.
-fn draw_problem(mix: &Mix, seed: u64, salt: u64, i: u64, guard: &EvalGuard) -> Result<(Spec, Problem), RecipeDataError> {
+fn draw_problem(
+    mix: &Mix,
+    seed: u64,
+    salt: u64,
+    i: u64,
+    guard: &EvalGuard,
+) -> Result<(Spec, Problem), RecipeDataError> {
     let mut rng = SplitMix64::for_item(seed, salt, i);
     for _ in 0..MAX_TRIES {
         let d = mix.pick_draw(&mut rng);
@@ -174,10 +175,7 @@ fn draw_problem(mix: &Mix, seed: u64, salt: u64, i: u64, guard: &EvalGuard) -> R
             return Ok((spec, p));
         }
     }
-    Err(RecipeDataError::Exhausted {
-        what: format!("item {i}"),
-        tries: MAX_TRIES,
-    })
+    Err(RecipeDataError::Exhausted { what: format!("item {i}"), tries: MAX_TRIES })
 }
 
 /// One SFT example: the user's message and the assistant's whole reply (thinking included,
@@ -280,7 +278,8 @@ pub type TaskCounts = BTreeMap<String, usize>;
 
 fn open(path: &Path) -> Result<BufWriter<File>, DatasetError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| DatasetError::Write { file: dir.display().to_string(), source })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|source| DatasetError::Write { file: dir.display().to_string(), source })?;
     }
     File::create(path)
         .map(BufWriter::new)
@@ -303,7 +302,13 @@ fn json_line<T: Serialize>(item: &T) -> String {
 }
 
 /// Writes `n` SFT examples as JSONL: `{"messages":[{"role":"user",…},{"role":"assistant",…}],"task":…}`.
-pub fn write_sft_dataset(path: &Path, n: usize, seed: u64, mix: &Mix, guard: &EvalGuard) -> Result<TaskCounts, RecipeDataError> {
+pub fn write_sft_dataset(
+    path: &Path,
+    n: usize,
+    seed: u64,
+    mix: &Mix,
+    guard: &EvalGuard,
+) -> Result<TaskCounts, RecipeDataError> {
     let examples = sft_examples(n, seed, mix, guard)?;
     let mut counts = TaskCounts::new();
     for e in &examples {
@@ -315,7 +320,13 @@ pub fn write_sft_dataset(path: &Path, n: usize, seed: u64, mix: &Mix, guard: &Ev
 
 /// Writes `n` GRPO problems as JSONL in the tasks crate's problem form
 /// (`{"prompt","answer","task"[,"numbers","target"],"difficulty","id"}`).
-pub fn write_grpo_dataset(path: &Path, n: usize, seed: u64, mix: &Mix, guard: &EvalGuard) -> Result<TaskCounts, RecipeDataError> {
+pub fn write_grpo_dataset(
+    path: &Path,
+    n: usize,
+    seed: u64,
+    mix: &Mix,
+    guard: &EvalGuard,
+) -> Result<TaskCounts, RecipeDataError> {
     let problems = grpo_problems(n, seed, mix, guard)?;
     let mut counts = TaskCounts::new();
     for p in &problems {
@@ -381,11 +392,13 @@ mod tests {
             let text = serde_json::to_string(&mix).unwrap();
             assert_eq!(serde_json::from_str::<Mix>(&text).unwrap(), mix);
         }
-        let partial: Mix = serde_json::from_str(
-            r#"{"draws":[{"task":"countdown","levels":[3,4],"weight":1.0}],"ood_share":0.1}"#,
-        )
-        .unwrap();
-        assert_eq!((partial.draws[0].task, partial.ood_share, partial.canonical_share), (TaskKind::Countdown, 0.1, 0.5));
+        let partial: Mix =
+            serde_json::from_str(r#"{"draws":[{"task":"countdown","levels":[3,4],"weight":1.0}],"ood_share":0.1}"#)
+                .unwrap();
+        assert_eq!(
+            (partial.draws[0].task, partial.ood_share, partial.canonical_share),
+            (TaskKind::Countdown, 0.1, 0.5)
+        );
         let guard: GuardConfig = serde_json::from_str(r#"{"max_n":200}"#).unwrap();
         assert_eq!((guard.seeds.as_slice(), guard.max_n), (&[0u64][..], 200));
     }

@@ -5,37 +5,20 @@
 use super::TraceError;
 use std::fmt::Write as _;
 
-const PLACES: [&str; 8] = [
-    "ones",
-    "tens",
-    "hundreds",
-    "thousands",
-    "ten-thousands",
-    "hundred-thousands",
-    "millions",
-    "ten-millions",
-];
+const PLACES: [&str; 8] =
+    ["ones", "tens", "hundreds", "thousands", "ten-thousands", "hundred-thousands", "millions", "ten-millions"];
 
 fn place(i: usize) -> String {
-    PLACES
-        .get(i)
-        .map_or_else(|| format!("place {}", i + 1), |p| p.to_string())
+    PLACES.get(i).map_or_else(|| format!("place {}", i + 1), |p| p.to_string())
 }
 
 /// Digits of `n` (≥ 0), ones first.
 fn digits_rev(n: i64) -> Vec<i64> {
-    n.to_string()
-        .bytes()
-        .rev()
-        .map(|b| i64::from(b - b'0'))
-        .collect()
+    n.to_string().bytes().rev().map(|b| i64::from(b - b'0')).collect()
 }
 
 fn unsupported(task: &str, what: String) -> TraceError {
-    TraceError::Unsupported {
-        task: task.into(),
-        what,
-    }
+    TraceError::Unsupported { task: task.into(), what }
 }
 
 /// Limit that keeps every product and sum inside i64 and the traces short.
@@ -58,13 +41,7 @@ fn add_columns(out: &mut String, a: i64, b: i64) -> i64 {
     while i < da.len().max(db.len()) || carry > 0 {
         let (x, y) = (da.get(i).copied().unwrap_or(0), db.get(i).copied().unwrap_or(0));
         let s = x + y + carry;
-        let _ = writeln!(
-            out,
-            "{}: {x} + {y} + {carry} = {s}, write {}, carry {}",
-            place(i),
-            s % 10,
-            s / 10
-        );
+        let _ = writeln!(out, "{}: {x} + {y} + {carry} = {s}, write {}, carry {}", place(i), s % 10, s / 10);
         carry = s / 10;
         i += 1;
     }
@@ -147,10 +124,7 @@ pub(super) fn multiplication(a: i64, b: i64) -> Result<(String, String), TraceEr
         let _ = write!(t, "One factor is 0, so the product is 0.");
         return Ok((t, format!("{a} * {b} = \\boxed{{0}}")));
     }
-    let _ = writeln!(
-        t,
-        "Multiply {top} * {bottom}: one row for each digit of {bottom}, then add the rows."
-    );
+    let _ = writeln!(t, "Multiply {top} * {bottom}: one row for each digit of {bottom}, then add the rows.");
     let mut rows = Vec::new();
     for (shift, digit) in digits_rev(bottom).into_iter().enumerate() {
         let _ = writeln!(t, "Row for the {} digit {digit}:", place(shift));
@@ -161,13 +135,7 @@ pub(super) fn multiplication(a: i64, b: i64) -> Result<(String, String), TraceEr
         let mut carry = 0;
         for (i, x) in digits_rev(top).into_iter().enumerate() {
             let p = x * digit + carry;
-            let _ = writeln!(
-                t,
-                "{}: {x} * {digit} + {carry} = {p}, write {}, carry {}",
-                place(i),
-                p % 10,
-                p / 10
-            );
+            let _ = writeln!(t, "{}: {x} * {digit} + {carry} = {p}, write {}, carry {}", place(i), p % 10, p / 10);
             carry = p / 10;
         }
         let row = top * digit;

@@ -21,11 +21,7 @@ struct Item {
 
 impl Item {
     fn wrapped(&self) -> String {
-        if self.atom {
-            self.text.clone()
-        } else {
-            format!("({})", self.text)
-        }
+        if self.atom { self.text.clone() } else { format!("({})", self.text) }
     }
 }
 
@@ -112,12 +108,8 @@ impl Searcher {
             if step.value == self.target {
                 return Some((path.clone(), merged.text));
             }
-            let mut rest: Vec<Item> = items
-                .iter()
-                .enumerate()
-                .filter(|(k, _)| *k != i && *k != j)
-                .map(|(_, it)| it.clone())
-                .collect();
+            let mut rest: Vec<Item> =
+                items.iter().enumerate().filter(|(k, _)| *k != i && *k != j).map(|(_, it)| it.clone()).collect();
             rest.push(merged);
             if let Some(found) = self.run(&rest, path) {
                 return Some(found);
@@ -131,11 +123,7 @@ impl Searcher {
 fn merge(a: &Item, b: &Item, step: &Step) -> Item {
     // The step writes the larger value first; keep the expression in the same order.
     let (l, r) = if a.value >= b.value { (a, b) } else { (b, a) };
-    Item {
-        value: step.value,
-        text: format!("{} {} {}", l.wrapped(), step.op, r.wrapped()),
-        atom: false,
-    }
+    Item { value: step.value, text: format!("{} {} {}", l.wrapped(), step.op, r.wrapped()), atom: false }
 }
 
 fn path_text(path: &[Step]) -> String {
@@ -155,25 +143,10 @@ pub fn search_countdown(numbers: &[i64], target: i64) -> Option<CountdownSearch>
     if numbers.iter().any(|&n| n <= 0) || numbers.len() < 2 {
         return None;
     }
-    let items: Vec<Item> = numbers
-        .iter()
-        .map(|&n| Item {
-            value: n,
-            text: n.to_string(),
-            atom: true,
-        })
-        .collect();
-    let mut s = Searcher {
-        target,
-        rejected: Vec::new(),
-        nodes: 0,
-    };
+    let items: Vec<Item> = numbers.iter().map(|&n| Item { value: n, text: n.to_string(), atom: true }).collect();
+    let mut s = Searcher { target, rejected: Vec::new(), nodes: 0 };
     let (steps, expression) = s.run(&items, &mut Vec::new())?;
-    Some(CountdownSearch {
-        rejected: s.rejected,
-        found: path_text(&steps),
-        expression,
-    })
+    Some(CountdownSearch { rejected: s.rejected, found: path_text(&steps), expression })
 }
 
 pub(super) fn countdown_trace(numbers: &[i64], target: i64) -> Result<(String, String), TraceError> {
@@ -184,15 +157,9 @@ pub(super) fn countdown_trace(numbers: &[i64], target: i64) -> Result<(String, S
             what: format!("numbers {numbers:?} with target {target}"),
         });
     }
-    let found = search_countdown(numbers, target).ok_or_else(|| TraceError::NoCountdownSolution {
-        numbers: numbers.to_vec(),
-        target,
-    })?;
-    let list = numbers
-        .iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
+    let found = search_countdown(numbers, target)
+        .ok_or_else(|| TraceError::NoCountdownSolution { numbers: numbers.to_vec(), target })?;
+    let list = numbers.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
     let mut t = format!("Numbers {list}; target {target}. Combine two numbers at a time.\n");
     for tried in found.rejected.iter().take(SHOWN_FAILURES) {
         let last = tried.rsplit(" = ").next().unwrap_or_default();

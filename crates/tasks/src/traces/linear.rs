@@ -18,10 +18,7 @@ fn equation(a: i64, b: i64, c: i64) -> String {
 }
 
 pub(super) fn solve_linear(a: i64, b: i64, c: i64) -> Result<(String, String), TraceError> {
-    let bad = |what: String| TraceError::Unsupported {
-        task: "linear".into(),
-        what,
-    };
+    let bad = |what: String| TraceError::Unsupported { task: "linear".into(), what };
     let limit = 1_000_000_000;
     if a == 0 || [a, b, c].iter().any(|v| v.abs() > limit) {
         return Err(bad(format!("equation {}", equation(a, b, c))));
@@ -37,10 +34,7 @@ pub(super) fn solve_linear(a: i64, b: i64, c: i64) -> Result<(String, String), T
     } else if b < 0 {
         t.push_str(&format!("Add {} to both sides: {a}x = {c} + {} = {rhs}.\n", -b, -b));
     }
-    t.push_str(&format!(
-        "Divide both sides by {a}: x = {rhs} / {} = {x}.\n",
-        paren(a)
-    ));
+    t.push_str(&format!("Divide both sides by {a}: x = {rhs} / {} = {x}.\n", paren(a)));
     let ax = a * x;
     let check = match b {
         0 => format!("Check: {a} * {} = {c}. Correct.", paren(x)),

@@ -15,12 +15,28 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "task", rename_all = "lowercase")]
 pub enum Spec {
-    Add { a: i64, b: i64 },
-    Sub { a: i64, b: i64 },
-    Mul { a: i64, b: i64 },
+    Add {
+        a: i64,
+        b: i64,
+    },
+    Sub {
+        a: i64,
+        b: i64,
+    },
+    Mul {
+        a: i64,
+        b: i64,
+    },
     /// `a x + b = c`.
-    Linear { a: i64, b: i64, c: i64 },
-    Countdown { numbers: Vec<i64>, target: i64 },
+    Linear {
+        a: i64,
+        b: i64,
+        c: i64,
+    },
+    Countdown {
+        numbers: Vec<i64>,
+        target: i64,
+    },
 }
 
 /// Why no worked solution can be written for a problem.
@@ -50,10 +66,7 @@ impl Spec {
 
     fn from_canonical(problem: &Problem) -> Result<Spec, TraceError> {
         let task = problem.task_name().to_string();
-        let unparsed = || TraceError::Unparsed {
-            task: task.clone(),
-            prompt: problem.prompt.clone(),
-        };
+        let unparsed = || TraceError::Unparsed { task: task.clone(), prompt: problem.prompt.clone() };
         match task.as_str() {
             "add" | "sub" | "mul" => {
                 let op = match task.as_str() {
@@ -99,10 +112,7 @@ impl Spec {
             }
             "countdown" => {
                 let (numbers, target) = problem.countdown_spec().ok_or_else(unparsed)?;
-                Ok(Spec::Countdown {
-                    numbers: numbers.to_vec(),
-                    target,
-                })
+                Ok(Spec::Countdown { numbers: numbers.to_vec(), target })
             }
             _ => Err(TraceError::UnknownTask { task }),
         }

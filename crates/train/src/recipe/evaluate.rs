@@ -5,9 +5,9 @@
 use crate::error::{Result, TrainError};
 use reasoner_engine::prompt::chat_prompt;
 use reasoner_engine::{Engine, GenerationRequest, SamplingParams};
-use reasoner_model::chat_template::ChatMessage;
 use reasoner_model::LoadedModel;
-use reasoner_tasks::{build_prompt, reward, with_prompt_think, Problem, PromptConfig, RewardConfig};
+use reasoner_model::chat_template::ChatMessage;
+use reasoner_tasks::{Problem, PromptConfig, RewardConfig, build_prompt, reward, with_prompt_think};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -22,7 +22,13 @@ pub struct StageScore {
 }
 
 /// pass@1 of `model` on `problems` (one sample each, seeded per problem).
-pub fn evaluate_model(model: &LoadedModel, set: &str, problems: &[Problem], max_tokens: usize, seed: u64) -> Result<StageScore> {
+pub fn evaluate_model(
+    model: &LoadedModel,
+    set: &str,
+    problems: &[Problem],
+    max_tokens: usize,
+    seed: u64,
+) -> Result<StageScore> {
     let tok = model.tokenizer.as_ref().ok_or_else(|| TrainError::Invalid("the model has no tokenizer".into()))?;
     let prompt_cfg = PromptConfig::default();
     let reward_cfg = RewardConfig::default();
@@ -30,7 +36,8 @@ pub fn evaluate_model(model: &LoadedModel, set: &str, problems: &[Problem], max_
     for (b, chunk) in problems.chunks(32).enumerate() {
         let mut requests = Vec::with_capacity(chunk.len());
         for (i, p) in chunk.iter().enumerate() {
-            let msg = ChatMessage { role: "user".into(), content: build_prompt(p, &prompt_cfg), reasoning_content: None };
+            let msg =
+                ChatMessage { role: "user".into(), content: build_prompt(p, &prompt_cfg), reasoning_content: None };
             let prompt = chat_prompt(model, &[msg], &serde_json::Map::new())?;
             let params = SamplingParams {
                 temperature: 0.6,
@@ -41,7 +48,12 @@ pub fn evaluate_model(model: &LoadedModel, set: &str, problems: &[Problem], max_
                 seed: seed.wrapping_add((b * 32 + i) as u64),
                 max_tokens,
             };
-            requests.push(GenerationRequest { prompt_ids: prompt.ids, params, stop: Vec::new(), think_open: prompt.think_open });
+            requests.push(GenerationRequest {
+                prompt_ids: prompt.ids,
+                params,
+                stop: Vec::new(),
+                think_open: prompt.think_open,
+            });
         }
         let (completions, _) = Engine::new(model).generate(&requests, |_, _| {})?;
         for ((p, c), r) in chunk.iter().zip(&completions).zip(&requests) {

@@ -7,5 +7,5 @@
 mod evaluate;
 mod plan;
 
-pub use evaluate::{evaluate_model, StageScore};
-pub use plan::{run_recipe, RecipePlan, StageTimes, STAGES};
+pub use evaluate::{StageScore, evaluate_model};
+pub use plan::{RecipePlan, STAGES, StageTimes, run_recipe};

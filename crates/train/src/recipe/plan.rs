@@ -2,14 +2,17 @@
 //! directory (model, data and output paths filled in here), skipped when done, resumed when
 //! killed; then every stage's model scored, a results table and plots written.
 
-use super::evaluate::{evaluate_model, StageScore};
+use super::evaluate::{StageScore, evaluate_model};
 use crate::config::{RunKind, TrainConfig};
-use crate::distill::{distill, DistillOptions};
+use crate::distill::{DistillOptions, distill};
 use crate::error::{Result, TrainError};
 use crate::plot::{draw_series, plot_run};
 use reasoner_engine::SamplingParams;
 use reasoner_model::bpe_train::train_tokenizer;
-use reasoner_tasks::recipe_data::{grpo_problems, recipe_eval_sets, write_grpo_dataset, write_pretrain_corpus, write_sft_dataset, EvalGuard, GuardConfig, Mix};
+use reasoner_tasks::recipe_data::{
+    EvalGuard, GuardConfig, Mix, grpo_problems, recipe_eval_sets, write_grpo_dataset, write_pretrain_corpus,
+    write_sft_dataset,
+};
 use reasoner_tasks::{PromptConfig, RewardConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -154,8 +157,15 @@ pub fn run_recipe(recipe_dir: &Path, out: &Path, progress: bool, stop_after: Opt
     }
     let plan_path = recipe_dir.join("recipe.toml");
     let text = std::fs::read_to_string(&plan_path).map_err(|e| TrainError::io(&plan_path, e))?;
-    let plan: RecipePlan = toml::from_str(&text).map_err(|e| TrainError::Config { path: plan_path.clone(), message: e.to_string() })?;
-    let mut ctx = Ctx { recipe_dir: recipe_dir.to_path_buf(), out: out.to_path_buf(), progress, times: StageTimes::new(), stop_after: stop_after.map(str::to_string) };
+    let plan: RecipePlan =
+        toml::from_str(&text).map_err(|e| TrainError::Config { path: plan_path.clone(), message: e.to_string() })?;
+    let mut ctx = Ctx {
+        recipe_dir: recipe_dir.to_path_buf(),
+        out: out.to_path_buf(),
+        progress,
+        times: StageTimes::new(),
+        stop_after: stop_after.map(str::to_string),
+    };
     let data = out.join("data");
     let tok_dir = out.join("tokenizer");
     let data_err = |e: reasoner_tasks::recipe_data::RecipeDataError| TrainError::Invalid(format!("recipe data: {e}"));
@@ -164,8 +174,10 @@ pub fn run_recipe(recipe_dir: &Path, out: &Path, progress: bool, stop_after: Opt
         std::fs::create_dir_all(&data).map_err(|e| TrainError::io(&data, e))?;
         let guard = EvalGuard::build(&GuardConfig::default()).map_err(|e| TrainError::Invalid(e.to_string()))?;
         write_pretrain_corpus(&data.join("pretrain.txt"), plan.pretrain_docs, plan.seed, &guard).map_err(data_err)?;
-        write_sft_dataset(&data.join("sft.jsonl"), plan.sft_examples, plan.seed + 1, &Mix::sft(), &guard).map_err(data_err)?;
-        write_grpo_dataset(&data.join("grpo.jsonl"), plan.grpo_problems, plan.seed + 2, &Mix::grpo(), &guard).map_err(data_err)?;
+        write_sft_dataset(&data.join("sft.jsonl"), plan.sft_examples, plan.seed + 1, &Mix::sft(), &guard)
+            .map_err(data_err)?;
+        write_grpo_dataset(&data.join("grpo.jsonl"), plan.grpo_problems, plan.seed + 2, &Mix::grpo(), &guard)
+            .map_err(data_err)?;
         Ok(())
     })?;
     if ctx.stop_here("data") {
@@ -207,32 +219,68 @@ pub fn run_recipe(recipe_dir: &Path, out: &Path, progress: bool, stop_after: Opt
         let teacher = reasoner_model::load_model(&teacher_dir)?;
         let opts = DistillOptions {
             samples: plan.distill_samples,
-            params: SamplingParams { temperature: 0.6, top_p: 0.95, seed: plan.seed, max_tokens: plan.eval_max_tokens, ..SamplingParams::default() },
+            params: SamplingParams {
+                temperature: 0.6,
+                top_p: 0.95,
+                seed: plan.seed,
+                max_tokens: plan.eval_max_tokens,
+                ..SamplingParams::default()
+            },
             batch: 16,
             keep_per_problem: 1,
             prompt: PromptConfig::default(),
             reward: RewardConfig::default(),
         };
         let stats = distill(&teacher, &problems, &opts, &data.join("distill.jsonl"), |_| {})?;
-        let table: BTreeMap<_, _> = stats.iter().map(|(k, s)| (k.clone(), json!({"sampled": s.sampled, "correct": s.accepted, "kept": s.kept}))).collect();
-        crate::checkpoint::write_synced(&data.join("distill-acceptance.json"), serde_json::to_string_pretty(&table).unwrap_or_default().as_bytes())
+        let table: BTreeMap<_, _> = stats
+            .iter()
+            .map(|(k, s)| (k.clone(), json!({"sampled": s.sampled, "correct": s.accepted, "kept": s.kept})))
+            .collect();
+        crate::checkpoint::write_synced(
+            &data.join("distill-acceptance.json"),
+            serde_json::to_string_pretty(&table).unwrap_or_default().as_bytes(),
+        )
     })?;
     if ctx.stop_here("distill-data") {
         return Ok(None);
     }
-    ctx.train("student-pretrain", "student-pretrain.toml", RunKind::Pretrain, init("student"), &data.join("pretrain.txt"))?;
+    ctx.train(
+        "student-pretrain",
+        "student-pretrain.toml",
+        RunKind::Pretrain,
+        init("student"),
+        &data.join("pretrain.txt"),
+    )?;
     if ctx.stop_here("student-pretrain") {
         return Ok(None);
     }
-    ctx.train("student-distill", "student-sft.toml", RunKind::Sft, Start::From(ctx.final_dir("student-pretrain")), &data.join("distill.jsonl"))?;
+    ctx.train(
+        "student-distill",
+        "student-sft.toml",
+        RunKind::Sft,
+        Start::From(ctx.final_dir("student-pretrain")),
+        &data.join("distill.jsonl"),
+    )?;
     if ctx.stop_here("student-distill") {
         return Ok(None);
     }
-    ctx.train("student-sft", "student-sft.toml", RunKind::Sft, Start::From(ctx.final_dir("student-pretrain")), &data.join("sft.jsonl"))?;
+    ctx.train(
+        "student-sft",
+        "student-sft.toml",
+        RunKind::Sft,
+        Start::From(ctx.final_dir("student-pretrain")),
+        &data.join("sft.jsonl"),
+    )?;
     if ctx.stop_here("student-sft") {
         return Ok(None);
     }
-    ctx.train("student-rl", "student-grpo.toml", RunKind::Grpo, Start::From(ctx.final_dir("student-sft")), &data.join("grpo.jsonl"))?;
+    ctx.train(
+        "student-rl",
+        "student-grpo.toml",
+        RunKind::Grpo,
+        Start::From(ctx.final_dir("student-sft")),
+        &data.join("grpo.jsonl"),
+    )?;
     if ctx.stop_here("student-rl") {
         return Ok(None);
     }
@@ -284,9 +332,10 @@ fn model_config(s: &Shape, vocab: usize) -> serde_json::Value {
 fn write_report(out: &Path, stages: &[&str], times: &StageTimes, plan: &RecipePlan) -> Result<PathBuf> {
     let scores_path = out.join("scores.json");
     let text = std::fs::read_to_string(&scores_path).map_err(|e| TrainError::io(&scores_path, e))?;
-    let scores: BTreeMap<String, Vec<StageScore>> =
-        serde_json::from_str(&text).map_err(|e| TrainError::Data { path: scores_path.clone(), message: e.to_string() })?;
-    let sets: Vec<String> = scores.values().next().map(|v| v.iter().map(|s| s.set.clone()).collect()).unwrap_or_default();
+    let scores: BTreeMap<String, Vec<StageScore>> = serde_json::from_str(&text)
+        .map_err(|e| TrainError::Data { path: scores_path.clone(), message: e.to_string() })?;
+    let sets: Vec<String> =
+        scores.values().next().map(|v| v.iter().map(|s| s.set.clone()).collect()).unwrap_or_default();
     let mut md = format!(
         "# tiny-r1 results\n\npass@1 on {} held-out problems per set (temperature 0.6, top-p 0.95, one sample each, at most {} tokens).\n\n| stage | {} | mean tokens |\n|---|{}---|\n",
         plan.eval_n,
@@ -316,18 +365,28 @@ fn write_report(out: &Path, stages: &[&str], times: &StageTimes, plan: &RecipePl
         .iter()
         .enumerate()
         .map(|(j, set)| {
-            let pts = stages.iter().enumerate().filter_map(|(i, st)| Some((i as f64, scores.get(*st)?.get(j)?.pass_at_1))).collect();
+            let pts = stages
+                .iter()
+                .enumerate()
+                .filter_map(|(i, st)| Some((i as f64, scores.get(*st)?.get(j)?.pass_at_1)))
+                .collect();
             (set.clone(), pts)
         })
         .collect();
-    let stage_axis = format!("stage ({})", stages.iter().enumerate().map(|(i, s)| format!("{i} {s}")).collect::<Vec<_>>().join(", "));
+    let stage_axis = format!(
+        "stage ({})",
+        stages.iter().enumerate().map(|(i, s)| format!("{i} {s}")).collect::<Vec<_>>().join(", ")
+    );
     draw_series(&series, "pass@1", &stage_axis, &plots.join("accuracy_by_stage.png"))
         .map_err(|message| TrainError::Plot { path: plots.join("accuracy_by_stage.png"), message })?;
     let students: Vec<(String, Vec<(f64, f64)>)> = ["student-distill", "student-rl"]
         .iter()
-        .filter_map(|st| Some((st.to_string(), scores.get(*st)?.iter().enumerate().map(|(j, r)| (j as f64, r.pass_at_1)).collect())))
+        .filter_map(|st| {
+            Some((st.to_string(), scores.get(*st)?.iter().enumerate().map(|(j, r)| (j as f64, r.pass_at_1)).collect()))
+        })
         .collect();
-    let set_axis = format!("set ({})", sets.iter().enumerate().map(|(i, s)| format!("{i} {s}")).collect::<Vec<_>>().join(", "));
+    let set_axis =
+        format!("set ({})", sets.iter().enumerate().map(|(i, s)| format!("{i} {s}")).collect::<Vec<_>>().join(", "));
     draw_series(&students, "pass@1", &set_axis, &plots.join("students.png"))
         .map_err(|message| TrainError::Plot { path: plots.join("students.png"), message })?;
     let grpo_keys = ["reward_mean", "accuracy", "response_length"].map(String::from);

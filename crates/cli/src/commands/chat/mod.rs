@@ -6,11 +6,11 @@
 mod line_input;
 mod session;
 
-use super::transcript::{finish_words, print_dim, stats_line, Transcript};
+use super::transcript::{Transcript, finish_words, print_dim, stats_line};
 use crate::compute_args::ComputeArgs;
 use crate::decode_args::DecodeArgs;
 use crate::model_arg;
-use crate::sampling_args::{describe, fit_context, SamplingArgs};
+use crate::sampling_args::{SamplingArgs, describe, fit_context};
 use anyhow::Result;
 use clap::Args;
 use reasoner_engine::prompt::chat_prompt;
@@ -20,8 +20,8 @@ use rustyline::error::ReadlineError;
 use session::{Action, Session};
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Args)]
 pub struct ChatArgs {
@@ -115,7 +115,13 @@ fn chat(a: ChatArgs) -> Result<()> {
     engine.cancel = Some(cancel.clone());
     a.decode.configure(&mut engine);
     let interactive = std::io::stdin().is_terminal();
-    let chat = Chat { model: &m, engine, cancel: cancel.clone(), stats: !a.no_stats && (a.verbose || std::io::stderr().is_terminal()), decode: a.decode };
+    let chat = Chat {
+        model: &m,
+        engine,
+        cancel: cancel.clone(),
+        stats: !a.no_stats && (a.verbose || std::io::stderr().is_terminal()),
+        decode: a.decode,
+    };
     if a.verbose {
         eprintln!("{}", describe(&s.params));
     }

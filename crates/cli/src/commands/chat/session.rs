@@ -1,7 +1,7 @@
 //! A chat session's state (system message, turns, sampling settings) and the `/commands` that
 //! act on it. Each command answers in a line, so nothing typed at the prompt goes unanswered.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use reasoner_engine::SamplingParams;
 use reasoner_model::chat_template::ChatMessage;
 use std::path::Path;
@@ -60,7 +60,10 @@ impl Session {
             "reset" | "clear" => {
                 let n = self.turns.len();
                 self.turns.clear();
-                Ok(format!("conversation cleared ({n} messages forgotten{})", if self.system.is_some() { "; system message kept" } else { "" }))
+                Ok(format!(
+                    "conversation cleared ({n} messages forgotten{})",
+                    if self.system.is_some() { "; system message kept" } else { "" }
+                ))
             }
             "system" if rest.is_empty() => {
                 self.system = None;
@@ -95,7 +98,8 @@ impl Session {
     }
 
     fn set(&mut self, rest: &str) -> Result<String> {
-        let (name, value) = rest.split_once(char::is_whitespace).map(|(n, v)| (n, v.trim())).context("usage: /set NAME VALUE")?;
+        let (name, value) =
+            rest.split_once(char::is_whitespace).map(|(n, v)| (n, v.trim())).context("usage: /set NAME VALUE")?;
         let mut p = self.params.clone();
         let bad = |e: &dyn std::fmt::Display| anyhow::anyhow!("/set {name}: `{value}` is not valid ({e})");
         match name.replace('-', "_").as_str() {
@@ -114,7 +118,9 @@ impl Session {
                 };
                 return Ok(format!("thinking = {value}"));
             }
-            other => bail!("/set: no setting `{other}` (temperature, top_p, top_k, min_p, repeat_penalty, seed, max_tokens, thinking)"),
+            other => bail!(
+                "/set: no setting `{other}` (temperature, top_p, top_k, min_p, repeat_penalty, seed, max_tokens, thinking)"
+            ),
         }
         // The engine's own range check; its message names the field, as `/set` does.
         p.validate().map_err(|e| match e {
@@ -168,7 +174,11 @@ mod tests {
         assert!(matches!(s.handle("/help"), Action::Said(t) if t.contains("/reset")));
         assert!(matches!(s.handle("/set temperature 0.3"), Action::Said(t) if t == "temperature = 0.3"));
         assert_eq!(s.params.temperature, 0.3);
-        assert!(matches!(s.handle("/set temperature -1"), Action::Said(t) if t.contains("/set temperature: must be >= 0")), "{:?}", s.handle("/set temperature -1"));
+        assert!(
+            matches!(s.handle("/set temperature -1"), Action::Said(t) if t.contains("/set temperature: must be >= 0")),
+            "{:?}",
+            s.handle("/set temperature -1")
+        );
         assert_eq!(s.params.temperature, 0.3);
         assert!(matches!(s.handle("/set top_k many"), Action::Said(t) if t.contains("not valid")));
         assert!(matches!(s.handle("/frobnicate"), Action::Said(t) if t.contains("unknown command /frobnicate")));

@@ -40,20 +40,12 @@ impl Parser {
                 self.pos += 1;
                 let base = self.argument()?;
                 let x = self.function_argument()?;
-                Expr::Div(
-                    Box::new(Expr::Func(Func::Ln, Box::new(x))),
-                    Box::new(Expr::Func(Func::Ln, Box::new(base))),
-                )
+                Expr::Div(Box::new(Expr::Func(Func::Ln, Box::new(x))), Box::new(Expr::Func(Func::Ln, Box::new(base))))
             }
             c if FUNCTIONS.contains(&c) || c == "lg" => {
-                let f = Func::from_name(c)
-                    .ok_or_else(|| ParseError(format!("unknown function {c}")))?;
+                let f = Func::from_name(c).ok_or_else(|| ParseError(format!("unknown function {c}")))?;
                 // `\sin^2 x` squares the value; `\sin^{-1}` is not read as an inverse here.
-                let outer = if self.eat(&Tok::Sym('^')) {
-                    Some(self.argument()?)
-                } else {
-                    None
-                };
+                let outer = if self.eat(&Tok::Sym('^')) { Some(self.argument()?) } else { None };
                 let call = Expr::Func(f, Box::new(self.function_argument()?));
                 match outer {
                     Some(p) => Expr::Pow(Box::new(call), Box::new(p)),
@@ -126,11 +118,7 @@ fn is_greek(c: &str) -> bool {
 /// An exact value for `123` / `4.56` / `1.5e3` (decimals are marked as written with a point).
 pub(super) fn number(text: &str) -> Result<Expr, ParseError> {
     let (text, exponent) = match text.split_once('e') {
-        Some((m, e)) => (
-            m,
-            e.parse::<i32>()
-                .map_err(|_| ParseError(format!("bad exponent in '{text}'")))?,
-        ),
+        Some((m, e)) => (m, e.parse::<i32>().map_err(|_| ParseError(format!("bad exponent in '{text}'")))?),
         None => (text, 0),
     };
     let (int, frac) = text.split_once('.').unwrap_or((text, ""));
@@ -138,19 +126,10 @@ pub(super) fn number(text: &str) -> Result<Expr, ParseError> {
         return err("number too long");
     }
     let digits = format!("{int}{frac}");
-    let n: BigInt = digits
-        .parse()
-        .map_err(|_| ParseError(format!("bad number '{text}'")))?;
+    let n: BigInt = digits.parse().map_err(|_| ParseError(format!("bad number '{text}'")))?;
     let den = num_traits::pow(BigInt::from(10), frac.len());
-    let scale = BigRational::from_integer(num_traits::pow(
-        BigInt::from(10),
-        exponent.unsigned_abs() as usize,
-    ));
+    let scale = BigRational::from_integer(num_traits::pow(BigInt::from(10), exponent.unsigned_abs() as usize));
     let v = BigRational::new(n, den);
     let v = if exponent >= 0 { v * scale } else { v / scale };
-    Ok(if frac.is_empty() && exponent == 0 {
-        Expr::Num(v)
-    } else {
-        Expr::Float(v)
-    })
+    Ok(if frac.is_empty() && exponent == 0 { Expr::Num(v) } else { Expr::Float(v) })
 }

@@ -58,8 +58,7 @@ impl Parser {
             }
             self.pos += 1;
             let rhs = self.matrix()?;
-            acc = combine_matrices(&acc, &rhs, op)
-                .ok_or_else(|| ParseError("matrix shapes do not fit".into()))?;
+            acc = combine_matrices(&acc, &rhs, op).ok_or_else(|| ParseError("matrix shapes do not fit".into()))?;
         }
     }
 }
@@ -69,17 +68,7 @@ fn combine_matrices(a: &Node, b: &Node, op: char) -> Option<Node> {
     let cells = |n: &Node| -> Option<Vec<Vec<Expr>>> {
         let Node::Matrix(rows) = n else { return None };
         rows.iter()
-            .map(|r| {
-                r.iter()
-                    .map(|c| {
-                        if let Node::Expr(e) = c {
-                            Some(e.clone())
-                        } else {
-                            None
-                        }
-                    })
-                    .collect()
-            })
+            .map(|r| r.iter().map(|c| if let Node::Expr(e) = c { Some(e.clone()) } else { None }).collect())
             .collect()
     };
     let (a, b) = (cells(a)?, cells(b)?);
@@ -122,9 +111,5 @@ fn combine_matrices(a: &Node, b: &Node, op: char) -> Option<Node> {
             })
             .collect()
     };
-    Some(Node::Matrix(
-        rows.into_iter()
-            .map(|r| r.into_iter().map(Node::Expr).collect())
-            .collect(),
-    ))
+    Some(Node::Matrix(rows.into_iter().map(|r| r.into_iter().map(Node::Expr).collect()).collect()))
 }
