@@ -257,7 +257,7 @@ impl TrainConfig {
             }
             (None, None) => {
                 return bad(
-                    "[model]: give `path` (a Hugging Face directory) or `init` (a config.json for random init)".into()
+                    "[model]: give `path` (a Hugging Face directory) or `init` (a config.json for random init)".into(),
                 );
             }
             _ => {}

@@ -25,6 +25,10 @@ pub enum TrainError {
     Candle(#[from] candle_core::Error),
     #[error("plot {path}: {message}")]
     Plot { path: PathBuf, message: String },
+    #[error("{}: already holds a run (metrics.jsonl or checkpoints/)", dir.display())]
+    RunExists { dir: PathBuf },
+    #[error("no stage `{stage}` (stages: {})", stages.join(", "))]
+    UnknownStage { stage: String, stages: Vec<String> },
     #[error("{0}")]
     Invalid(String),
 }

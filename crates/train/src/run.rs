@@ -87,7 +87,7 @@ impl Run {
         if !loss.is_finite() || !grads.is_finite() {
             let kept = match list_checkpoints(&self.dir)?.last() {
                 Some(s) => format!(
-                    "The last good checkpoint is {} (resume with --resume after fixing the cause).",
+                    "The last good checkpoint is {} (a resumed run continues from it once the cause is fixed).",
                     crate::checkpoint::checkpoint_dir(&self.dir, *s).display()
                 ),
                 None => "No checkpoint had been written yet.".to_string(),
@@ -140,7 +140,7 @@ fn prepare_dir(dir: &Path, resume: bool) -> Result<()> {
         .map_err(|e| TrainError::io(dir, format!("the run directory is not writable: {e}")))?;
     let _ = std::fs::remove_file(&probe);
     if !resume && (dir.join("metrics.jsonl").exists() || dir.join("checkpoints").exists()) {
-        return Err(TrainError::io(dir, "already holds a run; pass --resume to continue it, or choose another --out"));
+        return Err(TrainError::RunExists { dir: dir.to_path_buf() });
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use anyhow::{Result, bail};
 use clap::Args;
+use reasoner_train::TrainError;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -38,7 +39,11 @@ fn recipe(a: RecipeArgs) -> Result<()> {
         &a.out,
         std::io::stderr().is_terminal(),
         a.stop_after.as_deref(),
-    )?;
+    )
+    .map_err(|e| match e {
+        TrainError::UnknownStage { .. } => anyhow::anyhow!("--stop-after: {e}"),
+        e => e.into(),
+    })?;
     eprintln!("recipe ran for {:.0} s", t.elapsed().as_secs_f64());
     if let Some(report) = report {
         print!("{}", std::fs::read_to_string(&report)?);

@@ -1,9 +1,9 @@
 //! `reasoner train sft|pretrain|grpo --config FILE.toml [--out RUN_DIR] [--resume]` and
 //! `reasoner plot RUN_DIR`: thin wrappers over the trainer crate.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
-use reasoner_train::{RunKind, TrainConfig};
+use reasoner_train::{RunKind, TrainConfig, TrainError};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -53,8 +53,14 @@ fn train(a: TrainArgs) -> Result<()> {
     let dir = a.out.clone().unwrap_or_else(|| cfg.out.clone());
     let progress = !a.quiet && std::io::stderr().is_terminal();
     let t = std::time::Instant::now();
-    let summary = reasoner_train::train(cfg, &dir, a.resume, progress)
-        .with_context(|| format!("training run {}", dir.display()))?;
+    let summary = reasoner_train::train(cfg, &dir, a.resume, progress).map_err(|e| {
+        let hint = if matches!(e, TrainError::RunExists { .. }) {
+            "; pass --resume to continue it, or choose another --out"
+        } else {
+            ""
+        };
+        anyhow::anyhow!("training run {}: {e}{hint}", dir.display())
+    })?;
     if let Some(s) = summary.resumed_from {
         eprintln!("resumed from step {s}");
     }

@@ -153,7 +153,10 @@ pub fn run_recipe(recipe_dir: &Path, out: &Path, progress: bool, stop_after: Opt
     if let Some(s) = stop_after
         && !STAGES.contains(&s)
     {
-        return Err(TrainError::Invalid(format!("--stop-after: no stage `{s}` (stages: {})", STAGES.join(", "))));
+        return Err(TrainError::UnknownStage {
+            stage: s.to_string(),
+            stages: STAGES.iter().map(|s| s.to_string()).collect(),
+        });
     }
     let plan_path = recipe_dir.join("recipe.toml");
     let text = std::fs::read_to_string(&plan_path).map_err(|e| TrainError::io(&plan_path, e))?;
