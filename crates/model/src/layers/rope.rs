@@ -35,9 +35,9 @@ impl RotaryEmbedding {
         if start + len <= self.max_positions() {
             return Ok((self.cos.narrow(0, start, len)?, self.sin.narrow(0, start, len)?));
         }
-        // Past the precomputed table: compute just these rows (rare; long generations).
-        let (cos, sin) = tables(&self.inv_freq, self.attention_factor, start + len)?;
-        Ok((cos.narrow(0, start, len)?, sin.narrow(0, start, len)?))
+        // Past the precomputed table (a long reasoning trace): just these rows, each computed
+        // exactly as the table computes it, so a step costs the same at any depth.
+        table_rows(&self.inv_freq, self.attention_factor, start, len)
     }
 
     /// Rotate `x` of shape (len, heads, dim) for positions starting at `start`.
@@ -72,10 +72,15 @@ impl RotaryEmbedding {
 }
 
 fn tables(inv_freq: &[f32], attention_factor: f32, max_pos: usize) -> candle_core::Result<(Tensor, Tensor)> {
+    table_rows(inv_freq, attention_factor, 0, max_pos)
+}
+
+/// cos/sin for positions `start .. start + len`, each (len, dim/2).
+fn table_rows(inv_freq: &[f32], attention_factor: f32, start: usize, len: usize) -> candle_core::Result<(Tensor, Tensor)> {
     let half = inv_freq.len();
-    let mut cos = Vec::with_capacity(max_pos * half);
-    let mut sin = Vec::with_capacity(max_pos * half);
-    for p in 0..max_pos {
+    let mut cos = Vec::with_capacity(len * half);
+    let mut sin = Vec::with_capacity(len * half);
+    for p in start..start + len {
         for &f in inv_freq {
             // f32 product as in transformers (position_ids.float() @ inv_freq.float()).
             let angle = p as f32 * f;
@@ -83,7 +88,7 @@ fn tables(inv_freq: &[f32], attention_factor: f32, max_pos: usize) -> candle_cor
             sin.push(angle.sin() * attention_factor);
         }
     }
-    Ok((Tensor::from_vec(cos, (max_pos, half), &Device::Cpu)?, Tensor::from_vec(sin, (max_pos, half), &Device::Cpu)?))
+    Ok((Tensor::from_vec(cos, (len, half), &Device::Cpu)?, Tensor::from_vec(sin, (len, half), &Device::Cpu)?))
 }
 
 #[cfg(test)]
@@ -122,6 +127,20 @@ mod tests {
         let permuted = [i[0], i[2], i[1], i[3]];
         for (a, b) in h.iter().zip(permuted) {
             assert!((a - b).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn rows_past_the_table_equal_a_longer_tables_rows() {
+        let cfg = RopeConfig { theta: 10000.0, scaling: RopeScaling::None, partial_rotary_factor: 1.0 };
+        let short = RotaryEmbedding::new(&cfg, 8, 16, RopeLayout::Half).unwrap();
+        let long = RotaryEmbedding::new(&cfg, 8, 64, RopeLayout::Half).unwrap();
+        // Straddling the end of the short table and wholly past it.
+        for (start, len) in [(14, 5), (40, 3), (63, 1)] {
+            let (a, b) = (short.rows(start, len).unwrap(), long.rows(start, len).unwrap());
+            let v = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            assert_eq!(v(&a.0), v(&b.0), "cos at {start}+{len}");
+            assert_eq!(v(&a.1), v(&b.1), "sin at {start}+{len}");
         }
     }
 }
