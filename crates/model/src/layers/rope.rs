@@ -76,7 +76,12 @@ fn tables(inv_freq: &[f32], attention_factor: f32, max_pos: usize) -> candle_cor
 }
 
 /// cos/sin for positions `start .. start + len`, each (len, dim/2).
-fn table_rows(inv_freq: &[f32], attention_factor: f32, start: usize, len: usize) -> candle_core::Result<(Tensor, Tensor)> {
+fn table_rows(
+    inv_freq: &[f32],
+    attention_factor: f32,
+    start: usize,
+    len: usize,
+) -> candle_core::Result<(Tensor, Tensor)> {
     let half = inv_freq.len();
     let mut cos = Vec::with_capacity(len * half);
     let mut sin = Vec::with_capacity(len * half);

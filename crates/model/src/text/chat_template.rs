@@ -31,6 +31,16 @@ pub struct ChatTemplate {
 
 const NAME: &str = "chat";
 
+/// A template runs on every request, and templates come with downloaded models: each render gets
+/// a budget. Fuel counts template instructions (R1's template spends about 56 per message, so this is
+/// ~350,000 messages); a render that needs more — a loop that never ends in practice — is refused.
+const FUEL: u64 = 20_000_000;
+/// Nested calls (macros, recursive includes) deeper than this are refused (minijinja allows 500,
+/// more than a 2 MiB worker stack holds).
+const RECURSION_LIMIT: usize = 100;
+/// The longest prompt a template may write: far past any context window.
+pub const MAX_RENDERED_BYTES: usize = 64 << 20;
+
 impl ChatTemplate {
     /// Compile `source`; `origin` names the file it came from for error messages.
     pub fn new(source: &str, origin: &str, bos_token: Option<&str>, eos_token: Option<&str>) -> Result<Self> {
@@ -41,6 +51,8 @@ impl ChatTemplate {
             .build()
             .map_err(|e| template_error(origin, &e))?;
         env.set_syntax(syntax);
+        env.set_fuel(Some(FUEL));
+        env.set_recursion_limit(RECURSION_LIMIT);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_function("raise_exception", |msg: String| -> std::result::Result<String, minijinja::Error> {
             Err(minijinja::Error::new(ErrorKind::InvalidOperation, msg))
@@ -76,7 +88,32 @@ impl ChatTemplate {
     /// Render with a fully custom context (messages as arbitrary JSON, tools, …).
     pub fn render_value(&self, ctx: &Value) -> Result<String> {
         let tmpl = self.env.get_template(NAME).map_err(|e| template_error(&self.origin, &e))?;
-        tmpl.render(minijinja::Value::from(minijinja::value::Serde(ctx))).map_err(|e| template_error(&self.origin, &e))
+        let mut out = BoundedWriter { bytes: Vec::new(), limit: MAX_RENDERED_BYTES };
+        tmpl.render_captured_to(minijinja::Value::from(minijinja::value::Serde(ctx)), &mut out)
+            .map_err(|e| template_error(&self.origin, &e))?;
+        String::from_utf8(out.bytes)
+            .map_err(|e| ModelError::Template { origin: self.origin.clone(), message: e.to_string() })
+    }
+}
+
+/// Collects a render's output and fails once it passes `limit` bytes.
+struct BoundedWriter {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl std::io::Write for BoundedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > self.limit {
+            let msg = format!("the rendered prompt passes {} MiB", self.limit >> 20);
+            return Err(std::io::Error::other(msg));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -154,6 +191,52 @@ mod tests {
         let t = ChatTemplate::new("{{ raise_exception('roles must alternate') }}", "t", None, None).unwrap();
         let e = t.render(&[], false, &Default::default()).unwrap_err().to_string();
         assert!(e.contains("roles must alternate"), "{e}");
+    }
+
+    fn r1_template() -> ChatTemplate {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/chat_templates/deepseek_r1.json");
+        let json: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let src = json["cases"][0]["template"].as_str().expect("template text");
+        ChatTemplate::new(src, "deepseek_r1", Some("<｜begin▁of▁sentence｜>"), Some("<｜end▁of▁sentence｜>")).unwrap()
+    }
+
+    /// R1's template over a long conversation stays far inside the budget (fuel measured and
+    /// printed); the budget is what a real template needs for thousands of turns.
+    #[test]
+    fn real_template_fits_the_budget_with_room() {
+        let t = r1_template();
+        let msgs: Vec<ChatMessage> = (0..1000)
+            .map(|i| ChatMessage::new(if i % 2 == 0 { "user" } else { "assistant" }, &format!("message {i}")))
+            .collect();
+        let tmpl = t.env.get_template(NAME).unwrap();
+        let ctx =
+            serde_json::json!({"messages": msgs, "add_generation_prompt": true, "bos_token": "", "eos_token": ""});
+        let captured = tmpl.render_captured(minijinja::Value::from(minijinja::value::Serde(&ctx))).unwrap();
+        let (used, _) = captured.state().fuel_levels().unwrap();
+        eprintln!("R1 template, 1000 messages: {used} fuel ({} per message)", used / 1000);
+        assert!(used * 20 < FUEL, "1000 messages used {used} of {FUEL}");
+        assert!(t.render(&msgs, true, &Default::default()).is_ok());
+    }
+
+    /// Templates that would run for minutes, blow the stack or write gigabytes are refused with
+    /// the template's origin, each within the budget.
+    #[test]
+    fn runaway_templates_are_refused() {
+        let cases = [
+            ("{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}", "fuel"),
+            ("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "recursion"),
+            ("{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}", "MiB"),
+        ];
+        for (src, expect) in cases {
+            let t = ChatTemplate::new(src, "evil/tokenizer_config.json", None, None).unwrap();
+            let started = std::time::Instant::now();
+            let e = t.render(&[], false, &Default::default()).unwrap_err().to_string();
+            assert!(
+                e.contains("evil/tokenizer_config.json") && e.to_lowercase().contains(&expect.to_lowercase()),
+                "{src}: {e}"
+            );
+            assert!(started.elapsed().as_secs() < 10, "{src}: took {:?}", started.elapsed());
+        }
     }
 
     #[test]
