@@ -101,6 +101,29 @@ pub fn resolve(raw: &RawConfig, generation: Generation) -> Result<DeepseekSpec> 
     if let Some((key, _)) = positive.iter().find(|(_, v)| *v == 0) {
         return bad(key, "must be positive".into());
     }
+    use super::limits;
+    super::check_ceilings(
+        &raw.path,
+        &[
+            ("vocab_size", c.vocab_size, limits::VOCAB),
+            ("hidden_size", c.hidden_size, limits::HIDDEN),
+            ("intermediate_size", c.intermediate_size, limits::INTERMEDIATE),
+            ("moe_intermediate_size", c.moe_intermediate_size, limits::INTERMEDIATE),
+            ("num_hidden_layers", c.num_hidden_layers, limits::LAYERS),
+            ("num_attention_heads", c.num_attention_heads, limits::HEADS),
+            ("kv_lora_rank", c.kv_lora_rank, limits::HIDDEN),
+            ("q_lora_rank", c.q_lora_rank.unwrap_or(0), limits::HIDDEN),
+            ("qk_nope_head_dim", c.qk_nope_head_dim, limits::HEAD_DIM),
+            ("qk_rope_head_dim", c.qk_rope_head_dim, limits::HEAD_DIM),
+            ("v_head_dim", c.v_head_dim, limits::HEAD_DIM),
+            ("n_routed_experts", c.n_routed_experts, limits::EXPERTS),
+            ("num_experts_per_tok", c.num_experts_per_tok, limits::EXPERTS),
+            ("n_shared_experts", c.n_shared_experts.unwrap_or(0), limits::EXPERTS),
+            ("first_k_dense_replace", c.first_k_dense_replace, limits::LAYERS),
+            ("num_nextn_predict_layers", c.num_nextn_predict_layers, limits::LAYERS),
+            ("max_position_embeddings", c.max_position_embeddings.unwrap_or(0), limits::POSITIONS),
+        ],
+    )?;
     if c.q_lora_rank == Some(0) {
         return bad("q_lora_rank", "must be positive or null".into());
     }

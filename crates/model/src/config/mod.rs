@@ -92,6 +92,28 @@ pub struct RopeConfig {
     pub partial_rotary_factor: f64,
 }
 
+/// Ceilings on config.json sizes, each far past any released model (the largest today: 126
+/// layers, hidden 18,432, 262k vocabulary, 256 experts), so that a corrupt or hostile config is
+/// refused by name before its sizes are multiplied or allocated.
+pub mod limits {
+    pub const LAYERS: usize = 1024;
+    pub const HIDDEN: usize = 1 << 16;
+    pub const INTERMEDIATE: usize = 1 << 20;
+    pub const HEADS: usize = 1024;
+    pub const HEAD_DIM: usize = 1024;
+    pub const VOCAB: usize = 1 << 22;
+    pub const POSITIONS: usize = 1 << 24;
+    pub const EXPERTS: usize = 1 << 14;
+}
+
+/// Each `(key, value, ceiling)` must be at most its ceiling; the first that is not is named.
+pub fn check_ceilings(path: &Path, sizes: &[(&str, usize, usize)]) -> Result<()> {
+    match sizes.iter().find(|(_, v, max)| v > max) {
+        Some((key, v, max)) => Err(ModelError::key(path, key, format!("{v} is past the ceiling of {max}"))),
+        None => Ok(()),
+    }
+}
+
 fn num(v: &Value, key: &str, path: &Path) -> Result<Option<f64>> {
     match v.get(key) {
         None | Some(Value::Null) => Ok(None),
@@ -111,7 +133,17 @@ impl RopeConfig {
             _ => (json.get("rope_scaling").filter(|s| !s.is_null()).cloned(), num(json, "rope_theta", path)?),
         };
         let theta = theta.unwrap_or(10000.0);
+        if !(theta.is_finite() && theta > 0.0) {
+            return Err(ModelError::key(path, "rope_theta", format!("{theta} must be a positive number")));
+        }
         let partial_rotary_factor = num(json, "partial_rotary_factor", path)?.unwrap_or(1.0);
+        if !(partial_rotary_factor > 0.0 && partial_rotary_factor <= 1.0) {
+            return Err(ModelError::key(
+                path,
+                "partial_rotary_factor",
+                format!("{partial_rotary_factor} must be in (0, 1]"),
+            ));
+        }
         let scaling = match scaling_json {
             None => RopeScaling::None,
             Some(s) => Self::parse_scaling(&s, json, path)?,

@@ -117,7 +117,27 @@ pub(crate) fn check_heads(raw: &RawConfig, c: &DenseCommon) -> Result<usize> {
             "hidden_size, num_hidden_layers, num_attention_heads and vocab_size must be positive",
         ));
     }
+    use crate::config::limits;
     let kv = c.num_key_value_heads.unwrap_or(c.num_attention_heads);
+    crate::config::check_ceilings(
+        p,
+        &[
+            ("num_hidden_layers", c.num_hidden_layers, limits::LAYERS),
+            ("hidden_size", c.hidden_size, limits::HIDDEN),
+            ("intermediate_size", c.intermediate_size, limits::INTERMEDIATE),
+            ("num_attention_heads", c.num_attention_heads, limits::HEADS),
+            ("num_key_value_heads", kv, limits::HEADS),
+            ("head_dim", c.head_dim.unwrap_or(0), limits::HEAD_DIM),
+            ("vocab_size", c.vocab_size, limits::VOCAB),
+            ("max_position_embeddings", c.max_position_embeddings.unwrap_or(0), limits::POSITIONS),
+        ],
+    )?;
+    if c.intermediate_size == 0 {
+        return Err(ModelError::key(p, "intermediate_size", "must be positive"));
+    }
+    if !(c.rms_norm_eps.is_finite() && c.rms_norm_eps >= 0.0) {
+        return Err(ModelError::key(p, "rms_norm_eps", format!("{} must be a finite number ≥ 0", c.rms_norm_eps)));
+    }
     if kv == 0 || !c.num_attention_heads.is_multiple_of(kv) {
         return Err(ModelError::key(
             p,
