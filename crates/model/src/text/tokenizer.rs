@@ -97,14 +97,21 @@ impl TextTokenizer {
         if !path.exists() {
             return Err(ModelError::MissingPath { path: path.to_path_buf() });
         }
-        let inner = tokenizers::Tokenizer::from_file(path)
-            .map_err(|e| ModelError::Tokenizer { path: path.to_path_buf(), message: e.to_string() })?;
-        Ok(Self {
+        let bad = |message: String| ModelError::Tokenizer { path: path.to_path_buf(), message };
+        let inner = guarded(path, || tokenizers::Tokenizer::from_file(path))?.map_err(|e| bad(e.to_string()))?;
+        let t = Self {
             inner: Backend::Json(Box::new(inner)),
             path: path.to_path_buf(),
             bos_token: cfg.bos_token.clone(),
             eos_token: cfg.eos_token.clone(),
-        })
+        };
+        // A tokenizer.json can parse and still hold parts that fail on first use (a template
+        // post-processor naming a missing token, a broken normalizer): try each part once here,
+        // so a bad file is refused at load instead of on the first request.
+        let probe = "Hello, world! 347 + 589 = 936.";
+        let ids = t.encode(probe, true).map_err(|e| bad(format!("cannot encode a test sentence: {e}")))?;
+        t.decode(&ids, false).map_err(|e| bad(format!("cannot decode a test sentence: {e}")))?;
+        Ok(t)
     }
 
     /// A tokenizer rebuilt from a GGUF file's metadata; `path` names the file.
@@ -115,13 +122,13 @@ impl TextTokenizer {
     /// `add_special_tokens` as in transformers: true for raw text (adds BOS where the
     /// tokenizer's post-processor says so), false for an already-rendered chat prompt.
     pub fn encode(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>> {
-        let enc = on_backend!(self, t => t.encode(text, add_special_tokens))
+        let enc = guarded(&self.path, || on_backend!(self, t => t.encode(text, add_special_tokens)))?
             .map_err(|e| ModelError::Tokenizer { path: self.path.clone(), message: e.to_string() })?;
         Ok(enc.get_ids().to_vec())
     }
 
     pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String> {
-        on_backend!(self, t => t.decode(ids, skip_special_tokens))
+        guarded(&self.path, || on_backend!(self, t => t.decode(ids, skip_special_tokens)))?
             .map_err(|e| ModelError::Tokenizer { path: self.path.clone(), message: e.to_string() })
     }
 
@@ -132,4 +139,20 @@ impl TextTokenizer {
     pub fn vocab_size(&self) -> usize {
         on_backend!(self, t => t.get_vocab_size(true))
     }
+}
+
+/// Runs `f`, turning a panic inside the `tokenizers` library (it panics on some malformed
+/// files) into an error naming the file. The last line of defence, not the validation.
+fn guarded<R>(path: &Path, f: impl FnOnce() -> R) -> Result<R> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        ModelError::Tokenizer {
+            path: path.to_path_buf(),
+            message: format!("the tokenizers library failed on it: {what}"),
+        }
+    })
 }
