@@ -225,3 +225,37 @@ fn a_diverging_run_stops_and_keeps_its_last_good_checkpoint() {
         }
     }
 }
+
+/// A damaged checkpoint is refused by name on `--resume`, never loaded in part: a truncated
+/// model.safetensors, a truncated optimizer.safetensors, a trainer_state.json that is not JSON.
+#[test]
+fn damaged_checkpoints_are_refused_by_name_on_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = sft_config(tmp.path(), 4, 2, "");
+    let base = tmp.path().join("base");
+    assert!(train(&cfg, &base, false).status.success());
+    let cases: [(&str, fn(&Path)); 3] = [
+        ("model.safetensors", |p| {
+            let b = std::fs::read(p).unwrap();
+            std::fs::write(p, &b[..b.len() / 2]).unwrap()
+        }),
+        ("optimizer.safetensors", |p| {
+            let b = std::fs::read(p).unwrap();
+            std::fs::write(p, &b[..b.len() - 7]).unwrap()
+        }),
+        ("trainer_state.json", |p| std::fs::write(p, b"{\"step\": ").unwrap()),
+    ];
+    for (file, damage) in cases {
+        let run = tmp.path().join(format!("run-{file}"));
+        let status = Command::new("cp").args(["-r", base.to_str().unwrap(), run.to_str().unwrap()]).status().unwrap();
+        assert!(status.success());
+        // The newest checkpoint (step 4) is damaged.
+        let target = run.join("checkpoints/step-4").join(file);
+        assert!(target.exists(), "{} missing", target.display());
+        damage(&target);
+        let out = train(&cfg, &run, true);
+        let e = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{file}: {e}");
+        assert!(e.contains(file) && e.contains("step-4"), "{file}: error should name the damaged file: {e}");
+    }
+}
