@@ -276,3 +276,100 @@ fn web_page_in_headless_chromium_streams_folds_and_restores_from_sqlite() {
     eprintln!("{out}");
     assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 1000), "screenshot kept at {}", shot.display());
 }
+
+/// One HTTP/1.1 request on a fresh connection: (status, body). Bounded in time.
+fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).unwrap();
+    conn.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).expect("read the response");
+    let text = String::from_utf8_lossy(&raw);
+    let status =
+        text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").map_or(raw.len(), |i| i + 4);
+    (status, raw[split..].to_vec())
+}
+
+/// Hostile request bodies, enumerated: every field of a valid chat request set to wrong types and
+/// extreme values, plus bodies that are not JSON, nest 100,000 deep or hold megabytes. Each gets
+/// an answer (2xx, or a 4xx with OpenAI's JSON error shape), and the server keeps serving.
+#[test]
+fn hostile_request_bodies_get_clean_answers_and_the_server_keeps_serving() {
+    let s = Server::start(json!({}));
+    let addr = s.addr();
+    let valid = json!({"model": "qwen2_bf16_sharded", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4, "temperature": 0});
+    let hostile = [
+        Value::Null,
+        json!(-1),
+        json!(0),
+        json!(1e300),
+        json!(u64::MAX),
+        json!("x"),
+        json!([]),
+        json!({}),
+        json!([{"role": 7}]),
+        json!(true),
+    ];
+    let fields = [
+        "model",
+        "messages",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "top_p",
+        "n",
+        "seed",
+        "stop",
+        "stream",
+        "logprobs",
+        "top_logprobs",
+        "thinking_budget_tokens",
+        "reasoning_effort",
+        "stream_options",
+        "ignore_eos",
+    ];
+    let mut bodies: Vec<(String, Vec<u8>)> = Vec::new();
+    for f in fields {
+        for h in &hostile {
+            let mut b = valid.clone();
+            b[f] = h.clone();
+            bodies.push((format!("{f} = {h}"), serde_json::to_vec(&b).unwrap()));
+        }
+    }
+    let mut big = valid.clone();
+    big["messages"][0]["content"] = json!("x ".repeat(2_000_000));
+    bodies.push(("a 4 MB message".into(), serde_json::to_vec(&big).unwrap()));
+    bodies.push(("not JSON".into(), b"{\"messages\": [".to_vec()));
+    bodies.push(("not UTF-8".into(), vec![0xff, 0xfe, 0x00, 0x7b]));
+    bodies.push(("nested 100,000 deep".into(), format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)).into_bytes()));
+    bodies.push(("empty".into(), Vec::new()));
+    // The unmutated request succeeds, so each mutation is what a refusal answers.
+    let (status, reply) = http(&addr, "POST", "/v1/chat/completions", &serde_json::to_vec(&valid).unwrap());
+    assert_eq!(status, 200, "the valid request: {}", String::from_utf8_lossy(&reply));
+    let started = Instant::now();
+    let mut refused = 0;
+    for (what, body) in &bodies {
+        let (status, reply) = http(&addr, "POST", "/v1/chat/completions", body);
+        assert!((200..300).contains(&status) || (400..500).contains(&status), "{what}: status {status}");
+        if status >= 400 {
+            refused += 1;
+            let v: Value = serde_json::from_slice(&reply)
+                .unwrap_or_else(|_| panic!("{what}: {status} body is not JSON: {}", String::from_utf8_lossy(&reply)));
+            assert!(v["error"]["message"].is_string(), "{what}: {status} without an OpenAI error object: {v}");
+        }
+        assert_eq!(http(&addr, "GET", "/health", b"").0, 200, "after {what}: /health");
+    }
+    eprintln!(
+        "{} hostile bodies answered in {:.1} s, {refused} refused",
+        bodies.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(refused > bodies.len() / 2, "only {refused} of {} refused", bodies.len());
+    assert!(started.elapsed() < Duration::from_secs(300), "took {:?}", started.elapsed());
+}
