@@ -73,3 +73,56 @@ fn mutated_gguf_metadata_loads_or_fails_cleanly() {
     assert!(cases > 50, "only {cases} cases");
     eprintln!("{cases} mutated GGUF files, none panicked");
 }
+
+/// Every dimension of every tensor in the file's tensor table patched in place to 0, 1, 2^32 or
+/// 2^62 (a zero dimension once switched off the size check of the others): each file loads or
+/// fails cleanly, and a loaded one runs a forward.
+#[test]
+fn mutated_gguf_tensor_dims_load_or_fail_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("qwen2.gguf");
+    quantize_model(
+        &fixture("qwen2_f32"),
+        &good,
+        &QuantizeOptions { to: GgmlType::Q8_0, keep: vec![] },
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    let bytes = std::fs::read(&good).unwrap();
+    let src = GgufFile::open(&good).unwrap();
+    let mut cases = 0;
+    for t in src.tensors() {
+        // The tensor table entry: u64 name length, the name, u32 n_dims, then n_dims u64 dims.
+        let mut key = (t.name.len() as u64).to_le_bytes().to_vec();
+        key.extend_from_slice(t.name.as_bytes());
+        key.extend_from_slice(&(t.dims.len() as u32).to_le_bytes());
+        let at = bytes.windows(key.len()).position(|w| w == key.as_slice()).expect("tensor entry") + key.len();
+        for d in 0..t.dims.len() {
+            for value in [0u64, 1, 1 << 32, 1 << 62] {
+                let mut b = bytes.clone();
+                b[at + 8 * d..at + 8 * d + 8].copy_from_slice(&value.to_le_bytes());
+                let path = dir.path().join("mutant.gguf");
+                std::fs::write(&path, &b).unwrap();
+                let started = std::time::Instant::now();
+                let outcome = catch_unwind(AssertUnwindSafe(|| {
+                    if let Ok(m) = load_model(&path) {
+                        let mut cache = m.new_cache();
+                        let _ = m
+                            .model
+                            .forward(&mut [SeqInput { tokens: &[1, 2], cache: Some(&mut cache) }], LogitsFor::Last);
+                    }
+                }));
+                assert!(outcome.is_ok(), "{}: dim {d} = {value}: panicked", t.name);
+                assert!(
+                    started.elapsed().as_secs() < 20,
+                    "{}: dim {d} = {value}: took {:?}",
+                    t.name,
+                    started.elapsed()
+                );
+                cases += 1;
+            }
+        }
+    }
+    assert!(cases > 40, "only {cases} cases");
+    eprintln!("{cases} GGUF files with a patched tensor dimension, none panicked");
+}
