@@ -234,7 +234,8 @@ fn damaged_checkpoints_are_refused_by_name_on_resume() {
     let cfg = sft_config(tmp.path(), 4, 2, "");
     let base = tmp.path().join("base");
     assert!(train(&cfg, &base, false).status.success());
-    let cases: [(&str, fn(&Path)); 3] = [
+    type Damage = fn(&Path);
+    let cases: [(&str, Damage); 3] = [
         ("model.safetensors", |p| {
             let b = std::fs::read(p).unwrap();
             std::fs::write(p, &b[..b.len() / 2]).unwrap()
