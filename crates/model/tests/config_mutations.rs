@@ -4,10 +4,9 @@
 //! allocation, or a hang — and a model that loads must run a forward pass without panicking.
 //! The cases are enumerated, not sampled, so every one is replayed on every run.
 
-use reasoner_model::{LogitsFor, SeqInput};
-use reasoner_testutil::fixture;
+mod common;
+use common::{assert_loads_or_fails_cleanly, fixture};
 use serde_json::{Value, json};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 fn mutants() -> Vec<Value> {
     vec![
@@ -45,22 +44,7 @@ fn check_fixture(name: &str) -> usize {
             let mut c = config.clone();
             c[key.as_str()] = value.clone();
             std::fs::write(dir.path().join("config.json"), serde_json::to_vec(&c).unwrap()).unwrap();
-            let started = std::time::Instant::now();
-            let outcome = catch_unwind(AssertUnwindSafe(|| match reasoner_model::load_model(dir.path()) {
-                Err(e) => {
-                    let msg = e.to_string();
-                    assert!(!msg.is_empty());
-                    None
-                }
-                Ok(m) => {
-                    let mut cache = m.new_cache();
-                    let r =
-                        m.model.forward(&mut [SeqInput { tokens: &[1, 2], cache: Some(&mut cache) }], LogitsFor::Last);
-                    Some(r.is_ok())
-                }
-            }));
-            assert!(outcome.is_ok(), "{name}: {key} = {value}: panicked");
-            assert!(started.elapsed().as_secs() < 20, "{name}: {key} = {value}: took {:?}", started.elapsed());
+            assert_loads_or_fails_cleanly(dir.path(), &format!("{name}: {key} = {value}"));
             cases += 1;
         }
     }

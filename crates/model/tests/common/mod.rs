@@ -46,3 +46,18 @@ pub fn decode_logprobs_in(model: &dyn CausalLm, ids: &[u32], mut cache: Sequence
     }
     out
 }
+
+/// Hardening tests: the model at `path` loads and runs a two-token forward, or fails with an
+/// error that says something; never a panic, and within 20 s. `what` names the case.
+pub fn assert_loads_or_fails_cleanly(path: &std::path::Path, what: &str) {
+    let started = std::time::Instant::now();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match reasoner_model::load_model(path) {
+        Err(e) => assert!(!e.to_string().is_empty(), "{what}: an empty error"),
+        Ok(m) => {
+            let mut cache = m.new_cache();
+            let _ = m.model.forward(&mut [SeqInput { tokens: &[1, 2], cache: Some(&mut cache) }], LogitsFor::Last);
+        }
+    }));
+    assert!(outcome.is_ok(), "{what}: panicked");
+    assert!(started.elapsed().as_secs() < 20, "{what}: took {:?}", started.elapsed());
+}
