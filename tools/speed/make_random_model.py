@@ -5,10 +5,34 @@ work (weights are noise, so outputs are meaningless; correctness stays on tests/
     python3 tools/speed/make_random_model.py --shape qwen2.5-0.5b --out bench-models/qwen2.5-0.5b
     python3 tools/speed/make_random_model.py --shape r1-distill-qwen-1.5b --out bench-models/r1-1.5b
 
-Needs numpy and safetensors (pip). Weights are stored as F16 (numpy has no bf16)."""
+    python3 tools/speed/make_random_model.py --shape qwen2.5-0.5b --dtype bf16 --out bench-models/qwen2.5-0.5b-bf16
+
+Needs numpy and safetensors (pip). Weights are stored as F16, or BF16 with --dtype bf16 (numpy has
+no bf16: the f32 values are rounded to bf16 bits here, nearest-even, and the file written by hand)."""
 import argparse, json, os
+import struct
 import numpy as np
 from safetensors.numpy import save_file
+
+
+def save_bf16(tensors, path):
+    """A safetensors file of BF16 tensors from f32/f16 arrays (bf16 = the top 16 bits of f32,
+    rounded to nearest-even), written by hand as the format describes: u64 header length, JSON
+    header with data_offsets, then the data."""
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        x = np.ascontiguousarray(tensors[name], dtype=np.float32).view(np.uint32)
+        bits = ((x + 0x7FFF + ((x >> 16) & 1)) >> 16).astype("<u2").tobytes()
+        header[name] = {"dtype": "BF16", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + len(bits)]}
+        blobs.append(bits)
+        offset += len(bits)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
 
 SHAPES = {
     # config values as in the released config.json files
@@ -25,6 +49,7 @@ def main():
     ap.add_argument("--shape", choices=SHAPES, required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dtype", choices=["f16", "bf16"], default="f16")
     a = ap.parse_args()
     c = SHAPES[a.shape]
     rng = np.random.default_rng(a.seed)
@@ -50,8 +75,12 @@ def main():
         t[p + "mlp.up_proj.weight"] = w(i, h)
         t[p + "mlp.down_proj.weight"] = w(h, i)
     os.makedirs(a.out, exist_ok=True)
-    save_file(t, os.path.join(a.out, "model.safetensors"))
-    cfg = dict(architectures=["Qwen2ForCausalLM"], model_type="qwen2", hidden_act="silu", torch_dtype="float16", **c)
+    if a.dtype == "bf16":
+        save_bf16(t, os.path.join(a.out, "model.safetensors"))
+    else:
+        save_file(t, os.path.join(a.out, "model.safetensors"))
+    torch_dtype = {"f16": "float16", "bf16": "bfloat16"}[a.dtype]
+    cfg = dict(architectures=["Qwen2ForCausalLM"], model_type="qwen2", hidden_act="silu", torch_dtype=torch_dtype, **c)
     with open(os.path.join(a.out, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
     print(f"wrote {a.out} ({sum(v.nbytes for v in t.values()) / 2**20:.0f} MiB)")

@@ -5,7 +5,8 @@
 use crate::hf_cache;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use reasoner_model::{KvDtype, LoadedModel, load_model};
+use reasoner_model::quant::GgmlType;
+use reasoner_model::{KvDtype, LoadOptions, LoadedModel, load_model_with};
 use std::path::{Path, PathBuf};
 
 /// Help text of every `--model` flag.
@@ -31,9 +32,27 @@ pub enum KvCacheType {
     F32,
 }
 
+/// `--quantize TYPE` for the commands that load a model to run it.
+#[derive(Args, Clone, Copy, Default)]
+pub struct QuantizeArg {
+    /// Quantize the weights while loading (q8_0, q4_k, q6_k, q5_0, q4_0, f16, bf16): tensor by
+    /// tensor, the same choice and the same numbers as `reasoner quantize --to TYPE` followed by
+    /// loading the GGUF, without writing it. Default: weights as stored (bf16/f16 and packed
+    /// GGUF types run as they are; f32 stays f32).
+    #[arg(long = "quantize", value_name = "TYPE", value_parser = parse_load_type)]
+    pub quantize: Option<GgmlType>,
+}
+
+fn parse_load_type(s: &str) -> std::result::Result<GgmlType, String> {
+    match reasoner_model::formats::quantize::parse_target(s)? {
+        GgmlType::F32 => Err("not a quantized type; pick q8_0, q4_k, q6_k, q5_0, q4_0, f16 or bf16".into()),
+        t => Ok(t),
+    }
+}
+
 /// `open`, with caches in the dtype `--kv-cache` asks for.
-pub fn open_with_cache(model: &Option<PathBuf>, cache: KvCacheArg) -> Result<LoadedModel> {
-    let mut m = open(model)?;
+pub fn open_with_cache(model: &Option<PathBuf>, cache: KvCacheArg, quantize: QuantizeArg) -> Result<LoadedModel> {
+    let mut m = open_with(model, quantize)?;
     m.kv_dtype = match cache.kv_cache {
         KvCacheType::F16 => KvDtype::F16,
         KvCacheType::F32 => KvDtype::F32,
@@ -42,8 +61,14 @@ pub fn open_with_cache(model: &Option<PathBuf>, cache: KvCacheArg) -> Result<Loa
 }
 
 pub fn open(model: &Option<PathBuf>) -> Result<LoadedModel> {
+    open_with(model, QuantizeArg::default())
+}
+
+/// `open`, quantizing at load when `--quantize` says so.
+pub fn open_with(model: &Option<PathBuf>, quantize: QuantizeArg) -> Result<LoadedModel> {
     let path = resolve(model)?;
-    load_model(&path).with_context(|| format!("loading model from {}", path.display()))
+    let opts = LoadOptions { quantize: quantize.quantize };
+    load_model_with(&path, &opts).with_context(|| format!("loading model from {}", path.display()))
 }
 
 /// The model used when neither `--model` nor `$REASONER_MODEL` names one: the embedded tiny-r1

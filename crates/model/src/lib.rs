@@ -18,8 +18,9 @@ pub mod text;
 
 pub use causal_lm::{CausalLm, LogitsFor, ModelInfo, PREFILL_CHUNK, SeqInput, forward_chunked, token_logprobs};
 pub use error::{ModelError, Result};
+pub use formats::loading::{LoadOptions, TensorPath, summarize_paths};
 pub use layers::kv_cache::{KvDtype, SequenceCache};
-pub use loader::{LoadedModel, load_model, load_model_with_weights};
+pub use loader::{LoadedModel, load_model, load_model_with, load_model_with_weights};
 
 // Paths from before the folders (issue #25), kept while branches that import them are merged;
 // new code uses the paths above.

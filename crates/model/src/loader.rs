@@ -8,6 +8,7 @@ use crate::formats::gguf::GgufFile;
 use crate::formats::gguf::config::config_from_metadata;
 use crate::formats::gguf::source::GgufSource;
 use crate::formats::gguf::tokenizer::tokenizer_from_metadata;
+use crate::formats::loading::{Checkpoint, LoadOptions, LoadingSource, TensorPath};
 use crate::formats::safetensors::SafetensorsDir;
 use crate::formats::weights::{StorageSummary, WeightSource};
 use crate::layers::kv_cache::{KvDtype, SequenceCache};
@@ -29,6 +30,9 @@ pub struct LoadedModel {
     pub weight_bytes: u64,
     /// How caches from `new_cache` store keys and values: f32 (the default) or f16.
     pub kv_dtype: KvDtype,
+    /// Each tensor's stored type and the type it is computed in (quantized at load, kept as
+    /// stored, or widened to f32), by tensor name.
+    pub tensor_paths: Vec<TensorPath>,
 }
 
 impl LoadedModel {
@@ -51,12 +55,17 @@ impl LoadedModel {
 }
 
 pub fn load_model(path: &Path) -> Result<LoadedModel> {
+    load_model_with(path, &LoadOptions::default())
+}
+
+/// `load_model` with options: `--quantize` at load.
+pub fn load_model_with(path: &Path, opts: &LoadOptions) -> Result<LoadedModel> {
     if !path.exists() {
         return Err(ModelError::MissingPath { path: path.to_path_buf() });
     }
     if path.is_file() {
         if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) {
-            return load_gguf(path);
+            return load_gguf(path, opts);
         }
         return Err(ModelError::io(
             path,
@@ -64,7 +73,7 @@ pub fn load_model(path: &Path) -> Result<LoadedModel> {
         ));
     }
     let weights = SafetensorsDir::open(path)?;
-    load_model_with_weights(path, &path.join("config.json"), &weights)
+    load_with_options(path, &path.join("config.json"), &weights, opts)
 }
 
 /// A model whose config, tokenizer and template come from the directory `dir` (config from
@@ -75,9 +84,20 @@ pub fn load_model_with_weights<W: WeightSource + StorageSummary>(
     config_path: &Path,
     weights: &W,
 ) -> Result<LoadedModel> {
+    load_with_options(dir, config_path, weights, &LoadOptions::default())
+}
+
+fn load_with_options(
+    dir: &Path,
+    config_path: &Path,
+    weights: &dyn Checkpoint,
+    opts: &LoadOptions,
+) -> Result<LoadedModel> {
     let path = dir;
     let raw = RawConfig::read(config_path)?;
-    let model = load_architecture(&raw, weights)?;
+    let src = LoadingSource::new(weights, *opts);
+    let model = load_architecture(&raw, &src)?;
+    let tensor_paths = src.paths();
     let (storage_dtypes, weight_bytes) = weights.storage_summary();
     let tok_cfg = TokenizerConfig::read_optional(&path.join("tokenizer_config.json"))?;
     let tok_path = path.join("tokenizer.json");
@@ -93,6 +113,7 @@ pub fn load_model_with_weights<W: WeightSource + StorageSummary>(
         storage_dtypes,
         weight_bytes,
         kv_dtype: KvDtype::F32,
+        tensor_paths,
     })
 }
 
@@ -111,7 +132,7 @@ fn load_chat_template(dir: &Path, cfg: &TokenizerConfig) -> Result<Option<ChatTe
 
 /// A llama.cpp GGUF file: config, tokenizer and chat template from its metadata; linear weights
 /// stay in their stored format and are read from the memory map.
-pub fn load_gguf(path: &Path) -> Result<LoadedModel> {
+pub fn load_gguf(path: &Path, opts: &LoadOptions) -> Result<LoadedModel> {
     let mut file = GgufFile::open(path).map_err(|e| ModelError::Invalid(e.to_string()))?;
     let tokenizer = tokenizer_from_metadata(file.metadata(), path)?;
     let tokens = file.metadata().get("tokenizer.ggml.tokens").and_then(|v| v.as_array()).map_or(0, |a| a.len());
@@ -136,7 +157,9 @@ pub fn load_gguf(path: &Path) -> Result<LoadedModel> {
         json["rope_scaling"] = serde_json::json!({"rope_type": "freq_factors", "factors": factors});
     }
     let raw = RawConfig { path: path.to_path_buf(), json };
-    let model = load_architecture(&raw, &src)?;
+    let loading = LoadingSource::new(&src, *opts);
+    let model = load_architecture(&raw, &loading)?;
+    let tensor_paths = loading.paths();
     let (storage_dtypes, weight_bytes) = src.storage_summary();
     let token_text = |key: &str| {
         let id = meta.get(key).and_then(|v| v.as_u64())?;
@@ -171,5 +194,6 @@ pub fn load_gguf(path: &Path) -> Result<LoadedModel> {
         storage_dtypes,
         weight_bytes,
         kv_dtype: KvDtype::F32,
+        tensor_paths,
     })
 }

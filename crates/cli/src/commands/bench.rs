@@ -22,6 +22,8 @@ pub struct BenchArgs {
     pub model: Option<PathBuf>,
     #[command(flatten)]
     pub kv_cache: model_arg::KvCacheArg,
+    #[command(flatten)]
+    pub quantize: model_arg::QuantizeArg,
     #[arg(long, default_value_t = 128)]
     pub prompt_tokens: usize,
     #[arg(long, default_value_t = 64)]
@@ -70,7 +72,7 @@ fn measure(a: BenchArgs) -> Result<()> {
     if a.prompt_tokens == 0 || a.gen_tokens == 0 || a.repeats == 0 {
         bail!("--prompt-tokens, --gen-tokens and --repeats must be at least 1");
     }
-    let m = model_arg::open_with_cache(&a.model, a.kv_cache)?;
+    let m = model_arg::open_with_cache(&a.model, a.kv_cache, a.quantize)?;
     if a.speculative && m.model.mtp_draft().is_none() {
         bail!(
             "--speculative: {} has no MTP module (config.json num_nextn_predict_layers is 0 or its weights are missing), so there is no draft to speculate with",

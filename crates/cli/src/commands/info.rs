@@ -10,13 +10,15 @@ use std::path::PathBuf;
 pub struct InfoArgs {
     #[arg(short = 'm', long, help = model_arg::MODEL_HELP)]
     pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub quantize: model_arg::QuantizeArg,
     /// Print one JSON object (exact numbers) instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(a: InfoArgs) -> Result<()> {
-    let m = model_arg::open(&a.model)?;
+    let m = model_arg::open_with(&a.model, a.quantize)?;
     let info = m.model.info();
     let template = m.chat_template.as_ref().map(|t| t.origin.clone());
     if a.json {
@@ -26,6 +28,8 @@ pub fn run(a: InfoArgs) -> Result<()> {
         v["weight_bytes"] = serde_json::json!(m.weight_bytes);
         v["chat_template"] = serde_json::json!(template);
         v["eos_token_ids"] = serde_json::json!(m.eos_ids());
+        v["weight_paths"] = serde_json::json!(reasoner_model::summarize_paths(&m.tensor_paths));
+        v["tensor_paths"] = serde_json::json!(m.tensor_paths);
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
@@ -39,6 +43,10 @@ pub fn run(a: InfoArgs) -> Result<()> {
     let dtypes: Vec<String> = m.storage_dtypes.iter().map(|(k, v)| format!("{k} x{v}")).collect();
     println!("stored dtypes     {}", dtypes.join(", "));
     println!("weights           {}", human::bytes(m.weight_bytes));
+    // stored type → computed as, per tensor: what the kernels multiply (see --quantize).
+    let paths: Vec<String> =
+        reasoner_model::summarize_paths(&m.tensor_paths).iter().map(|(k, v)| format!("{k} x{v}")).collect();
+    println!("computed as       {}", paths.join(", "));
     println!(
         "KV cache / token  {} in f32 ({} values per layer; half in f16, --kv-cache); a full multi-head cache: {}",
         human::bytes(info.kv_cache_bytes_per_token),

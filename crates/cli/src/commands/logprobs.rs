@@ -13,6 +13,8 @@ use std::path::PathBuf;
 pub struct LogprobsArgs {
     #[arg(short = 'm', long, help = model_arg::MODEL_HELP)]
     pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub quantize: model_arg::QuantizeArg,
     /// Comma-separated token ids.
     #[arg(long, conflicts_with = "text")]
     pub ids: Option<String>,
@@ -45,7 +47,7 @@ fn score(a: LogprobsArgs) -> Result<()> {
         (None, Some(_)) | (Some(_), Some(_)) => Vec::new(),
         (None, None) => bail!("give --ids 1,2,3 or --text TEXT"),
     };
-    let m = model_arg::open(&a.model)?;
+    let m = model_arg::open_with(&a.model, a.quantize)?;
     let ids = match &a.text {
         Some(t) => m
             .tokenizer

@@ -18,6 +18,8 @@ pub struct ServeArgs {
     pub compute: crate::compute_args::ComputeArgs,
     #[command(flatten)]
     pub kv_cache: model_arg::KvCacheArg,
+    #[command(flatten)]
+    pub quantize: model_arg::QuantizeArg,
     /// Address to listen on; loopback by default (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
@@ -60,7 +62,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
 }
 
 fn serve_model(a: ServeArgs) -> Result<()> {
-    let m = model_arg::open_with_cache(&a.model, a.kv_cache)?;
+    let m = model_arg::open_with_cache(&a.model, a.kv_cache, a.quantize)?;
     let cfg = ServerConfig {
         addr: a.addr,
         api_keys: a.api_keys.clone(),

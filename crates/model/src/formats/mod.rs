@@ -3,6 +3,8 @@
 //! written, and the quantize command's core (a checkpoint in, a GGUF file out).
 
 pub mod gguf;
+pub mod loading;
+pub mod mapped;
 pub mod named_tensors;
 pub mod quantize;
 pub mod safetensors;

@@ -57,6 +57,9 @@ impl StorageSummary for NamedTensors {
         let bytes = self.tensors.values().map(|t| t.elem_count() as u64 * 4).sum();
         (BTreeMap::from([("F32".to_string(), self.tensors.len())]), bytes)
     }
+    fn stored_dtype(&self, name: &str) -> Option<String> {
+        self.tensors.contains_key(name).then(|| "F32".to_string())
+    }
 }
 
 /// Makes each tensor an architecture asks for: norm weights 1, biases 0, every other matrix

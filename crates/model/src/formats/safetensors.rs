@@ -1,19 +1,35 @@
 //! A Hugging Face safetensors checkpoint (single or sharded, F32/F16/BF16, and DeepSeek's
 //! block-scaled FP8) as a `WeightSource`, memory-mapped so that start-up does not copy files twice.
+//! F16 and BF16 matrices are lent out as stored (`packed`), so they are multiplied by our half-
+//! precision kernels and never widened to an f32 copy; F32 and FP8 tensors load as f32.
 
 use super::weights::{StorageSummary, WeightSource};
 use crate::error::{ModelError, Result};
+use crate::quant::{GgmlType, MappedBytes, PackedMatrix};
 use candle_core::{Device, Tensor};
 use memmap2::Mmap;
 use safetensors::tensor::{Dtype, Metadata};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 struct Shard {
     path: PathBuf,
-    mmap: Mmap,
+    mmap: Arc<ShardMap>,
     header_len: usize,
     meta: Metadata,
+}
+
+/// One shard file's memory map, lent to the packed matrices that keep pointing into it.
+struct ShardMap(Mmap);
+
+impl MappedBytes for ShardMap {
+    fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+    fn release_pages(&self, part: &[u8]) {
+        super::mapped::release_pages(&self.0, part)
+    }
 }
 
 /// A Hugging Face safetensors checkpoint: one file or shards listed in
@@ -69,7 +85,7 @@ impl SafetensorsDir {
             for (name, _) in meta.tensors() {
                 index.insert(name.clone(), i);
             }
-            shards.push(Shard { path, mmap, header_len, meta });
+            shards.push(Shard { path, mmap: Arc::new(ShardMap(mmap)), header_len, meta });
         }
         let fp8_block = read_fp8_block(dir)?;
         Ok(Self { dir: dir.to_path_buf(), shards, index, fp8_block })
@@ -81,8 +97,28 @@ impl SafetensorsDir {
         let info = shard.meta.info(name)?;
         let start = 8 + shard.header_len + info.data_offsets.0;
         let end = 8 + shard.header_len + info.data_offsets.1;
-        let bytes = shard.mmap.get(start..end)?;
+        let bytes = shard.mmap.0.get(start..end)?;
         Some((info.dtype, info.shape.clone(), bytes, &shard.path))
+    }
+
+    /// A 2-D F16 or BF16 tensor as a packed matrix pointing into its shard's map.
+    fn half_matrix(&self, name: &str) -> Option<PackedMatrix> {
+        let shard = &self.shards[*self.index.get(name)?];
+        let info = shard.meta.info(name)?;
+        let dtype = match info.dtype {
+            Dtype::F16 => GgmlType::F16,
+            Dtype::BF16 => GgmlType::BF16,
+            _ => return None,
+        };
+        let [rows, cols] = info.shape[..] else { return None };
+        let start = 8 + shard.header_len + info.data_offsets.0;
+        let len = info.data_offsets.1.checked_sub(info.data_offsets.0)?;
+        // safetensors' own metadata check ties offsets to shapes; check again before lending.
+        if rows.checked_mul(cols)?.checked_mul(2)? != len || start.checked_add(len)? > shard.mmap.0.len() {
+            return None;
+        }
+        let map: Arc<dyn MappedBytes> = shard.mmap.clone();
+        Some(PackedMatrix::mapped(dtype, rows, cols, map, start, len))
     }
 }
 
@@ -161,6 +197,12 @@ impl WeightSource for SafetensorsDir {
         }
         Ok(Tensor::from_vec(values, shape, &Device::Cpu)?)
     }
+
+    /// F16 and BF16 matrices stay as stored: the half-precision row kernels widen them in
+    /// registers (f32 accumulators, as transformers computes a bf16 checkpoint on the CPU).
+    fn packed(&self, name: &str) -> Option<Result<PackedMatrix>> {
+        self.half_matrix(name).map(Ok)
+    }
 }
 
 impl StorageSummary for SafetensorsDir {
@@ -174,6 +216,9 @@ impl StorageSummary for SafetensorsDir {
             }
         }
         (counts, bytes)
+    }
+    fn stored_dtype(&self, name: &str) -> Option<String> {
+        self.raw(name).map(|(dt, ..)| format!("{dt:?}"))
     }
 }
 

@@ -50,6 +50,10 @@ pub trait WeightSource: Send + Sync {
 /// never needs it.
 pub trait StorageSummary {
     fn storage_summary(&self) -> (BTreeMap<String, usize>, u64);
+    /// The stored type of one tensor (`BF16`, `q4_k`, …), where the source knows it.
+    fn stored_dtype(&self, _name: &str) -> Option<String> {
+        None
+    }
 }
 
 /// A view of a source under a name prefix, as candle's `VarBuilder`: `vb.pp("self_attn")`.

@@ -11,6 +11,7 @@ use crate::error::{ModelError, Result};
 use crate::formats::safetensors::SafetensorsDir;
 use crate::formats::weights::VarPath;
 use crate::layers::attention::AttnBatch;
+use crate::layers::embedding::Embedding;
 use crate::layers::kv_cache::{LayerCache, SequenceCache};
 use crate::layers::linear::Linear;
 use crate::layers::mla::{AttnImpl, MlaAttention};
@@ -18,7 +19,7 @@ use crate::layers::mlp::SwiGlu;
 use crate::layers::moe::Moe;
 use crate::layers::norm::RmsNorm;
 use crate::layers::rope::RotaryEmbedding;
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use std::path::Path;
 #[derive(Debug, Clone)]
 pub enum FeedForward {
@@ -91,7 +92,7 @@ impl DecoderLayer {
 /// k-1 and the embedding of token t_{i+k}, predict token t_{i+k+1}.
 #[derive(Debug, Clone)]
 pub struct MtpModule {
-    pub embed_tokens: Tensor, // (vocab, hidden), DeepSeek stores a copy of the main table
+    pub embed_tokens: Embedding, // (vocab, hidden), DeepSeek stores a copy of the main table
     pub enorm: RmsNorm,
     pub hnorm: RmsNorm,
     pub eh_proj: Linear, // (hidden, 2 * hidden)
@@ -123,7 +124,7 @@ pub struct MtpOutput {
 #[derive(Debug, Clone)]
 pub struct DeepseekV3 {
     pub spec: DeepseekSpec,
-    pub embed_tokens: Tensor, // (vocab, hidden)
+    pub embed_tokens: Embedding, // (vocab, hidden)
     pub layers: Vec<DecoderLayer>,
     pub norm: RmsNorm,
     pub lm_head: Linear,
@@ -151,15 +152,17 @@ pub fn load(raw: &RawConfig, root: &VarPath, generation: Generation) -> Result<D
     let c = &spec.config;
     let (h, eps) = (c.hidden_size, c.rms_norm_eps);
     let m = root.pp("model");
-    let embed_tokens = m.get("embed_tokens.weight", &[c.vocab_size, h])?;
+    // Embedding and head kept packed where the source packs them (GGUF, bf16, --quantize), as in
+    // the dense models: the head is the largest matrix a decode step reads.
+    let embed_tokens = Embedding::load(&m.pp("embed_tokens"), c.vocab_size, h)?;
     let layers = (0..c.num_hidden_layers)
         .map(|i| DecoderLayer::load(&m.pp("layers").pp(i), &spec, spec.is_moe_layer(i)))
         .collect::<Result<Vec<_>>>()?;
     let norm = RmsNorm::load(&m.pp("norm"), h, eps)?;
-    let lm_head = match root.get_optional("lm_head.weight", &[c.vocab_size, h])? {
-        Some(w) => Linear::from_tensor(w),
-        None if c.tie_word_embeddings => Linear::from_tensor(embed_tokens.clone()),
-        None => Linear::load(&root.pp("lm_head"), h, c.vocab_size, false)?,
+    let lm_head = if root.contains("lm_head.weight") || !c.tie_word_embeddings {
+        Linear::load(&root.pp("lm_head"), h, c.vocab_size, false)?
+    } else {
+        embed_tokens.as_linear()
     };
     let table = c.max_position_embeddings.unwrap_or(4096).clamp(1, 8192);
     let rope = RotaryEmbedding::new(&spec.rope, c.qk_rope_head_dim, table, spec.rope_layout)?;
@@ -171,16 +174,24 @@ pub fn load(raw: &RawConfig, root: &VarPath, generation: Generation) -> Result<D
         if !vp.contains("eh_proj.weight") {
             break;
         }
-        let own_embed = vp.get_optional("embed_tokens.weight", &[c.vocab_size, h])?;
-        let own_head = vp.get_optional("shared_head.head.weight", &[c.vocab_size, h])?;
+        let own_embed = vp.contains("embed_tokens.weight");
+        let own_head = vp.contains("shared_head.head.weight");
         mtp.push(MtpModule {
-            embed_tokens: own_embed.unwrap_or_else(|| embed_tokens.clone()),
+            embed_tokens: if own_embed {
+                Embedding::load(&vp.pp("embed_tokens"), c.vocab_size, h)?
+            } else {
+                embed_tokens.clone()
+            },
             enorm: RmsNorm::load(&vp.pp("enorm"), h, eps)?,
             hnorm: RmsNorm::load(&vp.pp("hnorm"), h, eps)?,
             eh_proj: Linear::load(&vp.pp("eh_proj"), 2 * h, h, false)?,
             layer: DecoderLayer::load(&vp, &spec, spec.is_moe_layer(i))?,
             head_norm: RmsNorm::load(&vp.pp("shared_head.norm"), h, eps)?,
-            head: own_head.map(Linear::from_tensor).unwrap_or_else(|| lm_head.clone()),
+            head: if own_head {
+                Linear::load(&vp.pp("shared_head.head"), h, c.vocab_size, false)?
+            } else {
+                lm_head.clone()
+            },
         });
     }
     Ok(DeepseekV3 { spec, embed_tokens, layers, norm, lm_head, rope, attn_impl: AttnImpl::Auto, mtp })
@@ -218,8 +229,7 @@ impl DeepseekV3 {
         check_token_ids(seqs, self.spec.config.vocab_size)?;
         let layout = BatchLayout::of(seqs);
         let ids: Vec<u32> = seqs.iter().flat_map(|s| s.tokens.iter().copied()).collect();
-        let ids = Tensor::new(ids.as_slice(), &Device::Cpu)?;
-        let mut x = self.embed_tokens.index_select(&ids, 0)?; // (n, hidden)
+        let mut x = self.embed_tokens.forward(&ids)?; // (n, hidden)
         for (li, layer) in self.layers.iter().enumerate() {
             let mut caches: Vec<Option<&mut LayerCache>> =
                 seqs.iter_mut().map(|s| s.cache.as_deref_mut().map(|c| &mut c.layers[li])).collect();
@@ -265,7 +275,7 @@ impl DeepseekV3 {
             layout.push(len, pos);
         }
         let ids: Vec<u32> = inputs.iter().flat_map(|s| s.next_tokens.iter().copied()).collect();
-        let emb = module.embed_tokens.index_select(&Tensor::new(ids.as_slice(), &Device::Cpu)?, 0)?; // (n, hidden)
+        let emb = module.embed_tokens.forward(&ids)?; // (n, hidden)
         let h = Tensor::cat(&inputs.iter().map(|s| s.hidden).collect::<Vec<_>>(), 0)?; // (n, hidden)
         let x = Tensor::cat(&[module.enorm.forward(&emb)?, module.hnorm.forward(&h)?], 1)?; // (n, 2 hidden)
         let x = module.eh_proj.forward(&x)?; // (n, hidden)
@@ -290,7 +300,7 @@ impl DeepseekV3 {
 
     fn parameters(&self) -> u64 {
         let c = &self.spec.config;
-        let mut n = (self.embed_tokens.elem_count() + self.norm.weight.elem_count()) as u64;
+        let mut n = self.embed_tokens.parameters() + self.norm.weight.elem_count() as u64;
         if !c.tie_word_embeddings {
             n += self.lm_head.parameters();
         }

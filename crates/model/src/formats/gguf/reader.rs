@@ -411,18 +411,8 @@ impl GgufFile {
     /// has been copied into another layout. The map is read-only and shared, so a later read
     /// of those bytes just faults them in again from the page cache; nothing is lost.
     pub fn release_pages(&self, bytes: &[u8]) {
-        let Bytes::Mapped(map) = &self.bytes else { return };
-        let base = map.as_ptr() as usize;
-        let (start, end) = (bytes.as_ptr() as usize, bytes.as_ptr() as usize + bytes.len());
-        if start < base || end > base + map.len() {
-            return;
-        }
-        const PAGE: usize = 4096;
-        let (first, last) = ((start - base).next_multiple_of(PAGE), (end - base) / PAGE * PAGE);
-        if last > first {
-            // SAFETY: DONTNEED on a read-only shared file map only drops our page-table
-            // entries; the contents stay those of the file.
-            let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, first, last - first) };
+        if let Bytes::Mapped(map) = &self.bytes {
+            crate::formats::mapped::release_pages(map, bytes);
         }
     }
 

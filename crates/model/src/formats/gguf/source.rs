@@ -266,4 +266,10 @@ impl StorageSummary for GgufSource {
         }
         (counts, bytes)
     }
+    fn stored_dtype(&self, name: &str) -> Option<String> {
+        let i = match *self.by_hf_name.get(name)? {
+            Entry::Tensor(i) | Entry::Expert { tensor: i, .. } | Entry::KvB { k_b: i, .. } => i,
+        };
+        Some(self.tensor_info(i).dtype.name().to_string())
+    }
 }
