@@ -32,15 +32,29 @@ pub enum KvCacheType {
     F32,
 }
 
-/// `--quantize TYPE` for the commands that load a model to run it.
+/// `--quantize TYPE` and `--lazy-experts` for the commands that load a model to run it.
 #[derive(Args, Clone, Copy, Default)]
-pub struct QuantizeArg {
+pub struct LoadArg {
     /// Quantize the weights while loading (q8_0, q4_k, q6_k, q5_0, q4_0, f16, bf16): tensor by
     /// tensor, the same choice and the same numbers as `reasoner quantize --to TYPE` followed by
     /// loading the GGUF, without writing it. Default: weights as stored (bf16/f16 and packed
     /// GGUF types run as they are; f32 stays f32).
     #[arg(long = "quantize", value_name = "TYPE", value_parser = parse_load_type)]
     pub quantize: Option<GgmlType>,
+    /// Mixture-of-experts models: leave the routed experts in the file's memory map, paged in
+    /// by the OS as tokens use them (a model larger than memory still runs), instead of copying
+    /// them into memory at load [default: auto, on when the weights exceed 3/4 of the
+    /// available memory]
+    #[arg(long = "lazy-experts", value_name = "on|off", value_parser = parse_on_off)]
+    pub lazy_experts: Option<bool>,
+}
+
+fn parse_on_off(s: &str) -> std::result::Result<bool, String> {
+    match s {
+        "on" | "true" | "1" => Ok(true),
+        "off" | "false" | "0" => Ok(false),
+        other => Err(format!("`{other}`: expected on or off")),
+    }
 }
 
 fn parse_load_type(s: &str) -> std::result::Result<GgmlType, String> {
@@ -51,8 +65,8 @@ fn parse_load_type(s: &str) -> std::result::Result<GgmlType, String> {
 }
 
 /// `open`, with caches in the dtype `--kv-cache` asks for.
-pub fn open_with_cache(model: &Option<PathBuf>, cache: KvCacheArg, quantize: QuantizeArg) -> Result<LoadedModel> {
-    let mut m = open_with(model, quantize)?;
+pub fn open_with_cache(model: &Option<PathBuf>, cache: KvCacheArg, load: LoadArg) -> Result<LoadedModel> {
+    let mut m = open_with(model, load)?;
     m.kv_dtype = match cache.kv_cache {
         KvCacheType::F16 => KvDtype::F16,
         KvCacheType::F32 => KvDtype::F32,
@@ -61,13 +75,13 @@ pub fn open_with_cache(model: &Option<PathBuf>, cache: KvCacheArg, quantize: Qua
 }
 
 pub fn open(model: &Option<PathBuf>) -> Result<LoadedModel> {
-    open_with(model, QuantizeArg::default())
+    open_with(model, LoadArg::default())
 }
 
 /// `open`, quantizing at load when `--quantize` says so.
-pub fn open_with(model: &Option<PathBuf>, quantize: QuantizeArg) -> Result<LoadedModel> {
+pub fn open_with(model: &Option<PathBuf>, load: LoadArg) -> Result<LoadedModel> {
     let path = resolve(model)?;
-    let opts = LoadOptions { quantize: quantize.quantize };
+    let opts = LoadOptions { quantize: load.quantize, lazy_experts: load.lazy_experts };
     load_model_with(&path, &opts).with_context(|| format!("loading model from {}", path.display()))
 }
 

@@ -37,8 +37,8 @@ pub struct ModelInfo {
     /// Numbers cached per token per layer.
     pub kv_cache_values_per_token_per_layer: u64,
     /// Weight bytes one decode step reads, as held in memory (packed or f32), leaving out the
-    /// embedding table of which only one row is read; `None` where the model cannot say
-    /// (mixtures of experts read only the routed experts).
+    /// embedding table of which only one row is read; for a mixture of experts, the routed
+    /// experts a token uses (`num_experts_per_tok` of average size) rather than all of them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decode_weight_bytes_per_token: Option<u64>,
 }

@@ -20,7 +20,10 @@ fn all_logits(m: &LoadedModel, ids: &[u32]) -> Vec<f32> {
 fn both_ways(dir: &std::path::Path, name: &str, to: GgmlType) -> (LoadedModel, LoadedModel) {
     let gguf = dir.join(format!("{name}.{}.gguf", to.name()));
     quantize_model(&fixture(name), &gguf, &QuantizeOptions { to, keep: vec![] }, &mut |_, _, _| {}).unwrap();
-    (load_model_with(&fixture(name), &LoadOptions { quantize: Some(to) }).unwrap(), load_model(&gguf).unwrap())
+    (
+        load_model_with(&fixture(name), &LoadOptions { quantize: Some(to), ..Default::default() }).unwrap(),
+        load_model(&gguf).unwrap(),
+    )
 }
 
 const TARGETS: [GgmlType; 6] =

@@ -23,7 +23,7 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub kv_cache: model_arg::KvCacheArg,
     #[command(flatten)]
-    pub quantize: model_arg::QuantizeArg,
+    pub load: model_arg::LoadArg,
     #[arg(long, default_value_t = 128)]
     pub prompt_tokens: usize,
     #[arg(long, default_value_t = 64)]
@@ -72,7 +72,7 @@ fn measure(a: BenchArgs) -> Result<()> {
     if a.prompt_tokens == 0 || a.gen_tokens == 0 || a.repeats == 0 {
         bail!("--prompt-tokens, --gen-tokens and --repeats must be at least 1");
     }
-    let m = model_arg::open_with_cache(&a.model, a.kv_cache, a.quantize)?;
+    let m = model_arg::open_with_cache(&a.model, a.kv_cache, a.load)?;
     if a.speculative && m.model.mtp_draft().is_none() {
         bail!(
             "--speculative: {} has no MTP module (config.json num_nextn_predict_layers is 0 or its weights are missing), so there is no draft to speculate with",

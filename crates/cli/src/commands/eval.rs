@@ -30,7 +30,7 @@ pub struct EvalArgs {
     #[command(flatten)]
     pub kv_cache: model_arg::KvCacheArg,
     #[command(flatten)]
-    pub quantize: model_arg::QuantizeArg,
+    pub load: model_arg::LoadArg,
     /// A generated task: add, sub, mul, linear, countdown or mixed.
     #[arg(long, required_unless_present = "data", conflicts_with = "data", requires = "n")]
     pub task: Option<String>,
@@ -119,7 +119,7 @@ fn evaluate(a: EvalArgs) -> Result<()> {
         },
     };
 
-    let m = model_arg::open_with_cache(&a.model, a.kv_cache, a.quantize)?;
+    let m = model_arg::open_with_cache(&a.model, a.kv_cache, a.load)?;
     let params = a.sampling.resolve(&m.generation)?;
     if m.chat_template.is_none() {
         eprintln!("note: {} has no chat template; prompts are fed as plain text", m.path.display());

@@ -21,7 +21,7 @@ pub struct GenerateArgs {
     #[command(flatten)]
     pub kv_cache: model_arg::KvCacheArg,
     #[command(flatten)]
-    pub quantize: model_arg::QuantizeArg,
+    pub load: model_arg::LoadArg,
     /// The prompt (a user message unless --raw).
     #[arg(short, long)]
     pub prompt: String,
@@ -58,7 +58,7 @@ pub fn run(a: GenerateArgs) -> Result<()> {
 }
 
 fn generate(a: GenerateArgs) -> Result<()> {
-    let m = model_arg::open_with_cache(&a.model, a.kv_cache, a.quantize)?;
+    let m = model_arg::open_with_cache(&a.model, a.kv_cache, a.load)?;
     let mut params = a.sampling.resolve(&m.generation)?;
     let (ids, think_open) = if a.raw {
         let tok = m.tokenizer.as_ref().with_context(|| format!("{}: no tokenizer.json", m.path.display()))?;

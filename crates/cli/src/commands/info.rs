@@ -11,14 +11,14 @@ pub struct InfoArgs {
     #[arg(short = 'm', long, help = model_arg::MODEL_HELP)]
     pub model: Option<PathBuf>,
     #[command(flatten)]
-    pub quantize: model_arg::QuantizeArg,
+    pub load: model_arg::LoadArg,
     /// Print one JSON object (exact numbers) instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(a: InfoArgs) -> Result<()> {
-    let m = model_arg::open_with(&a.model, a.quantize)?;
+    let m = model_arg::open_with(&a.model, a.load)?;
     let info = m.model.info();
     let template = m.chat_template.as_ref().map(|t| t.origin.clone());
     if a.json {
@@ -43,6 +43,10 @@ pub fn run(a: InfoArgs) -> Result<()> {
     let dtypes: Vec<String> = m.storage_dtypes.iter().map(|(k, v)| format!("{k} x{v}")).collect();
     println!("stored dtypes     {}", dtypes.join(", "));
     println!("weights           {}", human::bytes(m.weight_bytes));
+    if let Some(read) = info.decode_weight_bytes_per_token {
+        // For a mixture of experts: the routed experts a token uses, not all of them.
+        println!("read per token    {} of weights (as held in memory)", human::bytes(read));
+    }
     // stored type → computed as, per tensor: what the kernels multiply (see --quantize).
     let paths: Vec<String> =
         reasoner_model::summarize_paths(&m.tensor_paths).iter().map(|(k, v)| format!("{k} x{v}")).collect();

@@ -14,7 +14,7 @@ pub struct LogprobsArgs {
     #[arg(short = 'm', long, help = model_arg::MODEL_HELP)]
     pub model: Option<PathBuf>,
     #[command(flatten)]
-    pub quantize: model_arg::QuantizeArg,
+    pub load: model_arg::LoadArg,
     /// Comma-separated token ids.
     #[arg(long, conflicts_with = "text")]
     pub ids: Option<String>,
@@ -47,7 +47,7 @@ fn score(a: LogprobsArgs) -> Result<()> {
         (None, Some(_)) | (Some(_), Some(_)) => Vec::new(),
         (None, None) => bail!("give --ids 1,2,3 or --text TEXT"),
     };
-    let m = model_arg::open_with(&a.model, a.quantize)?;
+    let m = model_arg::open_with(&a.model, a.load)?;
     let ids = match &a.text {
         Some(t) => m
             .tokenizer

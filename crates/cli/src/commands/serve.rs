@@ -19,7 +19,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub kv_cache: model_arg::KvCacheArg,
     #[command(flatten)]
-    pub quantize: model_arg::QuantizeArg,
+    pub load: model_arg::LoadArg,
     /// Address to listen on; loopback by default (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
@@ -62,7 +62,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
 }
 
 fn serve_model(a: ServeArgs) -> Result<()> {
-    let m = model_arg::open_with_cache(&a.model, a.kv_cache, a.quantize)?;
+    let m = model_arg::open_with_cache(&a.model, a.kv_cache, a.load)?;
     let cfg = ServerConfig {
         addr: a.addr,
         api_keys: a.api_keys.clone(),

@@ -24,6 +24,10 @@ pub struct LoadOptions {
     /// Quantize every linear weight to this type while loading (q8_0, q4_0, q5_0, q4_k, q6_k, f16,
     /// bf16): the choice `reasoner quantize --to` makes, output head and fallbacks included.
     pub quantize: Option<GgmlType>,
+    /// Routed experts of a mixture of experts left in the file's memory map (paged in by the OS
+    /// as tokens use them) instead of copied into memory at load. `None`: when the weights are
+    /// larger than 3/4 of the memory available now.
+    pub lazy_experts: Option<bool>,
 }
 
 /// The path one tensor took: its stored type and the form the model holds it in.
@@ -41,6 +45,7 @@ pub struct TensorPath {
 pub struct LoadingSource<'a> {
     inner: &'a dyn Checkpoint,
     opts: LoadOptions,
+    lazy_experts: bool,
     paths: Mutex<BTreeMap<String, TensorPath>>,
 }
 
@@ -53,7 +58,11 @@ const BAND_ROWS: usize = 64;
 
 impl<'a> LoadingSource<'a> {
     pub fn new(inner: &'a dyn Checkpoint, opts: LoadOptions) -> Self {
-        Self { inner, opts, paths: Mutex::new(BTreeMap::new()) }
+        let lazy_experts = opts.lazy_experts.unwrap_or_else(|| {
+            let weights = inner.storage_summary().1;
+            available_memory().is_some_and(|avail| weights > avail / 4 * 3)
+        });
+        Self { inner, opts, lazy_experts, paths: Mutex::new(BTreeMap::new()) }
     }
 
     /// Every tensor handed out so far, by name.
@@ -168,6 +177,11 @@ impl WeightSource for LoadingSource<'_> {
         Ok(t)
     }
 
+    fn keep_mapped(&self, name: &str) -> bool {
+        // Quantized at load, a matrix is already in memory; only stored bytes can stay mapped.
+        self.lazy_experts && self.opts.quantize.is_none() && name.contains(".mlp.experts.")
+    }
+
     fn packed(&self, name: &str) -> Option<Result<PackedMatrix>> {
         let planned = match (self.opts.quantize, self.inner.shape_of(name).as_deref()) {
             (Some(target), Some(&[rows, cols])) => {
@@ -187,7 +201,8 @@ impl WeightSource for LoadingSource<'_> {
             None => self.inner.packed(name),
         };
         if let Some(Ok(p)) = &result {
-            self.record(name, p.dtype.name());
+            let mapped = if self.keep_mapped(name) { " (mapped)" } else { "" };
+            self.record(name, &format!("{}{mapped}", p.dtype.name()));
         }
         result
     }
@@ -200,6 +215,14 @@ impl StorageSummary for LoadingSource<'_> {
     fn stored_dtype(&self, name: &str) -> Option<String> {
         self.inner.stored_dtype(name)
     }
+}
+
+/// `MemAvailable` from /proc/meminfo, in bytes (Linux; None elsewhere).
+fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// `paths` counted by (stored → compute), for a one-line report: `bf16 → bf16 ×84, f32 → f32 ×25`.

@@ -43,6 +43,13 @@ pub trait WeightSource: Send + Sync {
     fn packed(&self, _name: &str) -> Option<Result<PackedMatrix>> {
         None
     }
+
+    /// Whether the packed weight `name` should stay where the source keeps it (a file's memory
+    /// map, paged in by the OS as tokens use it) instead of being moved into the kernels'
+    /// preferred layout at load: a mixture of experts larger than memory still runs.
+    fn keep_mapped(&self, _name: &str) -> bool {
+        false
+    }
 }
 
 /// What a source holds, for reports (`info`, `LoadedModel::storage_dtypes`): storage dtype names

@@ -89,7 +89,7 @@ impl Linear {
                         source_name: vp.src.origin(),
                     });
                 }
-                LinearWeight::from_packed(p)
+                if vp.src.keep_mapped(&name) { LinearWeight::Packed(p) } else { LinearWeight::from_packed(p) }
             }
             None => LinearWeight::Dense(vp.get("weight", &[out_dim, in_dim])?),
         };

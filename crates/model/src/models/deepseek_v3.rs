@@ -68,6 +68,25 @@ impl DecoderLayer {
         x + ffn
     }
 
+    /// Weight bytes one token reads in this layer, as held in memory: attention, norms, and
+    /// either the dense MLP or the router, the shared experts and `top_k` routed experts (of
+    /// average size).
+    fn bytes_per_token(&self, top_k: usize) -> u64 {
+        let swiglu = |m: &SwiGlu| m.gate_proj.bytes() + m.up_proj.bytes() + m.down_proj.bytes();
+        let norms = self.self_attn.norms().iter().map(|r| r.weight.elem_count() as u64).sum::<u64>()
+            + (self.input_layernorm.weight.elem_count() + self.post_attention_layernorm.weight.elem_count()) as u64;
+        let attn = self.self_attn.linears().into_iter().map(Linear::bytes).sum::<u64>();
+        let ffn = match &self.mlp {
+            FeedForward::Dense(m) => swiglu(m),
+            FeedForward::Moe(moe) => {
+                let experts = moe.experts.iter().map(swiglu).sum::<u64>();
+                let routed = experts * top_k as u64 / moe.experts.len().max(1) as u64;
+                routed + moe.shared_experts.as_ref().map_or(0, swiglu) + moe.gate.weight.elem_count() as u64 * 4
+            }
+        };
+        attn + ffn + norms * 4
+    }
+
     fn parameters(&self) -> u64 {
         let lin = |l: &Linear| l.parameters();
         let swiglu = |m: &SwiGlu| lin(&m.gate_proj) + lin(&m.up_proj) + lin(&m.down_proj);
@@ -367,7 +386,11 @@ impl CausalLm for DeepseekV3 {
             kv_cache_bytes_per_token: (latent * layers * 4) as u64,
             mha_kv_cache_bytes_per_token: (mha * layers * 4) as u64,
             kv_cache_values_per_token_per_layer: latent as u64,
-            decode_weight_bytes_per_token: None,
+            decode_weight_bytes_per_token: Some(
+                self.layers.iter().map(|l| l.bytes_per_token(c.num_experts_per_tok)).sum::<u64>()
+                    + self.lm_head.bytes()
+                    + self.norm.weight.elem_count() as u64 * 4,
+            ),
         }
     }
 }

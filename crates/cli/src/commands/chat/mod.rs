@@ -30,7 +30,7 @@ pub struct ChatArgs {
     #[command(flatten)]
     pub kv_cache: model_arg::KvCacheArg,
     #[command(flatten)]
-    pub quantize: model_arg::QuantizeArg,
+    pub load: model_arg::LoadArg,
     /// A system message. None by default: nothing is added to what you type.
     #[arg(long)]
     pub system: Option<String>,
@@ -109,7 +109,7 @@ pub fn run(a: ChatArgs) -> Result<()> {
 }
 
 fn chat(a: ChatArgs) -> Result<()> {
-    let m = model_arg::open_with_cache(&a.model, a.kv_cache, a.quantize)?;
+    let m = model_arg::open_with_cache(&a.model, a.kv_cache, a.load)?;
     let params = a.sampling.resolve(&m.generation)?;
     let mut s = Session { system: a.system.clone(), turns: Vec::new(), params, show_thinking: !a.hide_thinking };
     let cancel = Arc::new(AtomicBool::new(false));
