@@ -17,6 +17,8 @@
 # DEPTH=N compares decoding after an N-token context instead (long reasoning traces):
 # llama-bench -p 0 -n GEN_TOKENS -d N beside reasoner bench --prompt-tokens N; the prefill
 # ratio is then n/a (llama-bench times only the decode).
+# OURS_MODEL=DIR runs ours on another form of the same weights (the HF bf16/f16 directory the GGUF
+# was converted from); OURS_ARGS adds flags to ours (e.g. OURS_ARGS="--quantize q8_0").
 # Exit status is 0 when llama.cpp ran, even if reasoner failed (so its error shows beside the peer);
 # when llama.cpp cannot load the file (e.g. a GGUF of ours it rejects) its error is printed, ours
 # still runs, and the exit status is 1.
@@ -77,7 +79,13 @@ if [ ! -x "$ours" ]; then
 fi
 ours_line=""
 if [ -x "$ours" ]; then
-    run_ours() { RAYON_NUM_THREADS="$threads" "$ours" bench --model "$model" --prompt-tokens "$pp" --gen-tokens "$tg" "$@" --json; }
+    # OURS_MODEL: our side reads another form of the same weights (an HF directory beside
+    # llama.cpp's GGUF of it); OURS_ARGS: extra flags (e.g. `--quantize q8_0`).
+    run_ours() {
+        # shellcheck disable=SC2086
+        RAYON_NUM_THREADS="$threads" "$ours" bench --model "${OURS_MODEL:-$model}" --prompt-tokens "$pp" \
+            --gen-tokens "$tg" ${OURS_ARGS:-} "$@" --json
+    }
     if ! run_ours --threads "$threads" --repeats "$reps" >"$tmp/ours.out" 2>"$tmp/ours.err"; then
         # older binaries: no --threads (thread count from RAYON_NUM_THREADS) or no --repeats
         if grep -q -- "unexpected argument" "$tmp/ours.err"; then

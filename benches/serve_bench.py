@@ -9,7 +9,10 @@ Starts the server itself on a free loopback port, then measures
     ignore_eos), and p50/p99 time to first token, and
   * time to first token of a request that repeats a ~SYSTEM_TOKENS-token system prompt, with the
     prefix cache (second request, new question) against without (server with --prefix-cache-mb 0).
-Needs httpx (the server test venv has it). Prints one JSON object per measurement."""
+With --llama-server BIN the same concurrency measurement runs against llama.cpp's llama-server on
+the same --model file (a GGUF), started with one slot per stream (`-np 16`, continuous batching)
+and --threads threads: the peer. Needs httpx (the server test venv has it). Prints one JSON object
+per measurement."""
 import argparse
 import asyncio
 import json
@@ -30,12 +33,37 @@ ap.add_argument("--system-tokens", type=int, default=2000, help="0 skips the pre
 ap.add_argument("--temperature", type=float, default=0.6)
 ap.add_argument("--no-logprobs", action="store_true", help="time the first text chunk instead (real weights)")
 ap.add_argument("--extra", default="", help="more serve flags, e.g. '--kv-cache f32'")
+ap.add_argument("--llama-server", default=None, help="llama.cpp's llama-server binary: measure it instead")
+ap.add_argument("--threads", type=int, default=2)
 a = ap.parse_args()
 
 
+def start_llama_server():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    slots = max(map(int, a.streams.split(",")))
+    p = subprocess.Popen([a.llama_server, "-m", a.model, "--host", "127.0.0.1", "--port", str(port), "-np", str(slots),
+                          "-c", str(slots * 512), "-t", str(a.threads), "--cont-batching", *a.extra.split()],
+                         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(base + "/health", timeout=1).status_code == 200:
+                return p, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    p.kill()
+    raise SystemExit("llama-server did not start")
+
+
 def start(extra):
-    p = subprocess.Popen([a.bin, "serve", "--model", a.model, "--addr", "127.0.0.1:0", *extra, *a.extra.split()],
-                         stderr=subprocess.PIPE, text=True)
+    if a.llama_server:
+        return start_llama_server()
+    p = subprocess.Popen([a.bin, "serve", "--model", a.model, "--addr", "127.0.0.1:0", "--threads", str(a.threads),
+                          *extra, *a.extra.split()], stderr=subprocess.PIPE, text=True)
     for line in p.stderr:
         if " on http://" in line:
             return p, line.strip().split(" on ")[-1]
@@ -44,7 +72,7 @@ def start(extra):
 
 async def stream_one(client, base, body):
     t0 = time.monotonic()
-    first, n = None, 0
+    first, n, counted = None, 0, 0
     async with client.stream("POST", base + "/v1/chat/completions", json=body, timeout=3600) as r:
         r.raise_for_status()
         async for line in r.aiter_lines():
@@ -53,11 +81,13 @@ async def stream_one(client, base, body):
             chunk = json.loads(line[6:])
             if chunk.get("usage"):
                 n = chunk["usage"]["completion_tokens"]
+            elif chunk.get("choices"):
+                counted += 1  # a token's chunk (for a server that sends no usage)
             # Every token comes with its log-probability (asked for below), so the first chunk
             # that has choices marks the first token even when its text is empty (random weights).
             if first is None and chunk.get("choices"):
                 first = time.monotonic() - t0
-    return first or 0.0, n, time.monotonic() - t0
+    return first or 0.0, n or counted, time.monotonic() - t0
 
 
 def pct(xs, q):
@@ -98,7 +128,7 @@ def main():
     try:
         for c in map(int, a.streams.split(",")):
             print(json.dumps({"bench": "concurrency", **asyncio.run(concurrency(base, c))}), flush=True)
-        if a.system_tokens == 0:
+        if a.system_tokens == 0 or a.llama_server:
             return
         cold, warm, usage = asyncio.run(prefix(base))
         print(json.dumps({"bench": "prefix_cache_on", "prompt_tokens": usage["prompt_tokens"],
