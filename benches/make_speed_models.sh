@@ -31,7 +31,7 @@ bin="$("$repo/tools/llama_cpp/build.sh" | sed -n 's/^LLAMA_CPP_BIN=//p')"
 
 if [ ! -f "$hf/model.safetensors" ]; then
     py=python3
-    python3 -c 'import numpy, safetensors' 2>/dev/null || py=/work/venv-golden/bin/python
+    python3 -c 'import numpy, safetensors' 2>/dev/null || py="$repo/tools/golden/.venv/bin/python"
     "$py" "$repo/tools/speed/make_random_model.py" --shape "$shape" --out "$hf"
 fi
 

@@ -39,6 +39,10 @@ SHAPES = {
     "qwen2.5-0.5b": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
                          num_key_value_heads=2, vocab_size=151936, tie_word_embeddings=True, rope_theta=1000000.0,
                          max_position_embeddings=32768, rms_norm_eps=1e-6),
+    # tiny-r1's shape (models/tiny-r1) with a 32k context: long-trace decode speed beside llama-bench -d
+    "tiny-r1-32k": dict(hidden_size=192, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4,
+                        num_key_value_heads=2, vocab_size=1024, tie_word_embeddings=True, rope_theta=10000.0,
+                        max_position_embeddings=32768, rms_norm_eps=1e-6),
     "r1-distill-qwen-1.5b": dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
                                  num_key_value_heads=2, vocab_size=151936, tie_word_embeddings=False, rope_theta=10000.0,
                                  max_position_embeddings=131072, rms_norm_eps=1e-6),
