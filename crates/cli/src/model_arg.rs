@@ -37,8 +37,9 @@ pub enum KvCacheType {
 pub struct LoadArg {
     /// Quantize the weights while loading (q8_0, q4_k, q6_k, q5_0, q4_0, f16, bf16): tensor by
     /// tensor, the same choice and the same numbers as `reasoner quantize --to TYPE` followed by
-    /// loading the GGUF, without writing it. Default: weights as stored (bf16/f16 and packed
-    /// GGUF types run as they are; f32 stays f32).
+    /// loading the GGUF, without writing it; f32 widens every weight (the reference's exact
+    /// numbers, 4 bytes a weight). Default: weights as stored (bf16/f16 and packed GGUF types run
+    /// as they are, f32 stays f32), except DeepSeek's FP8, which becomes Q8_0.
     #[arg(long = "quantize", value_name = "TYPE", value_parser = parse_load_type)]
     pub quantize: Option<GgmlType>,
     /// Mixture-of-experts models: leave the routed experts in the file's memory map, paged in
@@ -58,10 +59,7 @@ fn parse_on_off(s: &str) -> std::result::Result<bool, String> {
 }
 
 fn parse_load_type(s: &str) -> std::result::Result<GgmlType, String> {
-    match reasoner_model::formats::quantize::parse_target(s)? {
-        GgmlType::F32 => Err("not a quantized type; pick q8_0, q4_k, q6_k, q5_0, q4_0, f16 or bf16".into()),
-        t => Ok(t),
-    }
+    reasoner_model::formats::quantize::parse_target(s)
 }
 
 /// `open`, with caches in the dtype `--kv-cache` asks for.

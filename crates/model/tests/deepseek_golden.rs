@@ -6,7 +6,8 @@ use candle_core::{IndexOp, Tensor};
 use reasoner_model::layers::log_softmax_last_dim;
 use reasoner_model::layers::mla::AttnImpl;
 use reasoner_model::models::deepseek_v3::{self, DeepseekV3, MtpInput};
-use reasoner_model::{CausalLm, LogitsFor, SeqInput, load_model};
+use reasoner_model::quant::GgmlType;
+use reasoner_model::{CausalLm, LoadOptions, LogitsFor, SeqInput, load_model, load_model_with};
 use reasoner_testutil::fixture;
 use safetensors::tensor::{Dtype, TensorView};
 use serde_json::Value;
@@ -49,7 +50,9 @@ fn all_logits(model: &dyn CausalLm, ids: &[u32]) -> Tensor {
 
 /// Every golden case scored with `LogitsFor::All`; returns the max abs difference seen.
 fn check_golden(name: &str) -> f32 {
-    let loaded = load_model(&fixture(name)).unwrap();
+    // Every weight widened to f32, as transformers computes: FP8 included (by default it is Q8_0).
+    let opts = LoadOptions { quantize: Some(GgmlType::F32), ..Default::default() };
+    let loaded = load_model_with(&fixture(name), &opts).unwrap();
     let g = golden(name);
     let mut worst = 0f32;
     let cases = g["cases"].as_array().unwrap();
@@ -335,4 +338,30 @@ fn deepseek_info_reports_latent_cache() {
         st.tensors().iter().map(|(_, v)| v.shape().iter().product::<usize>() as u64).sum()
     };
     assert_eq!(info.parameters, on_disk);
+}
+
+/// By default an FP8 checkpoint is held as Q8_0 (FP8 · block scale, requantized row by row at
+/// load): every FP8 matrix but MLA's kv_b_proj (rebuilt in f32 by the model) is Q8_0 or its
+/// fallback, and the log-probs stay near transformers' on the dequantized weights.
+#[test]
+fn deepseek_v3_fp8_is_held_as_q8_0_by_default() {
+    let loaded = load_model(&fixture("deepseek_v3_fp8")).unwrap();
+    let fp8: Vec<_> = loaded.tensor_paths.iter().filter(|p| p.stored == "f8_e4m3").collect();
+    assert!(fp8.len() > 10);
+    assert!(fp8.iter().filter(|p| p.compute == "q8_0").count() > 5, "{fp8:?}");
+    for p in &fp8 {
+        // Rows of 144 values are not whole 32-blocks: those fall back to f16, as `quantize` does.
+        let expected: &[&str] = if p.tensor.ends_with("kv_b_proj.weight") { &["f32"] } else { &["q8_0", "f16"] };
+        assert!(expected.contains(&p.compute.as_str()), "{}: {}", p.tensor, p.compute);
+    }
+    let g = golden("deepseek_v3_fp8");
+    let mut worst = 0f32;
+    for case in g["cases"].as_array().unwrap() {
+        let ids = ids_of(case);
+        let lp = gather_logprobs(&all_logits(loaded.model.as_ref(), &ids), &ids[1..]);
+        worst = worst.max(max_diff(&lp, &floats(&case["logprobs"])));
+    }
+    eprintln!("deepseek_v3_fp8 as Q8_0: max |Δ logprob| = {worst:.3e}");
+    // Measured 0.142 (random weights, 144 wide, amplify 8-bit rounding); bound 0.2.
+    assert!(worst <= 0.2, "{worst}");
 }

@@ -23,6 +23,9 @@ use std::sync::Mutex;
 pub struct LoadOptions {
     /// Quantize every linear weight to this type while loading (q8_0, q4_0, q5_0, q4_k, q6_k, f16,
     /// bf16): the choice `reasoner quantize --to` makes, output head and fallbacks included.
+    /// `F32` widens every weight to f32 instead (the reference's numbers, at 4 bytes a weight).
+    /// `None`: weights as stored, except FP8 (DeepSeek's e4m3 with 128×128 block scales), which
+    /// becomes Q8_0 (8.5 bits a weight; f32 would be 4 bytes).
     pub quantize: Option<GgmlType>,
     /// Routed experts of a mixture of experts left in the file's memory map (paged in by the OS
     /// as tokens use them) instead of copied into memory at load. `None`: when the weights are
@@ -183,20 +186,20 @@ impl WeightSource for LoadingSource<'_> {
     }
 
     fn packed(&self, name: &str) -> Option<Result<PackedMatrix>> {
+        let stored = self.inner.stored_dtype(name).map(|s| s.to_ascii_lowercase());
         let planned = match (self.opts.quantize, self.inner.shape_of(name).as_deref()) {
+            (Some(GgmlType::F32), _) => return None,
             (Some(target), Some(&[rows, cols])) => {
                 self.planned_type(name, target).map(|t| (rows, cols, fallback_type(t, cols)))
+            }
+            (None, Some(&[rows, cols])) if stored.as_deref() == Some("f8_e4m3") => {
+                self.planned_type(name, GgmlType::Q8_0).map(|t| (rows, cols, fallback_type(t, cols)))
             }
             _ => None,
         };
         let result = match planned {
             // Already stored in the planned type: kept as it is (as `quantize` would copy it).
-            Some((_, _, dtype))
-                if self.inner.stored_dtype(name).as_deref().map(str::to_ascii_lowercase).as_deref()
-                    == Some(dtype.name()) =>
-            {
-                self.inner.packed(name)
-            }
+            Some((_, _, dtype)) if stored.as_deref() == Some(dtype.name()) => self.inner.packed(name),
             Some((rows, cols, dtype)) => Some(self.quantize_matrix(name, rows, cols, dtype)),
             None => self.inner.packed(name),
         };
