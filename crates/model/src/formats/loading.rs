@@ -181,8 +181,10 @@ impl WeightSource for LoadingSource<'_> {
     }
 
     fn keep_mapped(&self, name: &str) -> bool {
-        // Quantized at load, a matrix is already in memory; only stored bytes can stay mapped.
-        self.lazy_experts && self.opts.quantize.is_none() && name.contains(".mlp.experts.")
+        // Quantized at load (FP8 always is), a matrix is already in memory; only stored bytes can
+        // stay mapped.
+        let converted = self.inner.stored_dtype(name).is_some_and(|d| d.eq_ignore_ascii_case("f8_e4m3"));
+        self.lazy_experts && self.opts.quantize.is_none() && !converted && name.contains(".mlp.experts.")
     }
 
     fn packed(&self, name: &str) -> Option<Result<PackedMatrix>> {
