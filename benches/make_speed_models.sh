@@ -66,7 +66,7 @@ for q in q8_0 q4_k; do
     out="$rs/$shape.$q.gguf"
     [ -f "$out" ] && continue
     echo "reasoner quantize --to $q -> $out" >&2
-    if ! "$ours" quantize --model "$hf" --to "$q" --out "$out.tmp" >"$rs/$shape.$q.log" 2>&1; then
+    if ! "$ours" quantize --model "$stage" --to "$q" --out "$out.tmp" >"$rs/$shape.$q.log" 2>&1; then
         echo "note: reasoner quantize --to $q failed: $(tail -2 "$rs/$shape.$q.log" | tr '\n' ' ')" >&2
         rm -f "$out.tmp"
         continue
