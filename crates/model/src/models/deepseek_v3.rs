@@ -357,7 +357,6 @@ impl CausalLm for DeepseekV3 {
             kv_cache_bytes_per_token: (latent * layers * 4) as u64,
             mha_kv_cache_bytes_per_token: (mha * layers * 4) as u64,
             kv_cache_values_per_token_per_layer: latent as u64,
-            decode_weight_bytes_per_token: None,
         }
     }
 }
