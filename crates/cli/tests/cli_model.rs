@@ -265,6 +265,43 @@ fn bench_judges_decode_against_the_bandwidth_read_beside_it() {
     assert!((f("decode_fraction_of_ceiling") / fraction - 1.0).abs() < 1e-9, "{v}");
 }
 
+/// The weight bytes `bench` sets against the bandwidth (decode bytes less the KV cache's) are
+/// every tensor of an f32 checkpoint with tied embeddings (the table read as the output head),
+/// counted from the safetensors header; `info --json` describes the model and leaves them out.
+#[test]
+fn bench_counts_the_weights_a_decode_step_reads() {
+    let dir = fixture("qwen2_f32");
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let config: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["tie_word_embeddings"], true);
+    let tensor_bytes: u64 = header
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| *name != "__metadata__")
+        .map(|(_, t)| {
+            assert_eq!(t["dtype"], "F32");
+            t["data_offsets"][1].as_u64().unwrap() - t["data_offsets"][0].as_u64().unwrap()
+        })
+        .sum();
+    let v = stdout_json(&reasoner(&[
+        "bench",
+        "--model",
+        dir.to_str().unwrap(),
+        "--prompt-tokens",
+        "8",
+        "--gen-tokens",
+        "8",
+        "--json",
+    ]));
+    let u = |key: &str| v[key].as_u64().unwrap_or_else(|| panic!("missing {key}: {v}"));
+    assert_eq!(u("decode_bytes_per_token") - u("decode_kv_bytes_per_token"), tensor_bytes, "{v}");
+    let info = stdout_json(&reasoner(&["info", "--model", dir.to_str().unwrap(), "--json"]));
+    assert!(info.get("decode_weight_bytes_per_token").is_none(), "{info}");
+}
+
 #[test]
 fn kv_cache_flag_sets_the_cache_dtype_and_its_bytes() {
     let model = fixture("qwen2_f32");

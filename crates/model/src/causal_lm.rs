@@ -36,11 +36,6 @@ pub struct ModelInfo {
     pub mha_kv_cache_bytes_per_token: u64,
     /// Numbers cached per token per layer.
     pub kv_cache_values_per_token_per_layer: u64,
-    /// Weight bytes one decode step reads, as held in memory (packed or f32), leaving out the
-    /// embedding table of which only one row is read; for a mixture of experts, the routed
-    /// experts a token uses (`num_experts_per_tok` of average size) rather than all of them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub decode_weight_bytes_per_token: Option<u64>,
 }
 
 pub trait CausalLm: Send + Sync {
@@ -54,7 +49,15 @@ pub trait CausalLm: Send + Sync {
         let _ = dtype;
         self.new_cache()
     }
+    /// What the model is: its shape and what its KV cache costs per token.
     fn info(&self) -> ModelInfo;
+    /// Weight bytes one decode step reads, as held in memory (packed or f32), leaving out the
+    /// embedding table of which only one row is read: what `reasoner bench` sets against the
+    /// machine's read bandwidth and `reasoner info` reports. For a mixture of experts, the routed
+    /// experts a token uses (`num_experts_per_tok` of average size), not all of them.
+    fn decode_weight_bytes(&self) -> Option<u64> {
+        None
+    }
     /// The model's built-in draft for speculative decoding (DeepSeek-V3's MTP module), when the
     /// checkpoint has one.
     fn mtp_draft(&self) -> Option<&dyn MtpDraft> {

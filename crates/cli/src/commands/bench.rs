@@ -164,9 +164,8 @@ fn measure(a: BenchArgs) -> Result<()> {
         // Bytes one decode step reads: the weights as the model holds them (f32 for safetensors
         // checkpoints, packed for GGUF) without the embedding table (the file size where
         // unknown), and the KV cache at the mean context length of the decode.
-        let info = m.model.info();
-        let weights_read = info.decode_weight_bytes_per_token.unwrap_or(m.weight_bytes);
-        let kv_per_token = info.kv_cache_bytes_per_token / 4 * kv_dtype.size_in_bytes() as u64;
+        let weights_read = m.model.decode_weight_bytes().unwrap_or(m.weight_bytes);
+        let kv_per_token = m.model.info().kv_cache_bytes_per_token / 4 * kv_dtype.size_in_bytes() as u64;
         let kv_read = kv_per_token * (a.prompt_tokens + a.gen_tokens / 2) as u64;
         let read = weights_read + kv_read;
         let r = decode_beside_probe(&m, &prompt, a.gen_tokens, &probe)?;

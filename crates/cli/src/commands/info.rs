@@ -28,6 +28,8 @@ pub fn run(a: InfoArgs) -> Result<()> {
         v["weight_bytes"] = serde_json::json!(m.weight_bytes);
         v["chat_template"] = serde_json::json!(template);
         v["eos_token_ids"] = serde_json::json!(m.eos_ids());
+        // Bytes of weights one token reads (MoE: the routed experts it uses), as held in memory.
+        v["weight_bytes_per_token"] = serde_json::json!(m.model.decode_weight_bytes());
         v["weight_paths"] = serde_json::json!(reasoner_model::summarize_paths(&m.tensor_paths));
         v["tensor_paths"] = serde_json::json!(m.tensor_paths);
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -43,7 +45,7 @@ pub fn run(a: InfoArgs) -> Result<()> {
     let dtypes: Vec<String> = m.storage_dtypes.iter().map(|(k, v)| format!("{k} x{v}")).collect();
     println!("stored dtypes     {}", dtypes.join(", "));
     println!("weights           {}", human::bytes(m.weight_bytes));
-    if let Some(read) = info.decode_weight_bytes_per_token {
+    if let Some(read) = m.model.decode_weight_bytes() {
         // For a mixture of experts: the routed experts a token uses, not all of them.
         println!("read per token    {} of weights (as held in memory)", human::bytes(read));
     }

@@ -1,13 +1,12 @@
 //! The CPU kernels: everything that loops over weights or activations with SIMD.
 //!
-//! Layout. Row-at-a-time kernels (this file's dispatch; `scalar`, `avx2`, `avx512`: one file
-//! per instruction set, each holding every block format) multiply weights as stored;
-//! `gemm_avx2` is the prefill GEMM tile over the same rows; `interleaved` holds weights repacked
-//! eight rows at a time (one file per block format, each with its scalar / AVX2 / VNNI forms).
-//! `tensor_ops`, `attention` and `activations` are the fused per-token ops (RMSNorm, RoPE,
-//! softmax, SiLU, attention over the KV cache). Which instruction sets this CPU has is asked of
-//! `crate::cpu::cpu_features` only. (Issue #25 asks for one axis throughout; `interleaved` is
-//! still split by format, see ARCHITECTURE.md.)
+//! Layout: one axis, the instruction set, as in ggml's CPU backend; each kernel file holds every
+//! block format. Row-at-a-time kernels (this file's dispatch; `scalar`, `avx2`, `avx512`)
+//! multiply weights as stored; `gemm_avx2` is the prefill GEMM tile over the same rows;
+//! `interleaved` holds weights repacked eight rows at a time (its `scalar`, `avx2`, `vnni`
+//! files, one driver loop and one dispatch table). `tensor_ops`, `attention` and `activations`
+//! are the fused per-token ops (RMSNorm, RoPE, softmax, SiLU, attention over the KV cache).
+//! Which instruction sets this CPU has is asked of `crate::cpu::cpu_features` only.
 //!
 //! Row kernels. As llama.cpp does, the activation row is quantized once (Q8_0 for 32-blocks,
 //! Q8_K for K-quants) and each weight row is an integer dot product. A table of row-dot kernels

@@ -366,6 +366,15 @@ impl CausalLm for DeepseekV3 {
         if self.mtp.is_empty() { None } else { Some(self) }
     }
 
+    fn decode_weight_bytes(&self) -> Option<u64> {
+        let top_k = self.spec.config.num_experts_per_tok;
+        Some(
+            self.layers.iter().map(|l| l.bytes_per_token(top_k)).sum::<u64>()
+                + self.lm_head.bytes()
+                + self.norm.weight.elem_count() as u64 * 4,
+        )
+    }
+
     fn new_cache(&self) -> SequenceCache {
         SequenceCache::new(self.layers.len())
     }
@@ -386,11 +395,6 @@ impl CausalLm for DeepseekV3 {
             kv_cache_bytes_per_token: (latent * layers * 4) as u64,
             mha_kv_cache_bytes_per_token: (mha * layers * 4) as u64,
             kv_cache_values_per_token_per_layer: latent as u64,
-            decode_weight_bytes_per_token: Some(
-                self.layers.iter().map(|l| l.bytes_per_token(c.num_experts_per_tok)).sum::<u64>()
-                    + self.lm_head.bytes()
-                    + self.norm.weight.elem_count() as u64 * 4,
-            ),
         }
     }
 }

@@ -128,20 +128,6 @@ impl CausalLm for DenseTransformer {
             }
         }
         let per_layer = 2 * a.n_kv_heads * a.head_dim;
-        let norms = (s.hidden_size * (2 * s.num_layers + 1) * 4) as u64;
-        let read = self.lm_head.bytes()
-            + norms
-            + self
-                .layers
-                .iter()
-                .map(|l| {
-                    let at = &l.self_attn;
-                    [&at.q_proj, &at.k_proj, &at.v_proj, &at.o_proj, &l.mlp.gate_proj, &l.mlp.up_proj, &l.mlp.down_proj]
-                        .iter()
-                        .map(|lin| lin.bytes())
-                        .sum::<u64>()
-                })
-                .sum::<u64>();
         ModelInfo {
             architecture: s.architecture.clone(),
             parameters: params,
@@ -152,7 +138,23 @@ impl CausalLm for DenseTransformer {
             kv_cache_bytes_per_token: (per_layer * s.num_layers * 4) as u64,
             mha_kv_cache_bytes_per_token: (2 * a.n_heads * a.head_dim * s.num_layers * 4) as u64,
             kv_cache_values_per_token_per_layer: per_layer as u64,
-            decode_weight_bytes_per_token: Some(read),
         }
+    }
+
+    fn decode_weight_bytes(&self) -> Option<u64> {
+        let s = &self.spec;
+        let norms = (s.hidden_size * (2 * s.num_layers + 1) * 4) as u64;
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| {
+                let at = &l.self_attn;
+                [&at.q_proj, &at.k_proj, &at.v_proj, &at.o_proj, &l.mlp.gate_proj, &l.mlp.up_proj, &l.mlp.down_proj]
+                    .iter()
+                    .map(|lin| lin.bytes())
+                    .sum::<u64>()
+            })
+            .sum::<u64>();
+        Some(self.lm_head.bytes() + norms + layers)
     }
 }

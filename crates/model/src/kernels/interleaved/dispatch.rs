@@ -1,96 +1,85 @@
-//! Which interleaved kernel set runs for each format: the scalar reference, or the fastest SIMD
-//! set the CPU has (AVX2, AVX-512 VNNI, and VNNI with BITALG/GFNI for Q5_0 and Q6_K), chosen once
-//! per format; `REASONER_KERNELS=scalar` forces the reference.
+//! The interleaved kernels' one dispatch table: a `KernelTable` per instruction set, each
+//! holding every format, and the fastest one this CPU runs chosen once from
+//! `cpu::cpu_features()` (`REASONER_KERNELS=scalar` forces the reference).
 
+use super::driver::{GroupKernels, Q8Act, Q8KAct};
+use super::scalar;
 #[cfg(target_arch = "x86_64")]
-use crate::cpu::cpu_features;
+use super::{avx2, vnni};
 use crate::quant::GgmlType;
+use std::sync::OnceLock;
 
-use super::{Kernels, q4_k, q5_0, q6_k, q8_0};
+/// The group kernels of one instruction set, one entry per interleaved format.
+pub(super) struct KernelTable {
+    pub(super) name: &'static str,
+    pub(super) q4_k: GroupKernels<Q8KAct>,
+    pub(super) q6_k: GroupKernels<Q8KAct>,
+    pub(super) q5_0: GroupKernels<Q8Act>,
+    pub(super) q8_0: GroupKernels<Q8Act>,
+}
 
-pub(super) fn scalar_kernels(dtype: GgmlType) -> Kernels {
-    match dtype {
-        GgmlType::Q6K => Kernels::K(q6_k::SCALAR),
-        GgmlType::Q5_0 => Kernels::B32(q5_0::SCALAR),
-        GgmlType::Q8_0 => Kernels::B32(q8_0::SCALAR),
-        _ => Kernels::K(q4_k::SCALAR),
+impl std::fmt::Debug for KernelTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
     }
 }
 
-/// Every SIMD kernel set this CPU runs for `dtype`, slowest first (tests check each).
-pub(super) fn simd_kernel_sets(dtype: GgmlType) -> Vec<Kernels> {
-    let mut out = Vec::new();
-    #[cfg(target_arch = "x86_64")]
-    if has_simd_kernels() {
-        out.push(match dtype {
-            GgmlType::Q6K => Kernels::K(q6_k::AVX2),
-            GgmlType::Q5_0 => Kernels::B32(q5_0::AVX2),
-            GgmlType::Q8_0 => Kernels::B32(q8_0::AVX2),
-            _ => Kernels::K(q4_k::AVX2),
-        });
-        if has_vnni() {
-            match dtype {
-                GgmlType::Q4K => out.push(Kernels::K(q4_k::VNNI)),
-                GgmlType::Q5_0 => {
-                    out.push(Kernels::B32(q5_0::VNNI));
-                    if has_bitalg() {
-                        out.push(Kernels::B32(q5_0::VNNI_BITALG));
-                    }
-                }
-                GgmlType::Q6K => {
-                    out.push(Kernels::K(q6_k::VNNI));
-                    if has_gfni() {
-                        out.push(Kernels::K(q6_k::VNNI_GFNI));
-                    }
-                }
-                GgmlType::Q8_0 => out.push(Kernels::B32(q8_0::VNNI)),
-                _ => {}
-            }
+/// One format's kernels, by the kind of activation row they take.
+#[derive(Clone, Copy)]
+pub(super) enum Kernels {
+    K(GroupKernels<Q8KAct>),
+    B32(GroupKernels<Q8Act>),
+}
+
+impl KernelTable {
+    /// The kernels for weights of `dtype` (one of the four interleaved formats).
+    pub(super) fn for_type(&self, dtype: GgmlType) -> Kernels {
+        match dtype {
+            GgmlType::Q6K => Kernels::K(self.q6_k),
+            GgmlType::Q5_0 => Kernels::B32(self.q5_0),
+            GgmlType::Q8_0 => Kernels::B32(self.q8_0),
+            _ => Kernels::K(self.q4_k),
         }
     }
-    let _ = dtype;
+}
+
+/// Every table this CPU runs, scalar first; each needs the features of the one before and more.
+pub(super) fn available() -> Vec<&'static KernelTable> {
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))] // only x86-64 has SIMD tables
+    let mut out = vec![&scalar::TABLE];
+    #[cfg(target_arch = "x86_64")]
+    {
+        let f = crate::cpu::cpu_features();
+        let tables = [
+            (f.avx2_fma_f16c(), &avx2::TABLE),
+            (f.avx512_vnni(), &vnni::TABLE),
+            (f.avx512_vnni_gfni(), &vnni::TABLE_GFNI),
+            (f.avx512_bitalg_gfni(), &vnni::TABLE_GFNI_BITALG),
+        ];
+        out.extend(tables.into_iter().take_while(|(has, _)| *has).map(|(_, t)| t));
+    }
     out
 }
 
-fn simd_kernels(dtype: GgmlType) -> Option<Kernels> {
-    simd_kernel_sets(dtype).pop()
+/// Every SIMD kernel set this CPU runs for `dtype`, slowest first (tests check each).
+#[cfg(test)]
+pub(super) fn simd_kernel_sets(dtype: GgmlType) -> Vec<Kernels> {
+    available().iter().skip(1).map(|t| t.for_type(dtype)).collect()
 }
 
-#[cfg(target_arch = "x86_64")]
-fn has_vnni() -> bool {
-    cpu_features().avx512_vnni()
-}
-
-/// AVX-512 BW and BITALG (bit shuffles into mask registers) and GFNI, beside VNNI.
-#[cfg(target_arch = "x86_64")]
-fn has_bitalg() -> bool {
-    cpu_features().avx512_bitalg_gfni()
-}
-
-/// GFNI (bit moves within bytes as one affine map), beside VNNI.
-#[cfg(target_arch = "x86_64")]
-fn has_gfni() -> bool {
-    cpu_features().avx512_vnni_gfni()
-}
-
-/// The fastest group kernels this CPU runs (AVX2+FMA+F16C, else scalar; `REASONER_KERNELS=scalar`
-/// forces scalar).
-pub(super) fn best_kernels(dtype: GgmlType) -> Kernels {
-    // Chosen once per format: this runs on every mat-vec.
-    static BEST: std::sync::OnceLock<[Kernels; 4]> = std::sync::OnceLock::new();
-    let best = BEST.get_or_init(|| {
+/// The table that runs: the last of `available()`, or scalar under `REASONER_KERNELS=scalar`.
+/// Chosen once: this runs on every mat-vec.
+pub(super) fn best() -> &'static KernelTable {
+    static BEST: OnceLock<&'static KernelTable> = OnceLock::new();
+    BEST.get_or_init(|| {
         let scalar_only = std::env::var("REASONER_KERNELS").as_deref() == Ok("scalar");
-        [GgmlType::Q4K, GgmlType::Q6K, GgmlType::Q5_0, GgmlType::Q8_0].map(|t| match simd_kernels(t) {
-            Some(k) if !scalar_only => k,
-            _ => scalar_kernels(t),
-        })
-    });
-    match dtype {
-        GgmlType::Q6K => best[1],
-        GgmlType::Q5_0 => best[2],
-        GgmlType::Q8_0 => best[3],
-        _ => best[0],
-    }
+        if scalar_only { &scalar::TABLE } else { available().last().copied().unwrap_or(&scalar::TABLE) }
+    })
+}
+
+/// The reference table (tests compare the SIMD ones against it).
+pub(super) fn scalar_table() -> &'static KernelTable {
+    &scalar::TABLE
 }
 
 /// Whether the SIMD group kernels run here (weights are interleaved only then).

@@ -3,24 +3,29 @@
 //! `block_q8_0x4`). The row-at-a-time kernels are compute-bound at 2 threads; with eight rows
 //! side by side, one broadcast activation value meets eight rows in one instruction and the
 //! scales of eight rows are applied together, about half the instructions per weight for Q4_K
-//! (see q4_k.rs, q6_k.rs, q5_0.rs, q8_0.rs for each byte order). The bytes are the rows' own
-//! blocks, moved: the matrix keeps its size. For Q8_0 the row kernel tops out near 35 GB/s on
-//! 2 threads; interleaved, decode follows the memory to ~46 GB/s when the machine has it
-//! (0.5B: 66 → 86-88 tok/s), and its VNNI prefill kernel beats the tiled GEMM (103 vs 81
-//! GMAC/s on one thread).
+//! (`layout.rs` gives each format's byte order). The bytes are the rows' own blocks, moved: the
+//! matrix keeps its size. For Q8_0 the row kernel tops out near 35 GB/s on 2 threads;
+//! interleaved, decode follows the memory to ~46 GB/s when the machine has it (0.5B: 66 →
+//! 86-88 tok/s), and its VNNI prefill kernel beats the tiled GEMM (103 vs 81 GMAC/s on one
+//! thread).
 //!
-//! This module holds what the formats share: interleaving a row-major matrix, getting rows
-//! back, and the mat-mul driver (activations quantized once per kind, the groups of one or
-//! several matrices taken by the cores in one dispatch, four activation rows at a time in
-//! prefill). Kernels: scalar reference, AVX2, and AVX-512 VNNI (`vpdpbusd` on 256-bit vectors)
-//! where the CPU has it, for decode and prefill alike; Q5_0 also has a VNNI + BITALG + GFNI set
-//! and Q6_K a VNNI + GFNI set.
+//! The kernels are split by instruction set, as ggml's are: `scalar.rs` (the reference),
+//! `avx2.rs` and `vnni.rs` (AVX-512 VNNI on 256-bit vectors, with GFNI / BITALG forms for Q6_K
+//! and Q5_0), each holding every format. Every SIMD kernel runs under one driver loop
+//! (`driver::rows_dot`, generic over the format's block kernel), and one table per instruction
+//! set (`dispatch.rs`) is chosen once from `cpu::cpu_features()`. This file holds the matrix:
+//! interleaving a row-major matrix, getting rows back, and the mat-mul band driver
+//! (activations quantized once per kind, the groups of one or several matrices taken by the
+//! cores in one dispatch, four activation rows at a time in prefill).
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 mod dispatch;
-mod q4_k;
-mod q5_0;
-mod q6_k;
-mod q8_0;
+mod driver;
+mod layout;
+mod scalar;
+#[cfg(target_arch = "x86_64")]
+mod vnni;
 
 use crate::cpu::huge_pages::HugeBytes;
 use rayon::prelude::*;
@@ -32,111 +37,11 @@ use crate::quant::{GgmlType, QK_K, QuantError};
 pub use dispatch::has_simd_kernels;
 #[cfg(test)]
 use dispatch::simd_kernel_sets;
-use dispatch::{best_kernels, scalar_kernels};
+use dispatch::{KernelTable, Kernels, best, scalar_table};
+use driver::{PairSums, Q8Act, Q8KAct, pair_sums};
 
 /// Rows per interleaved group.
 pub const ROWS: usize = 8;
-
-/// Σ of the activation over each 32-value sub-block, two per i32 (low half sub-block 2p, high
-/// half 2p + 1): what Q4_K's mins are multiplied with.
-type PairSums = [i32; 4];
-
-fn pair_sums(a: &BlockQ8K) -> PairSums {
-    let s = |j: usize| (a.bsums[2 * j] + a.bsums[2 * j + 1]) as u16 as u32;
-    std::array::from_fn(|p| (s(2 * p) | (s(2 * p + 1) << 16)) as i32)
-}
-
-/// One group's dot products with one activation row: out[r] for the group's rows r.
-type GroupDot = unsafe fn(&[u8], &[BlockQ8K], &[PairSums], &mut [f32; ROWS]);
-
-/// The same for four activation rows at once: each weight vector is unpacked once and used
-/// four times (prefill). Results equal four `GroupDot` calls bit for bit.
-type GroupDot4 = unsafe fn(&[u8], [&[BlockQ8K]; 4], [&[PairSums]; 4], &mut [[f32; ROWS]; 4]);
-
-/// A K-quant format's group kernels for one instruction set.
-#[derive(Clone, Copy)]
-struct GroupKernels {
-    one: GroupDot,
-    four: GroupDot4,
-}
-
-/// The same for a 32-value block format, whose activations are Q8_0 rows with the sum of each
-/// block's quantized values (for the formats' constant offsets).
-type Group32Dot = unsafe fn(&[u8], &Q8Row, &[i32], &mut [f32; ROWS]);
-type Group32Dot4 = unsafe fn(&[u8], [&Q8Row; 4], [&[i32]; 4], &mut [[f32; ROWS]; 4]);
-
-#[derive(Clone, Copy)]
-struct Group32Kernels {
-    one: Group32Dot,
-    four: Group32Dot4,
-}
-
-/// Either kind of kernel pair.
-#[derive(Clone, Copy)]
-enum Kernels {
-    K(GroupKernels),
-    B32(Group32Kernels),
-}
-
-/// Four calls of a one-row kernel (the reference kernels' `four`).
-macro_rules! four_of {
-    ($name:ident, $one:path) => {
-        unsafe fn $name(
-            group: &[u8],
-            a: [&[BlockQ8K]; 4],
-            sums: [&[super::PairSums]; 4],
-            out: &mut [[f32; super::ROWS]; 4],
-        ) {
-            for t in 0..4 {
-                // SAFETY: `$name` has the one-row kernel's contract, which the caller met for all four rows.
-                unsafe { $one(group, a[t], sums[t], &mut out[t]) };
-            }
-        }
-    };
-}
-use four_of;
-
-/// The same for the 32-value block formats (Q8_0 activation rows and block sums).
-macro_rules! four_of32 {
-    ($name:ident, $one:path) => {
-        unsafe fn $name(group: &[u8], a: [&Q8Row; 4], sums: [&[i32]; 4], out: &mut [[f32; ROWS]; 4]) {
-            for t in 0..4 {
-                // SAFETY: `$name` has the one-row kernel's contract, which the caller met for all four rows.
-                unsafe { $one(group, a[t], sums[t], &mut out[t]) };
-            }
-        }
-    };
-}
-use four_of32;
-
-/// The kernel table's one-row (decode) and four-row (prefill) entries over a format's
-/// `rows_dot::<N>` (N activation rows at once), expanded in each instruction set's module.
-#[cfg(target_arch = "x86_64")]
-macro_rules! one_and_four {
-    ($features:literal, $act:ty, $sums:ty) => {
-        /// One activation row (decode).
-        /// # Safety
-        /// As `rows_dot`.
-        #[target_feature(enable = $features)]
-        unsafe fn group_dot(group: &[u8], a: $act, sums: $sums, out: &mut [f32; ROWS]) {
-            let mut o = [[0f32; ROWS]; 1];
-            // SAFETY: `group_dot` has `rows_dot`'s contract (features enabled here, lengths), met by the caller.
-            unsafe { rows_dot::<1>(group, [a], [sums], &mut o) };
-            *out = o[0];
-        }
-
-        /// Four activation rows (prefill).
-        /// # Safety
-        /// As `rows_dot`.
-        #[target_feature(enable = $features)]
-        unsafe fn group_dot4(group: &[u8], a: [$act; 4], sums: [$sums; 4], out: &mut [[f32; ROWS]; 4]) {
-            // SAFETY: `group_dot4` has `rows_dot`'s contract (features enabled here, lengths), met by the caller.
-            unsafe { rows_dot::<4>(group, a, sums, out) }
-        }
-    };
-}
-#[cfg(target_arch = "x86_64")]
-use one_and_four;
 
 /// A Q4_K, Q6_K, Q5_0 or Q8_0 matrix in the eight-row interleaved layout. Rows are a multiple of 8.
 #[derive(Clone)]
@@ -173,10 +78,10 @@ type Interleave = fn(&[u8], usize, &mut [u8]);
 /// (interleave, deinterleave) of one row's block into / out of a group block.
 fn movers(dtype: GgmlType) -> (Interleave, Interleave) {
     match dtype {
-        GgmlType::Q6K => (q6_k::interleave_row, q6_k::deinterleave_row),
-        GgmlType::Q5_0 => (q5_0::interleave_row, q5_0::deinterleave_row),
-        GgmlType::Q8_0 => (q8_0::interleave_row, q8_0::deinterleave_row),
-        _ => (q4_k::interleave_row, q4_k::deinterleave_row),
+        GgmlType::Q6K => (layout::q6_k::interleave_row, layout::q6_k::deinterleave_row),
+        GgmlType::Q5_0 => (layout::q5_0::interleave_row, layout::q5_0::deinterleave_row),
+        GgmlType::Q8_0 => (layout::q8_0::interleave_row, layout::q8_0::deinterleave_row),
+        _ => (layout::q4_k::interleave_row, layout::q4_k::deinterleave_row),
     }
 }
 
@@ -270,7 +175,7 @@ impl InterleavedMatrix {
     /// `out[b] = W x[b]` for `x` of shape (batch, cols) and `out` (batch, rows), with the fastest
     /// group kernels this CPU has. Activations are quantized to Q8_K, as for every K-quant.
     pub fn matmul(&self, x: &[f32], out: &mut [f32]) {
-        self.matmul_with(best_kernels(self.dtype), x, out)
+        self.matmul_with(best().for_type(self.dtype), x, out)
     }
 
     /// Bench support: the best kernels' own speed in bytes of weights per second on this thread,
@@ -278,7 +183,7 @@ impl InterleavedMatrix {
     /// matrix; a matrix that fits the core's L2 measures the instructions, not the memory).
     #[doc(hidden)]
     pub fn kernel_bytes_per_s(&self, x: &[f32], passes: usize) -> f64 {
-        let k = best_kernels(self.dtype);
+        let k = best().for_type(self.dtype);
         let acts = Acts::quantize(k, &x[..self.cols], self.cols);
         let mut out = vec![0f32; self.rows];
         let mut best = f64::MAX;
@@ -293,7 +198,7 @@ impl InterleavedMatrix {
 
     /// `matmul` with the plain reference kernels (tests compare the SIMD ones against them).
     pub fn matmul_scalar(&self, x: &[f32], out: &mut [f32]) {
-        self.matmul_with(scalar_kernels(self.dtype), x, out)
+        self.matmul_with(scalar_table().for_type(self.dtype), x, out)
     }
 
     fn matmul_with(&self, k: Kernels, x: &[f32], out: &mut [f32]) {
@@ -342,7 +247,8 @@ impl InterleavedMatrix {
                 batch * m.rows
             );
         }
-        let kernels: Vec<Kernels> = mats.iter().map(|m| best_kernels(m.dtype)).collect();
+        let table: &KernelTable = best();
+        let kernels: Vec<Kernels> = mats.iter().map(|m| table.for_type(m.dtype)).collect();
         // Each kind of activation the kernels take, quantized once.
         let acts_for = |k_quant: bool| {
             kernels.iter().find(|k| matches!(k, Kernels::K(_)) == k_quant).map(|&k| Acts::quantize(k, x, cols))
@@ -366,25 +272,25 @@ impl InterleavedMatrix {
     /// into `chunk` as (group, batch, 8); four activation rows at a time where possible, so a
     /// group's weights are read from memory once and reused from cache for every row.
     fn run_groups(&self, k: Kernels, acts: &Acts, first: usize, chunk: &mut [f32]) {
-        // SAFETY (every kernel call): the kernels come from `best_kernels` & co., which only hand
-        // out ones this CPU runs; each group holds `n_blocks` blocks and every activation row as
-        // many blocks and sums (quantized from rows of `cols` values).
+        // SAFETY (every kernel call): the kernels come from a table `dispatch::available` handed
+        // out, which holds only ones this CPU runs; each group holds `n_blocks` blocks and every
+        // activation row as many blocks and sums (quantized from rows of `cols` values).
         match (k, acts) {
             (Kernels::K(k), Acts::K(a)) => self.run_groups_with(
                 a,
                 // SAFETY: as above: a kernel this CPU runs, on whole group blocks and activation rows.
-                |g, a, o| unsafe { (k.one)(g, &a.0, &a.1, o) },
+                |g, a, o| unsafe { (k.one)(g, a, o) },
                 // SAFETY: as above: a kernel this CPU runs, on whole group blocks and activation rows.
-                |g, a, o| unsafe { (k.four)(g, a.map(|a| a.0.as_slice()), a.map(|a| a.1.as_slice()), o) },
+                |g, a, o| unsafe { (k.four)(g, a, o) },
                 first,
                 chunk,
             ),
             (Kernels::B32(k), Acts::B32(a)) => self.run_groups_with(
                 a,
                 // SAFETY: as above: a kernel this CPU runs, on whole group blocks and activation rows.
-                |g, a, o| unsafe { (k.one)(g, &a.0, &a.1, o) },
+                |g, a, o| unsafe { (k.one)(g, a, o) },
                 // SAFETY: as above: a kernel this CPU runs, on whole group blocks and activation rows.
-                |g, a, o| unsafe { (k.four)(g, a.map(|a| &a.0), a.map(|a| a.1.as_slice()), o) },
+                |g, a, o| unsafe { (k.four)(g, a, o) },
                 first,
                 chunk,
             ),
@@ -426,8 +332,8 @@ unsafe impl Sync for OutPtr {}
 
 /// Activation rows quantized for one kind of kernel, with the sums the formats' offsets need.
 enum Acts {
-    K(Vec<(Vec<BlockQ8K>, Vec<PairSums>)>),
-    B32(Vec<(Q8Row, Vec<i32>)>),
+    K(Vec<Q8KAct>),
+    B32(Vec<Q8Act>),
 }
 
 impl Acts {
@@ -437,12 +343,12 @@ impl Acts {
                 let mut blocks = vec![BlockQ8K::default(); xb.len() / QK_K];
                 quantize_row_q8_k(xb, &mut blocks);
                 let sums: Vec<PairSums> = blocks.iter().map(pair_sums).collect();
-                (blocks, sums)
+                Q8KAct { blocks, pair_sums: sums }
             })),
             Kernels::B32(_) => Acts::B32(quantize_rows(x, cols, |xb| {
                 let q = Q8Row::quantize(xb);
                 let sums: Vec<i32> = q.qs.chunks_exact(QK).map(|b| b.iter().map(|&v| v as i32).sum()).collect();
-                (q, sums)
+                Q8Act { row: q, sums }
             })),
         }
     }
@@ -509,52 +415,6 @@ fn run_many(jobs: &[(&InterleavedMatrix, Kernels, &Acts)], batch: usize, outs: &
 /// Each activation row quantized by `f` (on the rayon pool for a batch).
 fn quantize_rows<A: Send>(x: &[f32], cols: usize, f: impl Fn(&[f32]) -> A + Sync + Send) -> Vec<A> {
     if x.len() == cols { vec![f(x)] } else { x.par_chunks_exact(cols).map(f).collect() }
-}
-
-/// 32-bit broadcast of activation bytes `at..at + 4` (shared by the formats' AVX2 kernels).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-fn bcast4(y: &[i8], at: usize) -> std::arch::x86_64::__m256i {
-    std::arch::x86_64::_mm256_set1_epi32(i32::from_le_bytes([
-        y[at] as u8,
-        y[at + 1] as u8,
-        y[at + 2] as u8,
-        y[at + 3] as u8,
-    ]))
-}
-
-/// The 8×8 bit matrix `vgf2p8affineqb` takes (byte 7 − i selects the bits that make output
-/// bit i) for moving bits `from..from + n` of each byte to `to..to + n`, the others 0.
-#[cfg(target_arch = "x86_64")]
-const fn bit_move(from: u32, to: u32, n: u32) -> i64 {
-    let mut m = 0u64;
-    let mut k = 0;
-    while k < n {
-        m |= 1 << (8 * (7 - (to + k)) + from + k);
-        k += 1;
-    }
-    m as i64
-}
-
-/// acc += (s − offset)·(d·d_a) for one block of the 32-value formats (Q5_0, Q8_0), whose group
-/// block opens with the eight rows' f16 scales d; `s` holds each row's integer Σ q·y and
-/// `offset` what the format's stored values add to it (16·Σy for Q5_0's unsigned values).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-fn accumulate32(
-    blk: *const u8,
-    s: std::arch::x86_64::__m256i,
-    offset: i32,
-    a_d: f32,
-    acc: &mut std::arch::x86_64::__m256,
-) {
-    use std::arch::x86_64::*;
-    let s = _mm256_sub_epi32(s, _mm256_set1_epi32(offset));
-    // SAFETY: every group block of these formats starts with its eight 2-byte scales.
-    let dw = _mm256_cvtph_ps(unsafe { _mm_loadu_si128(blk as *const __m128i) });
-    *acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(a_d)), *acc);
 }
 
 #[cfg(test)]
