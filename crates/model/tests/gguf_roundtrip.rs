@@ -110,6 +110,19 @@ fn writer_rejects_bad_tensors_and_leaves_no_temp_file() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
+/// A device or pipe as the output is written into, never replaced by a rename (as root, a rename
+/// onto /dev/zero once made it a regular file); a directory is refused by name.
+#[cfg(unix)]
+#[test]
+fn writing_to_a_device_writes_into_it_and_leaves_it_a_device() {
+    use std::os::unix::fs::FileTypeExt;
+    sample_writer().write("/dev/null").unwrap();
+    assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
+    let dir = tempfile::tempdir().unwrap();
+    let err = sample_writer().write(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("is a directory"), "{err}");
+}
+
 #[test]
 fn reads_file_written_by_python_gguf() {
     let f = GgufFile::open(fixture("gguf/tiny_gguf_py.gguf")).unwrap();

@@ -117,9 +117,24 @@ impl<'a> GgufWriter<'a> {
         }
     }
 
-    /// Writes the file to `path` through a temp file in the same directory and a rename.
+    /// Writes the file to `path` through a temp file in the same directory and a rename. A path
+    /// that exists and is not a regular file (`/dev/null`, a pipe) is written into directly: a
+    /// rename would replace the device itself (as root, `--out /dev/zero` once turned
+    /// /dev/zero into a GGUF file).
     pub fn write(self, path: impl AsRef<Path>) -> Result<(), GgufError> {
         let path = path.as_ref();
+        if let Ok(meta) = std::fs::metadata(path)
+            && !meta.is_file()
+        {
+            let io = |source| GgufError::Io { file: path.to_path_buf(), source };
+            if meta.is_dir() {
+                return Err(io(std::io::Error::other("is a directory; give a file name")));
+            }
+            let mut out =
+                BufWriter::with_capacity(1 << 20, std::fs::OpenOptions::new().write(true).open(path).map_err(io)?);
+            self.write_to(&mut out, path)?;
+            return out.flush().map_err(io);
+        }
         let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let tmp: PathBuf = path.with_file_name(format!(".{file_name}.tmp{}", std::process::id()));
         let result = self.write_to_file(path, &tmp);
