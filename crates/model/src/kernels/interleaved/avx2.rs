@@ -47,7 +47,11 @@ macro_rules! q4_k_block {
                 use crate::kernels::interleaved::avx2::bcast4;
                 use crate::kernels::interleaved::layout::q4_k::QS;
                 let u = unpack_scales(blk);
-                let y: [&[i8; 256]; N] = std::array::from_fn(|t| &a[t].blocks[b].qs);
+                // Each row's block b and its pair sums, looked up once.
+                let ab: [&crate::quant::k_quants::BlockQ8K; N] = std::array::from_fn(|t| &a[t].blocks[b]);
+                let ps: [&crate::kernels::interleaved::driver::PairSums; N] =
+                    std::array::from_fn(|t| &a[t].pair_sums[b]);
+                let y: [&[i8; 256]; N] = std::array::from_fn(|t| &ab[t].qs);
                 let mut sumi = [_mm256_setzero_si256(); N];
                 let mut summ = [_mm256_setzero_si256(); N];
                 for p in 0..4 {
@@ -73,13 +77,12 @@ macro_rules! q4_k_block {
                     for t in 0..N {
                         let (lo, hi) = (join(lo[0][t], lo[1][t]), join(hi[0][t], hi[1][t]));
                         sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(apply(lo, sl), apply_high(hi, sh)));
-                        let ps = _mm256_set1_epi32(a[t].pair_sums[b][p]);
-                        summ[t] = _mm256_add_epi32(summ[t], _mm256_madd_epi16(mins, ps));
+                        summ[t] = _mm256_add_epi32(summ[t], _mm256_madd_epi16(mins, _mm256_set1_epi32(ps[t][p])));
                     }
                 }
                 for t in 0..N {
                     let [acc_t, acc_min_t] = &mut acc[t];
-                    accumulate(blk, a[t].blocks[b].d, sumi[t], summ[t], acc_t, acc_min_t);
+                    accumulate(blk, ab[t].d, sumi[t], summ[t], acc_t, acc_min_t);
                 }
             }
         }
