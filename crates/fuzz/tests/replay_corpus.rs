@@ -33,7 +33,7 @@ fn every_corpus_entry_now_ends_cleanly() {
             reasoner().display()
         );
     }
-    let out = fuzz().args(["replay", "--mem-mib", "4096"]).arg(&corpus).output().unwrap();
+    let out = fuzz().arg("replay").arg(&corpus).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "corpus replay failed:\n{stdout}");
