@@ -95,10 +95,9 @@ pub fn seeds(format: Format, root: &Path) -> Vec<Seed> {
             f.extend(files_in(root, "tests/fixtures/gguf", ext("gguf")));
             f
         }
-        Format::Safetensors => model_dirs(root)
-            .iter()
-            .flat_map(|d| files_in(root, &d.to_string_lossy(), ext("safetensors")))
-            .collect(),
+        Format::Safetensors => {
+            model_dirs(root).iter().flat_map(|d| files_in(root, &d.to_string_lossy(), ext("safetensors"))).collect()
+        }
         Format::Config => model_dirs(root).into_iter().map(|d| d.join("config.json")).collect(),
         Format::Tokenizer => files_in(root, "tests/fixtures/tokenizer", |p| {
             p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("tokenizer_"))

@@ -155,7 +155,13 @@ fn run_format(
         *tally.counts.entry(outcome.kind()).or_insert(0) += 1;
         if verbose {
             let detail: String = outcome.detail().chars().take(160).collect();
-            println!("{} case {case} ({} ms) {}: {}", format.name(), took.as_millis(), outcome.kind(), detail.replace('\n', " "));
+            println!(
+                "{} case {case} ({} ms) {}: {}",
+                format.name(),
+                took.as_millis(),
+                outcome.kind(),
+                detail.replace('\n', " ")
+            );
         }
         if outcome.is_finding() {
             tally.findings += 1;
@@ -163,7 +169,13 @@ fn run_format(
         }
         if last_report.elapsed() > Duration::from_secs(60) {
             last_report = Instant::now();
-            eprintln!("  {} … {} cases, {:.0} s, {:?}", format.name(), case + 1, started.elapsed().as_secs_f64(), tally.counts);
+            eprintln!(
+                "  {} … {} cases, {:.0} s, {:?}",
+                format.name(),
+                case + 1,
+                started.elapsed().as_secs_f64(),
+                tally.counts
+            );
         }
     }
     let n: u64 = tally.counts.values().sum();
@@ -196,9 +208,16 @@ fn record(
     let stem = base.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let file = dir.join(format!("{stem}-{:016x}.json", fnv64(bytes)));
     let entry = corpus::entry_json(format, &cfg.root, base, bytes, outcome, found);
-    std::fs::write(&file, serde_json::to_string_pretty(&entry)?).with_context(|| format!("writing {}", file.display()))?;
+    std::fs::write(&file, serde_json::to_string_pretty(&entry)?)
+        .with_context(|| format!("writing {}", file.display()))?;
     let detail: String = outcome.detail().chars().take(300).collect();
-    println!("FINDING {} {} ({found}): {} -> {}", format.name(), outcome.kind(), detail.replace('\n', " "), file.display());
+    println!(
+        "FINDING {} {} ({found}): {} -> {}",
+        format.name(),
+        outcome.kind(),
+        detail.replace('\n', " "),
+        file.display()
+    );
     Ok(())
 }
 
@@ -240,7 +259,7 @@ fn main() -> ExitCode {
             let cfg = worker_config(&common)?;
             let e = corpus::read_entry(&cfg.root, &entry)?;
             let target = corpus::lay_out(e.format, &cfg.root, &e.base, &e.bytes, &dir)?;
-            println!("{} (quantize variant: {})", target.display(), fnv64(&e.bytes) % 4 == 0);
+            println!("{} (quantize variant: {})", target.display(), fnv64(&e.bytes).is_multiple_of(4));
             Ok(true)
         })(),
         Cmd::Run { format, cases, seed, case, verbose, crashes, common } => (|| {

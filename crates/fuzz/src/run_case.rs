@@ -100,7 +100,8 @@ fn exercise_template(t: &ChatTemplate) -> Step {
 }
 
 fn exercise_tokenizer(t: &TextTokenizer) -> Step {
-    for text in ["Hello, world! 347 + 589 = 936.", "<think>\nx\n</think>\n\n\\boxed{12}", "ÿ\u{0}\u{202e}日本語🙂", ""] {
+    for text in ["Hello, world! 347 + 589 = 936.", "<think>\nx\n</think>\n\n\\boxed{12}", "ÿ\u{0}\u{202e}日本語🙂", ""]
+    {
         let ids = t.encode(text, true).map_err(err)?;
         t.decode(&ids, false).map_err(err)?;
     }
@@ -114,9 +115,7 @@ fn exercise_tokenizer(t: &TextTokenizer) -> Step {
 fn exercise_model(path: &Path) -> Step {
     let m = load_model(path).map_err(err)?;
     let mut cache = m.new_cache();
-    m.model
-        .forward(&mut [SeqInput { tokens: &[1, 2], cache: Some(&mut cache) }], LogitsFor::Last)
-        .map_err(err)?;
+    m.model.forward(&mut [SeqInput { tokens: &[1, 2], cache: Some(&mut cache) }], LogitsFor::Last).map_err(err)?;
     if let Some(t) = &m.tokenizer {
         exercise_tokenizer(t)?;
     }
@@ -142,8 +141,8 @@ fn exercise_jsonl(state: &mut WorkerState, path: &Path, variant: u64) -> Step {
         state.sft_model = Some(load_model(&state.root.join("models/tiny-r1")).map_err(err)?);
     }
     let Some(model) = &state.sft_model else { return Ok(()) };
-    let kind = if variant % 2 == 0 { RunKind::Sft } else { RunKind::Pretrain };
-    let data = DataSection { train: Some(path.to_path_buf()), max_seq_len: 64, template: variant % 3 != 0 };
+    let kind = if variant.is_multiple_of(2) { RunKind::Sft } else { RunKind::Pretrain };
+    let data = DataSection { train: Some(path.to_path_buf()), max_seq_len: 64, template: !variant.is_multiple_of(3) };
     let sft = reasoner_train::data::load_examples(path, model, &data, kind).map(drop).map_err(err);
     // A problems file is not an SFT file and the other way round: fine when either reader took it.
     match (strict, lenient, sft) {
@@ -170,8 +169,12 @@ fn exercise_cli(state: &WorkerState, path: &Path, timeout: Duration) -> crate::r
     }
     let stderr_path = dir.join("stderr.txt");
     let stdout_path = dir.join("stdout.txt");
-    let Ok(stdout) = std::fs::File::create(&stdout_path) else { return Outcome::Error("cannot create stdout file".into()) };
-    let Ok(stderr) = std::fs::File::create(&stderr_path) else { return Outcome::Error("cannot create stderr file".into()) };
+    let Ok(stdout) = std::fs::File::create(&stdout_path) else {
+        return Outcome::Error("cannot create stdout file".into());
+    };
+    let Ok(stderr) = std::fs::File::create(&stderr_path) else {
+        return Outcome::Error("cannot create stderr file".into());
+    };
     let child = Command::new(&state.reasoner)
         .args(&args)
         .current_dir(dir)
@@ -219,11 +222,11 @@ pub fn run(state: &mut WorkerState, format: Format, target: &Path, variant: u64,
     let step: Step = match format {
         Format::Gguf | Format::Safetensors | Format::Config => {
             let loaded = exercise_model(target);
-            if variant % 4 == 0 { exercise_quantize(target, variant / 4).and(loaded) } else { loaded }
+            if variant.is_multiple_of(4) { exercise_quantize(target, variant / 4).and(loaded) } else { loaded }
         }
-        Format::Tokenizer => TextTokenizer::load(target, &TokenizerConfig::default())
-            .map_err(err)
-            .and_then(|t| exercise_tokenizer(&t)),
+        Format::Tokenizer => {
+            TextTokenizer::load(target, &TokenizerConfig::default()).map_err(err).and_then(|t| exercise_tokenizer(&t))
+        }
         Format::Template => match std::fs::read(target).map(String::from_utf8) {
             Ok(Ok(src)) => ChatTemplate::new(&src, &target.display().to_string(), Some("<s>"), Some("</s>"))
                 .map_err(err)

@@ -99,11 +99,8 @@ pub fn mutate(rng: &mut Rng, data: &mut Vec<u8>) -> bool {
                 }
                 for _ in 0..1 + rng.below(3).min(rng.below(3)) {
                     let name = rng.pick(&names).clone();
-                    let prev_end = obj
-                        .get(&name)
-                        .and_then(|e| e.pointer("/data_offsets/0"))
-                        .and_then(Value::as_u64)
-                        .unwrap_or(0);
+                    let prev_end =
+                        obj.get(&name).and_then(|e| e.pointer("/data_offsets/0")).and_then(Value::as_u64).unwrap_or(0);
                     if rng.chance(10) {
                         // A second name for the same bytes, or a name that is not a tensor.
                         let copy = obj.get(&name).cloned().unwrap_or(Value::Null);

@@ -25,7 +25,7 @@ fn reasoner() -> PathBuf {
 fn every_corpus_entry_now_ends_cleanly() {
     let corpus = root().join("tests/fuzz-corpus");
     let formats: Vec<PathBuf> = std::fs::read_dir(&corpus).unwrap().map(|e| e.unwrap().path()).collect();
-    assert!(formats.len() >= 3, "corpus folders under {}: {formats:?}", corpus.display());
+    assert!(!formats.is_empty(), "no corpus folders under {}", corpus.display());
     if formats.iter().any(|f| f.ends_with("cli")) {
         assert!(
             reasoner().is_file(),
