@@ -123,3 +123,32 @@ pub fn entries_under(path: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An entry stores only the changed middle, and reads back byte for byte, text or binary.
+    #[test]
+    fn entries_round_trip_against_their_seed() {
+        let root = std::env::temp_dir().join(format!("reasoner-fuzz-corpus-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("seeds")).unwrap();
+        let seed: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
+        std::fs::write(root.join("seeds/model.gguf"), &seed).unwrap();
+        let base = Path::new("seeds/model.gguf");
+        let mut changed = seed.clone();
+        changed[1000] ^= 0xff;
+        changed.insert(3000, 0);
+        let outcome = Outcome::Crash("failed allocation".into());
+        for bytes in [changed, seed[..10].to_vec(), Vec::new(), seed.clone()] {
+            let v = entry_json(Format::Gguf, &root, base, &bytes, &outcome, "test");
+            assert!(v.to_string().len() < 2 * bytes.len().min(2100) + 400, "{v}");
+            let file = root.join("entry.json");
+            std::fs::write(&file, v.to_string()).unwrap();
+            let e = read_entry(&root, &file).unwrap();
+            assert_eq!(e.bytes, bytes);
+            assert_eq!(e.format, Format::Gguf);
+        }
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

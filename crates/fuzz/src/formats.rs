@@ -296,3 +296,20 @@ pub fn generate(format: Format, seeds: &[Seed], seed: u64, case: u64) -> (usize,
     }
     (which, data)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A (seed, case) pair names one input: the same bytes twice, different bytes for the next.
+    #[test]
+    fn cases_are_deterministic() {
+        let seeds = vec![Seed { base: "a.json".into(), bytes: br#"{"vocab_size": 100, "n": [1, 2, 3]}"#.to_vec() }];
+        for format in [Format::Config, Format::Gguf, Format::Template, Format::Jsonl] {
+            let a = generate(format, &seeds, 7, 3);
+            assert_eq!(a, generate(format, &seeds, 7, 3));
+            let differ = (4..20).filter(|&c| generate(format, &seeds, 7, c).1 != a.1).count();
+            assert!(differ >= 12, "{}: only {differ} of 16 other cases differ", format.name());
+        }
+    }
+}
