@@ -148,6 +148,7 @@ fn open_source(input: &Path) -> Result<Source> {
         return Ok(Source { weights: Box::new(src), metadata, arch, heads: (heads, kv), rope_freqs, deepseek });
     }
     let raw = RawConfig::read(&input.join("config.json"))?;
+    crate::models::check_config(&raw)?;
     let weights = SafetensorsDir::open(input)?;
     let (arch, mut metadata) = metadata_from_config(&raw.json, &raw.path, &|n| weights.contains(n))?;
     let deepseek =

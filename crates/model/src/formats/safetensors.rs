@@ -82,6 +82,7 @@ impl SafetensorsDir {
                     path: path.clone(),
                     message: format!("corrupt or truncated safetensors file: {e}"),
                 })?;
+            check_data_in_file(&path, header_len, &meta, mmap.len())?;
             for (name, _) in meta.tensors() {
                 index.insert(name.clone(), i);
             }
@@ -120,6 +121,27 @@ impl SafetensorsDir {
         let map: Arc<dyn MappedBytes> = shard.mmap.clone();
         Some(PackedMatrix::mapped(dtype, rows, cols, map, start, len))
     }
+}
+
+/// The safetensors crate checks that the tensors tile the data section; this checks that the
+/// data section lies inside the file, so a truncated file or an offset past its end is refused
+/// by tensor name here rather than read as a missing tensor later.
+fn check_data_in_file(path: &Path, header_len: usize, meta: &Metadata, file_len: usize) -> Result<()> {
+    for (name, info) in meta.tensors() {
+        let end = 8usize.checked_add(header_len).and_then(|h| h.checked_add(info.data_offsets.1));
+        if end.is_none_or(|end| end > file_len) {
+            return Err(ModelError::Tensor {
+                file: path.display().to_string(),
+                tensor: name.clone(),
+                message: format!(
+                    "its data (bytes {}..{} after the {header_len}-byte header) runs past the end of the \
+                     {file_len}-byte file: truncated or corrupt",
+                    info.data_offsets.0, info.data_offsets.1
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn read_fp8_block(dir: &Path) -> Result<(usize, usize)> {

@@ -35,6 +35,34 @@ pub fn load_architecture(raw: &RawConfig, src: &dyn WeightSource) -> Result<Box<
     })
 }
 
+/// The checks `load_architecture` makes on config.json, without reading a weight: for commands
+/// that read the weights their own way (`quantize`), so a size the loader refuses is refused
+/// there too instead of being multiplied into an allocation.
+pub fn check_config(raw: &RawConfig) -> Result<()> {
+    let arch = raw.architecture()?;
+    match arch.as_str() {
+        "DeepseekV3ForCausalLM" => deepseek_v3::resolve(raw, deepseek_v3::Generation::V3).map(drop),
+        "DeepseekV2ForCausalLM" => deepseek_v3::resolve(raw, deepseek_v3::Generation::V2).map(drop),
+        "Qwen2ForCausalLM" | "LlamaForCausalLM" | "MistralForCausalLM" | "Qwen3ForCausalLM" => {
+            let c: DenseCommon = raw.parse()?;
+            let variant = DenseVariant {
+                architecture: "",
+                qkv_bias: false,
+                o_bias: false,
+                qk_norm: false,
+                mlp_bias: false,
+                default_max_positions: 0,
+            };
+            dense_spec(raw, &c, variant).map(drop)
+        }
+        _ => Err(ModelError::UnknownArchitecture {
+            path: raw.path.clone(),
+            arch,
+            supported: SUPPORTED_ARCHITECTURES.join(", "),
+        }),
+    }
+}
+
 /// config.json keys every dense family shares (names as in transformers).
 #[derive(Debug, Clone, Deserialize)]
 pub struct DenseCommon {

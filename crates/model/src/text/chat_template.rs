@@ -32,9 +32,12 @@ pub struct ChatTemplate {
 const NAME: &str = "chat";
 
 /// A template runs on every request, and templates come with downloaded models: each render gets
-/// a budget. Fuel counts template instructions (R1's template spends about 56 per message, so this is
-/// ~350,000 messages); a render that needs more — a loop that never ends in practice — is refused.
-const FUEL: u64 = 20_000_000;
+/// a budget. minijinja's fuel counts instructions and, since 3.1, every byte an operator, filter
+/// or output creates (64 bytes per unit), so it bounds time and memory at once: 4 M is ~2 s of
+/// instructions and 256 MiB of created strings and lists (a template that doubles a string in a
+/// loop peaks near that, `tests/template_memory.rs`; at 20 M it peaked at 1.28 GB). R1's
+/// template spends about 56 per message, so this is still ~70,000 messages.
+const FUEL: u64 = 4_000_000;
 /// Nested calls (macros, recursive includes) deeper than this are refused (minijinja allows 500,
 /// more than a 2 MiB worker stack holds).
 const RECURSION_LIMIT: usize = 100;

@@ -155,6 +155,12 @@ pub fn gguf_to_hf_name(name: &str) -> Option<String> {
 /// pairs (its "normal" rope): row (h, i, half) -> (h, half... ) as in `LlamaModel.permute`.
 /// Returns, for each output row, the source row.
 pub fn llama_qk_permutation(rows: usize, n_heads: usize) -> Vec<usize> {
+    // A head count from a damaged file (0, or not dividing the rows into even head sizes) has
+    // no such permutation: keep the rows as they are; the config and shape checks refuse the
+    // file by key (a fuzzed GGUF with 0 kv heads divided by zero here).
+    if n_heads == 0 || !rows.is_multiple_of(n_heads) || !(rows / n_heads).is_multiple_of(2) {
+        return (0..rows).collect();
+    }
     let head_dim = rows / n_heads;
     let half = head_dim / 2;
     let mut perm = Vec::with_capacity(rows);

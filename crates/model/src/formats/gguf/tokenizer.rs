@@ -180,6 +180,14 @@ pub fn tokenizer_metadata(tj: &Value, path: &Path, vocab_size: Option<usize>) ->
         n = n.max(a["id"].as_u64().unwrap_or(0) as usize + 1);
     }
     let n = n.max(vocab_size.unwrap_or(0));
+    // Ids come from the file: one past the vocabulary ceiling would size the lists below.
+    if n > crate::config::limits::VOCAB {
+        return Err(ModelError::key(
+            path,
+            "model.vocab",
+            format!("a token id of {} is past the vocabulary ceiling of {}", n - 1, crate::config::limits::VOCAB),
+        ));
+    }
     let mut tokens = vec![String::new(); n];
     let mut types = vec![1i32; n];
     for (t, id) in vocab {
