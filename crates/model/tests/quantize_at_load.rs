@@ -86,3 +86,17 @@ fn bf16_checkpoints_are_computed_in_bf16_not_widened() {
         assert!(m.tensor_paths.iter().filter(|p| p.compute == "f32").all(|p| one_d(&p.tensor)), "{name}");
     }
 }
+
+/// `quantize` onto its own input is refused by name before anything is written (the input is
+/// memory-mapped while it is read).
+#[test]
+fn quantizing_a_file_onto_itself_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let gguf = dir.path().join("m.gguf");
+    let opts = QuantizeOptions { to: GgmlType::Q8_0, keep: vec![] };
+    quantize_model(&fixture("qwen2_f32"), &gguf, &opts, &mut |_, _, _| {}).unwrap();
+    let before = std::fs::read(&gguf).unwrap();
+    let err = quantize_model(&gguf, &gguf, &opts, &mut |_, _, _| {}).unwrap_err().to_string();
+    assert!(err.contains("is the input file itself"), "{err}");
+    assert_eq!(std::fs::read(&gguf).unwrap(), before);
+}

@@ -313,6 +313,12 @@ pub fn quantize_model(
     if !input.exists() {
         return Err(ModelError::MissingPath { path: input.to_path_buf() });
     }
+    // Writing over the file being read would destroy the input (it is memory-mapped).
+    if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize())
+        && a == b
+    {
+        return Err(ModelError::io(output, "is the input file itself; write the quantized model elsewhere"));
+    }
     let src = open_source(input)?;
     let names: Vec<String> = src.weights.names();
     let mut plan = Vec::new();
