@@ -204,3 +204,18 @@ fn absurd_sizes_and_endless_files_are_refused_at_once() {
         assert!(t.elapsed().as_secs() < 20, "{args:?}: took {:?}", t.elapsed());
     }
 }
+
+/// `serve` on a model with no tokenizer is refused at start, naming the file, instead of serving
+/// 500s to every request.
+#[test]
+fn serve_refuses_a_model_without_a_tokenizer() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixture("qwen2_f32");
+    for f in ["config.json", "model.safetensors"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    let out = run(&["serve", "-m", s(dir.path()), "--addr", "127.0.0.1:0"], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("has no tokenizer.json"), "{err}");
+}

@@ -63,6 +63,14 @@ pub fn run(a: ServeArgs) -> Result<()> {
 
 fn serve_model(a: ServeArgs) -> Result<()> {
     let m = model_arg::open_with_cache(&a.model, a.kv_cache, a.load)?;
+    // Every route takes text, so a model without a tokenizer could only answer 500s.
+    if m.tokenizer.is_none() {
+        anyhow::bail!(
+            "{} has no tokenizer.json, and the server turns text into tokens with it; add the model's \
+             tokenizer.json (and tokenizer_config.json for its chat template)",
+            m.path.display()
+        );
+    }
     let cfg = ServerConfig {
         addr: a.addr,
         api_keys: a.api_keys.clone(),
