@@ -115,7 +115,18 @@ impl<'a> LoadingSource<'a> {
         })? as usize;
         let mut out =
             vec![0u8; rows.checked_mul(rb).ok_or_else(|| ModelError::Invalid(format!("`{name}`: too large")))?];
+        if out.is_empty() {
+            return Ok(PackedMatrix::owned(dtype, rows, cols, out)); // a zero dimension: nothing to convert
+        }
         match self.inner.packed(name).transpose()? {
+            Some(src) if (src.rows, src.cols) != (rows, cols) => {
+                return Err(ModelError::ShapeMismatch {
+                    tensor: name.to_string(),
+                    found: vec![src.rows, src.cols],
+                    expected: vec![rows, cols],
+                    source_name: self.inner.origin(),
+                });
+            }
             Some(src) => {
                 let src_rb = src.n_bytes() / rows.max(1);
                 out.par_chunks_mut(rb * BAND_ROWS).enumerate().try_for_each(|(band, dst)| {
