@@ -73,7 +73,7 @@ echo "llama.cpp $llama_line"
 fi
 
 # reasoner
-ours="$repo/target/release/reasoner"
+ours="${REASONER_BIN:-$repo/target/release/reasoner}"   # REASONER_BIN: another build (before/after)
 if [ ! -x "$ours" ]; then
     (cd "$repo" && cargo build --release -q -p reasoner 2>"$tmp/cargo.err")
 fi
