@@ -40,7 +40,7 @@ pub struct LoadArg {
     /// loading the GGUF, without writing it; f32 widens every weight (the reference's exact
     /// numbers, 4 bytes a weight). Default: weights as stored (bf16/f16 and packed GGUF types run
     /// as they are, f32 stays f32), except DeepSeek's FP8, which becomes Q8_0.
-    #[arg(long = "quantize", value_name = "TYPE", value_parser = parse_load_type)]
+    #[arg(long = "quantize", value_name = "TYPE", value_parser = reasoner_model::formats::quantize::parse_target)]
     pub quantize: Option<GgmlType>,
     /// Mixture-of-experts models: leave the routed experts in the file's memory map, paged in
     /// by the OS as tokens use them (a model larger than memory still runs), instead of copying
@@ -56,10 +56,6 @@ fn parse_on_off(s: &str) -> std::result::Result<bool, String> {
         "off" | "false" | "0" => Ok(false),
         other => Err(format!("`{other}`: expected on or off")),
     }
-}
-
-fn parse_load_type(s: &str) -> std::result::Result<GgmlType, String> {
-    reasoner_model::formats::quantize::parse_target(s)
 }
 
 /// `open`, with caches in the dtype `--kv-cache` asks for.
