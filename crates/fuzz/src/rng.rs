@@ -1,8 +1,10 @@
 //! The fuzzer's random numbers: splitmix64, so a (format, seed, case) triple names the same
-//! input on every machine and every run, with no dependency.
+//! input on every machine and every run (the model crate's `SplitMix64`, seeded per case).
+
+use reasoner_model::named_tensors::SplitMix64;
 
 #[derive(Clone)]
-pub struct Rng(u64);
+pub struct Rng(SplitMix64);
 
 impl Rng {
     /// The generator for case `case` of a run: independent of every other case, so one case
@@ -12,17 +14,13 @@ impl Rng {
         for b in format.bytes() {
             h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
         }
-        let mut r = Self(seed ^ h ^ case.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut r = Self(SplitMix64(seed ^ h ^ case.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
         r.next_u64();
         r
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `0..n` (0 when `n` is 0).

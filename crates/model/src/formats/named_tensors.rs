@@ -134,6 +134,7 @@ impl StorageSummary for RandomInit {
 }
 
 /// A small, seedable generator (SplitMix64): fixed output for a seed on every platform.
+#[derive(Clone)]
 pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
